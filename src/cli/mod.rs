@@ -1,0 +1,68 @@
+//! The command-line edge: flags (clap), one module per command under [`commands`], and the
+//! single mapping from outcomes and error kinds to exit codes ([`error`]).
+
+pub mod commands;
+pub mod error;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::output::{ColorMode, Printer};
+pub use error::{CliError, ErrorKind, Outcome};
+
+#[derive(Debug, Parser)]
+#[command(name = "pamform", version, about = "Microsoft 365 privileged access management as code")]
+pub struct Cli {
+    /// Configuration directory
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR", default_value = ".")]
+    pub chdir: PathBuf,
+    /// When to use colour (NO_COLOR is honoured in auto mode)
+    #[arg(long, global = true, value_enum, default_value_t = ColorMode::Auto)]
+    pub color: ColorMode,
+    /// Print only results and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log each HTTP request (secrets redacted)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print shell completions
+    Completions(commands::completions::Args),
+}
+
+/// Global context every command receives.
+pub struct Context {
+    pub dir: PathBuf,
+    pub printer: Printer,
+    pub verbose: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version are successes; every usage error exits 1, never clap's 2,
+            // because scripts read 2 as "changes".
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+    };
+    let printer = Printer::new(cli.color, cli.quiet, cli.verbose);
+    error::install_report_handler(printer.color());
+    let ctx = Context { dir: cli.chdir.clone(), printer, verbose: cli.verbose };
+    let result = run(cli.command, &ctx);
+    error::exit_code(result, &ctx.printer)
+}
+
+fn run(command: Command, ctx: &Context) -> Result<Outcome, CliError> {
+    match command {
+        Command::Completions(args) => commands::completions::run(args, ctx),
+    }
+}

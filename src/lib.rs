@@ -1,0 +1,15 @@
+//! pamform manages Microsoft 365 privileged access management (Exchange Online PAM) as code.
+//!
+//! The data path reads like the product: configuration ([`config`]) evaluates to a desired
+//! model ([`model`]); the tenant client ([`tenant`]) refreshes the live picture into a
+//! snapshot; [`plan`] diffs desired, live and recorded ([`state`]) into actions; [`apply`]
+//! carries them out; [`output`] renders plans and reports. [`wire`] holds Microsoft's wire
+//! formats for both the client and the [`emulator`]. [`cli`] is the command-line edge.
+
+pub mod cli;
+pub mod config;
+pub mod emulator;
+pub mod model;
+pub mod output;
+pub mod tenant;
+pub mod wire;

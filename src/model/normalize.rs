@@ -1,0 +1,94 @@
+//! Normalisation rules shared by the diff, the checks and the emulator: what Microsoft treats
+//! as equal must compare equal here, so that nothing shows as a change that is not one.
+
+use std::collections::BTreeSet;
+
+/// Email addresses and UPNs compare case-insensitively.
+pub fn principal(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// A set of principals: case-folded, order and duplicates ignored.
+pub fn principal_set<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    items.into_iter().map(principal).collect()
+}
+
+/// Strips an optional, case-insensitive `Exchange\` prefix from a task.
+pub fn task_cmdlet(task: &str) -> &str {
+    let t = task.trim();
+    match t.get(..9) {
+        Some(p) if p.eq_ignore_ascii_case("exchange\\") => &t[9..],
+        _ => t,
+    }
+}
+
+/// Whether a task is shaped `Exchange\Verb-Noun`.
+pub fn is_task_shaped(task: &str) -> bool {
+    let t = task.trim();
+    let Some(prefix) = t.get(..9) else { return false };
+    if !prefix.eq_ignore_ascii_case("exchange\\") {
+        return false;
+    }
+    is_cmdlet_name(&t[9..])
+}
+
+/// `Verb-Noun`: letters on both sides of one hyphen, the noun may hold digits.
+pub fn is_cmdlet_name(s: &str) -> bool {
+    let Some((verb, noun)) = s.split_once('-') else { return false };
+    !verb.is_empty()
+        && verb.chars().all(|c| c.is_ascii_alphabetic())
+        && verb.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && !noun.is_empty()
+        && noun.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// A plausible SMTP address or UPN: `local@domain.tld`, no spaces, one `@`.
+pub fn is_email_like(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else { return false };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks() {
+        assert!(is_task_shaped("Exchange\\New-MoveRequest"));
+        assert!(is_task_shaped("exchange\\Set-Mailbox"));
+        assert!(!is_task_shaped("New-MoveRequest"));
+        assert!(!is_task_shaped("Exchange\\NewMoveRequest"));
+        assert!(!is_task_shaped("Exchange\\New-Move Request"));
+        assert_eq!(task_cmdlet("EXCHANGE\\Set-Mailbox"), "Set-Mailbox");
+        assert_eq!(task_cmdlet("Set-Mailbox"), "Set-Mailbox");
+    }
+
+    #[test]
+    fn emails() {
+        assert!(is_email_like("alice@contoso.onmicrosoft.com"));
+        assert!(is_email_like("a.b+c@x-y.io"));
+        assert!(!is_email_like("alice"));
+        assert!(!is_email_like("alice@localhost"));
+        assert!(!is_email_like("a@b@c.com"));
+        assert!(!is_email_like("a b@c.com"));
+        assert!(!is_email_like("a@.com"));
+        assert!(!is_email_like(".a@c.com"));
+    }
+
+    #[test]
+    fn principals_fold_case_and_order() {
+        assert_eq!(principal_set(["B@x.io", "a@x.io", "b@X.io"]), principal_set(["a@x.io", "b@x.io"]));
+    }
+}

@@ -1,0 +1,90 @@
+//! Everything pamform prints goes through here: the [`Printer`] (stdout for results, stderr
+//! for progress and diagnostics, colour that respects `--color` and `NO_COLOR`) and the
+//! shared styles. Renderers of plans and reports live in submodules.
+
+pub mod style;
+
+use std::io::{IsTerminal, Write};
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorMode {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// The one way output leaves the program.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    quiet: bool,
+    verbose: bool,
+    color: bool,
+}
+
+impl Printer {
+    /// Sets the process-wide colour choice (anstream strips styles when colour is off, which
+    /// covers `NO_COLOR`, `CLICOLOR_FORCE` and pipes) and returns a printer.
+    pub fn new(mode: ColorMode, quiet: bool, verbose: bool) -> Self {
+        let choice = match mode {
+            ColorMode::Auto => anstream::ColorChoice::Auto,
+            ColorMode::Always => anstream::ColorChoice::Always,
+            ColorMode::Never => anstream::ColorChoice::Never,
+        };
+        choice.write_global();
+        let color = !matches!(anstream::stderr().current_choice(), anstream::ColorChoice::Never);
+        Printer { quiet, verbose, color }
+    }
+
+    /// A printer for tests and library callers: no colour, no progress.
+    pub fn plain() -> Self {
+        Printer { quiet: true, verbose: false, color: false }
+    }
+
+    /// Results: plans, reports, JSON. Never suppressed by `--quiet`.
+    pub fn out(&self) -> anstream::Stdout {
+        anstream::stdout()
+    }
+
+    /// Messages for people: progress, warnings, summaries.
+    pub fn err(&self) -> anstream::Stderr {
+        anstream::stderr()
+    }
+
+    /// Writes a line to stderr unless `--quiet`.
+    pub fn note(&self, line: impl std::fmt::Display) {
+        if !self.quiet {
+            let _ = writeln!(self.err(), "{line}");
+        }
+    }
+
+    /// Writes a line to stderr only with `--verbose`.
+    pub fn debug(&self, line: impl std::fmt::Display) {
+        if self.verbose {
+            let _ = writeln!(self.err(), "{line}");
+        }
+    }
+
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    pub fn is_verbose(&self) -> bool {
+        self.verbose
+    }
+
+    /// Whether stderr gets colour (for renderers that pick styles themselves).
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
+    /// Whether progress (spinners, bars) should be drawn: stderr is a terminal and not quiet.
+    pub fn show_progress(&self) -> bool {
+        !self.quiet && std::io::stderr().is_terminal()
+    }
+
+    pub fn stdin_is_terminal(&self) -> bool {
+        std::io::stdin().is_terminal()
+    }
+}

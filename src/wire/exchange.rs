@@ -1,0 +1,522 @@
+//! The Exchange admin API: `InvokeCommand`, its headers, envelopes and the cmdlets pamform
+//! runs, with their parameter and output field names. (**observed** unless marked.)
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `POST {exchange_url}/adminapi/beta/{tenant}/InvokeCommand` (**observed**)
+pub fn invoke_command_path(tenant: &str) -> String {
+    format!("/adminapi/beta/{tenant}/InvokeCommand")
+}
+
+pub const HEADER_CMDLET_NAME: &str = "X-CmdletName";
+pub const HEADER_ANCHOR_MAILBOX: &str = "X-AnchorMailbox";
+pub const HEADER_CLIENT_REQUEST_ID: &str = "client-request-id";
+pub const HEADER_PREFER: &str = "Prefer";
+/// Page size the client asks for; the service caps pages at 1000. (**observed**)
+pub const PREFER_MAX_PAGE_SIZE: &str = "odata.maxpagesize=1000";
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// Anchor mailbox for app-only calls. (**observed**)
+pub fn anchor_mailbox_app(tenant: &str) -> String {
+    format!("APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{tenant}")
+}
+
+/// Anchor mailbox for delegated calls. (**observed**)
+pub fn anchor_mailbox_user(upn: &str) -> String {
+    format!("UPN:{upn}")
+}
+
+/// Cmdlets time out after 15 minutes on the service side. (**doc**)
+pub const CMDLET_TIMEOUT_SECS: u64 = 15 * 60;
+
+/// Body of an `InvokeCommand` request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InvokeCommandRequest {
+    #[serde(rename = "CmdletInput")]
+    pub cmdlet_input: CmdletInput,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CmdletInput {
+    #[serde(rename = "CmdletName")]
+    pub cmdlet_name: String,
+    #[serde(rename = "Parameters", default)]
+    pub parameters: Map<String, Value>,
+}
+
+impl InvokeCommandRequest {
+    pub fn new(cmdlet: &str) -> Self {
+        InvokeCommandRequest {
+            cmdlet_input: CmdletInput { cmdlet_name: cmdlet.to_string(), parameters: Map::new() },
+        }
+    }
+
+    /// Adds a parameter; strings, arrays (multi-valued), `true` for switches.
+    pub fn param(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.cmdlet_input.parameters.insert(name.to_string(), value.into());
+        self
+    }
+}
+
+/// `@odata.type` marking a hashtable parameter. (**observed**)
+pub const HASHTABLE_ODATA_TYPE: &str = "#Exchange.GenericHashTable";
+
+/// A successful `InvokeCommand` response: `value` is always an array. (**observed**)
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct InvokeCommandResponse {
+    #[serde(rename = "@odata.context", default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(rename = "adminapi.warnings@odata.type", default = "warnings_type")]
+    pub warnings_type: String,
+    #[serde(rename = "@adminapi.warnings", default)]
+    pub warnings: Vec<String>,
+    #[serde(rename = "@odata.nextLink", default, skip_serializing_if = "Option::is_none")]
+    pub next_link: Option<String>,
+    #[serde(default)]
+    pub value: Vec<Value>,
+}
+
+fn warnings_type() -> String {
+    "#Collection(String)".to_string()
+}
+
+/// The error envelope (status 400 or 404, and others). `error.message` is the useless
+/// "Invalid Operation"; the real text is in `details[0].message` as `id|Class|message` and in
+/// `innererror.internalexception`. (**observed**)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub details: Vec<ErrorDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub innererror: Option<InnerError>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InnerError {
+    #[serde(default)]
+    pub message: String,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internalexception: Option<InternalException>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InternalException {
+    #[serde(default)]
+    pub message: String,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
+/// The generic top-level message of every error envelope. (**observed**)
+pub const GENERIC_ERROR_MESSAGE: &str = "Invalid Operation";
+/// Top-level `error.code`. (**assumed**)
+pub const GENERIC_ERROR_CODE: &str = "InternalServerError";
+
+impl ErrorEnvelope {
+    /// Builds the envelope the service sends for an exception of `class` with `message`.
+    pub fn new(class: &str, message: &str) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+        ErrorEnvelope {
+            error: ErrorBody {
+                code: GENERIC_ERROR_CODE.to_string(),
+                message: GENERIC_ERROR_MESSAGE.to_string(),
+                details: vec![ErrorDetail {
+                    code: "Context".to_string(),
+                    message: format!("{}|{class}|{message}", &id[..8]),
+                }],
+                innererror: Some(InnerError {
+                    message: GENERIC_ERROR_MESSAGE.to_string(),
+                    kind: "Microsoft.Exchange.Admin.OData.Core.ODataServiceException".to_string(),
+                    internalexception: Some(InternalException {
+                        message: message.to_string(),
+                        kind: class.to_string(),
+                    }),
+                }),
+            },
+        }
+    }
+
+    /// The real exception class and message, from `details[0]` or `internalexception`.
+    pub fn real_error(&self) -> Option<(String, String)> {
+        if let Some(ie) = self.error.innererror.as_ref().and_then(|i| i.internalexception.as_ref())
+            && !ie.message.is_empty()
+        {
+            return Some((ie.kind.clone(), ie.message.clone()));
+        }
+        let detail = self.error.details.first()?;
+        let mut parts = detail.message.splitn(3, '|');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(_), Some(class), Some(msg)) => Some((class.to_string(), msg.to_string())),
+            _ if !detail.message.is_empty() => Some((String::new(), detail.message.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// Exception classes. Not-found is **assumed**; the others follow Exchange's naming (**assumed**).
+pub mod class {
+    pub const NOT_FOUND: &str = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException";
+    pub const ALREADY_EXISTS: &str = "Microsoft.Exchange.Management.Tasks.ADObjectAlreadyExistsException";
+    pub const INVALID_PARAMETER: &str = "Microsoft.Exchange.Configuration.Tasks.ParameterBindingException";
+    pub const INVALID_OPERATION: &str = "System.InvalidOperationException";
+    pub const ARGUMENT: &str = "System.ArgumentException";
+    pub const UNKNOWN_CMDLET: &str = "System.Management.Automation.CommandNotFoundException";
+    pub const ACCESS_DENIED: &str = "Microsoft.Exchange.Configuration.Authorization.AccessDeniedException";
+    /// A PAM-gated cmdlet run without an approved authorization. (**assumed**)
+    pub const ELEVATION_REQUIRED: &str =
+        "Microsoft.Exchange.Management.ElevatedAccess.ElevationRequiredException";
+    pub const RECIPIENT_NOT_MAIL_ENABLED: &str = "Microsoft.Exchange.Management.Tasks.RecipientTaskException";
+    pub const LIMIT_EXCEEDED: &str =
+        "Microsoft.Exchange.Management.ElevatedAccess.PolicyLimitExceededException";
+}
+
+/// Any body starting with this, whatever the status, is throttling. (**observed**)
+pub const CONCURRENCY_LIMIT_MESSAGE: &str =
+    "You have reached the maximum number of concurrent requests per tenant. Please wait and try again";
+
+/// Safe per-tenant concurrency for the Exchange admin API. (**assumed**)
+pub const DEFAULT_CONCURRENCY: usize = 3;
+
+/// At most this many access policies per tenant. (**doc**)
+pub const MAX_POLICIES: usize = 30;
+/// Pending requests expire after this many hours. (**doc**)
+pub const PENDING_REQUEST_EXPIRY_HOURS: i64 = 24;
+/// Default and allowed request durations in hours. (**doc**: default 4; range **assumed**)
+pub const DEFAULT_REQUEST_HOURS: u32 = 4;
+pub const MAX_REQUEST_HOURS: u32 = 24;
+
+/// Cmdlet names. (**doc**)
+pub mod cmdlet {
+    pub const GET_ORGANIZATION_CONFIG: &str = "Get-OrganizationConfig";
+    pub const ENABLE_ELEVATED_ACCESS_CONTROL: &str = "Enable-ElevatedAccessControl";
+    pub const DISABLE_ELEVATED_ACCESS_CONTROL: &str = "Disable-ElevatedAccessControl";
+    pub const GET_POLICY: &str = "Get-ElevatedAccessApprovalPolicy";
+    pub const NEW_POLICY: &str = "New-ElevatedAccessApprovalPolicy";
+    pub const REMOVE_POLICY: &str = "Remove-ElevatedAccessApprovalPolicy";
+    pub const NEW_REQUEST: &str = "New-ElevatedAccessRequest";
+    pub const GET_REQUEST: &str = "Get-ElevatedAccessRequest";
+    pub const APPROVE_REQUEST: &str = "Approve-ElevatedAccessRequest";
+    pub const DENY_REQUEST: &str = "Deny-ElevatedAccessRequest";
+    pub const REVOKE_AUTHORIZATION: &str = "Revoke-ElevatedAccessAuthorization";
+    pub const GET_AUTHORIZATION: &str = "Get-ElevatedAccessAuthorization";
+    pub const NEW_GROUP: &str = "New-DistributionGroup";
+    pub const SET_GROUP: &str = "Set-DistributionGroup";
+    pub const REMOVE_GROUP: &str = "Remove-DistributionGroup";
+    pub const GET_GROUP: &str = "Get-DistributionGroup";
+    pub const GET_GROUP_MEMBER: &str = "Get-DistributionGroupMember";
+    pub const ADD_GROUP_MEMBER: &str = "Add-DistributionGroupMember";
+    pub const REMOVE_GROUP_MEMBER: &str = "Remove-DistributionGroupMember";
+    pub const UPDATE_GROUP_MEMBER: &str = "Update-DistributionGroupMember";
+    pub const GET_RECIPIENT: &str = "Get-Recipient";
+    pub const GET_USER: &str = "Get-User";
+    /// Cmdlets of a management role: `Identity = "<Role>\*"`. (**doc**, Exchange RBAC)
+    pub const GET_ROLE_ENTRY: &str = "Get-ManagementRoleEntry";
+    /// Role groups with their `Roles`. (**doc**, Exchange RBAC)
+    pub const GET_ROLE_GROUP: &str = "Get-RoleGroup";
+}
+
+/// Parameter names. (**doc**)
+pub mod param {
+    pub const IDENTITY: &str = "Identity";
+    pub const FILTER: &str = "Filter";
+    pub const RESULT_SIZE: &str = "ResultSize";
+    pub const UNLIMITED: &str = "Unlimited";
+    pub const ADMIN_GROUP: &str = "AdminGroup";
+    pub const SYSTEM_ACCOUNTS: &str = "SystemAccounts";
+    pub const TASK: &str = "Task";
+    pub const APPROVAL_TYPE: &str = "ApprovalType";
+    pub const APPROVER_GROUP: &str = "ApproverGroup";
+    pub const REASON: &str = "Reason";
+    pub const DURATION_HOURS: &str = "DurationHours";
+    pub const REQUEST_ID: &str = "RequestId";
+    pub const COMMENT: &str = "Comment";
+    pub const NAME: &str = "Name";
+    pub const DISPLAY_NAME: &str = "DisplayName";
+    pub const ALIAS: &str = "Alias";
+    pub const PRIMARY_SMTP_ADDRESS: &str = "PrimarySmtpAddress";
+    pub const TYPE: &str = "Type";
+    pub const TYPE_SECURITY: &str = "Security";
+    pub const MEMBERS: &str = "Members";
+    pub const MEMBER: &str = "Member";
+    pub const DESCRIPTION: &str = "Description";
+    pub const NOTES: &str = "Notes";
+    pub const BYPASS_SECURITY_GROUP_MANAGER_CHECK: &str = "BypassSecurityGroupManagerCheck";
+}
+
+/// `Get-OrganizationConfig` output (the PAM-related properties).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct OrganizationConfig {
+    #[serde(default)]
+    pub identity: String,
+    /// `"Enabled"` or `"Disabled"`. (doc-adjacent)
+    #[serde(default)]
+    pub elevated_access_control: String,
+    /// Default approver group SMTP address. (**assumed** name)
+    #[serde(default)]
+    pub elevated_access_approvers: Option<String>,
+    /// System accounts excluded from PAM. (**assumed** name)
+    #[serde(default)]
+    pub elevated_access_system_accounts: Vec<String>,
+}
+
+pub const PAM_ENABLED: &str = "Enabled";
+pub const PAM_DISABLED: &str = "Disabled";
+
+/// `Get-ElevatedAccessApprovalPolicy` output. Names beyond Identity/Task/ApprovalType are
+/// **assumed**.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApprovalPolicy {
+    pub identity: String,
+    pub task: String,
+    pub approval_type: String,
+    #[serde(default)]
+    pub approver_group: String,
+    #[serde(default)]
+    pub policy_type: String,
+}
+
+pub const APPROVAL_MANUAL: &str = "Manual";
+pub const APPROVAL_AUTO: &str = "Auto";
+pub const POLICY_TYPE_TASK: &str = "Task";
+pub const POLICY_TYPE_ROLE: &str = "Role";
+pub const POLICY_TYPE_ROLE_GROUP: &str = "RoleGroup";
+
+/// How a policy's target travels in the `Task` parameter. Tasks are `Exchange\<Cmdlet>`
+/// (**doc**); the role and role group forms are unknown and **assumed** to be
+/// `Role:<RoleName>` and `RoleGroup:<GroupName>`.
+pub mod task {
+    use crate::model::{PolicyTarget, normalize};
+
+    pub const TASK_PREFIX: &str = "Exchange\\";
+    pub const ROLE_PREFIX: &str = "Role:";
+    pub const ROLE_GROUP_PREFIX: &str = "RoleGroup:";
+
+    pub fn encode(target: &PolicyTarget) -> String {
+        match target {
+            PolicyTarget::Task(c) => format!("{TASK_PREFIX}{c}"),
+            PolicyTarget::Role(r) => format!("{ROLE_PREFIX}{r}"),
+            PolicyTarget::RoleGroup(g) => format!("{ROLE_GROUP_PREFIX}{g}"),
+        }
+    }
+
+    /// Decodes a `Task` value; `None` when it has none of the known shapes.
+    pub fn decode(task: &str) -> Option<PolicyTarget> {
+        let t = task.trim();
+        if let Some(r) = strip_prefix_ci(t, ROLE_GROUP_PREFIX) {
+            return Some(PolicyTarget::RoleGroup(r.trim().to_string()));
+        }
+        if let Some(r) = strip_prefix_ci(t, ROLE_PREFIX) {
+            return Some(PolicyTarget::Role(r.trim().to_string()));
+        }
+        if normalize::is_task_shaped(t) {
+            return Some(PolicyTarget::Task(normalize::task_cmdlet(t).to_string()));
+        }
+        None
+    }
+
+    fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+        let head = s.get(..prefix.len())?;
+        head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    }
+}
+
+/// `Get-DistributionGroup` output.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DistributionGroup {
+    pub identity: String,
+    pub guid: String,
+    pub external_directory_object_id: String,
+    pub name: String,
+    pub display_name: String,
+    pub alias: String,
+    pub primary_smtp_address: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub group_type: String,
+    pub recipient_type_details: String,
+}
+
+pub const RECIPIENT_MAIL_UNIVERSAL_SECURITY_GROUP: &str = "MailUniversalSecurityGroup";
+pub const GROUP_TYPE_SECURITY: &str = "Universal, SecurityEnabled";
+
+/// `Get-DistributionGroupMember` / `Get-Recipient` / `Get-User` output.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Recipient {
+    pub identity: String,
+    pub name: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub primary_smtp_address: Option<String>,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+    pub external_directory_object_id: String,
+    /// `UserMailbox`, `MailUser`, `GuestMailUser`, `User` (no mailbox),
+    /// `MailUniversalSecurityGroup`, ...
+    pub recipient_type_details: String,
+}
+
+pub mod recipient_type {
+    pub const USER_MAILBOX: &str = "UserMailbox";
+    pub const MAIL_USER: &str = "MailUser";
+    pub const GUEST_MAIL_USER: &str = "GuestMailUser";
+    /// An Entra user without a mailbox: not a recipient, cannot be a member.
+    pub const USER: &str = "User";
+    pub const GUEST_USER: &str = "GuestUser";
+    pub const MAIL_UNIVERSAL_SECURITY_GROUP: &str = super::RECIPIENT_MAIL_UNIVERSAL_SECURITY_GROUP;
+
+    /// Whether a recipient of this type is mail-enabled.
+    pub fn is_mail_enabled(t: &str) -> bool {
+        !matches!(t, USER | GUEST_USER)
+    }
+
+    pub fn is_guest(t: &str) -> bool {
+        matches!(t, GUEST_MAIL_USER | GUEST_USER)
+    }
+}
+
+/// `Get-ElevatedAccessRequest` output. Names beyond Identity/RequestStatus are **assumed**.
+/// Foreign items (Customer Lockbox, Data Access Requests) share the list, so every field
+/// but `Identity` is optional.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ElevatedAccessRequest {
+    pub identity: String,
+    #[serde(default)]
+    pub request_status: Option<String>,
+    #[serde(default)]
+    pub requestor: Option<String>,
+    #[serde(default)]
+    pub task: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub duration_hours: Option<u32>,
+    #[serde(default)]
+    pub requested_date_time: Option<String>,
+    /// `ElevatedAccess` for PAM; `CustomerLockbox`, `DataAccessRequest` for foreign items.
+    /// (**assumed**)
+    #[serde(default)]
+    pub request_type: Option<String>,
+    #[serde(default)]
+    pub approver: Option<String>,
+    #[serde(default)]
+    pub approval_date_time: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub approver_group: Option<String>,
+}
+
+pub mod request_status {
+    pub const PENDING: &str = "Pending";
+    pub const APPROVED: &str = "Approved";
+    pub const DENIED: &str = "Denied";
+    pub const EXPIRED: &str = "Expired";
+    pub const REVOKED: &str = "Revoked";
+}
+
+pub mod request_type {
+    pub const ELEVATED_ACCESS: &str = "ElevatedAccess";
+    pub const CUSTOMER_LOCKBOX: &str = "CustomerLockbox";
+    pub const DATA_ACCESS_REQUEST: &str = "DataAccessRequest";
+}
+
+/// `Revoke-ElevatedAccessAuthorization` / `Get-ElevatedAccessAuthorization` output. (**doc**
+/// for the revoke fields; the rest **assumed**)
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Authorization {
+    pub identity: String,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub task: Option<String>,
+    #[serde(default)]
+    pub start_time_utc: Option<String>,
+    #[serde(default)]
+    pub end_time_utc: Option<String>,
+    #[serde(default)]
+    pub revoked: bool,
+    #[serde(default)]
+    pub revoked_by: Option<String>,
+    #[serde(default)]
+    pub revocation_date_time_utc: Option<String>,
+}
+
+/// `Get-ManagementRoleEntry "<Role>\*"` output (the part pamform reads).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoleEntry {
+    /// The cmdlet name.
+    pub name: String,
+    pub role: String,
+}
+
+/// `Get-RoleGroup` output (the part pamform reads).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoleGroup {
+    pub name: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PolicyTarget;
+
+    #[test]
+    fn error_envelope_carries_the_real_error() {
+        let env = ErrorEnvelope::new(
+            class::NOT_FOUND,
+            "The operation couldn't be performed because object 'x' couldn't be found.",
+        );
+        let json = serde_json::to_value(&env).unwrap();
+        assert_eq!(json["error"]["message"], GENERIC_ERROR_MESSAGE);
+        let back: ErrorEnvelope = serde_json::from_value(json).unwrap();
+        let (class, msg) = back.real_error().unwrap();
+        assert_eq!(class, class::NOT_FOUND);
+        assert!(msg.contains("couldn't be found"));
+    }
+
+    #[test]
+    fn task_encoding_round_trips() {
+        for t in [
+            PolicyTarget::Task("New-MoveRequest".into()),
+            PolicyTarget::Role("Journaling".into()),
+            PolicyTarget::RoleGroup("Organization Management".into()),
+        ] {
+            assert_eq!(task::decode(&task::encode(&t)), Some(t));
+        }
+        assert_eq!(task::decode("nonsense"), None);
+    }
+}

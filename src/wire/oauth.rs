@@ -1,0 +1,155 @@
+//! OAuth2 (Microsoft identity platform v2.0): token and device-code endpoints. (**doc**)
+
+use serde::{Deserialize, Serialize};
+
+/// Public Microsoft cloud defaults. (**doc**)
+pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+pub const DEFAULT_EXCHANGE_URL: &str = "https://outlook.office365.com";
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
+
+/// Scope for an app-only or delegated token for a resource: `{resource}/.default`. (**doc**)
+/// Always built from Microsoft's resource identifiers, never from an overridden endpoint URL,
+/// because the audience of a token is the resource, not the host it is sent to.
+pub const EXCHANGE_RESOURCE: &str = "https://outlook.office365.com";
+pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+
+pub fn default_scope(resource: &str) -> String {
+    format!("{resource}/.default")
+}
+
+/// `{login_url}/{tenant}/oauth2/v2.0/token`
+pub fn token_path(tenant: &str) -> String {
+    format!("/{tenant}/oauth2/v2.0/token")
+}
+
+/// `{login_url}/{tenant}/oauth2/v2.0/devicecode`
+pub fn devicecode_path(tenant: &str) -> String {
+    format!("/{tenant}/oauth2/v2.0/devicecode")
+}
+
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+pub const GRANT_DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+pub const CLIENT_ASSERTION_TYPE_JWT: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Exchange Online PowerShell's public client, used for delegated sign-in. (**observed**)
+pub const EXCHANGE_PUBLIC_CLIENT_ID: &str = "fb78d390-0c51-40cd-8e17-fdbfab77341b";
+
+/// App role that lets an app call the Exchange admin API. (**doc**)
+pub const PERMISSION_EXCHANGE_MANAGE_AS_APP: &str = "Exchange.ManageAsApp";
+/// Graph application permissions pamform reads with. (**doc**)
+pub const PERMISSION_GROUP_READ_ALL: &str = "Group.Read.All";
+pub const PERMISSION_USER_READ_ALL: &str = "User.Read.All";
+
+/// Form fields of a token request. (**doc**)
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenRequest {
+    pub grant_type: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_assertion_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_assertion: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// A successful token response. (**doc**)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub token_type: String,
+    pub expires_in: u64,
+    pub access_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// The error body of the token and device-code endpoints (status 400 or 401). (**doc**)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenError {
+    pub error: String,
+    #[serde(default)]
+    pub error_description: String,
+    #[serde(default)]
+    pub error_codes: Vec<u64>,
+    #[serde(default)]
+    pub trace_id: String,
+    #[serde(default)]
+    pub correlation_id: String,
+}
+
+/// Token endpoint `error` values pamform reacts to. (**doc**)
+pub const ERROR_AUTHORIZATION_PENDING: &str = "authorization_pending";
+pub const ERROR_SLOW_DOWN: &str = "slow_down";
+pub const ERROR_EXPIRED_TOKEN: &str = "expired_token";
+pub const ERROR_AUTHORIZATION_DECLINED: &str = "authorization_declined";
+pub const ERROR_INVALID_CLIENT: &str = "invalid_client";
+pub const ERROR_INVALID_GRANT: &str = "invalid_grant";
+pub const ERROR_INVALID_REQUEST: &str = "invalid_request";
+pub const ERROR_UNAUTHORIZED_CLIENT: &str = "unauthorized_client";
+
+/// Device-code request form. (**doc**)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceCodeRequest {
+    pub client_id: String,
+    pub scope: String,
+}
+
+/// Device-code response. (**doc**)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceCodeResponse {
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub expires_in: u64,
+    pub interval: u64,
+    pub message: String,
+}
+
+/// Header of a client assertion JWT signed with a certificate: PS256 and `x5t#S256`, the
+/// base64url SHA-256 thumbprint of the DER certificate. (**doc**)
+pub const ASSERTION_ALGORITHM: &str = "PS256";
+/// Lifetime we give client assertions. (**assumed**: Microsoft accepts up to 10 minutes.)
+pub const ASSERTION_LIFETIME_SECS: i64 = 600;
+
+/// Claims of a client assertion: `aud` = token URL, `iss` = `sub` = client id. (**doc**)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssertionClaims {
+    pub aud: String,
+    pub iss: String,
+    pub sub: String,
+    pub jti: String,
+    pub nbf: i64,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+}
+
+/// Claims of the access tokens the emulator issues. Real Microsoft tokens are opaque to
+/// clients (**doc**: clients must not parse them); pamform never reads these claims, only the
+/// emulator does.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    pub aud: String,
+    pub tid: String,
+    pub exp: i64,
+    pub iat: i64,
+    /// App id of the client.
+    pub appid: String,
+    /// Application permissions (app-only tokens).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Signed-in user (delegated tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oid: Option<String>,
+}
