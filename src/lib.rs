@@ -11,5 +11,6 @@ pub mod config;
 pub mod emulator;
 pub mod model;
 pub mod output;
+pub mod state;
 pub mod tenant;
 pub mod wire;

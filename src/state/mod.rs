@@ -1,0 +1,336 @@
+//! The state file: what pamform applied, with remote ids, so that the next plan knows which
+//! tenant objects it manages. Deterministic JSON, checksummed, written atomically with the
+//! previous version kept as `.backup`, mode 0600. The [`lock`] submodule keeps two writers
+//! apart.
+
+pub mod lock;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::model::{Address, ResourceType};
+
+pub const STATE_FILE: &str = "pamform.state.json";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read state file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write state file {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error(
+        "state file {path} is not valid JSON ({source}); it was left untouched: restore it from {path}.backup or fix it by hand"
+    )]
+    Corrupt { path: PathBuf, source: serde_json::Error },
+    #[error(
+        "state file {path} fails its checksum: it was changed by hand or damaged; it was left untouched: restore it from {path}.backup"
+    )]
+    Checksum { path: PathBuf },
+    #[error(
+        "state file {path} has format version {found}, this pamform reads version {FORMAT_VERSION}: upgrade pamform"
+    )]
+    Version { path: PathBuf, found: u32 },
+    #[error("state file {path} lists {address} twice; it was left untouched: restore it from {path}.backup")]
+    Duplicate { path: PathBuf, address: Address },
+    #[error("no resource {0} in state; run `pamform state list` to see what is there")]
+    NotFound(Address),
+}
+
+/// The state of one configuration directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub format_version: u32,
+    /// Bumped on every write.
+    pub serial: u64,
+    /// Fixed when the state is first created; a saved plan must match it.
+    pub lineage: String,
+    /// The tenant id the resources live in.
+    pub tenant: String,
+    /// Ordered by address.
+    pub resources: Vec<ResourceState>,
+}
+
+/// One managed resource as last applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    pub address: Address,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_key: Option<String>,
+    /// The remote id: group ExternalDirectoryObjectId, policy Identity, or the tenant for
+    /// `privileged_access`.
+    pub id: String,
+    /// Attributes as last applied (see [`crate::plan::attributes`]).
+    pub attributes: Value,
+    #[serde(default)]
+    pub dependencies: Vec<Address>,
+}
+
+impl ResourceState {
+    pub fn new(address: Address, id: String, attributes: Value, dependencies: Vec<Address>) -> Self {
+        ResourceState {
+            kind: address.kind.as_str().to_string(),
+            name: address.name.clone(),
+            index_key: address.key.clone(),
+            address,
+            id,
+            attributes,
+            dependencies,
+        }
+    }
+
+    pub fn resource_type(&self) -> ResourceType {
+        self.address.kind
+    }
+}
+
+impl State {
+    pub fn new(tenant: impl Into<String>) -> Self {
+        State {
+            format_version: FORMAT_VERSION,
+            serial: 0,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            tenant: tenant.into(),
+            resources: Vec::new(),
+        }
+    }
+
+    pub fn get(&self, address: &Address) -> Option<&ResourceState> {
+        self.resources.iter().find(|r| &r.address == address)
+    }
+
+    /// Inserts or replaces a resource, keeping address order.
+    pub fn upsert(&mut self, resource: ResourceState) {
+        match self.resources.binary_search_by(|r| r.address.cmp(&resource.address)) {
+            Ok(i) => self.resources[i] = resource,
+            Err(i) => self.resources.insert(i, resource),
+        }
+    }
+
+    pub fn remove(&mut self, address: &Address) -> Option<ResourceState> {
+        let i = self.resources.iter().position(|r| &r.address == address)?;
+        Some(self.resources.remove(i))
+    }
+
+    /// Renames a resource (a `moved` block); returns false when `from` is absent.
+    pub fn rename(&mut self, from: &Address, to: &Address) -> bool {
+        let Some(mut r) = self.remove(from) else { return false };
+        r.address = to.clone();
+        r.kind = to.kind.as_str().to_string();
+        r.name = to.name.clone();
+        r.index_key = to.key.clone();
+        self.upsert(r);
+        true
+    }
+
+    /// The file's bytes: pretty JSON with a checksum over everything else.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut body = serde_json::to_value(self).expect("state serialises");
+        let checksum = checksum_of(&body);
+        body.as_object_mut().expect("state is an object").insert("checksum".into(), Value::String(checksum));
+        let mut out = serde_json::to_vec_pretty(&body).expect("state serialises");
+        out.push(b'\n');
+        out
+    }
+
+    /// Parses and verifies a state file's bytes.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
+        let mut body: Value = serde_json::from_slice(bytes)
+            .map_err(|source| StateError::Corrupt { path: path.into(), source })?;
+        let claimed = body.as_object_mut().and_then(|o| o.remove("checksum"));
+        let found_version = body.get("format_version").and_then(Value::as_u64).unwrap_or(0) as u32;
+        if found_version != FORMAT_VERSION {
+            return Err(StateError::Version { path: path.into(), found: found_version });
+        }
+        match claimed {
+            Some(Value::String(c)) if c == checksum_of(&body) => {}
+            _ => return Err(StateError::Checksum { path: path.into() }),
+        }
+        let state: State = serde_json::from_value(body)
+            .map_err(|source| StateError::Corrupt { path: path.into(), source })?;
+        for pair in state.resources.windows(2) {
+            if pair[0].address == pair[1].address {
+                return Err(StateError::Duplicate { path: path.into(), address: pair[0].address.clone() });
+            }
+        }
+        Ok(state)
+    }
+}
+
+fn checksum_of(body: &Value) -> String {
+    let bytes = serde_json::to_vec(body).expect("value serialises");
+    let digest = Sha256::digest(&bytes);
+    format!("sha256:{}", hex(&digest))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The state file of a directory, with atomic, backed-up writes.
+#[derive(Debug)]
+pub struct StateStore {
+    path: PathBuf,
+}
+
+impl StateStore {
+    pub fn new(dir: &Path) -> Self {
+        StateStore { path: dir.join(STATE_FILE) }
+    }
+
+    pub fn at(path: PathBuf) -> Self {
+        StateStore { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn backup_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".backup")
+    }
+
+    /// Reads the state; `None` when there is no state file yet.
+    pub fn load(&self) -> Result<Option<State>, StateError> {
+        match fs::read(&self.path) {
+            Ok(bytes) => State::from_bytes(&self.path, &bytes).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StateError::Read { path: self.path.clone(), source }),
+        }
+    }
+
+    /// Bumps the serial and writes the state atomically: the previous file becomes
+    /// `.backup`, the new one is written to a temporary file, flushed to disk and renamed
+    /// over the old one, so a crash at any instant leaves a readable file.
+    pub fn save(&self, state: &mut State) -> Result<(), StateError> {
+        state.serial += 1;
+        let bytes = state.to_bytes();
+        let err = |source| StateError::Write { path: self.path.clone(), source };
+        if self.path.exists() {
+            write_atomic(&self.backup_path(), &fs::read(&self.path).map_err(err)?).map_err(err)?;
+        }
+        write_atomic(&self.path, &bytes).map_err(err)
+    }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory: write, fsync,
+/// rename, fsync the directory. Mode 0600 on Unix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> State {
+        let mut s = State::new("contoso.onmicrosoft.com");
+        s.upsert(ResourceState::new(
+            Address::policy("b"),
+            "guid-b".into(),
+            json!({"task": "Exchange\\Set-Mailbox"}),
+            vec![Address::group("g")],
+        ));
+        s.upsert(ResourceState::new(
+            Address::group("g"),
+            "guid-g".into(),
+            json!({"email": "g@x.io"}),
+            vec![],
+        ));
+        s
+    }
+
+    #[test]
+    fn resources_stay_ordered_and_round_trip() {
+        let s = sample();
+        assert_eq!(s.resources[0].address, Address::group("g"));
+        let bytes = s.to_bytes();
+        let back = State::from_bytes(Path::new("s.json"), &bytes).unwrap();
+        assert_eq!(back, s);
+        // Deterministic: the same state gives the same bytes.
+        assert_eq!(back.to_bytes(), bytes);
+    }
+
+    #[test]
+    fn hand_edits_fail_the_checksum() {
+        let bytes = String::from_utf8(sample().to_bytes()).unwrap().replace("guid-g", "guid-h");
+        let err = State::from_bytes(Path::new("s.json"), bytes.as_bytes()).unwrap_err();
+        assert!(matches!(err, StateError::Checksum { .. }), "{err}");
+    }
+
+    #[test]
+    fn truncated_files_are_corrupt() {
+        let bytes = sample().to_bytes();
+        let err = State::from_bytes(Path::new("s.json"), &bytes[..bytes.len() / 2]).unwrap_err();
+        assert!(matches!(err, StateError::Corrupt { .. }));
+    }
+
+    #[test]
+    fn save_keeps_a_backup_and_bumps_serial() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path());
+        assert!(store.load().unwrap().is_none());
+        let mut s = sample();
+        store.save(&mut s).unwrap();
+        assert_eq!(s.serial, 1);
+        s.remove(&Address::group("g"));
+        store.save(&mut s).unwrap();
+        let backup =
+            State::from_bytes(&store.backup_path(), &fs::read(store.backup_path()).unwrap()).unwrap();
+        assert_eq!(backup.serial, 1);
+        assert_eq!(store.load().unwrap().unwrap().serial, 2);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(store.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn rename_moves_a_resource() {
+        let mut s = sample();
+        assert!(s.rename(&Address::group("g"), &Address::group("h")));
+        assert!(s.get(&Address::group("h")).is_some());
+        assert!(!s.rename(&Address::group("g"), &Address::group("h")));
+    }
+}
