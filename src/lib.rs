@@ -6,11 +6,13 @@
 //! carries them out; [`output`] renders plans and reports. [`wire`] holds Microsoft's wire
 //! formats for both the client and the [`emulator`]. [`cli`] is the command-line edge.
 
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod emulator;
 pub mod model;
 pub mod output;
+pub mod plan;
 pub mod state;
 pub mod tenant;
 pub mod wire;

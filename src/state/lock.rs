@@ -34,7 +34,7 @@ impl std::fmt::Display for LockInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("the state is locked by another command: {0}; wait for it to finish, retry with --lock-timeout, or if it crashed run `pamform force-unlock {id}`", id = .0.id)]
-    Held(LockInfo),
+    Held(Box<LockInfo>),
     #[error(
         "the state is locked by another command (holder unknown); wait for it to finish or retry with --lock-timeout"
     )]
@@ -44,7 +44,7 @@ pub enum LockError {
     #[error("no lock to remove in {0}")]
     NotLocked(PathBuf),
     #[error("lock id {given} does not match the current lock ({actual}); nothing was removed")]
-    WrongId { given: String, actual: LockInfo },
+    WrongId { given: String, actual: Box<LockInfo> },
 }
 
 /// A held lock; released when dropped.
@@ -92,7 +92,7 @@ impl LockGuard {
                 Err(fs::TryLockError::WouldBlock) => {
                     if Instant::now() >= deadline {
                         return Err(match read_info(&mut file) {
-                            Some(info) => LockError::Held(info),
+                            Some(info) => LockError::Held(Box::new(info)),
                             None => LockError::HeldUnknown,
                         });
                     }
@@ -163,7 +163,7 @@ pub fn force_unlock(dir: &Path, id: &str) -> Result<LockInfo, LockError> {
     };
     let info = read_info(&mut file).ok_or_else(|| LockError::NotLocked(dir.into()))?;
     if info.id != id {
-        return Err(LockError::WrongId { given: id.to_string(), actual: info });
+        return Err(LockError::WrongId { given: id.to_string(), actual: Box::new(info) });
     }
     fs::remove_file(&path).map_err(|source| LockError::Io { path, source })?;
     Ok(info)
@@ -179,7 +179,7 @@ mod tests {
         let first = LockGuard::acquire(dir.path(), "apply", Duration::ZERO).unwrap();
         match LockGuard::acquire(dir.path(), "apply", Duration::ZERO) {
             Err(LockError::Held(info)) => {
-                assert_eq!(info, first.info);
+                assert_eq!(*info, first.info);
                 assert_eq!(holder(dir.path()).unwrap(), Some(first.info.clone()));
             }
             other => panic!("expected Held, got {other:?}"),
