@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod drift;
 pub mod emulator;
 pub mod model;
 pub mod output;
