@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod drift;
 pub mod emulator;
+pub mod export;
 pub mod model;
 pub mod output;
 pub mod plan;
