@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod load;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,10 @@ pub struct Cli {
 pub enum Command {
     /// Print shell completions
     Completions(commands::completions::Args),
+    /// Check the configuration offline
+    Validate(commands::validate::Args),
+    /// Rewrite configuration files in the canonical format
+    Fmt(commands::fmt::Args),
 }
 
 /// Global context every command receives.
@@ -64,5 +69,7 @@ pub fn main() -> ExitCode {
 fn run(command: Command, ctx: &Context) -> Result<Outcome, CliError> {
     match command {
         Command::Completions(args) => commands::completions::run(args, ctx),
+        Command::Validate(args) => commands::validate::run(args, ctx),
+        Command::Fmt(args) => commands::fmt::run(args, ctx),
     }
 }

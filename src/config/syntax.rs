@@ -1,0 +1,353 @@
+//! Reading the text: parses one file with hcl-edit (which keeps byte spans), turns parser
+//! errors into diagnostics, and checks the shape of every block against the block schemas
+//! (known block types, labels, attributes, nested blocks, required and duplicate attributes).
+
+use hcl_edit::expr::Expression;
+use hcl_edit::structure::{Attribute, Block, Body, Structure};
+
+use super::codes;
+use super::diagnostic::{Diagnostic, Diagnostics};
+use crate::model::{FileId, Sources, Span};
+
+/// Parses one source file into an hcl-edit body, or a syntax diagnostic.
+pub fn parse_file(sources: &Sources, file: FileId) -> Result<Body, Diagnostic> {
+    let text = &sources.get(file).text;
+    hcl_edit::parser::parse_body(text).map_err(|e| syntax_diagnostic(&e, file, text))
+}
+
+/// Parses a text that is not (yet) part of any [`Sources`]; used by `fmt`.
+pub fn parse_text(text: &str) -> Result<Body, hcl_edit::parser::Error> {
+    hcl_edit::parser::parse_body(text)
+}
+
+/// The diagnostic for a parser error: the span covers the offending character.
+pub fn syntax_diagnostic(error: &hcl_edit::parser::Error, file: FileId, text: &str) -> Diagnostic {
+    let start = error.location().offset().min(text.len());
+    let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+    let message = error.message().trim();
+    let message = if message.is_empty() { "invalid syntax".to_string() } else { message.to_lowercase() };
+    Diagnostic::error(codes::SYNTAX, format!("syntax error: {message}"))
+        .with_label(Span::new(file, start..end), "here")
+        .with_help("fix the syntax at this position; the configuration language is HCL")
+}
+
+/// The span of any hcl-edit node in `file` (empty at 0 for nodes built outside the parser).
+pub fn span_of(file: FileId, node: &dyn hcl_edit::Span) -> Span {
+    Span::new(file, node.span().unwrap_or(0..0))
+}
+
+/// A block with its file and the spans diagnostics point at.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockRef<'a> {
+    pub file: FileId,
+    pub block: &'a Block,
+}
+
+impl<'a> BlockRef<'a> {
+    pub fn kind(&self) -> &'a str {
+        self.block.ident.as_str()
+    }
+
+    /// The header: the block type through its last label.
+    pub fn header(&self) -> Span {
+        let start = span_of(self.file, &self.block.ident);
+        let end = self.block.labels.last().map_or(start, |l| span_of(self.file, l));
+        Span::new(self.file, start.start..end.end.max(start.end))
+    }
+
+    pub fn label(&self) -> Option<&'a str> {
+        self.block.labels.first().map(|l| l.as_str())
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&'a Attribute> {
+        self.block.body.get_attribute(name)
+    }
+
+    pub fn attributes(&self) -> impl Iterator<Item = &'a Attribute> {
+        self.block.body.attributes()
+    }
+
+    pub fn blocks(&self, kind: &'a str) -> impl Iterator<Item = BlockRef<'a>> + 'a {
+        let file = self.file;
+        self.block.body.get_blocks(kind).map(move |block| BlockRef { file, block })
+    }
+
+    pub fn expr_span(&self, expr: &Expression) -> Span {
+        span_of(self.file, expr)
+    }
+
+    pub fn key_span(&self, attr: &Attribute) -> Span {
+        span_of(self.file, &attr.key)
+    }
+}
+
+/// What a block type may contain.
+pub struct Schema {
+    pub kind: &'static str,
+    /// Number of labels: `Some(n)` exactly, `None` for `locals` (any attributes).
+    pub labels: usize,
+    pub label_name: &'static str,
+    pub attributes: &'static [&'static str],
+    pub required: &'static [&'static str],
+    pub blocks: &'static [&'static Schema],
+    /// Any attribute name is allowed (`locals`).
+    pub open: bool,
+}
+
+const VALIDATION: Schema = Schema {
+    kind: "validation",
+    labels: 0,
+    label_name: "",
+    attributes: &["condition", "error_message"],
+    required: &["condition", "error_message"],
+    blocks: &[],
+    open: false,
+};
+
+const LIFECYCLE: Schema = Schema {
+    kind: "lifecycle",
+    labels: 0,
+    label_name: "",
+    attributes: &["prevent_destroy", "ignore_changes"],
+    required: &[],
+    blocks: &[],
+    open: false,
+};
+
+pub const GROUP_ATTRIBUTES: &[&str] = &["name", "email", "alias", "description", "members", "membership"];
+pub const POLICY_ATTRIBUTES: &[&str] = &["task", "role", "role_group", "approval", "approver_group"];
+
+/// Every top-level block type of the language.
+pub const SCHEMAS: &[Schema] = &[
+    Schema {
+        kind: "tenant",
+        labels: 0,
+        label_name: "",
+        attributes: &["id", "exchange_url", "graph_url", "login_url", "emulator"],
+        required: &["id"],
+        blocks: &[],
+        open: false,
+    },
+    Schema {
+        kind: "variable",
+        labels: 1,
+        label_name: "a variable name",
+        attributes: &["type", "default", "description", "sensitive"],
+        required: &[],
+        blocks: &[&VALIDATION],
+        open: false,
+    },
+    Schema {
+        kind: "locals",
+        labels: 0,
+        label_name: "",
+        attributes: &[],
+        required: &[],
+        blocks: &[],
+        open: true,
+    },
+    Schema {
+        kind: "approver_group",
+        labels: 1,
+        label_name: "a group name",
+        attributes: &[
+            "name",
+            "email",
+            "alias",
+            "description",
+            "members",
+            "membership",
+            "for_each",
+            "depends_on",
+        ],
+        required: &["name", "email"],
+        blocks: &[&LIFECYCLE],
+        open: false,
+    },
+    Schema {
+        kind: "privileged_access",
+        labels: 0,
+        label_name: "",
+        attributes: &["enabled", "default_approver_group", "system_accounts"],
+        required: &["enabled"],
+        blocks: &[],
+        open: false,
+    },
+    Schema {
+        kind: "access_policy",
+        labels: 1,
+        label_name: "a policy name",
+        attributes: &["task", "role", "role_group", "approval", "approver_group", "for_each", "depends_on"],
+        required: &["approver_group"],
+        blocks: &[&LIFECYCLE],
+        open: false,
+    },
+    Schema {
+        kind: "import",
+        labels: 0,
+        label_name: "",
+        attributes: &["to", "id"],
+        required: &["to", "id"],
+        blocks: &[],
+        open: false,
+    },
+    Schema {
+        kind: "moved",
+        labels: 0,
+        label_name: "",
+        attributes: &["from", "to"],
+        required: &["from", "to"],
+        blocks: &[],
+        open: false,
+    },
+];
+
+pub fn schema(kind: &str) -> Option<&'static Schema> {
+    SCHEMAS.iter().find(|s| s.kind == kind)
+}
+
+/// The closest candidate to a misspelt name, if one is close enough to suggest.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+fn hint(name: &str, candidates: &[&str], what: &str) -> String {
+    match did_you_mean(name, candidates.iter().copied()) {
+        Some(c) => format!("did you mean `{c}`?"),
+        None => format!("{what}: {}", candidates.join(", ")),
+    }
+}
+
+/// Splits a file's top level into blocks, reporting top-level attributes and unknown blocks.
+pub fn top_level_blocks<'a>(file: FileId, body: &'a Body, diags: &mut Diagnostics) -> Vec<BlockRef<'a>> {
+    let kinds: Vec<&str> = SCHEMAS.iter().map(|s| s.kind).collect();
+    let mut out = Vec::new();
+    for structure in body.iter() {
+        match structure {
+            Structure::Attribute(attr) => diags.push(
+                Diagnostic::error(
+                    codes::UNKNOWN_ATTRIBUTE,
+                    format!("attribute `{}` is not allowed at the top level", attr.key.as_str()),
+                )
+                .with_label(span_of(file, &attr.key), "not inside a block")
+                .with_help("put values in a `locals` block, or inside the block they belong to"),
+            ),
+            Structure::Block(block) => {
+                let b = BlockRef { file, block };
+                if let Some(s) = schema(b.kind()) {
+                    check_block(b, s, diags);
+                    out.push(b);
+                } else {
+                    diags.push(
+                        Diagnostic::error(codes::UNKNOWN_BLOCK, format!("unknown block type `{}`", b.kind()))
+                            .with_label(span_of(file, &block.ident), "unknown block type")
+                            .with_help(hint(b.kind(), &kinds, "block types are")),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks labels, attributes and nested blocks of one block against its schema.
+pub fn check_block(b: BlockRef<'_>, schema: &Schema, diags: &mut Diagnostics) {
+    if b.block.labels.len() != schema.labels {
+        let span = b.header();
+        let d = if schema.labels == 0 {
+            Diagnostic::error(codes::BLOCK_LABELS, format!("`{}` blocks take no label", schema.kind))
+                .with_label(span, "remove the label")
+                .with_help(format!("write `{} {{ ... }}`", schema.kind))
+        } else {
+            Diagnostic::error(
+                codes::BLOCK_LABELS,
+                format!("`{}` blocks take exactly one label, {}", schema.kind, schema.label_name),
+            )
+            .with_label(span, "wrong number of labels")
+            .with_help(format!("write `{} \"NAME\" {{ ... }}`", schema.kind))
+        };
+        diags.push(d);
+    }
+    for label in &b.block.labels {
+        if schema.labels > 0 && !crate::model::address::is_identifier(label.as_str()) {
+            diags.push(
+                Diagnostic::error(codes::BLOCK_LABELS, format!("`{}` is not a valid name", label.as_str()))
+                    .with_label(span_of(b.file, label), "invalid name")
+                    .with_help("use letters, digits, `_` and `-`, starting with a letter or `_`"),
+            );
+        }
+    }
+    let mut seen: Vec<&Attribute> = Vec::new();
+    let nested: Vec<&str> = schema.blocks.iter().map(|s| s.kind).collect();
+    for structure in b.block.body.iter() {
+        match structure {
+            Structure::Attribute(attr) => {
+                let name = attr.key.as_str();
+                if let Some(first) = seen.iter().find(|a| a.key.as_str() == name) {
+                    diags.push(
+                        Diagnostic::error(
+                            codes::DUPLICATE_ATTRIBUTE,
+                            format!("attribute `{name}` is set twice"),
+                        )
+                        .with_label(b.key_span(attr), "set again here")
+                        .with_extra_label(b.key_span(first), "first set here")
+                        .with_help("remove one of the two"),
+                    );
+                    continue;
+                }
+                seen.push(attr);
+                if !schema.open && !schema.attributes.contains(&name) {
+                    let mut d = Diagnostic::error(
+                        codes::UNKNOWN_ATTRIBUTE,
+                        format!("`{}` blocks have no attribute `{name}`", schema.kind),
+                    )
+                    .with_label(b.key_span(attr), "unknown attribute");
+                    d = if nested.contains(&name) {
+                        d.with_help(format!("`{name}` is a block: write `{name} {{ ... }}`"))
+                    } else {
+                        d.with_help(hint(name, schema.attributes, "attributes are"))
+                    };
+                    diags.push(d);
+                }
+            }
+            Structure::Block(inner) => {
+                let kind = inner.ident.as_str();
+                match schema.blocks.iter().find(|s| s.kind == kind) {
+                    Some(s) => check_block(BlockRef { file: b.file, block: inner }, s, diags),
+                    None => {
+                        let mut d = Diagnostic::error(
+                            codes::UNKNOWN_BLOCK,
+                            format!("`{}` blocks contain no `{kind}` block", schema.kind),
+                        )
+                        .with_label(span_of(b.file, &inner.ident), "unknown block");
+                        d = if schema.attributes.contains(&kind) {
+                            d.with_help(format!("`{kind}` is an attribute: write `{kind} = ...`"))
+                        } else if nested.is_empty() {
+                            d.with_help(format!("`{}` blocks take no nested blocks", schema.kind))
+                        } else {
+                            d.with_help(hint(kind, &nested, "nested blocks are"))
+                        };
+                        diags.push(d);
+                    }
+                }
+            }
+        }
+    }
+    for required in schema.required {
+        if b.attribute(required).is_none() {
+            diags.push(
+                Diagnostic::error(
+                    codes::MISSING_ATTRIBUTE,
+                    format!("`{}` blocks need the attribute `{required}`", schema.kind),
+                )
+                .with_label(b.header(), format!("`{required}` is missing"))
+                .with_help(format!("add `{required} = ...` to this block")),
+            );
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! Input variables: declarations, values from `--var`, `PAMFORM_VAR_name` and
+//! `*.pamvars.hcl` files (precedence `--var` > environment > files > default, like
+//! Terraform), type conversion and `validation` blocks.
+
+use std::collections::BTreeMap;
+
+use hcl::Value;
+use hcl::eval::{Context, Evaluate};
+use hcl_edit::structure::Body;
+
+use super::codes;
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::eval::VariableDef;
+use super::functions::base_context;
+use super::syntax::{BlockRef, did_you_mean, span_of};
+use super::values::VarType;
+use crate::model::{FileId, Span};
+
+/// Variable values given outside the configuration files.
+#[derive(Debug, Clone, Default)]
+pub struct VarInputs {
+    /// `--var NAME=VALUE`, in order (a later one wins).
+    pub cli: Vec<(String, String)>,
+    /// `PAMFORM_VAR_name=VALUE` from the environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// The environment variable prefix for variable values.
+pub const ENV_PREFIX: &str = "PAMFORM_VAR_";
+
+impl VarInputs {
+    /// Collects `PAMFORM_VAR_*` from the process environment, with `--var` assignments.
+    pub fn from_env(cli: Vec<(String, String)>) -> Self {
+        let env = std::env::vars()
+            .filter_map(|(k, v)| k.strip_prefix(ENV_PREFIX).map(|n| (n.to_string(), v)))
+            .filter(|(n, _)| !n.is_empty())
+            .collect();
+        VarInputs { cli, env }
+    }
+
+    /// Splits `NAME=VALUE`.
+    pub fn parse_assignment(s: &str) -> Result<(String, String), String> {
+        match s.split_once('=') {
+            Some((name, value)) if crate::model::address::is_identifier(name.trim()) => {
+                Ok((name.trim().to_string(), value.to_string()))
+            }
+            _ => Err(format!("`{s}` is not NAME=VALUE; write e.g. --var domain=contoso.onmicrosoft.com")),
+        }
+    }
+}
+
+/// Reads a raw string value for a variable of type `ty`: strings stay as they are, other
+/// types are parsed as HCL expressions (`["a", "b"]`, `{ a = "b" }`, `true`, `42`).
+fn raw_value(raw: &str, ty: VarType) -> Result<Value, String> {
+    if matches!(ty, VarType::String | VarType::Any) {
+        return Ok(Value::String(raw.to_string()));
+    }
+    let expr = hcl_edit::parser::parse_expr(raw.trim()).map_err(|e| e.message().to_lowercase())?;
+    let expr: hcl::Expression = expr.into();
+    expr.evaluate(&base_context()).map_err(|e| e.to_string())
+}
+
+/// One value from a `*.pamvars.hcl` file.
+pub struct FileValue {
+    pub value: Value,
+    pub span: Span,
+}
+
+/// Reads assignments from a `*.pamvars.hcl` body (later files win).
+pub fn read_pamvars(
+    file: FileId,
+    body: &Body,
+    out: &mut BTreeMap<String, FileValue>,
+    diags: &mut Diagnostics,
+) {
+    let ctx = base_context();
+    for structure in body.iter() {
+        match structure {
+            hcl_edit::structure::Structure::Attribute(attr) => {
+                let span = span_of(file, &attr.value);
+                let expr: hcl::Expression = attr.value.clone().into();
+                match expr.evaluate(&ctx) {
+                    Ok(value) => {
+                        out.insert(attr.key.to_string(), FileValue { value, span });
+                    }
+                    Err(e) => diags.push(
+                        Diagnostic::error(codes::EVALUATION, format!("cannot evaluate this value: {e}"))
+                            .with_label(span, "evaluation failed here")
+                            .with_help("values in *.pamvars.hcl files are constants: no references"),
+                    ),
+                }
+            }
+            hcl_edit::structure::Structure::Block(b) => diags.push(
+                Diagnostic::error(codes::UNKNOWN_BLOCK, "*.pamvars.hcl files hold only `NAME = value` lines")
+                    .with_label(span_of(file, &b.ident), "a block")
+                    .with_help("write variable values as `NAME = value`"),
+            ),
+        }
+    }
+}
+
+/// Resolves every declared variable's value and runs its validations.
+pub fn resolve<'a>(
+    blocks: &[BlockRef<'a>],
+    inputs: &VarInputs,
+    files: &BTreeMap<String, FileValue>,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, VariableDef<'a>> {
+    let ctx = base_context();
+    let mut out: BTreeMap<String, VariableDef<'a>> = BTreeMap::new();
+    for block in blocks {
+        let Some(name) = block.label() else { continue };
+        if let Some(first) = out.get(name) {
+            diags.push(
+                Diagnostic::error(codes::DUPLICATE_VARIABLE, format!("variable `{name}` is declared twice"))
+                    .with_label(block.header(), "declared again here")
+                    .with_extra_label(first.block.header(), "first declared here")
+                    .with_help("remove one of the declarations"),
+            );
+            continue;
+        }
+        let ty = match block.attribute("type") {
+            None => VarType::Any,
+            Some(attr) => match VarType::parse(&attr.value) {
+                Some(t) => t,
+                None => {
+                    diags.push(
+                        Diagnostic::error(codes::VARIABLE_TYPE, "unsupported variable type")
+                            .with_label(block.expr_span(&attr.value), "not a type")
+                            .with_help("use string, number, bool, list(string), map(string) or set(string)"),
+                    );
+                    out.insert(name.to_string(), VariableDef { block: *block, value: None });
+                    continue;
+                }
+            },
+        };
+        let header = block.header();
+        let converted = |value: Value, span: Option<Span>, origin: &str, diags: &mut Diagnostics| {
+            ty.convert(value).map_err(|e| {
+                let mut d = Diagnostic::error(
+                    codes::VARIABLE_TYPE,
+                    format!("invalid value for variable `{name}` from {origin}: {e}"),
+                )
+                .with_help(format!("give a value of type {}", ty.as_str()));
+                d = match span {
+                    Some(s) => d.with_label(s, "this value").with_extra_label(header, "declared here"),
+                    None => d.with_label(header, "declared here"),
+                };
+                diags.push(d);
+            })
+        };
+        let cli = inputs.cli.iter().rev().find(|(n, _)| n == name);
+        let env = inputs.env.iter().rev().find(|(n, _)| n == name);
+        let value = if let Some((_, raw)) = cli {
+            raw_value(raw, ty)
+                .map_err(|e| diags_str(diags, name, "--var", &e, header))
+                .and_then(|v| converted(v, None, "--var", diags))
+        } else if let Some((_, raw)) = env {
+            let origin = format!("{ENV_PREFIX}{name}");
+            raw_value(raw, ty)
+                .map_err(|e| diags_str(diags, name, &origin, &e, header))
+                .and_then(|v| converted(v, None, &origin, diags))
+        } else if let Some(fv) = files.get(name) {
+            converted(fv.value.clone(), Some(fv.span), "a .pamvars.hcl file", diags)
+        } else if let Some(attr) = block.attribute("default") {
+            let span = block.expr_span(&attr.value);
+            let expr: hcl::Expression = attr.value.clone().into();
+            match expr.evaluate(&ctx) {
+                Ok(v) => converted(v, Some(span), "its default", diags),
+                Err(e) => {
+                    diags.push(
+                        Diagnostic::error(codes::EVALUATION, format!("cannot evaluate the default: {e}"))
+                            .with_label(span, "evaluation failed here")
+                            .with_help("defaults are constants: they cannot refer to other values"),
+                    );
+                    Err(())
+                }
+            }
+        } else {
+            diags.push(
+                Diagnostic::error(codes::MISSING_VARIABLE, format!("variable `{name}` has no value"))
+                    .with_label(header, "declared here without a default")
+                    .with_help(format!(
+                        "pass --var {name}=VALUE, set {ENV_PREFIX}{name}, add it to a .pamvars.hcl file, or give it a default"
+                    )),
+            );
+            Err(())
+        };
+        let value = value.ok();
+        if let Some(v) = &value {
+            validate(block, name, v, diags);
+        }
+        out.insert(name.to_string(), VariableDef { block: *block, value });
+    }
+    // Values for variables nobody declared: an error on the command line, a warning in files.
+    for (n, _) in &inputs.cli {
+        if !out.contains_key(n) {
+            let mut d = Diagnostic::error(
+                codes::UNDECLARED_VARIABLE,
+                format!("--var sets `{n}`, which is not declared"),
+            );
+            d = match did_you_mean(n, out.keys().map(String::as_str)) {
+                Some(c) => d.with_help(format!("did you mean `{c}`?")),
+                None => d.with_help(format!("declare it with `variable \"{n}\" {{}}` or drop the --var")),
+            };
+            diags.push(d);
+        }
+    }
+    for (n, fv) in files {
+        if !out.contains_key(n) {
+            diags.push(
+                Diagnostic::warning(
+                    codes::UNDECLARED_VARIABLE,
+                    format!("a value for `{n}` is given, but no variable is declared"),
+                )
+                .with_label(fv.span, "unused value")
+                .with_help(format!("declare it with `variable \"{n}\" {{}}` or remove the value")),
+            );
+        }
+    }
+    out
+}
+
+fn diags_str(diags: &mut Diagnostics, name: &str, origin: &str, e: &str, header: Span) {
+    diags.push(
+        Diagnostic::error(
+            codes::VARIABLE_TYPE,
+            format!("invalid value for variable `{name}` from {origin}: {e}"),
+        )
+        .with_label(header, "declared here")
+        .with_help("values of non-string variables are HCL expressions, e.g. '[\"a\", \"b\"]'"),
+    );
+}
+
+/// Runs the `validation` blocks of one variable against its value.
+fn validate(block: &BlockRef<'_>, name: &str, value: &Value, diags: &mut Diagnostics) {
+    let mut ctx: Context = base_context();
+    let mut var = hcl::Map::new();
+    var.insert(name.to_string(), value.clone());
+    ctx.declare_var("var", Value::Object(var));
+    for v in block.blocks("validation") {
+        let (Some(cond), Some(msg)) = (v.attribute("condition"), v.attribute("error_message")) else {
+            continue;
+        };
+        let span = v.expr_span(&cond.value);
+        let expr: hcl::Expression = cond.value.clone().into();
+        let message = {
+            let m: hcl::Expression = msg.value.clone().into();
+            m.evaluate(&ctx)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "invalid value".into())
+        };
+        match expr.evaluate(&ctx) {
+            Ok(Value::Bool(true)) => {}
+            Ok(Value::Bool(false)) => diags.push(
+                Diagnostic::error(
+                    codes::VARIABLE_VALIDATION,
+                    format!("invalid value for variable `{name}`: {message}"),
+                )
+                .with_label(span, "this condition is false")
+                .with_help(format!("give `{name}` a value that satisfies the condition")),
+            ),
+            Ok(other) => diags.push(
+                Diagnostic::error(
+                    codes::TYPE_MISMATCH,
+                    format!(
+                        "a validation condition must be a bool, not {}",
+                        super::values::type_name(&other)
+                    ),
+                )
+                .with_label(span, "not a bool")
+                .with_help("write a comparison or a function that returns true or false"),
+            ),
+            Err(e) => diags.push(
+                Diagnostic::error(codes::EVALUATION, format!("cannot evaluate the condition: {e}"))
+                    .with_label(span, "evaluation failed here")
+                    .with_help(format!("a condition may refer only to `var.{name}`")),
+            ),
+        }
+    }
+}
