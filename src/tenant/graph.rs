@@ -190,28 +190,37 @@ impl Client {
         Ok(out)
     }
 
-    /// Direct members of each group (by Graph id): first pages through `$batch`, further
-    /// pages by nextLink, all groups in parallel.
+    /// Direct members of each group (by Graph id). Each round sends the next page of every
+    /// group still paging through `$batch` (first pages, then their nextLinks), so the rounds
+    /// number the pages of the largest group, not the groups.
     pub async fn group_members(
         &self,
         ids: &[String],
     ) -> Result<BTreeMap<String, Vec<model::DirectoryObject>>, TenantError> {
-        let urls: Vec<String> = ids.iter().map(|id| wg::members_url(id)).collect();
-        let answers = self.graph_batch(&urls).await?;
         let mut out: BTreeMap<String, Vec<wg::DirectoryObject>> = BTreeMap::new();
-        let mut rest = JoinSet::new();
-        for (id, (url, item)) in ids.iter().zip(urls.iter().zip(answers)) {
-            let page: wg::Page<wg::DirectoryObject> = batch_body(url, item)?;
-            out.insert(id.clone(), page.value);
-            if let Some(next) = page.next_link {
-                let client = self.clone();
-                let id = id.clone();
-                rest.spawn(async move { (id, client.graph_get_all::<wg::DirectoryObject>(&next).await) });
+        let mut round: Vec<(String, String)> =
+            ids.iter().map(|id| (id.clone(), wg::members_url(id))).collect();
+        while !round.is_empty() {
+            let urls: Vec<String> = round.iter().map(|(_, u)| u.clone()).collect();
+            let answers = self.graph_batch(&urls).await?;
+            let mut next_round = Vec::new();
+            for ((id, url), item) in round.into_iter().zip(answers) {
+                let page: wg::Page<wg::DirectoryObject> = batch_body(&url, item)?;
+                out.entry(id.clone()).or_default().extend(page.value);
+                if let Some(link) = page.next_link {
+                    Client::check_next_link(&self.inner.endpoints.graph, &link)?;
+                    let relative =
+                        wg::relative_link(&link, &self.inner.endpoints.graph).ok_or_else(|| {
+                            TenantError::Decode {
+                                api: Api::Graph,
+                                path: super::secret::loggable_url(&link),
+                                message: "a nextLink outside the Graph version root".to_string(),
+                            }
+                        })?;
+                    next_round.push((id, relative));
+                }
             }
-        }
-        while let Some(joined) = rest.join_next().await {
-            let (id, more) = joined.map_err(|e| TenantError::Config(format!("a member read failed: {e}")))?;
-            out.entry(id).or_default().extend(more?);
+            round = next_round;
         }
         Ok(out
             .into_iter()

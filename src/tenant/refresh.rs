@@ -77,17 +77,21 @@ impl Client {
             let (pam, policies) = tokio::join!(self.get_pam_setting(), self.get_remote_policies());
             Ok::<_, TenantError>((pam?, policies?))
         };
-        let groups = self.read_groups(&requested_groups);
+        // Principals that are members of a requested group are known from its member list;
+        // only the rest are looked up, after the groups.
         let principal_names = keyed(&req.principals);
-        let principals = self.read_principals(&principal_names);
+        let groups_and_principals = async {
+            let groups = self.read_groups(&requested_groups).await?;
+            let principals = self.read_principals(&principal_names, &groups).await?;
+            Ok::<_, TenantError>((groups, principals))
+        };
         let role_groups = self.read_role_groups(&req.role_groups);
         let roles = self.read_roles(&req.roles);
 
-        let (first, groups, principals, role_groups, roles) =
-            tokio::join!(pam_and_policies, groups, principals, role_groups, roles);
+        let (first, groups_and_principals, role_groups, roles) =
+            tokio::join!(pam_and_policies, groups_and_principals, role_groups, roles);
         let (pam, policies) = first?;
-        let mut groups = groups?;
-        let principals = principals?;
+        let (mut groups, principals) = groups_and_principals?;
         let mut role_group_roles = role_groups?;
         let mut role_cmdlets = roles?;
         progress.step("reading groups and roles the policies name");
@@ -155,16 +159,34 @@ impl Client {
             .collect())
     }
 
-    /// Principals through Graph; those Graph does not know, through Exchange `Get-Recipient`
-    /// (guests by their external address, groups, contacts).
+    /// Principals: from the members of `groups` when they are one, else through Graph; those
+    /// Graph does not know, through Exchange `Get-Recipient` (guests by their external
+    /// address, groups, contacts).
     async fn read_principals(
         &self,
         names: &[String],
+        groups: &BTreeMap<String, model::RemoteGroup>,
     ) -> Result<BTreeMap<String, Option<model::DirectoryObject>>, TenantError> {
-        if names.is_empty() {
-            return Ok(BTreeMap::new());
+        let mut known: BTreeMap<String, &model::DirectoryObject> = BTreeMap::new();
+        for member in groups.values().flat_map(|g| &g.members) {
+            for name in [&member.upn, &member.mail].into_iter().flatten() {
+                known.entry(normalize::principal(name)).or_insert(member);
+            }
         }
-        let mut out = self.get_users(names).await?;
+        let mut out: BTreeMap<String, Option<model::DirectoryObject>> = BTreeMap::new();
+        let mut ask = Vec::new();
+        for name in names {
+            match known.get(name) {
+                Some(member) => {
+                    out.insert(name.clone(), Some((*member).clone()));
+                }
+                None => ask.push(name.clone()),
+            }
+        }
+        if ask.is_empty() {
+            return Ok(out);
+        }
+        out.extend(self.get_users(&ask).await?);
         let unknown: Vec<String> = out.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.clone()).collect();
         let mut set = tokio::task::JoinSet::new();
         for name in unknown {

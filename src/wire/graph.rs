@@ -213,6 +213,16 @@ pub fn groups_delta_url() -> String {
     format!("/groups/delta?$select={DELTA_SELECT}")
 }
 
+/// A `@odata.nextLink` as a URL relative to the version root, so further pages of many
+/// collections can travel in one `$batch` (whose items take relative URLs, **doc**). The link
+/// itself is not changed, only its origin and version prefix dropped; `None` when it does not
+/// start with `graph_base` + `/v1.0`.
+pub fn relative_link(link: &str, graph_base: &str) -> Option<String> {
+    let prefix = format!("{}{VERSION_PATH}", graph_base.trim_end_matches('/'));
+    let rest = link.strip_prefix(&prefix)?;
+    rest.starts_with('/').then(|| rest.to_string())
+}
+
 /// Codes Graph answers when a delta link is too old; the client starts over. (**doc**: 410
 /// Gone with `syncStateNotFound` or `resyncRequired`)
 pub const DELTA_EXPIRED_STATUS: u16 = 410;
@@ -264,6 +274,17 @@ mod tests {
             group_by_mail_url("o'neil@x.com")
                 .starts_with("/groups?$filter=mail%20eq%20%27o%27%27neil%40x.com%27&")
         );
+    }
+
+    #[test]
+    fn next_links_become_relative_only_on_the_same_base() {
+        let base = "http://127.0.0.1:4000";
+        assert_eq!(
+            relative_link("http://127.0.0.1:4000/v1.0/groups/1/members?$skiptoken=999", base).as_deref(),
+            Some("/groups/1/members?$skiptoken=999")
+        );
+        assert_eq!(relative_link("http://127.0.0.1:4001/v1.0/groups", base), None);
+        assert_eq!(relative_link("http://127.0.0.1:4000/v1.0x/groups", base), None);
     }
 
     #[test]
