@@ -489,6 +489,23 @@ pub struct RoleGroup {
     pub roles: Vec<String>,
 }
 
+/// Whether a cmdlet only reads: PowerShell's `Get-` verb has no side effects, so a read can be
+/// sent again after a dropped connection. (**doc**, PowerShell approved verbs)
+pub fn is_read_only(cmdlet: &str) -> bool {
+    cmdlet.get(..4).is_some_and(|v| v.eq_ignore_ascii_case("Get-"))
+}
+
+/// `Get-ManagementRoleEntry -Identity "<Role>\*"` lists every cmdlet of a role. (**doc**)
+pub fn role_entry_identity(role: &str) -> String {
+    format!("{role}\\*")
+}
+
+/// What an app needs to call the Exchange admin API, named in 401/403 errors: the app role and
+/// an Exchange admin role assigned to the app's service principal. (**doc**)
+pub const REQUIRED_APP_ACCESS: &str = "the application permission Exchange.ManageAsApp (admin consent granted) and an Exchange admin role such as Organization Management assigned to the app";
+/// What a signed-in user needs to call a cmdlet. (**doc**)
+pub const REQUIRED_USER_ACCESS: &str = "an Exchange admin role that includes the cmdlet";
+
 #[cfg(test)]
 mod tests {
     use super::*;

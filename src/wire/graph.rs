@@ -172,3 +172,125 @@ pub mod code {
     pub const SERVICE_UNAVAILABLE: &str = "serviceNotAvailable";
     pub const SYNC_STATE_NOT_FOUND: &str = "syncStateNotFound";
 }
+
+/// `POST /v1.0/$batch` (**doc**)
+pub const BATCH_PATH: &str = "/v1.0/$batch";
+
+/// `Retry-After` on throttled responses, in seconds. (**doc**)
+pub const RETRY_AFTER_HEADER: &str = "Retry-After";
+
+/// Percent-encodes a query value or path segment: everything but RFC 3986 unreserved
+/// characters, so `#EXT#` UPNs, quotes and spaces survive inside `$batch` URLs too.
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Relative URL (to the version root) that finds a group by its primary SMTP address.
+pub fn group_by_mail_url(mail: &str) -> String {
+    format!("/groups?$filter={}&$select={GROUP_SELECT}", encode_component(&group_by_mail_query(mail)))
+}
+
+/// Relative URL of the first page of a group's direct members.
+pub fn members_url(group_id: &str) -> String {
+    format!("/groups/{}/members?$select={MEMBER_SELECT}&$top={MAX_PAGE_SIZE}", encode_component(group_id))
+}
+
+/// Relative URL of one user by id or UPN.
+pub fn user_url(id_or_upn: &str) -> String {
+    format!("/users/{}?$select={USER_SELECT}", encode_component(id_or_upn))
+}
+
+/// Relative URL that starts a `groups/delta` round (full enumeration, then a delta link).
+pub fn groups_delta_url() -> String {
+    format!("/groups/delta?$select={DELTA_SELECT}")
+}
+
+/// A `@odata.nextLink` as a URL relative to the version root, so further pages of many
+/// collections can travel in one `$batch` (whose items take relative URLs, **doc**). The link
+/// itself is not changed, only its origin and version prefix dropped; `None` when it does not
+/// start with `graph_base` + `/v1.0`.
+pub fn relative_link(link: &str, graph_base: &str) -> Option<String> {
+    let prefix = format!("{}{VERSION_PATH}", graph_base.trim_end_matches('/'));
+    let rest = link.strip_prefix(&prefix)?;
+    rest.starts_with('/').then(|| rest.to_string())
+}
+
+/// Codes Graph answers when a delta link is too old; the client starts over. (**doc**: 410
+/// Gone with `syncStateNotFound` or `resyncRequired`)
+pub const DELTA_EXPIRED_STATUS: u16 = 410;
+pub const RESYNC_REQUIRED: &str = "resyncRequired";
+
+pub fn is_delta_expired(status: u16, error_code: &str) -> bool {
+    status == DELTA_EXPIRED_STATUS
+        || error_code.eq_ignore_ascii_case(code::SYNC_STATE_NOT_FOUND)
+        || error_code.eq_ignore_ascii_case(RESYNC_REQUIRED)
+}
+
+/// Whether a user is a mail-enabled recipient in Exchange, as far as Graph can tell.
+/// (**assumed**) Graph cannot tell a mailbox from a mail user; a user whose `mail` is set is
+/// taken as mail-enabled (Exchange fills `mail` for every mail-enabled recipient), a user
+/// without `mail` as not. The refresh asks Exchange (`Get-Recipient`) only for principals
+/// Graph does not know.
+pub fn is_mail_enabled(obj: &DirectoryObject) -> bool {
+    obj.mail.as_deref().is_some_and(|m| !m.trim().is_empty())
+}
+
+/// Guests are users with `userType` `Guest`. (**doc**)
+pub fn is_guest(obj: &DirectoryObject) -> bool {
+    obj.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(USER_TYPE_GUEST))
+}
+
+/// A mail-enabled security group: `groupTypes` empty, `mailEnabled` and `securityEnabled`.
+/// (**doc**)
+pub fn is_mail_enabled_security_group(g: &Group) -> bool {
+    g.group_types.is_empty() && g.mail_enabled && g.security_enabled
+}
+
+/// Graph has no Exchange `Name` for a group; the refresh reports `displayName` as the name.
+/// (**assumed**: groups pamform creates get `Name` = `DisplayName`.)
+pub fn exchange_name_of(g: &Group) -> String {
+    g.display_name.clone().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_encode_guest_upns_and_filters() {
+        assert_eq!(
+            user_url("oscar_fabrikam.com#EXT#@contoso.onmicrosoft.com"),
+            format!("/users/oscar_fabrikam.com%23EXT%23%40contoso.onmicrosoft.com?$select={USER_SELECT}")
+        );
+        assert!(
+            group_by_mail_url("o'neil@x.com")
+                .starts_with("/groups?$filter=mail%20eq%20%27o%27%27neil%40x.com%27&")
+        );
+    }
+
+    #[test]
+    fn next_links_become_relative_only_on_the_same_base() {
+        let base = "http://127.0.0.1:4000";
+        assert_eq!(
+            relative_link("http://127.0.0.1:4000/v1.0/groups/1/members?$skiptoken=999", base).as_deref(),
+            Some("/groups/1/members?$skiptoken=999")
+        );
+        assert_eq!(relative_link("http://127.0.0.1:4001/v1.0/groups", base), None);
+        assert_eq!(relative_link("http://127.0.0.1:4000/v1.0x/groups", base), None);
+    }
+
+    #[test]
+    fn delta_expiry_is_recognised() {
+        assert!(is_delta_expired(410, ""));
+        assert!(is_delta_expired(400, "syncStateNotFound"));
+        assert!(!is_delta_expired(400, "BadRequest"));
+    }
+}

@@ -153,3 +153,49 @@ pub struct AccessTokenClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oid: Option<String>,
 }
+
+/// Scopes added to a delegated sign-in: `offline_access` returns a refresh token that gets
+/// tokens for the other resource, `openid profile` an ID token naming the user. (**doc**)
+pub const DELEGATED_EXTRA_SCOPES: &str = "openid profile offline_access";
+
+/// How much `slow_down` adds to the device-code polling interval. (**doc**, RFC 8628 §3.5)
+pub const SLOW_DOWN_INCREMENT_SECS: u64 = 5;
+
+/// The ID token that comes with a delegated token when `openid` was asked for. Unlike access
+/// tokens, ID tokens are meant to be read by the client. (**doc**)
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IdTokenClaims {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<String>,
+}
+
+/// The `id_token` field of a token response (present only for delegated sign-ins with
+/// `openid`). Kept apart from [`TokenResponse`] so both can be read from one body. (**doc**)
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+/// Reads the claims of an ID token (a JWT) without checking its signature: the client got it
+/// straight from the token endpoint over TLS and uses it only to name the signed-in user.
+pub fn decode_id_token(id_token: &str) -> Option<IdTokenClaims> {
+    use base64::Engine as _;
+    let payload = id_token.split('.').nth(1)?;
+    let bytes =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Token endpoint error codes (`AADSTS…`) that mean the app is not allowed what it asked, and
+/// the permission to grant. (**doc**: AADSTS7000215 invalid secret, AADSTS700016 unknown app,
+/// AADSTS65001 consent missing, AADSTS500011 resource not found in tenant)
+pub const AADSTS_INVALID_SECRET: u64 = 7000215;
+pub const AADSTS_UNKNOWN_APP: u64 = 700016;
+pub const AADSTS_CONSENT_MISSING: u64 = 65001;

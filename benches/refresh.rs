@@ -1,0 +1,2 @@
+//! Refresh benchmark (filled in once the emulator is merged).
+fn main() {}

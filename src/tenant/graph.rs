@@ -1,0 +1,382 @@
+//! The Microsoft Graph client: GETs that follow `@odata.nextLink` as whole URLs, `$batch` of
+//! up to 20 with per-item retry of throttled or failed items, group lookups by mail, member
+//! lists, users, and `groups/delta` for cheap change detection.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use super::auth::Resource;
+use super::client::Client;
+use super::error::{self, Api, TenantError};
+use super::http::{Auth, Body, Incoming, Outgoing};
+use super::retry::{self, Attempt, Idempotency, Reason};
+use crate::model;
+use crate::wire::graph as wg;
+
+/// What changed since a delta link, and the link for next time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupsDelta {
+    /// Groups created or changed (properties or members), by Graph id.
+    pub changed: BTreeSet<String>,
+    /// Groups deleted, by Graph id.
+    pub removed: BTreeSet<String>,
+    /// Pass this to the next call.
+    pub delta_link: String,
+}
+
+impl Client {
+    fn graph_url(&self, relative: &str) -> String {
+        format!("{}{}{}", self.inner.endpoints.graph, wg::VERSION_PATH, relative)
+    }
+
+    async fn graph_send(&self, req: Outgoing) -> Result<Incoming, TenantError> {
+        let auth = Auth { tokens: &self.inner.tokens, resource: Resource::Graph };
+        self.inner.transport.send(&req, Some(auth), Some(&self.inner.graph_permits)).await
+    }
+
+    async fn graph_get_page<T: DeserializeOwned>(&self, url: &str) -> Result<wg::Page<T>, TenantError> {
+        Client::check_next_link(&self.inner.endpoints.graph, url)?;
+        let incoming = self
+            .graph_send(Outgoing::new(Api::Graph, Method::GET, url.to_string(), Idempotency::Read))
+            .await?;
+        let path = super::secret::loggable_url(url);
+        if !incoming.is_success() {
+            return Err(error::graph_error(&path, incoming.status, &incoming.body));
+        }
+        decode(&path, &incoming.body)
+    }
+
+    /// Every item of a collection, from `url` (relative to the version root, or a whole
+    /// nextLink) through all its pages.
+    pub async fn graph_get_all<T: DeserializeOwned>(&self, url: &str) -> Result<Vec<T>, TenantError> {
+        let mut next = if url.starts_with('/') { self.graph_url(url) } else { url.to_string() };
+        let mut out = Vec::new();
+        loop {
+            let page: wg::Page<T> = self.graph_get_page(&next).await?;
+            out.extend(page.value);
+            match page.next_link {
+                Some(link) => next = link,
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Runs GETs (relative URLs) through `$batch`, 20 per batch, batches in parallel, and
+    /// retries inner 429/5xx answers until they succeed or the retry budget is spent.
+    /// Answers come back in the order of `urls`.
+    pub async fn graph_batch(&self, urls: &[String]) -> Result<Vec<wg::BatchItemResponse>, TenantError> {
+        let mut set = JoinSet::new();
+        for (n, chunk) in urls.chunks(wg::MAX_BATCH).enumerate() {
+            let client = self.clone();
+            let chunk = chunk.to_vec();
+            set.spawn(async move { (n, client.graph_batch_chunk(chunk).await) });
+        }
+        let mut parts: Vec<(usize, Vec<wg::BatchItemResponse>)> = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            let (n, result) = joined.map_err(|e| TenantError::Config(format!("a batch task failed: {e}")))?;
+            parts.push((n, result?));
+        }
+        parts.sort_by_key(|(n, _)| *n);
+        Ok(parts.into_iter().flat_map(|(_, r)| r).collect())
+    }
+
+    async fn graph_batch_chunk(&self, urls: Vec<String>) -> Result<Vec<wg::BatchItemResponse>, TenantError> {
+        let policy = self.inner.transport.retry_policy().clone();
+        let start = Instant::now();
+        let mut answers: Vec<Option<wg::BatchItemResponse>> = vec![None; urls.len()];
+        let mut pending: Vec<usize> = (0..urls.len()).collect();
+        let mut rounds = 0u32;
+        while !pending.is_empty() {
+            rounds += 1;
+            let body = wg::BatchRequest {
+                requests: pending
+                    .iter()
+                    .map(|i| wg::BatchItem {
+                        id: i.to_string(),
+                        method: "GET".to_string(),
+                        url: urls[*i].clone(),
+                        headers: None,
+                    })
+                    .collect(),
+            };
+            let mut req = Outgoing::new(
+                Api::Graph,
+                Method::POST,
+                format!("{}{}", self.inner.endpoints.graph, wg::BATCH_PATH),
+                Idempotency::Read,
+            );
+            req.body = Body::Json(serde_json::to_vec(&body).map_err(|e| TenantError::Config(e.to_string()))?);
+            let incoming = self.graph_send(req).await?;
+            if !incoming.is_success() {
+                return Err(error::graph_error(wg::BATCH_PATH, incoming.status, &incoming.body));
+            }
+            let batch: wg::BatchResponse = decode(wg::BATCH_PATH, &incoming.body)?;
+            let mut again = Vec::new();
+            let mut wait_hint = None;
+            let mut throttled = false;
+            for item in batch.responses {
+                let Some(i) = item.id.parse::<usize>().ok().filter(|i| pending.contains(i)) else {
+                    continue;
+                };
+                let retry_after = item_retry_after(&item);
+                let attempt =
+                    Attempt::Answer { status: item.status, retry_after, concurrency_message: false };
+                match retry::classify(attempt, Idempotency::Read) {
+                    Some(reason) => {
+                        throttled |= reason == Reason::Throttled;
+                        wait_hint = wait_hint.max(retry_after);
+                        again.push(i);
+                    }
+                    None => answers[i] = Some(item),
+                }
+            }
+            // Items the batch did not answer at all are sent again too.
+            let unanswered: Vec<usize> =
+                pending.iter().copied().filter(|i| answers[*i].is_none() && !again.contains(i)).collect();
+            again.extend(unanswered);
+            again.sort_unstable();
+            if again.is_empty() {
+                break;
+            }
+            match policy.next(rounds, start.elapsed(), wait_hint, retry::jitter()) {
+                Some(wait) => {
+                    self.printer().debug(format_args!(
+                        "graph $batch: {} of {} items to retry in {} ms",
+                        again.len(),
+                        pending.len(),
+                        wait.as_millis()
+                    ));
+                    tokio::time::sleep(wait).await;
+                    pending = again;
+                }
+                None if throttled => {
+                    return Err(TenantError::Throttled {
+                        api: Api::Graph,
+                        attempts: rounds,
+                        elapsed: start.elapsed(),
+                    });
+                }
+                None => {
+                    let i = again[0];
+                    return Err(TenantError::Graph {
+                        path: urls[i].clone(),
+                        status: 500,
+                        code: String::new(),
+                        message: format!("still failing after {rounds} attempts"),
+                    });
+                }
+            }
+        }
+        Ok(answers.into_iter().flatten().collect())
+    }
+
+    /// Looks groups up by primary SMTP address; keys are the addresses as given.
+    pub async fn find_groups_by_mail(
+        &self,
+        mails: &[String],
+    ) -> Result<BTreeMap<String, Option<wg::Group>>, TenantError> {
+        let urls: Vec<String> = mails.iter().map(|m| wg::group_by_mail_url(m)).collect();
+        let answers = self.graph_batch(&urls).await?;
+        let mut out = BTreeMap::new();
+        for (mail, (url, item)) in mails.iter().zip(urls.iter().zip(answers)) {
+            let page: wg::Page<wg::Group> = batch_body(url, item)?;
+            out.insert(mail.clone(), page.value.into_iter().next());
+        }
+        Ok(out)
+    }
+
+    /// Direct members of each group (by Graph id). Each round sends the next page of every
+    /// group still paging through `$batch` (first pages, then their nextLinks), so the rounds
+    /// number the pages of the largest group, not the groups.
+    pub async fn group_members(
+        &self,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, Vec<model::DirectoryObject>>, TenantError> {
+        let mut out: BTreeMap<String, Vec<wg::DirectoryObject>> = BTreeMap::new();
+        let mut round: Vec<(String, String)> =
+            ids.iter().map(|id| (id.clone(), wg::members_url(id))).collect();
+        while !round.is_empty() {
+            let urls: Vec<String> = round.iter().map(|(_, u)| u.clone()).collect();
+            let answers = self.graph_batch(&urls).await?;
+            let mut next_round = Vec::new();
+            for ((id, url), item) in round.into_iter().zip(answers) {
+                let page: wg::Page<wg::DirectoryObject> = batch_body(&url, item)?;
+                out.entry(id.clone()).or_default().extend(page.value);
+                if let Some(link) = page.next_link {
+                    Client::check_next_link(&self.inner.endpoints.graph, &link)?;
+                    let relative =
+                        wg::relative_link(&link, &self.inner.endpoints.graph).ok_or_else(|| {
+                            TenantError::Decode {
+                                api: Api::Graph,
+                                path: super::secret::loggable_url(&link),
+                                message: "a nextLink outside the Graph version root".to_string(),
+                            }
+                        })?;
+                    next_round.push((id, relative));
+                }
+            }
+            round = next_round;
+        }
+        Ok(out
+            .into_iter()
+            .map(|(id, members)| {
+                let mut objects: Vec<model::DirectoryObject> =
+                    members.into_iter().map(graph_object).collect();
+                objects.sort_by(|a, b| a.id.cmp(&b.id));
+                objects.dedup_by(|a, b| a.id == b.id);
+                (id, objects)
+            })
+            .collect())
+    }
+
+    /// Users by id or UPN; `None` for names Graph does not know (404).
+    pub async fn get_users(
+        &self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, Option<model::DirectoryObject>>, TenantError> {
+        let urls: Vec<String> = names.iter().map(|n| wg::user_url(n)).collect();
+        let answers = self.graph_batch(&urls).await?;
+        let mut out = BTreeMap::new();
+        for (name, (url, item)) in names.iter().zip(urls.iter().zip(answers)) {
+            if item.status == 404 {
+                out.insert(name.clone(), None);
+                continue;
+            }
+            let mut user: wg::DirectoryObject = batch_body(url, item)?;
+            user.odata_type.get_or_insert_with(|| wg::ODATA_TYPE_USER.to_string());
+            out.insert(name.clone(), Some(graph_object(user)));
+        }
+        Ok(out)
+    }
+
+    /// Changes to groups since `delta_link` (or everything, when `None`). An expired link is
+    /// [`TenantError::DeltaExpired`]: read everything again and start a new round.
+    pub async fn groups_delta(&self, delta_link: Option<&str>) -> Result<GroupsDelta, TenantError> {
+        let mut next = match delta_link {
+            Some(link) => link.to_string(),
+            None => self.graph_url(&wg::groups_delta_url()),
+        };
+        let mut out = GroupsDelta::default();
+        loop {
+            let page: wg::Page<wg::DeltaGroup> = self.graph_get_page(&next).await?;
+            for g in page.value {
+                if g.removed.is_some() {
+                    out.changed.remove(&g.id);
+                    out.removed.insert(g.id);
+                } else {
+                    out.changed.insert(g.id);
+                }
+            }
+            match (page.next_link, page.delta_link) {
+                (Some(link), _) => next = link,
+                (None, Some(link)) => {
+                    out.delta_link = link;
+                    return Ok(out);
+                }
+                (None, None) => {
+                    return Err(TenantError::Decode {
+                        api: Api::Graph,
+                        path: super::secret::loggable_url(&next),
+                        message: "a delta page had neither nextLink nor deltaLink".to_string(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, TenantError> {
+    serde_json::from_slice(body).map_err(|e| TenantError::Decode {
+        api: Api::Graph,
+        path: path.to_string(),
+        message: format!("{e}: {}", error::body_excerpt(body)),
+    })
+}
+
+fn batch_body<T: DeserializeOwned>(url: &str, item: wg::BatchItemResponse) -> Result<T, TenantError> {
+    let body = serde_json::to_vec(&item.body).unwrap_or_default();
+    if !(200..300).contains(&item.status) {
+        return Err(error::graph_error(url, item.status, &body));
+    }
+    decode(url, &body)
+}
+
+/// `Retry-After` of one batch item (a header map inside the JSON).
+fn item_retry_after(item: &wg::BatchItemResponse) -> Option<std::time::Duration> {
+    let headers = item.headers.as_ref()?;
+    let value =
+        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(wg::RETRY_AFTER_HEADER)).map(|(_, v)| v)?;
+    match value {
+        Value::String(s) => retry::parse_retry_after(s),
+        Value::Number(n) => n.as_f64().and_then(|f| retry::parse_retry_after(&f.to_string())),
+        _ => None,
+    }
+}
+
+/// A Graph directory object as the model speaks it.
+pub fn graph_object(o: wg::DirectoryObject) -> model::DirectoryObject {
+    let kind = match o.odata_type.as_deref() {
+        Some(wg::ODATA_TYPE_USER) => model::ObjectKind::User,
+        Some(wg::ODATA_TYPE_GROUP) => model::ObjectKind::Group,
+        Some(wg::ODATA_TYPE_SERVICE_PRINCIPAL) => model::ObjectKind::ServicePrincipal,
+        None => model::ObjectKind::User,
+        Some(_) => model::ObjectKind::Other,
+    };
+    model::DirectoryObject {
+        has_mailbox: wg::is_mail_enabled(&o),
+        is_guest: wg::is_guest(&o),
+        id: o.id,
+        kind,
+        upn: o.user_principal_name,
+        mail: o.mail,
+        display_name: o.display_name,
+    }
+}
+
+/// A Graph group and its members as the model speaks it.
+pub fn remote_group(g: wg::Group, members: Vec<model::DirectoryObject>) -> model::RemoteGroup {
+    model::RemoteGroup {
+        name: wg::exchange_name_of(&g),
+        security_enabled: wg::is_mail_enabled_security_group(&g),
+        display_name: g.display_name.unwrap_or_default(),
+        alias: g.mail_nickname.unwrap_or_default(),
+        email: g.mail.unwrap_or_default(),
+        description: g.description.filter(|d| !d.is_empty()),
+        id: g.id,
+        members,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_items_carry_retry_after_in_either_form() {
+        let mut item =
+            wg::BatchItemResponse { id: "1".into(), status: 429, headers: None, body: Value::Null };
+        assert_eq!(item_retry_after(&item), None);
+        item.headers = Some(serde_json::from_str(r#"{"retry-after":"2"}"#).unwrap());
+        assert_eq!(item_retry_after(&item), Some(std::time::Duration::from_secs(2)));
+        item.headers = Some(serde_json::from_str(r#"{"Retry-After":1}"#).unwrap());
+        assert_eq!(item_retry_after(&item), Some(std::time::Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn graph_objects_know_guests_and_mail() {
+        let o = graph_object(wg::DirectoryObject {
+            odata_type: Some(wg::ODATA_TYPE_USER.into()),
+            id: "1".into(),
+            user_principal_name: Some("oscar_fabrikam.com#EXT#@contoso.onmicrosoft.com".into()),
+            mail: Some("oscar@fabrikam.com".into()),
+            display_name: None,
+            user_type: Some("Guest".into()),
+        });
+        assert!(o.is_guest && o.has_mailbox && o.kind == model::ObjectKind::User);
+    }
+}

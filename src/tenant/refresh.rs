@@ -1,0 +1,257 @@
+//! The refresh: one pass that reads the tenant's live PAM picture into a
+//! [`model::TenantSnapshot`], issuing independent reads at once so the wall time approaches
+//! the slowest chain (Exchange for the PAM setting and policies; Graph for groups, members
+//! and principals; Exchange again for role contents and principals Graph cannot answer).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::client::Client;
+use super::error::TenantError;
+use super::exchange::recipient_object;
+use super::graph::remote_group;
+use crate::model::{self, PolicyTarget, normalize};
+
+/// What a refresh should look at besides the PAM setting and the policies (always read).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefreshRequest {
+    /// Group addresses named by the configuration, the state and the policies.
+    pub groups: BTreeSet<String>,
+    /// UPNs or addresses the configuration names (members, system accounts).
+    pub principals: BTreeSet<String>,
+    /// Management roles whose cmdlets to list.
+    pub roles: BTreeSet<String>,
+    /// Role groups whose roles (and their cmdlets) to list.
+    pub role_groups: BTreeSet<String>,
+}
+
+/// A spinner on stderr while the refresh runs, when stderr is a terminal.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn start(client: &Client) -> Self {
+        let printer = client.printer();
+        if !printer.show_progress() || printer.is_verbose() {
+            return Progress(None);
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message("refreshing the tenant");
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Progress(Some(bar))
+    }
+
+    fn step(&self, message: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(message.to_string());
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn keyed(items: &BTreeSet<String>) -> Vec<String> {
+    let set: BTreeSet<String> =
+        items.iter().map(|s| normalize::principal(s)).filter(|s| !s.is_empty()).collect();
+    set.into_iter().collect()
+}
+
+impl Client {
+    /// Reads the PAM setting, every policy, the requested groups plus every group a policy or
+    /// the PAM default names (with members), the requested principals, and the contents of
+    /// the requested roles and role groups (plus those the policies target).
+    pub async fn refresh(&self, req: &RefreshRequest) -> Result<model::TenantSnapshot, TenantError> {
+        let progress = Progress::start(self);
+        let requested_groups = keyed(&req.groups);
+
+        let pam_and_policies = async {
+            let (pam, policies) = tokio::join!(self.get_pam_setting(), self.get_remote_policies());
+            Ok::<_, TenantError>((pam?, policies?))
+        };
+        // Principals that are members of a requested group are known from its member list;
+        // only the rest are looked up, after the groups.
+        let principal_names = keyed(&req.principals);
+        let groups_and_principals = async {
+            let groups = self.read_groups(&requested_groups).await?;
+            let principals = self.read_principals(&principal_names, &groups).await?;
+            Ok::<_, TenantError>((groups, principals))
+        };
+        let role_groups = self.read_role_groups(&req.role_groups);
+        let roles = self.read_roles(&req.roles);
+
+        let (first, groups_and_principals, role_groups, roles) =
+            tokio::join!(pam_and_policies, groups_and_principals, role_groups, roles);
+        let (pam, policies) = first?;
+        let (mut groups, principals) = groups_and_principals?;
+        let mut role_group_roles = role_groups?;
+        let mut role_cmdlets = roles?;
+        progress.step("reading groups and roles the policies name");
+
+        // Groups and role groups only the tenant names: a second, usually small, round.
+        let mut extra_groups: BTreeSet<String> =
+            policies.iter().map(|p| normalize::principal(&p.approver_group)).collect();
+        extra_groups.extend(pam.default_approver_group.as_deref().map(normalize::principal));
+        extra_groups.retain(|g| !g.is_empty() && !requested_groups.contains(g));
+        let extra_role_groups: BTreeSet<String> = policies
+            .iter()
+            .filter_map(|p| match &p.target {
+                PolicyTarget::RoleGroup(g) => Some(g.clone()),
+                _ => None,
+            })
+            .filter(|g| !role_group_roles.contains_key(&normalize::principal(g)))
+            .collect();
+        let extra_groups: Vec<String> = extra_groups.into_iter().collect();
+        let (more_groups, more_role_groups) =
+            tokio::join!(self.read_groups(&extra_groups), self.read_role_groups(&extra_role_groups));
+        groups.extend(more_groups?);
+        role_group_roles.extend(more_role_groups?);
+
+        let mut roles: BTreeSet<String> = role_group_roles.values().flatten().cloned().collect();
+        roles.extend(policies.iter().filter_map(|p| match &p.target {
+            PolicyTarget::Role(r) => Some(r.clone()),
+            _ => None,
+        }));
+        roles.retain(|r| !role_cmdlets.contains_key(&normalize::principal(r)));
+        if !roles.is_empty() {
+            progress.step("reading role contents");
+            role_cmdlets.extend(self.read_roles(&roles).await?);
+        }
+
+        Ok(model::TenantSnapshot {
+            pam,
+            policies,
+            groups,
+            principals,
+            role_cmdlets,
+            role_group_roles,
+            identity: Some(self.identity().to_string()),
+        })
+    }
+
+    /// Groups by address (lower-cased keys), with their members; absent when not found.
+    async fn read_groups(
+        &self,
+        emails: &[String],
+    ) -> Result<BTreeMap<String, model::RemoteGroup>, TenantError> {
+        if emails.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let found = self.find_groups_by_mail(emails).await?;
+        let found: Vec<(String, crate::wire::graph::Group)> =
+            found.into_iter().filter_map(|(mail, g)| g.map(|g| (mail, g))).collect();
+        let ids: Vec<String> = found.iter().map(|(_, g)| g.id.clone()).collect();
+        let mut members = self.group_members(&ids).await?;
+        Ok(found
+            .into_iter()
+            .map(|(mail, g)| {
+                let m = members.remove(&g.id).unwrap_or_default();
+                (mail, remote_group(g, m))
+            })
+            .collect())
+    }
+
+    /// Principals: from the members of `groups` when they are one, else through Graph; those
+    /// Graph does not know, through Exchange `Get-Recipient` (guests by their external
+    /// address, groups, contacts).
+    async fn read_principals(
+        &self,
+        names: &[String],
+        groups: &BTreeMap<String, model::RemoteGroup>,
+    ) -> Result<BTreeMap<String, Option<model::DirectoryObject>>, TenantError> {
+        let mut known: BTreeMap<String, &model::DirectoryObject> = BTreeMap::new();
+        for member in groups.values().flat_map(|g| &g.members) {
+            for name in [&member.upn, &member.mail].into_iter().flatten() {
+                known.entry(normalize::principal(name)).or_insert(member);
+            }
+        }
+        let mut out: BTreeMap<String, Option<model::DirectoryObject>> = BTreeMap::new();
+        let mut ask = Vec::new();
+        for name in names {
+            match known.get(name) {
+                Some(member) => {
+                    out.insert(name.clone(), Some((*member).clone()));
+                }
+                None => ask.push(name.clone()),
+            }
+        }
+        if ask.is_empty() {
+            return Ok(out);
+        }
+        out.extend(self.get_users(&ask).await?);
+        let unknown: Vec<String> = out.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.clone()).collect();
+        let mut set = tokio::task::JoinSet::new();
+        for name in unknown {
+            let client = self.clone();
+            set.spawn(async move {
+                let r = client.get_recipient(&name).await;
+                (name, r)
+            });
+        }
+        while let Some(joined) = set.join_next().await {
+            let (name, found) =
+                joined.map_err(|e| TenantError::Config(format!("a recipient read failed: {e}")))?;
+            out.insert(name, found?.map(recipient_object));
+        }
+        Ok(out)
+    }
+
+    /// Roles of each role group (lower-cased names); unknown groups are absent.
+    async fn read_role_groups(
+        &self,
+        names: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Vec<String>>, TenantError> {
+        let mut set = tokio::task::JoinSet::new();
+        for name in names {
+            let client = self.clone();
+            let name = name.clone();
+            set.spawn(async move { client.get_role_groups(Some(&name)).await });
+        }
+        let mut out = BTreeMap::new();
+        while let Some(joined) = set.join_next().await {
+            let groups =
+                joined.map_err(|e| TenantError::Config(format!("a role group read failed: {e}")))??;
+            for g in groups {
+                let mut roles = g.roles;
+                roles.sort();
+                out.insert(normalize::principal(&g.name), roles);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Cmdlets of each role (lower-cased role names).
+    async fn read_roles(
+        &self,
+        names: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Vec<String>>, TenantError> {
+        let unique: BTreeSet<String> =
+            names.iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
+        let mut set = tokio::task::JoinSet::new();
+        for name in unique {
+            let client = self.clone();
+            set.spawn(async move {
+                let r = client.get_role_entries(&name).await;
+                (name, r)
+            });
+        }
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        while let Some(joined) = set.join_next().await {
+            let (name, entries) =
+                joined.map_err(|e| TenantError::Config(format!("a role read failed: {e}")))?;
+            let mut cmdlets: Vec<String> = entries?.into_iter().map(|e| e.name).collect();
+            cmdlets.sort();
+            cmdlets.dedup();
+            out.insert(normalize::principal(&name), cmdlets);
+        }
+        Ok(out)
+    }
+}
