@@ -4,6 +4,8 @@
 //! those that depend on it are skipped and the rest complete. What each operation does in
 //! the tenant is the [`Executor`]'s business.
 
+pub mod executor;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Mutex;

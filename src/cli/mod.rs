@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod error;
 pub mod load;
+pub mod pipeline;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,16 @@ pub enum Command {
     Validate(commands::validate::Args),
     /// Rewrite configuration files in the canonical format
     Fmt(commands::fmt::Args),
+    /// Refresh the tenant and show what apply would change
+    Plan(commands::plan::Args),
+    /// Apply the changes a plan proposes
+    Apply(commands::apply::Args),
+    /// Render a saved plan, or the state
+    Show(commands::show::Args),
+    /// Inspect and edit state
+    State(commands::state::Args),
+    /// Remove a lock left behind by a crashed run
+    ForceUnlock(commands::force_unlock::Args),
 }
 
 /// Global context every command receives.
@@ -71,5 +82,10 @@ fn run(command: Command, ctx: &Context) -> Result<Outcome, CliError> {
         Command::Completions(args) => commands::completions::run(args, ctx),
         Command::Validate(args) => commands::validate::run(args, ctx),
         Command::Fmt(args) => commands::fmt::run(args, ctx),
+        Command::Plan(args) => commands::plan::run(args, ctx),
+        Command::Apply(args) => commands::apply::run(args, ctx),
+        Command::Show(args) => commands::show::run(args, ctx),
+        Command::State(args) => commands::state::run(args, ctx),
+        Command::ForceUnlock(args) => commands::force_unlock::run(args, ctx),
     }
 }

@@ -3,6 +3,8 @@
 //! shared styles. Renderers of plans and reports live in submodules.
 
 pub mod plan_text;
+pub mod render;
+pub mod state_text;
 pub mod style;
 
 use std::io::{IsTerminal, Write};

@@ -4,6 +4,7 @@
 //! makes no calls.
 
 pub mod attributes;
+pub mod checks;
 pub mod saved;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -79,10 +79,18 @@ impl TenantError {
     /// Whether Exchange said the object does not exist.
     pub fn is_not_found(&self) -> bool {
         match self {
-            TenantError::Exchange { class, .. } => class == exchange::class::NOT_FOUND,
+            TenantError::Exchange { class, .. } => {
+                class == exchange::class::NOT_FOUND || class == exchange::class::MEMBER_NOT_FOUND
+            }
             TenantError::Graph { status, code, .. } => *status == 404 || code == graph::code::NOT_FOUND,
             _ => false,
         }
+    }
+
+    /// Whether Exchange said the object (or the membership) exists already.
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, TenantError::Exchange { class, .. }
+            if class == exchange::class::ALREADY_EXISTS || class == exchange::class::MEMBER_ALREADY_EXISTS)
     }
 
     /// The exception class of an Exchange error.

@@ -177,6 +177,11 @@ impl ErrorEnvelope {
 pub mod class {
     pub const NOT_FOUND: &str = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException";
     pub const ALREADY_EXISTS: &str = "Microsoft.Exchange.Management.Tasks.ADObjectAlreadyExistsException";
+    /// `Add-DistributionGroupMember` for someone who is a member already. (**assumed**)
+    pub const MEMBER_ALREADY_EXISTS: &str =
+        "Microsoft.Exchange.Management.Tasks.MemberAlreadyExistsException";
+    /// `Remove-DistributionGroupMember` for someone who is not a member. (**assumed**)
+    pub const MEMBER_NOT_FOUND: &str = "Microsoft.Exchange.Management.Tasks.MemberNotFoundException";
     pub const INVALID_PARAMETER: &str = "Microsoft.Exchange.Configuration.Tasks.ParameterBindingException";
     pub const INVALID_OPERATION: &str = "System.InvalidOperationException";
     pub const ARGUMENT: &str = "System.ArgumentException";

@@ -1,5 +1,10 @@
 //! One module per command.
 
+pub mod apply;
 pub mod completions;
 pub mod fmt;
+pub mod force_unlock;
+pub mod plan;
+pub mod show;
+pub mod state;
 pub mod validate;

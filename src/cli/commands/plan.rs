@@ -1,0 +1,81 @@
+//! `pamform plan`: refresh the tenant, diff, print the plan; optionally save it.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::cli::load::VarArgs;
+use crate::cli::pipeline;
+use crate::cli::{CliError, Context, ErrorKind, Outcome};
+use crate::model::Address;
+use crate::output::render::{self, Format};
+use crate::plan::saved::{SavedPlan, configuration_hash};
+use crate::plan::{PlanMode, PlanOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Save the plan to FILE for a later `pamform apply FILE`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when the plan has changes (0 when none, 1 on error)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Only compare state with the tenant; propose recording the tenant's values
+    #[arg(long, conflicts_with = "destroy")]
+    pub refresh_only: bool,
+    /// Plan to destroy everything in state
+    #[arg(long)]
+    pub destroy: bool,
+    /// Limit the plan to ADDR and what it depends on (repeatable)
+    #[arg(long, value_name = "ADDR", value_parser = pipeline::parse_address)]
+    pub target: Vec<Address>,
+}
+
+impl Args {
+    pub fn options(&self) -> PlanOptions {
+        let mode = if self.destroy {
+            PlanMode::Destroy
+        } else if self.refresh_only {
+            PlanMode::RefreshOnly
+        } else {
+            PlanMode::Normal
+        };
+        PlanOptions { mode, targets: self.target.clone() }
+    }
+}
+
+pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
+    let loaded = pipeline::configuration(ctx, &args.vars)?;
+    let (_, state) = pipeline::load_state(ctx)?;
+    let config = &loaded.configuration;
+    let unknown = pipeline::unknown_targets(&args.target, config, state.as_ref());
+    if let Some(t) = unknown.first() {
+        return Err(CliError::msg(
+            ErrorKind::Usage,
+            format!("--target {t}: no such resource in the configuration or the state"),
+        ));
+    }
+    let rt = pipeline::runtime()?;
+    let (plan, snapshot) = rt.block_on(async {
+        let conn = pipeline::connect(ctx, config).await?;
+        let snapshot = pipeline::refresh(&conn, &pipeline::refresh_request(config, state.as_ref())).await?;
+        let plan = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &args.options())?;
+        Ok::<_, CliError>((plan, snapshot))
+    })?;
+    if let Some(out) = &args.out {
+        let tenant = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
+        let hash = configuration_hash(loaded.sources(), &pipeline::variable_pairs(&args.vars));
+        SavedPlan::new(plan.clone(), &tenant, hash, state.as_ref(), &snapshot)
+            .write(out)
+            .map_err(|e| CliError::msg(ErrorKind::State, e))?;
+        ctx.printer.note(format!(
+            "Saved the plan to {}; apply it with `pamform apply {}`",
+            out.display(),
+            out.display()
+        ));
+    }
+    let text = render::plan(&plan, Format::Text);
+    let _ = ctx.printer.out().write_all(text.as_bytes());
+    Ok(if args.detailed_exitcode && plan.has_changes() { Outcome::Differences } else { Outcome::Success })
+}

@@ -1,0 +1,85 @@
+//! `pamform state list|show|rm`: inspect and edit state.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::cli::pipeline;
+use crate::cli::{CliError, Context, ErrorKind, Outcome};
+use crate::model::Address;
+use crate::output::state_text;
+use crate::state::StateError;
+use crate::state::lock::LockGuard;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: StateCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum StateCommand {
+    /// List the addresses in state
+    List,
+    /// Show one resource as recorded in state
+    Show {
+        #[arg(value_parser = pipeline::parse_address)]
+        address: Address,
+    },
+    /// Forget resources without touching the tenant (they become unmanaged)
+    Rm {
+        #[arg(required = true, value_parser = pipeline::parse_address)]
+        addresses: Vec<Address>,
+        /// Wait this long for the state lock
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+        lock_timeout: Duration,
+    },
+}
+
+pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
+    let mut out = ctx.printer.out();
+    match args.command {
+        StateCommand::List => {
+            let (_, state) = pipeline::load_state(ctx)?;
+            for r in state.iter().flat_map(|s| &s.resources) {
+                let _ = writeln!(out, "{}", r.address);
+            }
+        }
+        StateCommand::Show { address } => {
+            let (_, state) = pipeline::load_state(ctx)?;
+            let r = state
+                .as_ref()
+                .and_then(|s| s.get(&address))
+                .ok_or_else(|| CliError::msg(ErrorKind::Usage, StateError::NotFound(address.clone())))?;
+            let _ = out.write_all(state_text::render_resource(r).as_bytes());
+        }
+        StateCommand::Rm { addresses, lock_timeout } => {
+            let _lock = LockGuard::acquire(&ctx.dir, "pamform state rm", lock_timeout)
+                .map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
+            let (store, state) = pipeline::load_state(ctx)?;
+            let mut state =
+                state.ok_or_else(|| CliError::msg(ErrorKind::Usage, "no state file: nothing to remove"))?;
+            let mut removed = Vec::new();
+            for a in &addresses {
+                let matching: Vec<Address> =
+                    state.resources.iter().map(|r| r.address.clone()).filter(|r| a.selects(r)).collect();
+                if matching.is_empty() {
+                    return Err(CliError::msg(ErrorKind::Usage, StateError::NotFound(a.clone())));
+                }
+                for m in matching {
+                    state.remove(&m);
+                    removed.push(m);
+                }
+            }
+            store.save(&mut state).map_err(|e| CliError::msg(ErrorKind::State, e))?;
+            for r in &removed {
+                let _ = writeln!(out, "Removed {r}");
+            }
+            let _ = writeln!(
+                out,
+                "Successfully removed {} resource(s) from state; the tenant was not changed.",
+                removed.len()
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}
