@@ -244,9 +244,10 @@ impl<'a> TenantExecutor<'a> {
         }
         Ok(match (c.action, after) {
             (Action::Delete, _) | (_, None) => Applied::Removed,
-            (_, Some(p)) => {
-                Applied::Recorded { id: self.client.tenant().to_string(), attributes: Attrs::Pam(p.clone()) }
-            }
+            (_, Some(p)) => Applied::Recorded {
+                id: crate::plan::PRIVILEGED_ACCESS_ID.to_string(),
+                attributes: Attrs::Pam(p.clone()),
+            },
         })
     }
 }

@@ -32,12 +32,12 @@ pub fn is_task_shaped(task: &str) -> bool {
     is_cmdlet_name(&t[9..])
 }
 
-/// `Verb-Noun`: letters on both sides of one hyphen, the noun may hold digits.
+/// `Verb-Noun`: letters on both sides of one hyphen, the noun may hold digits; any case
+/// (PowerShell names are case-insensitive).
 pub fn is_cmdlet_name(s: &str) -> bool {
     let Some((verb, noun)) = s.split_once('-') else { return false };
     !verb.is_empty()
         && verb.chars().all(|c| c.is_ascii_alphabetic())
-        && verb.chars().next().is_some_and(|c| c.is_ascii_uppercase())
         && !noun.is_empty()
         && noun.chars().all(|c| c.is_ascii_alphanumeric())
 }

@@ -120,7 +120,7 @@ fn render_change(out: &mut String, c: &ResourceChange) {
     let after = c.after.as_ref().map(Attrs::to_value);
     let mut rows = Vec::new();
     let keys = attribute_names(before.as_ref(), after.as_ref());
-    if let Some(id) = &c.remote_id {
+    if let Some(id) = c.remote_id.as_ref().filter(|_| c.address.kind != ResourceType::PrivilegedAccess) {
         let id_row = match c.action {
             Action::Replace => Row::changed("id", Some(&Value::String(id.clone())), None, false),
             Action::Delete => Row::removed("id", &Value::String(id.clone())),
@@ -185,7 +185,10 @@ fn render_drift(out: &mut String, drift: &[ResourceDrift]) {
                 let _ = writeln!(out, "{}", paint(style::BOLD, format!("  # {} has changed", d.address)));
                 let _ = writeln!(out, "{} {} {{", paint(style::UPDATE, "  ~"), block_open(&d.address));
                 let (b, a) = (d.before.to_value(), now.to_value());
-                let mut rows = vec![Row::same("id", &Value::String(d.remote_id.clone()))];
+                let mut rows = Vec::new();
+                if d.address.kind != ResourceType::PrivilegedAccess {
+                    rows.push(Row::same("id", &Value::String(d.remote_id.clone())));
+                }
                 for k in &d.changed {
                     rows.push(Row::changed(k, b.get(k), a.get(k), false));
                 }

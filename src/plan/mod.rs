@@ -203,6 +203,9 @@ impl PlanError {
     }
 }
 
+/// The id state records for `privileged_access`: there is one per tenant.
+pub const PRIVILEGED_ACCESS_ID: &str = "tenant";
+
 /// Where a resource's object lives in the tenant.
 fn live_attrs(
     address: &Address,
@@ -250,7 +253,7 @@ fn find_for_import(address: &Address, id: &str, snapshot: &TenantSnapshot) -> Op
             .policy_by_id(id)
             .or_else(|| crate::wire::exchange::task::decode(id).and_then(|t| snapshot.policy_by_target(&t)))
             .map(|p| p.id.clone()),
-        ResourceType::PrivilegedAccess => Some(String::new()),
+        ResourceType::PrivilegedAccess => Some(PRIVILEGED_ACCESS_ID.to_string()),
     }
 }
 
@@ -397,9 +400,21 @@ pub fn build(
                     }
                 } else {
                     let found = live_attrs(address, None, Some(want), membership, snapshot, &names);
-                    if let Some((id, _)) = &found {
-                        reasons.push(Reason::Adopt);
-                        importing = Some(if id.is_empty() { snapshot_tenant_label() } else { id.clone() });
+                    match &found {
+                        // The PAM switch always exists: taking it under management is an
+                        // import only when nothing changes, otherwise a plain update.
+                        Some((_, now))
+                            if address.kind == ResourceType::PrivilegedAccess
+                                && now.changed_attributes(want).is_empty() =>
+                        {
+                            importing = Some(PRIVILEGED_ACCESS_ID.to_string());
+                        }
+                        Some(_) if address.kind == ResourceType::PrivilegedAccess => {}
+                        Some((id, _)) => {
+                            reasons.push(Reason::Adopt);
+                            importing = Some(id.clone());
+                        }
+                        None => {}
                     }
                     found
                 }
@@ -435,8 +450,7 @@ pub fn build(
                 } else {
                     Action::Update
                 };
-                let id = (!id.is_empty()).then_some(id);
-                (action, to_strings(&changed), to_strings(&forces), id, Some(now))
+                (action, to_strings(&changed), to_strings(&forces), Some(id), Some(now))
             }
         };
         let previous_address = moved_from.get(address).cloned();
@@ -501,7 +515,7 @@ pub fn build(
             changed: vec![],
             replace_paths: vec![],
             reasons: vec![reason],
-            remote_id: (!id.is_empty()).then_some(id),
+            remote_id: Some(id),
             importing: None,
             previous_address: None,
             dependencies: r.dependencies.clone(),
@@ -515,10 +529,6 @@ pub fn build(
         drift.retain(|d| keep.contains(&d.address));
     }
     finish(Plan { mode: options.mode, targets: options.targets.clone(), changes, drift }, errors)
-}
-
-fn snapshot_tenant_label() -> String {
-    "tenant".to_string()
 }
 
 fn finish(plan: Plan, errors: Vec<PlanError>) -> Result<Plan, Vec<PlanError>> {
