@@ -24,7 +24,7 @@ pub const PLAN_MARKER: &str = "<!-- pamform-plan -->";
 /// The hidden marker of a drift report.
 pub const DRIFT_MARKER: &str = "<!-- pamform-drift -->";
 /// Elements of one list (members, system accounts) shown before the rest is summarised.
-pub const MAX_LIST_ELEMENTS: usize = 200;
+pub const MAX_LIST_ELEMENTS: usize = 500;
 /// Names listed in one summary cell before the rest is counted.
 const MAX_NAMES_IN_CELL: usize = 30;
 /// Rows of the drift differences table before the rest is counted.
@@ -68,10 +68,11 @@ pub fn render(plan: &Plan, options: &MarkdownOptions) -> String {
         let counts = SeverityCounts::of(differences.iter().map(|d| d.severity));
         let _ = writeln!(
             head,
-            "**Changed outside pamform** since the last apply: {} ({}); see below\n",
+            "**Changed outside pamform** since the last apply: {} ({})\n",
             plural(plan.drift.len(), "object", "objects"),
             severity_words(&counts)
         );
+        difference_table(&mut head, &differences);
     }
 
     let mut sections = Vec::new();
@@ -201,14 +202,14 @@ fn security_table(out: &mut String, f: &SecurityFacts) {
             .policies_ungated
             .iter()
             .map(|p| {
-                let what = match (p.action, &p.approval_after) {
-                    (Action::Replace, Some(after)) if *after != p.approval_before => {
-                        format!("replaced, approval {} → {after}", p.approval_before)
+                let what = if p.action == Action::Replace { "replaced" } else { "removed" };
+                let approval = match &p.approval_after {
+                    Some(after) if *after != p.approval_before => {
+                        format!(", approval {} → {after}", p.approval_before)
                     }
-                    (Action::Replace, _) => "replaced".to_string(),
-                    _ => "removed".to_string(),
+                    _ => String::new(),
                 };
-                format!("{} ({what}: {})", code(&p.address.to_string()), code(&p.target))
+                format!("{} {what} ({}{approval})", code(&p.address.to_string()), code(&p.target))
             })
             .collect();
         format!(
@@ -383,8 +384,8 @@ fn section(
         html(&address.to_string()),
         html(what)
     );
-    for n in notes {
-        let _ = writeln!(open, "> {n}\n");
+    if !notes.is_empty() {
+        let _ = writeln!(open, "> {}\n", notes.join("\n>\n> "));
     }
     open.push_str("```diff\n");
     Section { open, lines, close: "```\n\n</details>\n\n".into(), omitted }
@@ -461,7 +462,11 @@ fn change_section(c: &ResourceChange) -> Section {
 }
 
 fn drift_section(d: &ResourceDrift) -> Section {
-    let mut rows = vec![Row::Side(' ', "id".into(), Value::String(d.remote_id.clone()))];
+    let mut rows = Vec::new();
+    if !d.remote_id.is_empty() {
+        let sym = if d.after.is_none() { '-' } else { ' ' };
+        rows.push(Row::Side(sym, "id".into(), Value::String(d.remote_id.clone())));
+    }
     let before = d.before.to_value();
     let (symbol, what) = match &d.after {
         None => {
@@ -528,9 +533,9 @@ fn write_rows(lines: &mut Vec<String>, rows: &[Row]) -> usize {
                 lines.push(format!("{sym} ]"));
             }
             Row::Side(sym, name, v) => lines.push(format!("{sym} {name:width$} = {}", show(v))),
-            Row::Changed(name, Some(Value::Array(b)), Some(Value::Array(a)), forces) => {
-                let before: BTreeSet<String> = b.iter().map(show).collect();
-                let after: BTreeSet<String> = a.iter().map(show).collect();
+            Row::Changed(name, b, a, forces) if as_list(b).or(as_list(a)).is_some() => {
+                let before: BTreeSet<String> = as_list(b).unwrap_or_default().iter().map(show).collect();
+                let after: BTreeSet<String> = as_list(a).unwrap_or_default().iter().map(show).collect();
                 let mut elements: Vec<(char, String)> =
                     after.difference(&before).map(|s| ('+', s.clone())).collect();
                 elements.extend(before.difference(&after).map(|s| ('-', s.clone())));
@@ -551,6 +556,13 @@ fn write_rows(lines: &mut Vec<String>, rows: &[Row]) -> usize {
     omitted
 }
 
+fn as_list(v: &Option<Value>) -> Option<&[Value]> {
+    match v {
+        Some(Value::Array(items)) => Some(items),
+        _ => None,
+    }
+}
+
 /// Writes list elements up to [`MAX_LIST_ELEMENTS`]; returns how many were left out.
 fn write_elements(lines: &mut Vec<String>, elements: &[(char, String)], unchanged: usize) -> usize {
     for (sym, e) in elements.iter().take(MAX_LIST_ELEMENTS) {
@@ -558,7 +570,8 @@ fn write_elements(lines: &mut Vec<String>, elements: &[(char, String)], unchange
     }
     let left_out = elements.len().saturating_sub(MAX_LIST_ELEMENTS);
     if left_out > 0 {
-        lines.push(format!("      # ... {} more not shown", plural(left_out, "element", "elements")));
+        let noun = if left_out == 1 { "element" } else { "elements" };
+        lines.push(format!("      # ... {} more {noun} not shown", group_digits(left_out)));
     }
     if unchanged > 0 {
         lines.push(format!(

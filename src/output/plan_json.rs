@@ -112,13 +112,14 @@ fn resource_change(c: &ResourceChange) -> Value {
         (Some(a), _) => values(kind, a, id),
     };
     let after_unknown = if new_object && has_remote_id(kind) { json!({ "id": true }) } else { json!({}) };
+    let (before_sensitive, after_sensitive) = (sensitive(&before), sensitive(&after));
     let mut change = Map::new();
     change.insert("actions".into(), json!(c.action.terraform_actions()));
-    change.insert("before_sensitive".into(), sensitive(&before));
-    change.insert("after_sensitive".into(), sensitive(&after));
     change.insert("before".into(), before);
     change.insert("after".into(), after);
     change.insert("after_unknown".into(), after_unknown);
+    change.insert("before_sensitive".into(), before_sensitive);
+    change.insert("after_sensitive".into(), after_sensitive);
     if !c.replace_paths.is_empty() {
         let paths: Vec<Value> = c.replace_paths.iter().map(|p| json!([p])).collect();
         change.insert("replace_paths".into(), Value::Array(paths));
@@ -145,16 +146,17 @@ fn resource_drift(d: &ResourceDrift) -> Value {
         Some(now) => (json!(["update"]), values(kind, now, id)),
         None => (json!(["delete"]), Value::Null),
     };
+    let (before_sensitive, after_sensitive) = (sensitive(&before), sensitive(&after));
     let mut m = identity(&d.address);
     m.insert(
         "change".into(),
         json!({
             "actions": actions,
-            "before_sensitive": sensitive(&before),
-            "after_sensitive": sensitive(&after),
             "before": before,
             "after": after,
             "after_unknown": {},
+            "before_sensitive": before_sensitive,
+            "after_sensitive": after_sensitive,
         }),
     );
     Value::Object(m)
