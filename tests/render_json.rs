@@ -8,11 +8,6 @@ use pamform::output::plan_json::{self, PlanMeta};
 use pamform::plan::Plan;
 use serde_json::{Value, json};
 
-fn schema(name: &str) -> Value {
-    let path = format!("{}/schemas/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
 /// The plan schema, with the drift schema it refers to registered under its `$id`.
 fn plan_validator() -> jsonschema::Validator {
     let drift = schema("drift.schema.json");

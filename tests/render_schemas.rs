@@ -11,11 +11,6 @@ use pamform::output::plan_facts::{DriftReport, UnmanagedObject};
 use pamform::state::{ResourceState, State};
 use serde_json::{Value, json};
 
-fn schema(name: &str) -> Value {
-    let path = format!("{}/schemas/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
 fn validator(name: &str) -> jsonschema::Validator {
     jsonschema::draft202012::new(&schema(name)).unwrap()
 }

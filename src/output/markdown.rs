@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::plan_facts::{
     self, DriftDifference, SecurityFacts, SeverityCounts, UnmanagedObject, policy_target,
 };
+use super::plan_text::{attribute_names, is_empty};
 use crate::model::Address;
 use crate::plan::attributes::Attrs;
 use crate::plan::{Action, Plan, PlanMode, Reason, ResourceChange, ResourceDrift};
@@ -584,25 +585,6 @@ fn write_elements(lines: &mut Vec<String>, elements: &[(char, String)], unchange
 
 fn forces_note(forces: bool) -> &'static str {
     if forces { " # forces replacement" } else { "" }
-}
-
-fn attribute_names(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
-    let mut names: BTreeSet<String> = BTreeSet::new();
-    for v in [before, after].into_iter().flatten() {
-        if let Some(o) = v.as_object() {
-            names.extend(o.keys().cloned());
-        }
-    }
-    names.into_iter().collect()
-}
-
-fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        _ => false,
-    }
 }
 
 /// A value as HCL-like text; one line (control characters escaped, so a value cannot break

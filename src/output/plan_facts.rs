@@ -390,3 +390,81 @@ fn classify(d: &ResourceDrift, now: &Attrs, attr: &str) -> (Severity, String) {
         _ => (Severity::Medium, format!("{attr} was changed outside pamform")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::attributes::{GroupAttrs, PamAttrs};
+
+    fn group(members: &[&str]) -> Attrs {
+        Attrs::Group(GroupAttrs {
+            name: "G".into(),
+            email: "g@x.io".into(),
+            alias: "g".into(),
+            description: String::new(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+            membership: crate::model::Membership::Authoritative,
+        })
+    }
+
+    fn pam(accounts: &[&str]) -> Attrs {
+        Attrs::Pam(PamAttrs {
+            enabled: true,
+            default_approver_group: Some("g@x.io".into()),
+            system_accounts: accounts.iter().map(|m| m.to_string()).collect(),
+        })
+    }
+
+    fn severities(address: Address, before: Attrs, after: Option<Attrs>) -> Vec<Severity> {
+        let changed = after
+            .as_ref()
+            .map(|a| before.changed_attributes(a).into_iter().map(str::to_string).collect())
+            .unwrap_or_default();
+        let d = ResourceDrift { address, remote_id: "id".into(), before, after, changed };
+        drift_differences(&[d]).into_iter().map(|d| d.severity).collect()
+    }
+
+    #[test]
+    fn narrowing_is_medium_widening_is_high() {
+        let g = || Address::group("g");
+        assert_eq!(severities(g(), group(&["a", "b"]), Some(group(&["a"]))), [Severity::Medium]);
+        assert_eq!(severities(g(), group(&["a"]), Some(group(&["b"]))), [Severity::High]);
+        let p = Address::privileged_access;
+        assert_eq!(severities(p(), pam(&["s"]), Some(pam(&["s", "t"]))), [Severity::High]);
+        assert_eq!(severities(p(), pam(&["s", "t"]), Some(pam(&["s"]))), [Severity::Medium]);
+    }
+
+    #[test]
+    fn a_deleted_group_is_medium_a_deleted_policy_critical() {
+        assert_eq!(severities(Address::group("g"), group(&["a"]), None), [Severity::Medium]);
+        let policy = Attrs::Policy(PolicyAttrs {
+            task: Some("Exchange\\Set-Mailbox".into()),
+            role: None,
+            role_group: None,
+            approval: crate::model::Approval::Manual,
+            approver_group: "g@x.io".into(),
+        });
+        assert_eq!(severities(Address::policy("p"), policy, None), [Severity::Critical]);
+    }
+
+    #[test]
+    fn a_new_group_counts_all_its_members_as_added_approvers() {
+        let c = ResourceChange {
+            address: Address::group("g"),
+            action: Action::Replace,
+            before: Some(group(&["a"])),
+            after: Some(group(&["a", "b"])),
+            changed: vec!["email".into()],
+            replace_paths: vec!["email".into()],
+            reasons: vec![],
+            remote_id: None,
+            importing: None,
+            previous_address: None,
+            dependencies: vec![],
+        };
+        let plan = Plan { mode: Default::default(), targets: vec![], changes: vec![c], drift: vec![] };
+        let f = SecurityFacts::of(&plan);
+        assert_eq!(f.approver_members_added_count(), 2);
+        assert!(f.approver_members_added[0].new_group);
+    }
+}

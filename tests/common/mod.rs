@@ -10,6 +10,12 @@ use pamform::output::plan_json::PlanMeta;
 use pamform::plan::attributes::{Attrs, GroupAttrs, PamAttrs, PolicyAttrs};
 use pamform::plan::{Action, Plan, PlanMode, Reason, ResourceChange, ResourceDrift};
 
+/// A schema from `schemas/`.
+pub fn schema(name: &str) -> serde_json::Value {
+    let path = format!("{}/schemas/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
 /// Fixed metadata so that snapshots do not move.
 pub fn meta() -> PlanMeta {
     PlanMeta {
