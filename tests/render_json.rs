@@ -187,9 +187,15 @@ fn the_schema_rejects_what_terraform_readers_could_not_read() {
     let mut bad = good.clone();
     bad["format_version"] = json!("2.0");
     assert!(!validator.is_valid(&bad));
-    let mut bad = good;
+    let mut bad = good.clone();
     bad["resource_changes"][0]["change"]["after"]["secret"] = json!("x");
     assert!(!validator.is_valid(&bad));
+    let mut bad = good.clone();
+    bad["resource_changes"][0]["token"] = json!("x");
+    assert!(!validator.is_valid(&bad), "resource changes are closed too");
+    let mut bad = good;
+    bad["resource_changes"][0]["index"] = json!(0);
+    assert!(!validator.is_valid(&bad), "for_each keys are strings");
 }
 
 #[test]
