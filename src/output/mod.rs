@@ -2,6 +2,9 @@
 //! for progress and diagnostics, colour that respects `--color` and `NO_COLOR`) and the
 //! shared styles. Renderers of plans and reports live in submodules.
 
+pub mod markdown;
+pub mod plan_facts;
+pub mod plan_json;
 pub mod plan_text;
 pub mod render;
 pub mod state_text;

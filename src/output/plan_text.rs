@@ -303,7 +303,7 @@ fn symbol_paint(symbol: &str) -> String {
     }
 }
 
-fn attribute_names(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
+pub(super) fn attribute_names(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
     let mut names: BTreeSet<String> = BTreeSet::new();
     for v in [before, after].into_iter().flatten() {
         if let Some(o) = v.as_object() {
@@ -313,7 +313,7 @@ fn attribute_names(before: Option<&Value>, after: Option<&Value>) -> Vec<String>
     names.into_iter().collect()
 }
 
-fn is_empty(v: &Value) -> bool {
+pub(super) fn is_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::String(s) => s.is_empty(),

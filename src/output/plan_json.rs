@@ -1,0 +1,227 @@
+//! The machine-readable plan: Terraform's JSON plan representation (format 1.2), so that
+//! tools written for `terraform show -json` read it, with pamform's own facts under a
+//! top-level `pamform` key. Its schema is `schemas/plan.schema.json`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use super::plan_facts::{self, SecurityFacts, set_delta};
+use crate::model::{Address, ResourceType};
+use crate::plan::attributes::Attrs;
+use crate::plan::{Action, Plan, ResourceChange, ResourceDrift};
+
+/// The version of Terraform's JSON plan format this output follows.
+pub const FORMAT_VERSION: &str = "1.2";
+/// The version of the `pamform` section; bumped on incompatible changes to it.
+pub const PAMFORM_FORMAT_VERSION: &str = "1";
+/// The provider every pamform resource is attributed to.
+pub const PROVIDER_NAME: &str = "registry.pamform.io/pamform/pam";
+
+/// Facts about a plan that are not in the [`Plan`] itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanMeta {
+    /// When the plan was made.
+    pub timestamp: DateTime<Utc>,
+    /// The pamform version that made it (`terraform_version` in the output).
+    pub pamform_version: String,
+    /// Whether planning failed part-way; an errored plan is neither applyable nor complete.
+    pub errored: bool,
+}
+
+impl PlanMeta {
+    /// Metadata for a plan made now by this build of pamform.
+    pub fn now() -> PlanMeta {
+        PlanMeta::at(Utc::now())
+    }
+
+    /// Metadata for a plan made at `timestamp` by this build of pamform.
+    pub fn at(timestamp: DateTime<Utc>) -> PlanMeta {
+        PlanMeta { timestamp, pamform_version: env!("CARGO_PKG_VERSION").to_string(), errored: false }
+    }
+}
+
+/// Renders a plan as Terraform's JSON plan representation.
+pub fn render(plan: &Plan, meta: &PlanMeta) -> Value {
+    let resource_changes: Vec<Value> = plan.changes.iter().map(resource_change).collect();
+    let resource_drift: Vec<Value> = plan.drift.iter().map(resource_drift).collect();
+    let planned: Vec<Value> = plan.changes.iter().filter_map(planned_value).collect();
+    json!({
+        "format_version": FORMAT_VERSION,
+        "terraform_version": meta.pamform_version,
+        "applyable": plan.has_changes() && !meta.errored,
+        "complete": plan.targets.is_empty() && !meta.errored,
+        "errored": meta.errored,
+        "timestamp": meta.timestamp.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "planned_values": { "root_module": { "resources": planned } },
+        "resource_drift": resource_drift,
+        "resource_changes": resource_changes,
+        "pamform": pamform_section(plan, meta),
+    })
+}
+
+/// `address`, `mode`, `type`, `name`, `index` and `provider_name` of a resource.
+fn identity(address: &Address) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("address".into(), json!(address.to_string()));
+    m.insert("mode".into(), json!("managed"));
+    m.insert("type".into(), json!(address.kind.as_str()));
+    m.insert("name".into(), json!(address.name));
+    if let Some(key) = &address.key {
+        m.insert("index".into(), json!(key));
+    }
+    m.insert("provider_name".into(), json!(PROVIDER_NAME));
+    m
+}
+
+/// A resource's attribute object as Terraform shows it: every attribute present (null when
+/// unset) and the remote `id` when known.
+fn values(kind: ResourceType, attrs: &Attrs, id: Option<&str>) -> Value {
+    let mut v = attrs.to_value();
+    if let Some(o) = v.as_object_mut() {
+        if kind == ResourceType::AccessPolicy {
+            for k in ["task", "role", "role_group"] {
+                o.entry(k).or_insert(Value::Null);
+            }
+        }
+        if let Some(id) = id {
+            o.insert("id".into(), json!(id));
+        }
+        o.sort_keys();
+    }
+    v
+}
+
+/// Whether a resource type has a remote id assigned by the tenant on creation.
+fn has_remote_id(kind: ResourceType) -> bool {
+    kind != ResourceType::PrivilegedAccess
+}
+
+/// The `sensitive` object for one side: `false` when that side is absent, as Terraform does.
+fn sensitive(side: &Value) -> Value {
+    if side.is_null() { json!(false) } else { json!({}) }
+}
+
+fn resource_change(c: &ResourceChange) -> Value {
+    let kind = c.address.kind;
+    let id = c.remote_id.as_deref();
+    let before = c.before.as_ref().map_or(Value::Null, |a| values(kind, a, id));
+    let new_object = matches!(c.action, Action::Create | Action::Replace);
+    let after = match (&c.after, c.action) {
+        (None, _) | (_, Action::Delete) => Value::Null,
+        (Some(a), _) if new_object => values(kind, a, None),
+        (Some(a), _) => values(kind, a, id),
+    };
+    let after_unknown = if new_object && has_remote_id(kind) { json!({ "id": true }) } else { json!({}) };
+    let (before_sensitive, after_sensitive) = (sensitive(&before), sensitive(&after));
+    let mut change = Map::new();
+    change.insert("actions".into(), json!(c.action.terraform_actions()));
+    change.insert("before".into(), before);
+    change.insert("after".into(), after);
+    change.insert("after_unknown".into(), after_unknown);
+    change.insert("before_sensitive".into(), before_sensitive);
+    change.insert("after_sensitive".into(), after_sensitive);
+    if !c.replace_paths.is_empty() {
+        let paths: Vec<Value> = c.replace_paths.iter().map(|p| json!([p])).collect();
+        change.insert("replace_paths".into(), Value::Array(paths));
+    }
+    if let Some(id) = &c.importing {
+        change.insert("importing".into(), json!({ "id": id }));
+    }
+    let mut m = identity(&c.address);
+    if let Some(prev) = &c.previous_address {
+        m.insert("previous_address".into(), json!(prev.to_string()));
+    }
+    m.insert("change".into(), Value::Object(change));
+    if let Some(reason) = c.reasons.iter().find_map(|r| r.terraform_reason()) {
+        m.insert("action_reason".into(), json!(reason));
+    }
+    Value::Object(m)
+}
+
+fn resource_drift(d: &ResourceDrift) -> Value {
+    let kind = d.address.kind;
+    let id = (!d.remote_id.is_empty()).then_some(d.remote_id.as_str());
+    let before = values(kind, &d.before, id);
+    let (actions, after) = match &d.after {
+        Some(now) => (json!(["update"]), values(kind, now, id)),
+        None => (json!(["delete"]), Value::Null),
+    };
+    let (before_sensitive, after_sensitive) = (sensitive(&before), sensitive(&after));
+    let mut m = identity(&d.address);
+    m.insert(
+        "change".into(),
+        json!({
+            "actions": actions,
+            "before": before,
+            "after": after,
+            "after_unknown": {},
+            "before_sensitive": before_sensitive,
+            "after_sensitive": after_sensitive,
+        }),
+    );
+    Value::Object(m)
+}
+
+/// A `planned_values` entry: the resource as it will be after apply.
+fn planned_value(c: &ResourceChange) -> Option<Value> {
+    if c.action == Action::Delete {
+        return None;
+    }
+    let after = c.after.as_ref()?;
+    let id = if matches!(c.action, Action::Create | Action::Replace) { None } else { c.remote_id.as_deref() };
+    let mut m = identity(&c.address);
+    m.insert("schema_version".into(), json!(0));
+    m.insert("values".into(), values(c.address.kind, after, id));
+    m.insert("sensitive_values".into(), json!({}));
+    Some(Value::Object(m))
+}
+
+/// pamform's own view: mode, targets, counts, reasons in its words, member changes and the
+/// security facts a reviewer must see.
+fn pamform_section(plan: &Plan, meta: &PlanMeta) -> Value {
+    let changes: Vec<Value> = plan
+        .changes
+        .iter()
+        .map(|c| {
+            let reasons: Vec<Value> = c
+                .reasons
+                .iter()
+                .map(|r| json!({ "code": r, "message": plan_facts::reason_message(r) }))
+                .collect();
+            let mut m = Map::new();
+            m.insert("address".into(), json!(c.address.to_string()));
+            m.insert("action".into(), json!(c.action));
+            m.insert("changed".into(), json!(c.changed));
+            m.insert("reasons".into(), Value::Array(reasons));
+            if let Some(id) = &c.remote_id {
+                m.insert("remote_id".into(), json!(id));
+            }
+            let delta = set_delta(c.before.as_ref(), c.after.as_ref());
+            if !delta.is_empty() {
+                let name = if c.address.kind == ResourceType::PrivilegedAccess {
+                    "system_accounts"
+                } else {
+                    "members"
+                };
+                m.insert(
+                    name.into(),
+                    json!({ "added": delta.added, "removed": delta.removed, "unchanged": delta.unchanged }),
+                );
+            }
+            m.insert("dependencies".into(), json!(c.dependencies));
+            Value::Object(m)
+        })
+        .collect();
+    let targets: Vec<String> = plan.targets.iter().map(ToString::to_string).collect();
+    json!({
+        "format_version": PAMFORM_FORMAT_VERSION,
+        "version": meta.pamform_version,
+        "mode": plan.mode,
+        "targets": targets,
+        "has_changes": plan.has_changes(),
+        "summary": plan.summary(),
+        "changes": changes,
+        "security": SecurityFacts::of(plan),
+        "drift": plan_facts::drift_differences(&plan.drift),
+    })
+}
