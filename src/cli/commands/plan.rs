@@ -30,6 +30,12 @@ pub struct Args {
     /// Limit the plan to ADDR and what it depends on (repeatable)
     #[arg(long, value_name = "ADDR", value_parser = pipeline::parse_address)]
     pub target: Vec<Address>,
+    /// Print the plan as Terraform-style JSON (same as --format json)
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 impl Args {
@@ -42,6 +48,10 @@ impl Args {
             PlanMode::Normal
         };
         PlanOptions { mode, targets: self.target.clone() }
+    }
+
+    pub fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
     }
 }
 
@@ -75,7 +85,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             out.display()
         ));
     }
-    let text = render::plan(&plan, Format::Text);
+    let text = render::plan(&plan, args.format(), args.out.as_deref().and_then(|p| p.to_str()));
     let _ = ctx.printer.out().write_all(text.as_bytes());
     Ok(if args.detailed_exitcode && plan.has_changes() { Outcome::Differences } else { Outcome::Success })
 }

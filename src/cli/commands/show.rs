@@ -14,20 +14,29 @@ pub struct Args {
     /// A plan saved with `pamform plan --out`
     #[arg(value_name = "PLANFILE")]
     pub plan_file: Option<PathBuf>,
+    /// Print as JSON (same as --format json)
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
-    let format = Format::Text;
+    let format = if args.json { Format::Json } else { args.format };
     let text = match &args.plan_file {
         Some(path) => {
             let saved = SavedPlan::read(path).map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?;
-            render::plan(&saved.plan, format)
+            render::plan(&saved.plan, format, path.to_str())
         }
         None => {
             let (_, state) = pipeline::load_state(ctx)?;
-            match state {
-                None => "No state. Run `pamform apply` to create it.\n".to_string(),
-                Some(s) => state_text::render(&s),
+            match (state, format) {
+                (None, Format::Json) => "{}\n".to_string(),
+                (None, _) => "No state. Run `pamform apply` to create it.\n".to_string(),
+                (Some(s), Format::Json) => String::from_utf8(s.to_bytes()).expect("state is UTF-8"),
+                (Some(s), Format::Text) => state_text::render(&s),
+                (Some(s), Format::Markdown) => state_text::render_markdown(&s),
             }
         }
     };
