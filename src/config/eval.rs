@@ -61,6 +61,8 @@ pub struct Declarations<'a> {
     pub tenants: Vec<BlockRef<'a>>,
     pub imports: Vec<BlockRef<'a>>,
     pub moves: Vec<BlockRef<'a>>,
+    /// Every file parsed; checks for things that might sit in a broken file are skipped otherwise.
+    pub complete: bool,
 }
 
 /// Evaluates the declarations into `config` (whose sources are already set).
@@ -86,6 +88,8 @@ struct Evaluator<'a, 'd> {
     instance_keys: HashMap<Node, Option<Vec<String>>>,
     /// Nodes that failed; whatever depends on them is skipped without further noise.
     failed: HashSet<Node>,
+    /// Resource blocks that depend on a failed node.
+    degraded: HashSet<Node>,
 }
 
 impl<'a, 'd> Evaluator<'a, 'd> {
@@ -100,6 +104,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
             values: HashMap::new(),
             instance_keys: HashMap::new(),
             failed: HashSet::new(),
+            degraded: HashSet::new(),
         };
         for (name, v) in &decls.variables {
             match &v.value {
@@ -172,8 +177,13 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                 continue;
             }
             if self.edges.get(&node).is_some_and(|e| e.iter().any(|(d, _)| self.failed.contains(d))) {
-                self.failed.insert(node);
-                continue;
+                // A block still reports its own independent problems; only the attributes
+                // that use a failed value are skipped (their cause is reported already).
+                if !matches!(node, Node::Resource(..)) {
+                    self.failed.insert(node);
+                    continue;
+                }
+                self.degraded.insert(node.clone());
             }
             let ok = match &node {
                 Node::Var(_) => true,
@@ -363,30 +373,20 @@ impl<'a, 'd> Evaluator<'a, 'd> {
         match state.get(&node) {
             Some(2) => return,
             Some(_) => {
-                // A back edge: the cycle is the stack from `node` on.
+                // A back edge: the cycle is the stack from `node` on, closed by `via`.
                 let start = stack.iter().position(|(n, _)| *n == node).unwrap_or(0);
-                let mut cycle: Vec<(Node, Span)> = stack[start..].to_vec();
-                if let Some(via) = via {
-                    cycle.push((node.clone(), via));
-                }
-                let path: Vec<String> =
-                    cycle.iter().map(|(n, _)| n.describe()).chain([node.describe()]).collect();
-                let mut d = Diagnostic::error(
-                    codes::REFERENCE_CYCLE,
-                    format!(
-                        "reference cycle: {}",
-                        path[..path.len() - 1].join(" -> ") + " -> " + &node.describe()
-                    ),
-                );
-                // Each node's label sits on the reference it makes to the next one.
-                for (i, (n, _)) in cycle.iter().enumerate() {
-                    let next = cycle.get(i + 1).map_or(via, |(_, s)| Some(*s));
-                    if let Some(span) = next {
-                        d = d.with_label(span, format!("{} refers to the next one here", n.describe()));
+                let members: Vec<(Node, Span)> = stack[start..].to_vec();
+                let path: Vec<String> = members.iter().map(|(n, _)| n.describe()).chain([node.describe()]).collect();
+                let mut d = Diagnostic::error(codes::REFERENCE_CYCLE, format!("reference cycle: {}", path.join(" -> ")));
+                // Each member's label sits on the reference it makes to the next one.
+                for (i, (n, _)) in members.iter().enumerate() {
+                    let span = members.get(i + 1).map(|(_, s)| *s).or(via);
+                    if let Some(span) = span {
+                        d = d.with_label(span, format!("{} refers to {} here", n.describe(), path[i + 1]));
                     }
                 }
                 diags.push(d.with_help("break the cycle: one of these must not depend on the others"));
-                for (n, _) in cycle {
+                for (n, _) in members {
                     self.failed.insert(n);
                 }
                 return;
@@ -408,21 +408,28 @@ impl<'a, 'd> Evaluator<'a, 'd> {
         out.push(node);
     }
 
+    /// The node a (resolved) reference points at.
+    fn ref_node(r: &Reference) -> Option<Node> {
+        match (r.root.as_str(), &r.name) {
+            ("var", Some(n)) => Some(Node::Var(n.clone())),
+            ("local", Some(n)) => Some(Node::Local(n.clone())),
+            ("privileged_access", _) => Some(Node::Resource(ResourceType::PrivilegedAccess, String::new())),
+            (root, Some(n)) => ResourceType::from_name(root).map(|k| Node::Resource(k, n.clone())),
+            _ => None,
+        }
+    }
+
+    /// Whether an expression uses a value that failed to evaluate.
+    fn touches_failed(&self, expr: &Expression) -> bool {
+        refs::collect(expr).refs.iter().filter_map(Self::ref_node).any(|n| self.failed.contains(&n))
+    }
+
     /// A context with the values `node`'s references need.
     fn context_for(&self, node: &Node) -> Context<'static> {
         let mut ctx = self.base.clone();
         let mut objects: BTreeMap<&str, hcl::Map<String, Value>> = BTreeMap::new();
         for (_, r) in self.node_refs.get(node).map(Vec::as_slice).unwrap_or_default() {
-            let target = match (r.root.as_str(), &r.name) {
-                ("var", Some(n)) => Node::Var(n.clone()),
-                ("local", Some(n)) => Node::Local(n.clone()),
-                ("privileged_access", _) => Node::Resource(ResourceType::PrivilegedAccess, String::new()),
-                (root, Some(n)) => match ResourceType::from_name(root) {
-                    Some(k) => Node::Resource(k, n.clone()),
-                    None => continue,
-                },
-                _ => continue,
-            };
+            let Some(target) = Self::ref_node(r) else { continue };
             let Some(value) = self.values.get(&target) else { continue };
             if r.root == "privileged_access" {
                 ctx.declare_var("privileged_access", value.clone());
@@ -462,6 +469,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
         // for_each: None for a single instance, or the (key, value) of each instance.
         let instances: Option<Vec<(String, Value)>> = match block.attribute("for_each") {
             None => None,
+            Some(attr) if self.degraded.contains(node) && self.touches_failed(&attr.value) => return false,
             Some(attr) => match for_each_instances(&attr.value, &ctx, block.file) {
                 Ok(i) => Some(i),
                 Err(d) => {
@@ -473,11 +481,15 @@ impl<'a, 'd> Evaluator<'a, 'd> {
         let lifecycle = lifecycle(block, *kind, diags);
         let mut value = hcl::Map::new();
         let mut keys = None;
+        let mut built_all = true;
         match instances {
             None => {
-                let inst = Instance { ev: self, block, ctx: &ctx, key: None };
-                if let Some(obj) = inst.build(config, *kind, name, None, &lifecycle, diags) {
-                    self.values.insert(node.clone(), Value::Object(obj));
+                let inst = Instance { ev: self, block, ctx: &ctx, key: None, degraded: self.degraded.contains(node) };
+                match inst.build(config, *kind, name, None, &lifecycle, diags) {
+                    Some(obj) => {
+                        self.values.insert(node.clone(), Value::Object(obj));
+                    }
+                    None => built_all = false,
                 }
             }
             Some(list) => {
@@ -488,9 +500,12 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                     each.insert("value".to_string(), each_value);
                     let mut ictx = ctx.clone();
                     ictx.declare_var("each", Value::Object(each));
-                    let inst = Instance { ev: self, block, ctx: &ictx, key: Some(key.clone()) };
-                    if let Some(obj) = inst.build(config, *kind, name, Some(&key), &lifecycle, diags) {
-                        value.insert(key.clone(), Value::Object(obj));
+                    let inst = Instance { ev: self, block, ctx: &ictx, key: Some(key.clone()), degraded: self.degraded.contains(node) };
+                    match inst.build(config, *kind, name, Some(&key), &lifecycle, diags) {
+                        Some(obj) => {
+                            value.insert(key.clone(), Value::Object(obj));
+                        }
+                        None => built_all = false,
                     }
                     ks.push(key);
                 }
@@ -499,7 +514,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
             }
         }
         self.instance_keys.insert(node.clone(), keys);
-        diags.error_count() == before
+        built_all && diags.error_count() == before
     }
 
     /// Addresses a reference selects (one instance, or every instance of a block).
@@ -668,6 +683,8 @@ struct Instance<'e, 'a, 'd, 'c> {
     block: BlockRef<'a>,
     ctx: &'e Context<'c>,
     key: Option<String>,
+    /// The block depends on a failed value: skip attributes that use it.
+    degraded: bool,
 }
 
 /// An attribute's evaluated value with its expression, `None` when absent or null.
@@ -677,6 +694,9 @@ impl<'a> Instance<'_, 'a, '_, '_> {
     fn get(&self, name: &str, diags: &mut Diagnostics) -> Result<Evaluated<'a>, ()> {
         let Some(attr) = self.block.attribute(name) else { return Ok(None) };
         let span = self.block.expr_span(&attr.value);
+        if self.degraded && self.ev.touches_failed(&attr.value) {
+            return Err(());
+        }
         match eval_expr(&attr.value, self.ctx, span) {
             Ok(Value::Null) => Ok(None),
             Ok(v) => Ok(Some((v, span, &attr.value))),
@@ -1137,6 +1157,10 @@ fn build_tenant(
         );
     }
     let Some(block) = decls.tenants.first().copied() else {
+        if !decls.complete {
+            // A file failed to parse: its tenant block may be the missing one.
+            return;
+        }
         let span = decls.resources.first().map(|b| b.header());
         let mut d = Diagnostic::error(codes::MISSING_TENANT, "the configuration has no `tenant` block")
             .with_help("add `tenant { id = \"contoso.onmicrosoft.com\" }`");

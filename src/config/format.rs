@@ -54,6 +54,8 @@ struct Line<'a> {
     end_depth: usize,
     /// The line starts a heredoc, so its value continues on later lines.
     heredoc: bool,
+    /// The line closes a heredoc: kept, but without trailing whitespace.
+    heredoc_end: bool,
 }
 
 struct Scanner {
@@ -88,13 +90,21 @@ impl Scanner {
             closes_block: false,
             end_depth: 0,
             heredoc: false,
+            heredoc_end: false,
         };
+        let mut i = 0;
         if let Some(marker) = &self.heredoc {
-            if text.trim() == marker {
-                self.heredoc = None;
+            let t = text.trim_start();
+            let rest = t.strip_prefix(marker.as_str());
+            let closes = rest.is_some_and(|r| !r.starts_with(|c: char| c.is_alphanumeric() || c == '_'));
+            if !closes {
+                line.end_depth = self.depth();
+                return line;
             }
-            line.end_depth = self.depth();
-            return line;
+            // The marker ends the heredoc; whatever follows it on the line is code again.
+            self.heredoc = None;
+            line.heredoc_end = true;
+            i = text.len() - rest.map_or(0, str::len);
         }
         if !verbatim {
             let trimmed = text.trim_start();
@@ -112,7 +122,6 @@ impl Scanner {
             }
         }
         let bytes = text.as_bytes();
-        let mut i = 0;
         // Whether an `=` has been seen at this line's body level: a `{` after one opens an
         // object, not a block.
         let mut assigned = false;
@@ -232,7 +241,8 @@ fn format_lines(text: &str) -> String {
     let mut after_block_end = false;
     for (n, line) in lines.iter().enumerate() {
         if line.verbatim {
-            out.push(Out { text: line.text.to_string(), attr: None });
+            let text = if line.heredoc_end { line.text.trim_end() } else { line.text };
+            out.push(Out { text: text.to_string(), attr: None });
             pending_blank = false;
             after_block_end = false;
             continue;

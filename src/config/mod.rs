@@ -132,10 +132,14 @@ fn evaluate_sources(
     diags: &mut Diagnostics,
 ) -> Configuration {
     let mut bodies = Vec::new();
+    let mut complete = true;
     for &file in config_files {
         match parse_file(&sources, file) {
             Ok(body) => bodies.push((file, body)),
-            Err(d) => diags.push(d),
+            Err(d) => {
+                diags.push(d);
+                complete = false;
+            }
         }
     }
     let mut file_values = BTreeMap::new();
@@ -162,6 +166,7 @@ fn evaluate_sources(
         tenants: of("tenant"),
         imports: of("import"),
         moves: of("moved"),
+        complete,
     };
     let mut config = Configuration { sources: sources.clone(), ..Configuration::default() };
     eval::evaluate(&decls, dir, &mut config, diags);

@@ -26,8 +26,14 @@ pub fn syntax_diagnostic(error: &hcl_edit::parser::Error, file: FileId, text: &s
     let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
     let message = error.message().trim();
     let message = if message.is_empty() { "invalid syntax".to_string() } else { message.to_lowercase() };
+    let span = Span::new(file, start..end);
+    if message.contains("redefined attribute") {
+        return Diagnostic::error(codes::DUPLICATE_ATTRIBUTE, "this attribute is set twice in its block")
+            .with_label(span, "set again here")
+            .with_help("remove one of the two");
+    }
     Diagnostic::error(codes::SYNTAX, format!("syntax error: {message}"))
-        .with_label(Span::new(file, start..end), "here")
+        .with_label(span, "here")
         .with_help("fix the syntax at this position; the configuration language is HCL")
 }
 
