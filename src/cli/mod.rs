@@ -51,6 +51,8 @@ pub enum Command {
     State(commands::state::Args),
     /// Remove a lock left behind by a crashed run
     ForceUnlock(commands::force_unlock::Args),
+    /// Run the emulated Microsoft 365 tenant
+    Emulator(commands::emulator::Args),
 }
 
 /// Global context every command receives.
@@ -87,5 +89,6 @@ fn run(command: Command, ctx: &Context) -> Result<Outcome, CliError> {
         Command::Show(args) => commands::show::run(args, ctx),
         Command::State(args) => commands::state::run(args, ctx),
         Command::ForceUnlock(args) => commands::force_unlock::run(args, ctx),
+        Command::Emulator(args) => commands::emulator::run(args, ctx),
     }
 }

@@ -376,8 +376,12 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                 // A back edge: the cycle is the stack from `node` on, closed by `via`.
                 let start = stack.iter().position(|(n, _)| *n == node).unwrap_or(0);
                 let members: Vec<(Node, Span)> = stack[start..].to_vec();
-                let path: Vec<String> = members.iter().map(|(n, _)| n.describe()).chain([node.describe()]).collect();
-                let mut d = Diagnostic::error(codes::REFERENCE_CYCLE, format!("reference cycle: {}", path.join(" -> ")));
+                let path: Vec<String> =
+                    members.iter().map(|(n, _)| n.describe()).chain([node.describe()]).collect();
+                let mut d = Diagnostic::error(
+                    codes::REFERENCE_CYCLE,
+                    format!("reference cycle: {}", path.join(" -> ")),
+                );
                 // Each member's label sits on the reference it makes to the next one.
                 for (i, (n, _)) in members.iter().enumerate() {
                     let span = members.get(i + 1).map(|(_, s)| *s).or(via);
@@ -484,7 +488,13 @@ impl<'a, 'd> Evaluator<'a, 'd> {
         let mut built_all = true;
         match instances {
             None => {
-                let inst = Instance { ev: self, block, ctx: &ctx, key: None, degraded: self.degraded.contains(node) };
+                let inst = Instance {
+                    ev: self,
+                    block,
+                    ctx: &ctx,
+                    key: None,
+                    degraded: self.degraded.contains(node),
+                };
                 match inst.build(config, *kind, name, None, &lifecycle, diags) {
                     Some(obj) => {
                         self.values.insert(node.clone(), Value::Object(obj));
@@ -500,7 +510,13 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                     each.insert("value".to_string(), each_value);
                     let mut ictx = ctx.clone();
                     ictx.declare_var("each", Value::Object(each));
-                    let inst = Instance { ev: self, block, ctx: &ictx, key: Some(key.clone()), degraded: self.degraded.contains(node) };
+                    let inst = Instance {
+                        ev: self,
+                        block,
+                        ctx: &ictx,
+                        key: Some(key.clone()),
+                        degraded: self.degraded.contains(node),
+                    };
                     match inst.build(config, *kind, name, Some(&key), &lifecycle, diags) {
                         Some(obj) => {
                             value.insert(key.clone(), Value::Object(obj));
