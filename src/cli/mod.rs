@@ -35,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Print shell completions
     Completions(commands::completions::Args),
+    /// Run the emulated Microsoft 365 tenant
+    Emulator(commands::emulator::Args),
 }
 
 /// Global context every command receives.
@@ -64,5 +66,6 @@ pub fn main() -> ExitCode {
 fn run(command: Command, ctx: &Context) -> Result<Outcome, CliError> {
     match command {
         Command::Completions(args) => commands::completions::run(args, ctx),
+        Command::Emulator(args) => commands::emulator::run(args, ctx),
     }
 }

@@ -1,2 +1,184 @@
 //! The emulated tenant: Microsoft's token endpoint, Exchange admin API and Graph reads on a
-//! loopback port, with the service's rules and quirks.
+//! loopback port, with the service's rules and quirks. [`start`] binds and serves; the
+//! returned [`RunningEmulator`] says where, and stops it.
+//!
+//! Layout: [`seed`] (tenant data and data-file format), [`store`] (shared state, clock,
+//! persistence), [`tokens`] (identity platform), [`cmdlets`] and [`exchange`] (admin API),
+//! [`graph`] (Graph reads), [`faults`] (fault options and counters), [`control`]
+//! (`/_emulator/`), [`server`] (HTTP, TLS, fault layer).
+
+mod cmdlets;
+mod control;
+mod exchange;
+pub mod faults;
+mod graph;
+mod params;
+pub mod seed;
+mod server;
+mod store;
+mod tokens;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use faults::{Counters, Faults};
+pub use seed::{Seed, SeedError};
+pub use tokens::cert_thumbprint;
+
+/// How to run the emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Loopback address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Data file: loaded when present; otherwise the tenant starts from the seed and the
+    /// file is created on the first write. `None` keeps the tenant in memory.
+    pub data: Option<PathBuf>,
+    /// Seed of a fresh tenant (and of `/_emulator/reset`); the default tenant when `None`.
+    pub seed: Option<Seed>,
+    pub faults: Faults,
+    /// Serve HTTPS with a self-signed certificate for 127.0.0.1 and localhost.
+    pub tls: bool,
+}
+
+/// The well-known app credentials of the seeded tenant (emulator only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppCredentials {
+    pub client_id: String,
+    /// The first seeded app with a client secret; empty when the seed has none.
+    pub client_secret: String,
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("the emulator listens on loopback only, not {0}; use 127.0.0.1:PORT")]
+    NotLoopback(SocketAddr),
+    #[error("could not listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("the default seed is broken: {0}")]
+    DefaultSeed(SeedError),
+    #[error("the seed is not usable: {0}")]
+    Seed(SeedError),
+    #[error("could not read the data file {path}: {message}; fix or remove it")]
+    Data { path: PathBuf, message: String },
+    #[error("the fault options are not valid: {0}")]
+    Faults(String),
+    #[error("could not set up TLS: {0}")]
+    Tls(String),
+    #[error("could not wait for Ctrl-C: {0}")]
+    Signal(std::io::Error),
+}
+
+/// A running emulator. Login, Exchange and Graph share `base_url`.
+#[derive(Debug)]
+pub struct RunningEmulator {
+    pub addr: SocketAddr,
+    /// `http(s)://127.0.0.1:PORT`
+    pub base_url: String,
+    pub tenant_domain: String,
+    pub tenant_id: String,
+    pub app: AppCredentials,
+    /// The self-signed certificate (PEM) to trust, with `tls`.
+    pub ca_pem_path: Option<PathBuf>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningEmulator {
+    /// Stops accepting, lets open requests finish (up to a few seconds) and returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        if let Some(p) = &self.ca_pem_path {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// Serves until Ctrl-C, then shuts down gracefully.
+    pub async fn run_until_ctrl_c(self) -> Result<(), EmulatorError> {
+        let signal = tokio::signal::ctrl_c().await;
+        self.shutdown().await;
+        signal.map_err(EmulatorError::Signal)
+    }
+}
+
+/// Binds the listener and starts serving in the background.
+pub async fn start(cfg: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
+    if !cfg.listen.ip().is_loopback() {
+        return Err(EmulatorError::NotLoopback(cfg.listen));
+    }
+    cfg.faults.validate().map_err(EmulatorError::Faults)?;
+    let raw_seed = match cfg.seed {
+        Some(s) => s,
+        None => Seed::default_seed().map_err(EmulatorError::DefaultSeed)?,
+    };
+    let (client_id, client_secret) = raw_seed
+        .app_secret()
+        .or_else(|| raw_seed.apps.first().map(|a| (a.client_id.clone(), String::new())))
+        .unwrap_or_default();
+    let initial = raw_seed.loaded().map_err(EmulatorError::Seed)?;
+    let tenant = match &cfg.data {
+        Some(path) if path.exists() => {
+            let data_err = |message: String| EmulatorError::Data { path: path.clone(), message };
+            let text = std::fs::read_to_string(path).map_err(|e| data_err(e.to_string()))?;
+            Seed::from_json(&text).and_then(Seed::loaded).map_err(|e| data_err(e.to_string()))?
+        }
+        _ => initial.clone(),
+    };
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| EmulatorError::Bind { addr: cfg.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| EmulatorError::Bind { addr: cfg.listen, source })?;
+    let host = match addr {
+        SocketAddr::V4(a) => a.ip().to_string(),
+        SocketAddr::V6(a) => format!("[{}]", a.ip()),
+    };
+    let (acceptor, ca_pem_path) = if cfg.tls {
+        let (a, p) = tls_acceptor(addr)?;
+        (Some(a), Some(p))
+    } else {
+        (None, None)
+    };
+    let scheme = if cfg.tls { "https" } else { "http" };
+    let base_url = format!("{scheme}://{host}:{}", addr.port());
+    let (tenant_domain, tenant_id) = (tenant.tenant.domain.clone(), tenant.tenant.id.clone());
+    let shared = Arc::new(store::Shared::new(tenant, initial, base_url.clone(), cfg.faults, cfg.data));
+    let app = server::router(shared);
+    let (tx, rx) = watch::channel(false);
+    let task = tokio::spawn(server::serve(listener, app, acceptor, rx));
+    Ok(RunningEmulator {
+        addr,
+        base_url,
+        tenant_domain,
+        tenant_id,
+        app: AppCredentials { client_id, client_secret },
+        ca_pem_path,
+        shutdown: tx,
+        task,
+    })
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost; its PEM goes to a file to trust.
+fn tls_acceptor(addr: SocketAddr) -> Result<(tokio_rustls::TlsAcceptor, PathBuf), EmulatorError> {
+    let tls = |e: &dyn std::fmt::Display| EmulatorError::Tls(e.to_string());
+    let names = vec!["127.0.0.1".to_string(), "localhost".to_string(), "::1".to_string()];
+    let certified = rcgen::generate_simple_self_signed(names).map_err(|e| tls(&e))?;
+    let pem = certified.cert.pem();
+    let path =
+        std::env::temp_dir().join(format!("pamform-emulator-{}-{}.pem", std::process::id(), addr.port()));
+    store::write_atomic(&path, pem.as_bytes()).map_err(|e| tls(&e))?;
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls(&e))?
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .map_err(|e| tls(&e))?;
+    Ok((tokio_rustls::TlsAcceptor::from(Arc::new(config)), path))
+}

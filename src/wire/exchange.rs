@@ -188,7 +188,39 @@ pub mod class {
     pub const RECIPIENT_NOT_MAIL_ENABLED: &str = "Microsoft.Exchange.Management.Tasks.RecipientTaskException";
     pub const LIMIT_EXCEEDED: &str =
         "Microsoft.Exchange.Management.ElevatedAccess.PolicyLimitExceededException";
+    /// Adding a member that is already in the group. (**assumed**, Exchange naming)
+    pub const MEMBER_ALREADY_EXISTS: &str =
+        "Microsoft.Exchange.Management.Tasks.MemberAlreadyExistsException";
+    /// Removing a member that is not in the group. (**assumed**, Exchange naming)
+    pub const MEMBER_NOT_FOUND: &str = "Microsoft.Exchange.Management.Tasks.MemberNotFoundException";
+    /// A body that is not a valid `InvokeCommand` request. (**assumed**)
+    pub const BAD_REQUEST_BODY: &str = "Microsoft.OData.ODataException";
+    /// Random throttling of the admin API (status 429). (**assumed**)
+    pub const THROTTLED: &str = "Microsoft.Exchange.Admin.OData.Core.ThrottlingException";
+    /// A transient service failure (status 5xx). (**assumed**)
+    pub const SERVER_ERROR: &str = "Microsoft.Exchange.Data.Directory.TransientException";
 }
+
+/// HTTP status of an error envelope: not found answers 404, every other cmdlet error 400.
+/// (**observed** that both occur; the split by class is **assumed**)
+pub fn error_status(class: &str) -> u16 {
+    if class == class::NOT_FOUND { 404 } else { 400 }
+}
+
+/// PowerShell common parameters every cmdlet accepts besides its own. (**doc**)
+pub const COMMON_PARAMETERS: &[&str] = &["Confirm", "ErrorAction", "WarningAction", "Verbose"];
+
+/// `WWW-Authenticate` on a 401 from the admin API. (**observed** shape)
+pub const WWW_AUTHENTICATE: &str = "Bearer client_id=\"00000002-0000-0ff1-ce00-000000000000\", \
+     token_types=\"app_asserted_user_v1 service_asserted_app_v1\", error=\"invalid_token\"";
+
+/// A 403 for a token without the needed permission has a body of this many NUL bytes.
+/// (**observed** quirk; the length is **assumed**)
+pub const FORBIDDEN_NUL_BODY_LEN: usize = 16;
+
+/// Warning when a list was cut at `ResultSize`. (**observed** wording)
+pub const MORE_RESULTS_WARNING: &str = "There are more results available than are currently displayed. \
+     To view them, increase the value for the ResultSize parameter.";
 
 /// Any body starting with this, whatever the status, is throttling. (**observed**)
 pub const CONCURRENCY_LIMIT_MESSAGE: &str =

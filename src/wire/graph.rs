@@ -171,7 +171,22 @@ pub mod code {
     pub const THROTTLED: &str = "TooManyRequests";
     pub const SERVICE_UNAVAILABLE: &str = "serviceNotAvailable";
     pub const SYNC_STATE_NOT_FOUND: &str = "syncStateNotFound";
+    pub const UNSUPPORTED_QUERY: &str = "Request_UnsupportedQuery";
+    pub const METHOD_NOT_ALLOWED: &str = "Request_BadRequest";
 }
+
+/// Page size Graph uses when `$top` is absent. (**doc**: 100 for directory objects)
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Directory delta tokens stop working after this many days. (**doc**)
+pub const DELTA_TOKEN_DAYS: i64 = 7;
+/// `@removed` reason for a deleted object or a member that left. (**doc**)
+pub const REMOVED_REASON_DELETED: &str = "deleted";
+pub const REMOVED_REASON_CHANGED: &str = "changed";
+
+/// `WWW-Authenticate` on a 401 from Graph. (**observed** shape)
+pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"\", \
+     authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", \
+     client_id=\"00000003-0000-0000-c000-000000000000\"";
 
 /// `POST /v1.0/$batch` (**doc**)
 pub const BATCH_PATH: &str = "/v1.0/$batch";

@@ -96,6 +96,35 @@ pub const ERROR_INVALID_GRANT: &str = "invalid_grant";
 pub const ERROR_INVALID_REQUEST: &str = "invalid_request";
 pub const ERROR_UNAUTHORIZED_CLIENT: &str = "unauthorized_client";
 
+pub const ERROR_INVALID_SCOPE: &str = "invalid_scope";
+pub const ERROR_UNSUPPORTED_GRANT_TYPE: &str = "unsupported_grant_type";
+
+/// `AADSTS` error codes in `error_codes`. (**doc**)
+pub mod aadsts {
+    pub const INVALID_CLIENT_SECRET: u64 = 7000215;
+    pub const APP_NOT_FOUND: u64 = 700016;
+    pub const TENANT_NOT_FOUND: u64 = 90002;
+    pub const INVALID_SCOPE: u64 = 70011;
+    pub const AUTHORIZATION_PENDING: u64 = 70016;
+    pub const EXPIRED_TOKEN: u64 = 70020;
+    pub const DECLINED: u64 = 70000;
+    pub const UNSUPPORTED_GRANT_TYPE: u64 = 70003;
+    pub const INVALID_REQUEST: u64 = 900144;
+    pub const ASSERTION_INVALID_SIGNATURE: u64 = 700027;
+    pub const ASSERTION_NOT_IN_TIME: u64 = 700024;
+    pub const ASSERTION_BAD_AUDIENCE: u64 = 700212;
+    pub const NO_FEDERATED_CREDENTIAL: u64 = 70021;
+    pub const CERTIFICATE_NOT_REGISTERED: u64 = 700027;
+    pub const INVALID_GRANT: u64 = 9002313;
+    /// Admin consent for a requested permission is missing.
+    pub const CONSENT_MISSING: u64 = 65001;
+}
+
+/// Audience of a federated (workload identity) assertion for Entra. (**doc**)
+pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// Header of a certificate assertion naming the certificate's SHA-256 thumbprint. (**doc**)
+pub const HEADER_X5T_S256: &str = "x5t#S256";
+
 /// Device-code request form. (**doc**)
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceCodeRequest {
@@ -192,10 +221,3 @@ pub fn decode_id_token(id_token: &str) -> Option<IdTokenClaims> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
-
-/// Token endpoint error codes (`AADSTS…`) that mean the app is not allowed what it asked, and
-/// the permission to grant. (**doc**: AADSTS7000215 invalid secret, AADSTS700016 unknown app,
-/// AADSTS65001 consent missing, AADSTS500011 resource not found in tenant)
-pub const AADSTS_INVALID_SECRET: u64 = 7000215;
-pub const AADSTS_UNKNOWN_APP: u64 = 700016;
-pub const AADSTS_CONSENT_MISSING: u64 = 65001;

@@ -1,0 +1,155 @@
+//! `pamform emulator serve`: run the emulated tenant (token endpoint, Exchange admin API,
+//! Graph reads) on a loopback port until Ctrl-C.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::super::{CliError, Context, ErrorKind, Outcome};
+use crate::emulator::{self, EmulatorConfig, Faults, Seed};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Sub,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Sub {
+    /// Serve the emulated tenant until Ctrl-C
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Loopback address and port to listen on (port 0 picks a free one)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8740")]
+    pub listen: SocketAddr,
+    /// Keep the tenant in this JSON file (created on the first write, loaded when present)
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Start from this seed file instead of the default tenant
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate; its PEM path is printed
+    #[arg(long)]
+    pub tls: bool,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// Fault options; see docs/emulator.md.
+#[derive(Debug, clap::Args)]
+pub struct FaultArgs {
+    /// Latency added to every Exchange admin API answer
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub exchange_latency_ms: u64,
+    /// Latency added to every Graph answer
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub graph_latency_ms: u64,
+    /// Latency added to every token and device-code answer
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub login_latency_ms: u64,
+    /// Concurrent Exchange requests per tenant before the concurrency message (0: no limit)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub exchange_concurrency_limit: usize,
+    /// Status of an answer over the concurrency limit (429 or 503)
+    #[arg(long, value_name = "STATUS", default_value_t = 429)]
+    pub concurrency_limit_status: u16,
+    /// Share of Exchange and Graph requests answered 429 (0 to 1)
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub throttle_rate: f64,
+    /// Retry-After of throttled answers
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub retry_after_ms: u64,
+    /// Share of Exchange and Graph requests answered 503 (0 to 1)
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub server_error_rate: f64,
+    /// Share of Exchange and Graph requests whose connection is dropped (0 to 1)
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub drop_rate: f64,
+    /// Delay before a write shows in Graph and a new policy takes effect
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub replication_delay_ms: u64,
+    /// Lifetime of issued access tokens
+    #[arg(long, value_name = "SECS", default_value_t = 3599)]
+    pub token_lifetime_secs: u64,
+    /// Seed of the random fault choices, for reproducible runs
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub fault_seed: u64,
+}
+
+impl FaultArgs {
+    pub fn to_faults(&self) -> Faults {
+        Faults {
+            exchange_latency_ms: self.exchange_latency_ms,
+            graph_latency_ms: self.graph_latency_ms,
+            login_latency_ms: self.login_latency_ms,
+            exchange_concurrency_limit: self.exchange_concurrency_limit,
+            concurrency_limit_status: self.concurrency_limit_status,
+            throttle_rate: self.throttle_rate,
+            retry_after_ms: self.retry_after_ms,
+            server_error_rate: self.server_error_rate,
+            drop_rate: self.drop_rate,
+            replication_delay_ms: self.replication_delay_ms,
+            token_lifetime_secs: self.token_lifetime_secs,
+            fault_seed: self.fault_seed,
+        }
+    }
+}
+
+pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
+    match args.command {
+        Sub::Serve(a) => serve(a, ctx),
+    }
+}
+
+fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome, CliError> {
+    if !args.listen.ip().is_loopback() {
+        return Err(CliError::msg(
+            ErrorKind::Usage,
+            format!(
+                "the emulator listens on loopback only, not {}; use --listen 127.0.0.1:PORT",
+                args.listen
+            ),
+        ));
+    }
+    let faults = args.faults.to_faults();
+    faults.validate().map_err(|e| CliError::msg(ErrorKind::Usage, format!("{e}; fix the fault option")))?;
+    let seed = match &args.seed {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::msg(
+                    ErrorKind::Usage,
+                    format!("could not read the seed file {}: {e}", path.display()),
+                )
+            })?;
+            Some(Seed::from_json(&text).map_err(|e| {
+                CliError::msg(
+                    ErrorKind::Config,
+                    format!("the seed file {} is not usable: {e}", path.display()),
+                )
+            })?)
+        }
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::msg(ErrorKind::Internal, format!("could not start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let cfg = EmulatorConfig { listen: args.listen, data: args.data, seed, faults, tls: args.tls };
+        let running = emulator::start(cfg).await.map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
+        let mut out = ctx.printer.out();
+        let _ = writeln!(out, "base_url: {}", running.base_url);
+        let _ = writeln!(out, "tenant: {} ({})", running.tenant_domain, running.tenant_id);
+        let _ = writeln!(out, "client_id: {}", running.app.client_id);
+        if let Some(p) = &running.ca_pem_path {
+            let _ = writeln!(out, "ca_pem: {}", p.display());
+        }
+        let _ = out.flush();
+        ctx.printer.note("serving; press Ctrl-C to stop (the app's client secret is in docs/emulator.md)");
+        running.run_until_ctrl_c().await.map_err(|e| CliError::msg(ErrorKind::Internal, e))?;
+        Ok(Outcome::Success)
+    })
+}

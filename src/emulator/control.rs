@@ -1,0 +1,148 @@
+//! The emulator's own endpoints, all under `/_emulator/` (never under Microsoft's paths):
+//! reset, seed, tenant dump, faults, counters, device-code approval, and the clock.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::faults::{Counters, Faults};
+use super::seed::Seed;
+use super::store::{Shared, lock};
+use super::tokens;
+
+type S = State<Arc<Shared>>;
+
+fn fail(message: impl std::fmt::Display) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/_emulator/health", get(health))
+        .route("/_emulator/reset", post(reset))
+        .route("/_emulator/seed", post(load_seed))
+        .route("/_emulator/tenant", get(tenant))
+        .route("/_emulator/faults", get(get_faults).put(put_faults))
+        .route("/_emulator/counters", get(counters).delete(clear_counters))
+        .route("/_emulator/devicecode/approve", post(approve))
+        .route("/_emulator/devicelogin", get(devicelogin))
+        .route("/_emulator/clock", get(clock))
+        .route("/_emulator/clock/advance", post(advance))
+}
+
+async fn health(State(s): S) -> Response {
+    let t = lock(&s.tenant);
+    axum::Json(json!({ "ok": true, "tenant": t.seed.tenant.domain, "tenant_id": t.seed.tenant.id }))
+        .into_response()
+}
+
+async fn reset(State(s): S) -> Response {
+    let pending = s.replace(s.initial.clone());
+    s.reset_runtime();
+    match s.save(pending).await {
+        Ok(()) => axum::Json(json!({ "ok": true })).into_response(),
+        Err(e) => fail(e),
+    }
+}
+
+async fn load_seed(State(s): S, body: Bytes) -> Response {
+    let seed = match std::str::from_utf8(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|t| Seed::from_json(t).and_then(Seed::loaded).map_err(|e| e.to_string()))
+    {
+        Ok(seed) => seed,
+        Err(e) => return fail(format!("the seed was not loaded: {e}")),
+    };
+    let pending = s.replace(seed);
+    match s.save(pending).await {
+        Ok(()) => axum::Json(json!({ "ok": true })).into_response(),
+        Err(e) => fail(e),
+    }
+}
+
+async fn tenant(State(s): S) -> Response {
+    axum::Json(lock(&s.tenant).seed.clone()).into_response()
+}
+
+async fn get_faults(State(s): S) -> Response {
+    axum::Json(s.faults()).into_response()
+}
+
+async fn put_faults(State(s): S, body: Bytes) -> Response {
+    let f: Faults = match serde_json::from_slice(&body) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("the faults were not set: {e}")),
+    };
+    if let Err(e) = f.validate() {
+        return fail(e);
+    }
+    s.set_faults(f.clone());
+    axum::Json(f).into_response()
+}
+
+async fn counters(State(s): S) -> Response {
+    axum::Json(lock(&s.counters).clone()).into_response()
+}
+
+async fn clear_counters(State(s): S) -> Response {
+    *lock(&s.counters) = Counters::default();
+    axum::Json(json!({ "ok": true })).into_response()
+}
+
+#[derive(Deserialize)]
+struct Approve {
+    user_code: String,
+    user: String,
+    #[serde(default)]
+    decline: bool,
+}
+
+async fn approve(State(s): S, body: Bytes) -> Response {
+    let a: Approve = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => return fail(format!("send {{\"user_code\": ..., \"user\": ...}}: {e}")),
+    };
+    match tokens::approve_device_code(&s, &a.user_code, &a.user, a.decline) {
+        Ok(()) => axum::Json(json!({ "ok": true })).into_response(),
+        Err(e) => fail(e),
+    }
+}
+
+async fn devicelogin(State(s): S) -> Response {
+    format!(
+        "pamform emulator: approve a device code with\n  curl -X POST {}/_emulator/devicecode/approve -H 'content-type: application/json' -d '{{\"user_code\":\"CODE\",\"user\":\"alice@contoso.onmicrosoft.com\"}}'\n",
+        s.base_url
+    )
+    .into_response()
+}
+
+async fn clock(State(s): S) -> Response {
+    axum::Json(json!({ "now": s.now().to_rfc3339(), "offset_ms": s.clock_offset_ms() })).into_response()
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    #[serde(default)]
+    seconds: i64,
+    #[serde(default)]
+    ms: i64,
+}
+
+async fn advance(State(s): S, body: Bytes) -> Response {
+    let a: Advance = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => return fail(format!("send {{\"seconds\": N}} or {{\"ms\": N}}: {e}")),
+    };
+    let Some(ms) = a.seconds.checked_mul(1000).and_then(|x| x.checked_add(a.ms)) else {
+        return fail("the clock advance is too large");
+    };
+    let offset = s.advance_clock(ms);
+    axum::Json(json!({ "now": s.now().to_rfc3339(), "offset_ms": offset })).into_response()
+}

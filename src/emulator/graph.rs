@@ -1,0 +1,561 @@
+//! Microsoft Graph reads over the emulated directory: groups (with `$filter`, `$select`,
+//! `$top`), members, users, `$batch` and `groups/delta` with delta tokens.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value, json};
+
+use super::seed::{Seed, SeedGroup, SeedUser};
+use super::store::{Shared, lock};
+use super::tokens::{self, Caller};
+use crate::model::normalize;
+use crate::wire::graph::{self as wg, BatchItemResponse, BatchRequest, BatchResponse, ErrorEnvelope, code};
+use crate::wire::oauth;
+
+/// A Graph answer before it becomes HTTP (also the inner answer of a batch).
+pub(crate) struct GraphAnswer {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+}
+
+fn ok(body: Value) -> GraphAnswer {
+    GraphAnswer { status: 200, body, headers: Vec::new() }
+}
+
+pub(crate) fn error(status: u16, code: &str, message: &str) -> GraphAnswer {
+    GraphAnswer {
+        status,
+        body: serde_json::to_value(ErrorEnvelope::new(code, message)).unwrap_or(Value::Null),
+        headers: Vec::new(),
+    }
+}
+
+pub(crate) fn throttled(retry_after: &str) -> GraphAnswer {
+    let mut a = error(429, code::THROTTLED, "Too many requests; retry after the interval in Retry-After.");
+    a.headers.push(("Retry-After".into(), retry_after.to_string()));
+    a
+}
+
+impl IntoResponse for GraphAnswer {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = (status, axum::Json(self.body)).into_response();
+        for (k, v) in self.headers {
+            if let (Ok(k), Ok(v)) = (header::HeaderName::try_from(k), HeaderValue::from_str(&v)) {
+                r.headers_mut().insert(k, v);
+            }
+        }
+        r
+    }
+}
+
+/// 401 like Graph: `InvalidAuthenticationToken` envelope and `WWW-Authenticate`.
+fn unauthorized(message: &str) -> Response {
+    let mut r = error(401, code::UNAUTHORIZED, message).into_response();
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(wg::WWW_AUTHENTICATE));
+    r
+}
+
+/// A delta snapshot: per group, the selected scalar values and the member ids.
+#[derive(Debug, Clone)]
+struct Snapshot {
+    created: DateTime<Utc>,
+    select: Option<Vec<String>>,
+    groups: BTreeMap<String, (Map<String, Value>, BTreeSet<String>)>,
+}
+
+/// Delta tokens and the pages of delta answers still to be fetched.
+#[derive(Default)]
+pub(crate) struct DeltaStore {
+    snapshots: HashMap<String, Snapshot>,
+    order: VecDeque<String>,
+    pages: HashMap<String, (VecDeque<Value>, String)>,
+}
+
+const MAX_SNAPSHOTS: usize = 10_000;
+
+impl DeltaStore {
+    pub fn clear(&mut self) {
+        *self = DeltaStore::default();
+    }
+
+    fn remember(&mut self, snap: Snapshot) -> String {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        self.snapshots.insert(token.clone(), snap);
+        self.order.push_back(token.clone());
+        while self.order.len() > MAX_SNAPSHOTS {
+            if let Some(old) = self.order.pop_front() {
+                self.snapshots.remove(&old);
+            }
+        }
+        token
+    }
+}
+
+struct Query {
+    filter: Option<String>,
+    select: Option<Vec<String>>,
+    top: Option<usize>,
+    skip: usize,
+    deltatoken: Option<String>,
+    skiptoken: Option<String>,
+}
+
+fn parse_query(q: &str) -> Result<Query, GraphAnswer> {
+    let mut out = Query { filter: None, select: None, top: None, skip: 0, deltatoken: None, skiptoken: None };
+    for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+        match k.trim_start_matches('$').to_ascii_lowercase().as_str() {
+            "filter" => out.filter = Some(v.into_owned()),
+            "select" => {
+                out.select =
+                    Some(v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            }
+            "top" => {
+                let n: usize = v
+                    .parse()
+                    .map_err(|_| error(400, code::BAD_REQUEST, &format!("Invalid $top value '{v}'.")))?;
+                if n == 0 || n > wg::MAX_PAGE_SIZE {
+                    return Err(error(
+                        400,
+                        code::BAD_REQUEST,
+                        &format!(
+                            "Invalid page size specified: '{n}'. Must be between 1 and {}.",
+                            wg::MAX_PAGE_SIZE
+                        ),
+                    ));
+                }
+                out.top = Some(n);
+            }
+            "skiptoken" => {
+                out.skip = v.parse().unwrap_or(0);
+                out.skiptoken = Some(v.into_owned());
+            }
+            "deltatoken" => out.deltatoken = Some(v.into_owned()),
+            "count" | "orderby" | "expand" | "search" => {}
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn project(mut full: Map<String, Value>, select: &Option<Vec<String>>) -> Value {
+    if let Some(sel) = select {
+        full.retain(|k, _| k == "id" || k.starts_with('@') || sel.iter().any(|s| s.eq_ignore_ascii_case(k)));
+    }
+    Value::Object(full)
+}
+
+fn group_map(g: &SeedGroup) -> Map<String, Value> {
+    let v = json!({
+        "id": g.id,
+        "displayName": g.display(),
+        "mail": g.primary_smtp_address,
+        "mailNickname": g.alias(),
+        "description": g.description,
+        "groupTypes": [],
+        "mailEnabled": true,
+        "securityEnabled": g.is_security(),
+        "proxyAddresses": [format!("SMTP:{}", g.primary_smtp_address)],
+    });
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn user_map(u: &SeedUser) -> Map<String, Value> {
+    let v = json!({
+        "@odata.type": wg::ODATA_TYPE_USER,
+        "id": u.id,
+        "userPrincipalName": u.user_principal_name,
+        "mail": u.mail,
+        "displayName": u.display(),
+        "userType": if u.guest { wg::USER_TYPE_GUEST } else { wg::USER_TYPE_MEMBER },
+        "accountEnabled": true,
+    });
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn member_map(seed: &Seed, groups: &[SeedGroup], id: &str) -> Option<Map<String, Value>> {
+    if let Some(u) = seed.users.iter().find(|u| u.id == id) {
+        return Some(user_map(u));
+    }
+    groups.iter().find(|g| g.id == id).map(|g| {
+        let mut m = group_map(g);
+        m.insert("@odata.type".into(), json!(wg::ODATA_TYPE_GROUP));
+        m
+    })
+}
+
+/// `prop eq 'value'` (also `startswith(prop,'value')`) over string properties.
+fn filter_matches(filter: &str, obj: &Map<String, Value>) -> Result<bool, GraphAnswer> {
+    let unsupported = || error(400, code::UNSUPPORTED_QUERY, &format!("Unsupported query: '{filter}'."));
+    let f = filter.trim();
+    let (prop, value, starts) =
+        if let Some(rest) = f.strip_prefix("startswith(").and_then(|r| r.strip_suffix(')')) {
+            let (prop, val) = rest.split_once(',').ok_or_else(unsupported)?;
+            (prop.trim(), val.trim(), true)
+        } else {
+            let (prop, val) = f.split_once(" eq ").ok_or_else(unsupported)?;
+            (prop.trim(), val.trim(), false)
+        };
+    let value = value
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .ok_or_else(unsupported)?
+        .replace("''", "'");
+    if !matches!(prop, "mail" | "userPrincipalName" | "displayName" | "mailNickname" | "id") {
+        return Err(unsupported());
+    }
+    let got = obj.get(prop).and_then(Value::as_str).unwrap_or_default();
+    let (got, value) = (normalize::principal(got), normalize::principal(&value));
+    Ok(if starts { got.starts_with(&value) } else { got == value })
+}
+
+/// A page of `items` at `skip` with a nextLink that repeats the query.
+fn page(
+    shared: &Shared,
+    path: &str,
+    raw_query: &str,
+    items: Vec<Value>,
+    q: &Query,
+    context: &str,
+) -> GraphAnswer {
+    let size = q.top.unwrap_or(wg::DEFAULT_PAGE_SIZE);
+    let total = items.len();
+    let value: Vec<Value> = items.into_iter().skip(q.skip).take(size).collect();
+    let mut body =
+        json!({ "@odata.context": format!("{}/v1.0/$metadata#{context}", shared.base_url), "value": value });
+    if q.skip + size < total {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in url::form_urlencoded::parse(raw_query.as_bytes()) {
+            if k.trim_start_matches('$') != "skiptoken" {
+                ser.append_pair(&k, &v);
+            }
+        }
+        ser.append_pair("$skiptoken", &(q.skip + size).to_string());
+        body["@odata.nextLink"] = json!(format!("{}/v1.0{path}?{}", shared.base_url, ser.finish()));
+    }
+    ok(body)
+}
+
+fn forbidden() -> GraphAnswer {
+    error(403, code::FORBIDDEN, "Insufficient privileges to complete the operation.")
+}
+
+fn allowed(caller: &Caller, permission: &str) -> bool {
+    match caller {
+        Caller::User { .. } => true,
+        Caller::App { roles, .. } => roles.iter().any(|r| r == permission || r == "Directory.Read.All"),
+    }
+}
+
+/// Answers one GET below `/v1.0` (`path` starts with `/`).
+pub(crate) fn get(shared: &Shared, caller: &Caller, path: &str, raw_query: &str) -> GraphAnswer {
+    let q = match parse_query(raw_query) {
+        Ok(q) => q,
+        Err(a) => return a,
+    };
+    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let not_found = |id: &str| {
+        error(
+            404,
+            code::NOT_FOUND,
+            &format!(
+                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        )
+    };
+    match segs.as_slice() {
+        ["groups", ..] if !allowed(caller, oauth::PERMISSION_GROUP_READ_ALL) => forbidden(),
+        ["users", ..] if !allowed(caller, oauth::PERMISSION_USER_READ_ALL) => forbidden(),
+        ["groups"] => shared.with_graph_groups(|groups| {
+            let mut items = Vec::new();
+            for g in groups {
+                let m = group_map(g);
+                match &q.filter {
+                    Some(f) => match filter_matches(f, &m) {
+                        Ok(true) => items.push(project(m, &q.select)),
+                        Ok(false) => {}
+                        Err(a) => return a,
+                    },
+                    None => items.push(project(m, &q.select)),
+                }
+            }
+            page(shared, path, raw_query, items, &q, "groups")
+        }),
+        ["groups", "delta"] => delta(shared, &q),
+        ["groups", id] => {
+            shared.with_graph_groups(|groups| match groups.iter().find(|g| g.id.eq_ignore_ascii_case(id)) {
+                Some(g) => {
+                    let mut body = project(group_map(g), &q.select);
+                    body["@odata.context"] =
+                        json!(format!("{}/v1.0/$metadata#groups/$entity", shared.base_url));
+                    ok(body)
+                }
+                None => not_found(id),
+            })
+        }
+        ["groups", id, "members"] => {
+            let t = lock(&shared.tenant);
+            let seed = &t.seed;
+            let ans = shared_members(shared, seed, id, path, raw_query, &q);
+            drop(t);
+            ans.unwrap_or_else(|| not_found(id))
+        }
+        ["users"] => {
+            let t = lock(&shared.tenant);
+            let mut items = Vec::new();
+            for u in &t.seed.users {
+                let m = user_map(u);
+                match &q.filter {
+                    Some(f) => match filter_matches(f, &m) {
+                        Ok(true) => items.push(project(m, &q.select)),
+                        Ok(false) => {}
+                        Err(a) => return a,
+                    },
+                    None => items.push(project(m, &q.select)),
+                }
+            }
+            drop(t);
+            page(shared, path, raw_query, items, &q, "users")
+        }
+        ["users", id] => {
+            let t = lock(&shared.tenant);
+            let u = t.seed.users.iter().find(|u| {
+                u.id.eq_ignore_ascii_case(id)
+                    || normalize::principal(&u.user_principal_name) == normalize::principal(id)
+            });
+            match u {
+                Some(u) => {
+                    let mut body = project(user_map(u), &q.select);
+                    body["@odata.context"] =
+                        json!(format!("{}/v1.0/$metadata#users/$entity", shared.base_url));
+                    ok(body)
+                }
+                None => not_found(id),
+            }
+        }
+        _ => error(
+            400,
+            code::BAD_REQUEST,
+            &format!("Resource not found for the segment '{}'.", segs.first().unwrap_or(&"")),
+        ),
+    }
+}
+
+/// Members of a group as Graph sees it; `None` when the group is not (yet) visible.
+fn shared_members(
+    shared: &Shared,
+    seed: &Seed,
+    id: &str,
+    path: &str,
+    raw_query: &str,
+    q: &Query,
+) -> Option<GraphAnswer> {
+    // The tenant lock is held by the caller (users come from it); groups come from the
+    // delayed view when a replication delay is set.
+    let view = shared.history_view();
+    let groups: &[SeedGroup] = view.as_deref().map(Vec::as_slice).unwrap_or(&seed.groups);
+    let g = groups.iter().find(|g| g.id.eq_ignore_ascii_case(id))?;
+    let items: Vec<Value> =
+        g.members.iter().filter_map(|m| member_map(seed, groups, m)).map(|m| project(m, &q.select)).collect();
+    Some(page(shared, path, raw_query, items, q, "directoryObjects"))
+}
+
+fn snapshot_of(groups: &[SeedGroup], select: &Option<Vec<String>>, now: DateTime<Utc>) -> Snapshot {
+    let groups = groups
+        .iter()
+        .map(|g| {
+            let scalars = match project(group_map(g), select) {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+            (g.id.clone(), (scalars, g.members.clone()))
+        })
+        .collect();
+    Snapshot { created: now, select: select.clone(), groups }
+}
+
+fn wants_members(select: &Option<Vec<String>>) -> bool {
+    select.as_ref().is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case("members")))
+}
+
+fn member_ref(seed: &Seed, id: &str, removed: bool) -> Value {
+    let kind = if seed.users.iter().any(|u| u.id == id) { wg::ODATA_TYPE_USER } else { wg::ODATA_TYPE_GROUP };
+    let mut v = json!({ "@odata.type": kind, "id": id });
+    if removed {
+        v["@removed"] = json!({ "reason": wg::REMOVED_REASON_DELETED });
+    }
+    v
+}
+
+/// `GET /groups/delta`: a full round without a token, changes since the token with one.
+fn delta(shared: &Shared, q: &Query) -> GraphAnswer {
+    let now = shared.now();
+    let page_size = q.top.unwrap_or(wg::DEFAULT_PAGE_SIZE);
+    if let Some(skip) = &q.skiptoken {
+        let mut store = lock(&shared.delta);
+        let Some((mut rest, token)) = store.pages.remove(skip) else {
+            return error(
+                400,
+                code::BAD_REQUEST,
+                "The $skiptoken of this link isn't valid; start the delta round again.",
+            );
+        };
+        return delta_page(shared, &mut store, &mut rest, token, page_size);
+    }
+    let old = match &q.deltatoken {
+        Some(t) => {
+            if t.is_empty() || !t.chars().all(|c| c.is_ascii_hexdigit()) {
+                return error(400, code::BAD_REQUEST, "Badly formed delta token.");
+            }
+            let store = lock(&shared.delta);
+            match store.snapshots.get(t) {
+                Some(s) if now - s.created <= Duration::days(wg::DELTA_TOKEN_DAYS) => Some(s.clone()),
+                _ => {
+                    return error(
+                        410,
+                        code::SYNC_STATE_NOT_FOUND,
+                        "The delta token is expired or unknown; start a full round without a token.",
+                    );
+                }
+            }
+        }
+        None => None,
+    };
+    let select = old.as_ref().map(|s| s.select.clone()).unwrap_or_else(|| q.select.clone());
+    let t = lock(&shared.tenant);
+    let seed = &t.seed;
+    let view = shared.history_view();
+    let groups: &[SeedGroup] = view.as_deref().map(Vec::as_slice).unwrap_or(&seed.groups);
+    let (entries, snap) = {
+        let snap = snapshot_of(groups, &select, now);
+        let mut entries = Vec::new();
+        for (id, (scalars, members)) in &snap.groups {
+            let prev = old.as_ref().and_then(|o| o.groups.get(id));
+            let (added, removed): (Vec<&String>, Vec<&String>) = match prev {
+                Some((_, pm)) => (members.difference(pm).collect(), pm.difference(members).collect()),
+                None => (members.iter().collect(), Vec::new()),
+            };
+            let scalar_changed = prev.is_none_or(|(ps, _)| ps != scalars);
+            if !scalar_changed && added.is_empty() && removed.is_empty() {
+                continue;
+            }
+            let mut e = Value::Object(scalars.clone());
+            if wants_members(&select) && (!added.is_empty() || !removed.is_empty() || prev.is_none()) {
+                let md: Vec<Value> = added
+                    .iter()
+                    .map(|m| member_ref(seed, m, false))
+                    .chain(removed.iter().map(|m| member_ref(seed, m, true)))
+                    .collect();
+                e["members@delta"] = json!(md);
+            }
+            entries.push(e);
+        }
+        if let Some(o) = &old {
+            for id in o.groups.keys().filter(|id| !snap.groups.contains_key(*id)) {
+                entries.push(json!({ "id": id, "@removed": { "reason": wg::REMOVED_REASON_DELETED } }));
+            }
+        }
+        (entries, snap)
+    };
+    drop(t);
+    let mut store = lock(&shared.delta);
+    let token = store.remember(snap);
+    let mut rest: VecDeque<Value> = entries.into();
+    delta_page(shared, &mut store, &mut rest, token, page_size)
+}
+
+fn delta_page(
+    shared: &Shared,
+    store: &mut DeltaStore,
+    rest: &mut VecDeque<Value>,
+    token: String,
+    size: usize,
+) -> GraphAnswer {
+    let value: Vec<Value> = (0..size).map_while(|_| rest.pop_front()).collect();
+    let mut body =
+        json!({ "@odata.context": format!("{}/v1.0/$metadata#groups", shared.base_url), "value": value });
+    if rest.is_empty() {
+        body["@odata.deltaLink"] =
+            json!(format!("{}/v1.0/groups/delta?$deltatoken={token}", shared.base_url));
+    } else {
+        let skip = uuid::Uuid::new_v4().simple().to_string();
+        store.pages.insert(skip.clone(), (std::mem::take(rest), token));
+        body["@odata.nextLink"] = json!(format!("{}/v1.0/groups/delta?$skiptoken={skip}", shared.base_url));
+    }
+    ok(body)
+}
+
+/// `GET /v1.0/...`
+pub(crate) fn handle_get(shared: &Arc<Shared>, headers: &HeaderMap, path: &str, query: &str) -> Response {
+    match tokens::authenticate(shared, headers, oauth::GRAPH_RESOURCE) {
+        Ok(caller) => get(shared, &caller, path, query).into_response(),
+        Err(p) => unauthorized(p.message()),
+    }
+}
+
+/// `POST /v1.0/$batch`
+pub(crate) fn handle_batch(shared: &Arc<Shared>, headers: &HeaderMap, body: &[u8]) -> Response {
+    let caller = match tokens::authenticate(shared, headers, oauth::GRAPH_RESOURCE) {
+        Ok(c) => c,
+        Err(p) => return unauthorized(p.message()),
+    };
+    let req: BatchRequest = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(_) => return error(400, code::BAD_REQUEST, "Invalid batch payload format.").into_response(),
+    };
+    if req.requests.len() > wg::MAX_BATCH {
+        return error(
+            400,
+            code::BAD_REQUEST,
+            &format!("The number of batch requests exceeds the limit of {}.", wg::MAX_BATCH),
+        )
+        .into_response();
+    }
+    let mut ids = BTreeSet::new();
+    if let Some(dup) = req.requests.iter().find(|r| !ids.insert(r.id.clone())) {
+        return error(
+            400,
+            code::BAD_REQUEST,
+            &format!("Batch request ids must be unique; '{}' appears twice.", dup.id),
+        )
+        .into_response();
+    }
+    let faults = shared.faults();
+    let mut responses = Vec::new();
+    for item in req.requests {
+        let ans = if lock(&shared.dice).roll_throttle(&faults) {
+            lock(&shared.counters).throttled += 1;
+            throttled(&faults.retry_after_header())
+        } else if !item.method.eq_ignore_ascii_case("GET") {
+            error(
+                405,
+                code::METHOD_NOT_ALLOWED,
+                "Only GET requests are supported in a batch by the emulator.",
+            )
+        } else {
+            let url = item.url.trim();
+            let url = url.strip_prefix("https://graph.microsoft.com").unwrap_or(url);
+            let url = url.strip_prefix(wg::VERSION_PATH).unwrap_or(url);
+            let (path, query) = url.split_once('?').unwrap_or((url, ""));
+            let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+            get(shared, &caller, &path, query)
+        };
+        let mut hdrs = Map::new();
+        hdrs.insert("Content-Type".into(), json!("application/json"));
+        for (k, v) in ans.headers {
+            hdrs.insert(k, json!(v));
+        }
+        responses.push(BatchItemResponse {
+            id: item.id,
+            status: ans.status,
+            headers: Some(hdrs),
+            body: ans.body,
+        });
+    }
+    axum::Json(BatchResponse { responses }).into_response()
+}

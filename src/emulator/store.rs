@@ -1,0 +1,252 @@
+//! The emulator's shared state: the tenant behind a lock, its clock, fault settings and
+//! counters, the delayed Graph view of the directory, and atomic persistence to the data file.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::faults::{Api, Counters, Dice, Faults};
+use super::graph::DeltaStore;
+use super::seed::{Seed, SeedGroup};
+use super::tokens::{DeviceCode, RefreshGrant};
+
+/// Locks a mutex, recovering the data if a holder panicked (state stays usable).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The groups as they were after a write at a time.
+type GroupsAt = (DateTime<Utc>, Arc<Vec<SeedGroup>>);
+
+pub(crate) struct Shared {
+    pub tenant: Mutex<Tenant>,
+    /// The loaded seed `reset` returns to.
+    pub initial: Seed,
+    pub base_url: String,
+    clock_offset_ms: AtomicI64,
+    pub faults: Mutex<Faults>,
+    pub dice: Mutex<Dice>,
+    pub counters: Mutex<Counters>,
+    /// Key that signs access tokens (HS256); never leaves the process.
+    pub key: [u8; 32],
+    pub device_codes: Mutex<HashMap<String, DeviceCode>>,
+    pub refresh_tokens: Mutex<HashMap<String, RefreshGrant>>,
+    pub delta: Mutex<DeltaStore>,
+    /// Directory snapshots for the replication delay: (written at, groups after the write).
+    history: Mutex<VecDeque<GroupsAt>>,
+    persist: Option<Persister>,
+    inflight: [AtomicUsize; 3],
+}
+
+/// The tenant and a version bumped on every write.
+pub(crate) struct Tenant {
+    pub seed: Seed,
+    pub version: u64,
+}
+
+impl Shared {
+    pub fn new(seed: Seed, initial: Seed, base_url: String, faults: Faults, data: Option<PathBuf>) -> Self {
+        let key: [u8; 32] = rand::random();
+        Shared {
+            tenant: Mutex::new(Tenant { seed, version: 0 }),
+            initial,
+            base_url,
+            clock_offset_ms: AtomicI64::new(0),
+            dice: Mutex::new(Dice::new(faults.fault_seed)),
+            faults: Mutex::new(faults),
+            counters: Mutex::new(Counters::default()),
+            key,
+            device_codes: Mutex::new(HashMap::new()),
+            refresh_tokens: Mutex::new(HashMap::new()),
+            delta: Mutex::new(DeltaStore::default()),
+            history: Mutex::new(VecDeque::new()),
+            persist: data.map(|path| Persister { path, written: Mutex::new(0) }),
+            inflight: [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)],
+        }
+    }
+
+    /// The emulator's clock: real time plus the offset set by `/_emulator/clock`.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn advance_clock(&self, ms: i64) -> i64 {
+        self.clock_offset_ms.fetch_add(ms, Ordering::Relaxed) + ms
+    }
+
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    pub fn replication_delay(&self) -> Duration {
+        Duration::milliseconds(lock(&self.faults).replication_delay_ms as i64)
+    }
+
+    pub fn set_faults(&self, f: Faults) {
+        if f.replication_delay_ms == 0 {
+            lock(&self.history).clear();
+        }
+        *lock(&self.dice) = Dice::new(f.fault_seed);
+        *lock(&self.faults) = f;
+    }
+
+    pub fn tenant_matches(&self, name: &str) -> bool {
+        let t = lock(&self.tenant);
+        let info = &t.seed.tenant;
+        name.eq_ignore_ascii_case(&info.domain) || name.eq_ignore_ascii_case(&info.id)
+    }
+
+    /// Marks a request of `api` as in flight until the guard drops; returns the guard and the
+    /// number in flight including this one.
+    pub fn enter(self: &Arc<Self>, api: Api) -> (InFlight, usize) {
+        let i = api as usize;
+        let now = self.inflight[i].fetch_add(1, Ordering::SeqCst) + 1;
+        lock(&self.counters).concurrency(api, now);
+        (InFlight { shared: self.clone(), index: i }, now)
+    }
+
+    /// Runs `f` on the tenant. When it reports a write, the version is bumped, the Graph
+    /// history records the new directory and the returned bytes are what to persist.
+    pub fn write<R>(&self, f: impl FnOnce(&mut Seed) -> (R, bool)) -> (R, Option<(u64, Vec<u8>)>) {
+        let delayed = !self.replication_delay().is_zero();
+        let mut t = lock(&self.tenant);
+        if delayed {
+            let mut h = lock(&self.history);
+            if h.is_empty() {
+                h.push_back((DateTime::<Utc>::MIN_UTC, Arc::new(t.seed.groups.clone())));
+            }
+        }
+        let (r, wrote) = f(&mut t.seed);
+        if !wrote {
+            return (r, None);
+        }
+        t.version += 1;
+        lock(&self.counters).writes += 1;
+        if delayed {
+            lock(&self.history).push_back((self.now(), Arc::new(t.seed.groups.clone())));
+        }
+        let bytes = self.persist.as_ref().and_then(|_| serde_json::to_vec_pretty(&t.seed).ok());
+        (r, bytes.map(|b| (t.version, b)))
+    }
+
+    /// Replaces the whole tenant (reset, seed load).
+    pub fn replace(&self, seed: Seed) -> Option<(u64, Vec<u8>)> {
+        lock(&self.history).clear();
+        lock(&self.delta).clear();
+        let mut t = lock(&self.tenant);
+        t.seed = seed;
+        t.version += 1;
+        let bytes = self.persist.as_ref().and_then(|_| serde_json::to_vec_pretty(&t.seed).ok());
+        bytes.map(|b| (t.version, b))
+    }
+
+    /// Writes a tenant version to the data file (atomically), unless a newer one is there.
+    pub async fn save(self: &Arc<Self>, pending: Option<(u64, Vec<u8>)>) -> Result<(), String> {
+        let (Some((version, bytes)), Some(_)) = (pending, self.persist.as_ref()) else { return Ok(()) };
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || match me.persist.as_ref() {
+            Some(p) => p.save(version, &bytes),
+            None => Ok(()),
+        })
+        .await
+        .map_err(|e| format!("could not write the data file: {e}"))?
+    }
+
+    /// The delayed Graph view of the groups: the newest write older than the replication
+    /// delay; `None` when there is no delay (Graph sees the tenant itself).
+    pub fn history_view(&self) -> Option<Arc<Vec<SeedGroup>>> {
+        let delay = self.replication_delay();
+        if delay.is_zero() {
+            return None;
+        }
+        let mut h = lock(&self.history);
+        if h.is_empty() {
+            return None;
+        }
+        let cutoff = self.now() - delay;
+        while h.len() > 1 && h[1].0 <= cutoff {
+            h.pop_front();
+        }
+        Some(h[0].1.clone())
+    }
+
+    /// Runs `f` on the groups as Graph sees them.
+    pub fn with_graph_groups<R>(&self, f: impl FnOnce(&[SeedGroup]) -> R) -> R {
+        if let Some(view) = self.history_view() {
+            return f(&view);
+        }
+        let t = lock(&self.tenant);
+        f(&t.seed.groups)
+    }
+
+    pub fn reset_runtime(&self) {
+        self.clock_offset_ms.store(0, Ordering::Relaxed);
+        lock(&self.device_codes).clear();
+        lock(&self.refresh_tokens).clear();
+        *lock(&self.counters) = Counters::default();
+    }
+}
+
+/// Decrements the in-flight count of an API when dropped.
+pub(crate) struct InFlight {
+    shared: Arc<Shared>,
+    index: usize,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.shared.inflight[self.index].fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+struct Persister {
+    path: PathBuf,
+    written: Mutex<u64>,
+}
+
+impl Persister {
+    fn save(&self, version: u64, bytes: &[u8]) -> Result<(), String> {
+        let mut written = lock(&self.written);
+        if *written >= version {
+            return Ok(());
+        }
+        write_atomic(&self.path, bytes)
+            .map_err(|e| format!("could not write the data file {}: {e}", self.path.display()))?;
+        *written = version;
+        Ok(())
+    }
+}
+
+/// Temporary file next to the target, fsync, rename, fsync of the directory.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
