@@ -400,12 +400,15 @@ pub async fn start_device_code(
 }
 
 /// Polls until the user finished the sign-in the prompt describes, honouring the interval,
-/// `authorization_pending`, `slow_down` (+5 s) and `expired_token`.
+/// `authorization_pending`, `slow_down` (+5 s) and `expired_token`. The user's UPN comes from
+/// the ID token; `user_hint` (the UPN the user said they sign in as, like
+/// `Connect-ExchangeOnline -UserPrincipalName`) is used when the answer carries none.
 pub async fn finish_device_code(
     transport: &Transport,
     login_url: &str,
     tenant: &str,
     prompt: &DeviceCodePrompt,
+    user_hint: Option<&str>,
 ) -> Result<DelegatedSignIn, TenantError> {
     let url = format!("{login_url}{}", oauth::token_path(tenant));
     let deadline = Instant::now() + prompt.expires_in;
@@ -422,7 +425,7 @@ pub async fn finish_device_code(
         ];
         let incoming = post_form(transport, &url, form).await?;
         if incoming.is_success() {
-            return delegated_from_body(&incoming.body);
+            return delegated_from_body(&incoming.body, user_hint);
         }
         let err: Option<oauth::TokenError> = serde_json::from_slice(&incoming.body).ok();
         match err.as_ref().map(|e| e.error.as_str()) {
@@ -439,7 +442,7 @@ pub async fn finish_device_code(
     }
 }
 
-fn delegated_from_body(body: &[u8]) -> Result<DelegatedSignIn, TenantError> {
+fn delegated_from_body(body: &[u8], user_hint: Option<&str>) -> Result<DelegatedSignIn, TenantError> {
     let decode =
         |message: String| TenantError::Decode { api: Api::Login, path: "token".to_string(), message };
     let tokens: oauth::TokenResponse = serde_json::from_slice(body).map_err(|e| decode(e.to_string()))?;
@@ -448,7 +451,8 @@ fn delegated_from_body(body: &[u8]) -> Result<DelegatedSignIn, TenantError> {
     let upn = claims
         .preferred_username
         .or(claims.upn)
-        .ok_or_else(|| decode("the sign-in returned no user name (id_token)".to_string()))?;
+        .or_else(|| user_hint.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()))
+        .ok_or_else(|| decode("the sign-in named no user (no id_token); give the user's UPN".to_string()))?;
     let refresh_token = tokens
         .refresh_token
         .ok_or_else(|| decode("the sign-in returned no refresh token (offline_access)".to_string()))?;
@@ -558,8 +562,12 @@ mod tests {
             "token_type": "Bearer", "expires_in": 3599, "access_token": "at",
             "refresh_token": "rt", "id_token": format!("e30.{payload}.sig"),
         });
-        let signed = delegated_from_body(&serde_json::to_vec(&body).unwrap()).unwrap();
-        assert_eq!(signed.upn, "alice@contoso.onmicrosoft.com");
+        let signed = delegated_from_body(&serde_json::to_vec(&body).unwrap(), Some("bob@x")).unwrap();
+        assert_eq!(signed.upn, "alice@contoso.onmicrosoft.com", "the ID token wins over the hint");
         assert_eq!(signed.credential.identity(), "alice@contoso.onmicrosoft.com");
+        let bare = serde_json::json!({"token_type": "Bearer", "expires_in": 1, "access_token": "at", "refresh_token": "rt"});
+        let bytes = serde_json::to_vec(&bare).unwrap();
+        assert_eq!(delegated_from_body(&bytes, Some("bob@x")).unwrap().upn, "bob@x");
+        assert!(delegated_from_body(&bytes, None).is_err());
     }
 }

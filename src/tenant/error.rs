@@ -139,7 +139,7 @@ pub fn exchange_error(cmdlet: &str, status: u16, body: &[u8], app_only: bool) ->
         };
         let missing =
             if app_only { exchange::REQUIRED_APP_ACCESS } else { exchange::REQUIRED_USER_ACCESS }.to_string();
-        return TenantError::Permission { api: super::Api::Exchange, status, missing, detail };
+        return TenantError::Permission { api: Api::Exchange, status, missing, detail };
     }
     match (real, envelope) {
         (Some((class, message)), _) => {
@@ -179,7 +179,7 @@ pub fn graph_error(path: &str, status: u16, body: &[u8]) -> TenantError {
     if matches!(status, 401 | 403) {
         let detail = if message.is_empty() { String::new() } else { format!(": {code} {message}") };
         return TenantError::Permission {
-            api: super::Api::Graph,
+            api: Api::Graph,
             status,
             missing: format!(
                 "the application permissions {} and {} (admin consent granted)",
@@ -196,11 +196,11 @@ pub fn graph_error(path: &str, status: u16, body: &[u8]) -> TenantError {
 pub fn token_error(status: u16, body: &[u8]) -> TenantError {
     match serde_json::from_slice::<oauth::TokenError>(body) {
         Ok(e) => {
-            let hint = if e.error_codes.contains(&oauth::AADSTS_INVALID_SECRET) {
+            let hint = if e.error_codes.contains(&oauth::aadsts::INVALID_CLIENT_SECRET) {
                 "check PAMFORM_CLIENT_SECRET (it may have expired)"
-            } else if e.error_codes.contains(&oauth::AADSTS_UNKNOWN_APP) {
+            } else if e.error_codes.contains(&oauth::aadsts::APP_NOT_FOUND) {
                 "check PAMFORM_CLIENT_ID and PAMFORM_TENANT_ID"
-            } else if e.error_codes.contains(&oauth::AADSTS_CONSENT_MISSING) {
+            } else if e.error_codes.contains(&oauth::aadsts::CONSENT_MISSING) {
                 "grant admin consent for the app's permissions"
             } else {
                 match e.error.as_str() {

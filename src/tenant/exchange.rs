@@ -59,6 +59,7 @@ impl Client {
                 (wx::HEADER_CLIENT_REQUEST_ID, uuid::Uuid::new_v4().to_string()),
             ];
             req.body = Body::Json(body.clone());
+            req.label = name.clone();
             req.timeout = std::time::Duration::from_secs(wx::CMDLET_TIMEOUT_SECS + 60);
             let auth = Auth { tokens: &self.inner.tokens, resource: Resource::Exchange };
             let incoming =
@@ -317,8 +318,7 @@ impl Client {
     /// The cmdlets of a management role; an unknown role is an empty list.
     pub async fn get_role_entries(&self, role: &str) -> Result<Vec<wx::RoleEntry>, TenantError> {
         let req = wx::InvokeCommandRequest::new(cmdlet::GET_ROLE_ENTRY)
-            .param(param::IDENTITY, wx::role_entry_identity(role))
-            .param(param::RESULT_SIZE, param::UNLIMITED);
+            .param(param::IDENTITY, wx::role_entry_identity(role));
         match self.invoke_as(&req).await {
             Err(e) if e.is_not_found() => Ok(Vec::new()),
             other => other,

@@ -38,6 +38,8 @@ pub struct Outgoing {
     pub idempotency: Idempotency,
     /// Timeout of one attempt.
     pub timeout: Duration,
+    /// What the log names besides the path (the cmdlet of an `InvokeCommand`).
+    pub label: String,
 }
 
 impl Outgoing {
@@ -50,6 +52,7 @@ impl Outgoing {
             body: Body::Empty,
             idempotency,
             timeout: Duration::from_secs(100),
+            label: String::new(),
         }
     }
 }
@@ -185,7 +188,11 @@ impl Transport {
         permits: Option<&Semaphore>,
     ) -> Result<Incoming, TenantError> {
         let start = Instant::now();
-        let path = loggable_url(&req.url);
+        let path = if req.label.is_empty() {
+            loggable_url(&req.url)
+        } else {
+            format!("{} {}", loggable_url(&req.url), req.label)
+        };
         let mut attempts = 0u32;
         let mut renewed = false;
         loop {

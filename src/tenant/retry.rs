@@ -10,7 +10,9 @@ use crate::wire::exchange::CONCURRENCY_LIMIT_MESSAGE;
 /// a write only if it never reached the service (the connection was not established),
 /// because a cmdlet whose answer was lost may have run: sending `New-…` twice would create
 /// twice. Throttling answers (429, 503, 408, the concurrency message) mean the service did
-/// not run the request, so they are retried for writes too.
+/// not run the request, so they are retried for writes too; 500, 502 and 504 may come after
+/// the cmdlet ran, so only reads retry them. A write that cannot be retried surfaces as an
+/// error the caller handles by refreshing (apply re-reads and converges).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Idempotency {
     Read,
@@ -53,8 +55,8 @@ pub fn classify(attempt: Attempt, idempotency: Idempotency) -> Option<Reason> {
         Attempt::Answer { concurrency_message: true, .. } => Some(Reason::Throttled),
         Attempt::Answer { status, .. } => match status {
             429 | 503 | 408 => Some(Reason::Throttled),
-            504 => Some(Reason::ServerError),
-            500 | 502 if idempotency == Idempotency::Read => Some(Reason::ServerError),
+            // A gateway timeout or failure may come after the cmdlet ran: reads only.
+            500 | 502 | 504 if idempotency == Idempotency::Read => Some(Reason::ServerError),
             _ => None,
         },
         Attempt::ConnectFailed => Some(Reason::Connection),
@@ -156,6 +158,8 @@ mod tests {
     fn ambiguous_failures_are_retried_only_for_reads() {
         assert_eq!(classify(answer(500), Idempotency::Read), Some(Reason::ServerError));
         assert_eq!(classify(answer(500), Idempotency::Write), None);
+        assert_eq!(classify(answer(504), Idempotency::Read), Some(Reason::ServerError));
+        assert_eq!(classify(answer(504), Idempotency::Write), None);
         assert_eq!(classify(Attempt::Dropped, Idempotency::Read), Some(Reason::Connection));
         assert_eq!(classify(Attempt::Dropped, Idempotency::Write), None);
         assert_eq!(classify(Attempt::ConnectFailed, Idempotency::Write), Some(Reason::Connection));

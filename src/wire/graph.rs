@@ -195,6 +195,21 @@ pub fn encode_component(s: &str) -> String {
     out
 }
 
+/// Percent-encodes a path segment: everything but RFC 3986 `pchar` (unreserved, sub-delims,
+/// `:` and `@`), so a UPN stays readable (`/users/alice@contoso.com`, as Graph documents it)
+/// while `#EXT#` becomes `%23EXT%23` (**doc**: guests' `#` must be encoded).
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Relative URL (to the version root) that finds a group by its primary SMTP address.
 pub fn group_by_mail_url(mail: &str) -> String {
     format!("/groups?$filter={}&$select={GROUP_SELECT}", encode_component(&group_by_mail_query(mail)))
@@ -202,12 +217,12 @@ pub fn group_by_mail_url(mail: &str) -> String {
 
 /// Relative URL of the first page of a group's direct members.
 pub fn members_url(group_id: &str) -> String {
-    format!("/groups/{}/members?$select={MEMBER_SELECT}&$top={MAX_PAGE_SIZE}", encode_component(group_id))
+    format!("/groups/{}/members?$select={MEMBER_SELECT}&$top={MAX_PAGE_SIZE}", encode_segment(group_id))
 }
 
 /// Relative URL of one user by id or UPN.
 pub fn user_url(id_or_upn: &str) -> String {
-    format!("/users/{}?$select={USER_SELECT}", encode_component(id_or_upn))
+    format!("/users/{}?$select={USER_SELECT}", encode_segment(id_or_upn))
 }
 
 /// Relative URL that starts a `groups/delta` round (full enumeration, then a delta link).
@@ -283,7 +298,7 @@ mod tests {
     fn urls_encode_guest_upns_and_filters() {
         assert_eq!(
             user_url("oscar_fabrikam.com#EXT#@contoso.onmicrosoft.com"),
-            format!("/users/oscar_fabrikam.com%23EXT%23%40contoso.onmicrosoft.com?$select={USER_SELECT}")
+            format!("/users/oscar_fabrikam.com%23EXT%23@contoso.onmicrosoft.com?$select={USER_SELECT}")
         );
         assert!(
             group_by_mail_url("o'neil@x.com")

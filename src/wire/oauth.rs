@@ -116,6 +116,8 @@ pub mod aadsts {
     pub const NO_FEDERATED_CREDENTIAL: u64 = 70021;
     pub const CERTIFICATE_NOT_REGISTERED: u64 = 700027;
     pub const INVALID_GRANT: u64 = 9002313;
+    /// Admin consent for a requested permission is missing.
+    pub const CONSENT_MISSING: u64 = 65001;
 }
 
 /// Audience of a federated (workload identity) assertion for Entra. (**doc**)
@@ -219,10 +221,3 @@ pub fn decode_id_token(id_token: &str) -> Option<IdTokenClaims> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
-
-/// Token endpoint error codes (`AADSTS…`) that mean the app is not allowed what it asked, and
-/// the permission to grant. (**doc**: AADSTS7000215 invalid secret, AADSTS700016 unknown app,
-/// AADSTS65001 consent missing, AADSTS500011 resource not found in tenant)
-pub const AADSTS_INVALID_SECRET: u64 = 7000215;
-pub const AADSTS_UNKNOWN_APP: u64 = 700016;
-pub const AADSTS_CONSENT_MISSING: u64 = 65001;
