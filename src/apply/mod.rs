@@ -44,7 +44,8 @@ pub trait Executor: Sync {
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
     Started(&'a ResourceChange),
-    Finished(&'a ResourceChange, Duration),
+    /// With the id the object now has, when it exists.
+    Finished(&'a ResourceChange, Duration, Option<String>),
     Failed(&'a ResourceChange, &'a OperationError),
     Skipped(&'a ResourceChange, &'a Address),
 }
@@ -186,24 +187,28 @@ fn finish<'a>(
         Ok(applied) => {
             let mut guard = shared.lock().expect("state lock");
             let (state, err) = &mut *guard;
-            match applied {
-                Applied::Recorded { id, attributes } => state.upsert(ResourceState::new(
-                    c.address.clone(),
-                    id,
-                    attributes.to_value(),
-                    c.dependencies.clone(),
-                )),
+            let new_id = match applied {
+                Applied::Recorded { id, attributes } => {
+                    state.upsert(ResourceState::new(
+                        c.address.clone(),
+                        id.clone(),
+                        attributes.to_value(),
+                        c.dependencies.clone(),
+                    ));
+                    Some(id)
+                }
                 Applied::Removed => {
                     state.remove(&c.address);
+                    None
                 }
-            }
+            };
             if let Err(e) = store.save(state)
                 && err.is_none()
             {
                 *err = Some(e);
             }
             drop(guard);
-            on_event(Event::Finished(c, took));
+            on_event(Event::Finished(c, took, new_id));
             report.succeeded.push((c.address.clone(), c.action));
             done.insert(&c.address);
         }

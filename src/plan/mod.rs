@@ -235,7 +235,7 @@ fn live_attrs(
             Some((p.id.clone(), Attrs::Policy(attributes::live_policy(p))))
         }
         ResourceType::PrivilegedAccess => {
-            Some((String::new(), Attrs::Pam(attributes::live_pam(&snapshot.pam))))
+            Some((PRIVILEGED_ACCESS_ID.to_string(), Attrs::Pam(attributes::live_pam(&snapshot.pam))))
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::apply::{self, Event};
 use crate::cli::load::VarArgs;
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
-use crate::model::Address;
+use crate::model::{Address, ResourceType};
 use crate::output::plan_text;
 use crate::output::style::{self, paint};
 use crate::plan::saved::{SavedPlan, configuration_hash};
@@ -163,8 +163,9 @@ fn progress(printer: &crate::output::Printer, event: Event<'_>) {
         Event::Started(c) => {
             printer.note(format!("{}: {}", paint(style::BOLD, &c.address), verb(c.action).0))
         }
-        Event::Finished(c, took) => {
-            let id = c.remote_id.as_deref().map(|i| format!(" [id={i}]")).unwrap_or_default();
+        Event::Finished(c, took, id) => {
+            let id = id.filter(|_| c.address.kind != ResourceType::PrivilegedAccess);
+            let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
             printer.note(format!(
                 "{}: {} after {}s{id}",
                 paint(style::BOLD, &c.address),
