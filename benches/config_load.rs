@@ -36,7 +36,8 @@ fn main() {
     let mut best = f64::MAX;
     for _ in 0..5 {
         let start = Instant::now();
-        let loaded = config::load(dir.path(), &VarInputs::default()).expect("the generated configuration is valid");
+        let loaded =
+            config::load(dir.path(), &VarInputs::default()).expect("the generated configuration is valid");
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         assert_eq!(loaded.configuration.groups.len() + loaded.configuration.policies.len(), 5000);
         best = best.min(ms);

@@ -93,7 +93,10 @@ fn references_to_attributes_and_dependencies() {
     assert!(second.meta.dependencies.contains(&Address::group("default")));
     let pam = c.privileged_access.as_ref().unwrap();
     assert!(pam.meta.dependencies.contains(&Address::group("second")));
-    assert_eq!(c.group_email(&pam.default_approver_group.as_ref().unwrap().value).unwrap(), second.email.value);
+    assert_eq!(
+        c.group_email(&pam.default_approver_group.as_ref().unwrap().value).unwrap(),
+        second.email.value
+    );
 }
 
 #[test]
@@ -177,7 +180,8 @@ fn typed_variables_parse_cli_values_as_expressions() {
     let main = format!(
         "{TENANT}variable \"tasks\" {{\n  type = set(string)\n}}\n{GROUP}access_policy \"t\" {{\n  for_each = var.tasks\n  task = \"Exchange\\\\${{each.key}}\"\n  approver_group = approver_group.default\n}}\n"
     );
-    let inputs = VarInputs { cli: vec![("tasks".into(), "[\"Set-Mailbox\", \"Get-Mailbox\"]".into())], env: vec![] };
+    let inputs =
+        VarInputs { cli: vec![("tasks".into(), "[\"Set-Mailbox\", \"Get-Mailbox\"]".into())], env: vec![] };
     let c = load_with(&[("main.pam.hcl", &main)], &inputs).unwrap();
     assert_eq!(c.policies.len(), 2);
     let bad = VarInputs { cli: vec![("tasks".into(), "not a list".into())], env: vec![] };
@@ -200,13 +204,24 @@ fn the_examples_load_cleanly() {
         if name == "contoso" {
             assert_eq!(c.groups.len(), 4);
             assert_eq!(c.policies.len(), 12);
-            let accounts: Vec<&str> =
-                c.privileged_access.as_ref().unwrap().system_accounts.iter().map(|a| a.value.as_str()).collect();
+            let accounts: Vec<&str> = c
+                .privileged_access
+                .as_ref()
+                .unwrap()
+                .system_accounts
+                .iter()
+                .map(|a| a.value.as_str())
+                .collect();
             assert!(accounts.contains(&"5f2d7c1a-8a3e-4b6c-9d01-3e5a7b9c0d11"));
         }
         for file in config::files_with_suffix(&root.join(name), ".hcl").unwrap() {
             let text = std::fs::read_to_string(&file).unwrap();
-            assert_eq!(config::format::format_source(&text).unwrap(), text, "{} is not formatted", file.display());
+            assert_eq!(
+                config::format::format_source(&text).unwrap(),
+                text,
+                "{} is not formatted",
+                file.display()
+            );
         }
     }
 }

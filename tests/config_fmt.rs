@@ -10,14 +10,24 @@ fn picture(c: &Configuration) -> String {
     let mut out = String::new();
     for (a, g) in &c.groups {
         let members: Vec<&str> = g.members.iter().map(|m| m.value.as_str()).collect();
-        out += &format!("{a} {} {} {:?} {:?} {:?}\n", g.name.value, g.email.value, members, g.membership, g.meta.dependencies);
+        out += &format!(
+            "{a} {} {} {:?} {:?} {:?}\n",
+            g.name.value, g.email.value, members, g.membership, g.meta.dependencies
+        );
     }
     for (a, p) in &c.policies {
-        out += &format!("{a} {:?} {:?} {:?} {:?}\n", p.target.value, p.approval.value, p.approver_group.value, p.meta.dependencies);
+        out += &format!(
+            "{a} {:?} {:?} {:?} {:?}\n",
+            p.target.value, p.approval.value, p.approver_group.value, p.meta.dependencies
+        );
     }
     if let Some(p) = &c.privileged_access {
         let accounts: Vec<&str> = p.system_accounts.iter().map(|m| m.value.as_str()).collect();
-        out += &format!("pam {} {:?} {accounts:?}\n", p.enabled.value, p.default_approver_group.as_ref().map(|g| &g.value));
+        out += &format!(
+            "pam {} {:?} {accounts:?}\n",
+            p.enabled.value,
+            p.default_approver_group.as_ref().map(|g| &g.value)
+        );
     }
     out
 }
@@ -37,7 +47,12 @@ fn gap() -> impl Strategy<Value = String> {
 
 /// Indentation, possibly wrong.
 fn indent() -> impl Strategy<Value = String> {
-    prop_oneof![Just(String::new()), Just("  ".to_string()), Just("      ".to_string()), Just("\t".to_string())]
+    prop_oneof![
+        Just(String::new()),
+        Just("  ".to_string()),
+        Just("      ".to_string()),
+        Just("\t".to_string())
+    ]
 }
 
 /// Between lines: nothing, blank lines or a comment.
@@ -53,9 +68,8 @@ fn filler() -> impl Strategy<Value = String> {
 }
 
 fn line(key: &'static str, value: &'static str) -> impl Strategy<Value = String> {
-    (indent(), gap(), gap(), filler(), prop_oneof![Just(""), Just("   "), Just(" # trailing")]).prop_map(
-        move |(i, g1, g2, f, tail)| format!("{f}{i}{key}{g1}={g2}{value}{tail}\n"),
-    )
+    (indent(), gap(), gap(), filler(), prop_oneof![Just(""), Just("   "), Just(" # trailing")])
+        .prop_map(move |(i, g1, g2, f, tail)| format!("{f}{i}{key}{g1}={g2}{value}{tail}\n"))
 }
 
 fn config_text() -> impl Strategy<Value = String> {

@@ -221,7 +221,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                         ),
                     };
                     diags.push(d);
-                    self.failed.insert(node.clone());
+                    self.broken(&node);
                 }
                 for (name, range) in collected.functions {
                     if !FUNCTIONS.contains(&name.as_str()) {
@@ -233,7 +233,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                             None => d.with_help(format!("functions are: {}", FUNCTIONS.join(", "))),
                         };
                         diags.push(d);
-                        self.failed.insert(node.clone());
+                        self.broken(&node);
                     }
                 }
                 for r in collected.refs {
@@ -243,7 +243,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                         Ok(None) => {}
                         Err(d) => {
                             diags.push(d.with_label(span, "unknown reference"));
-                            self.failed.insert(node.clone());
+                            self.broken(&node);
                         }
                     }
                     node_refs.push((file, r));
@@ -376,8 +376,12 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                 // A back edge: the cycle is the stack from `node` on, closed by `via`.
                 let start = stack.iter().position(|(n, _)| *n == node).unwrap_or(0);
                 let members: Vec<(Node, Span)> = stack[start..].to_vec();
-                let path: Vec<String> = members.iter().map(|(n, _)| n.describe()).chain([node.describe()]).collect();
-                let mut d = Diagnostic::error(codes::REFERENCE_CYCLE, format!("reference cycle: {}", path.join(" -> ")));
+                let path: Vec<String> =
+                    members.iter().map(|(n, _)| n.describe()).chain([node.describe()]).collect();
+                let mut d = Diagnostic::error(
+                    codes::REFERENCE_CYCLE,
+                    format!("reference cycle: {}", path.join(" -> ")),
+                );
                 // Each member's label sits on the reference it makes to the next one.
                 for (i, (n, _)) in members.iter().enumerate() {
                     let span = members.get(i + 1).map(|(_, s)| *s).or(via);
@@ -408,6 +412,16 @@ impl<'a, 'd> Evaluator<'a, 'd> {
         out.push(node);
     }
 
+    /// A node with a reported problem in its references: a local fails as a whole; a block
+    /// still evaluates the attributes that do not use the broken reference.
+    fn broken(&mut self, node: &Node) {
+        if matches!(node, Node::Resource(..)) {
+            self.degraded.insert(node.clone());
+        } else {
+            self.failed.insert(node.clone());
+        }
+    }
+
     /// The node a (resolved) reference points at.
     fn ref_node(r: &Reference) -> Option<Node> {
         match (r.root.as_str(), &r.name) {
@@ -420,8 +434,17 @@ impl<'a, 'd> Evaluator<'a, 'd> {
     }
 
     /// Whether an expression uses a value that failed to evaluate.
-    fn touches_failed(&self, expr: &Expression) -> bool {
-        refs::collect(expr).refs.iter().filter_map(Self::ref_node).any(|n| self.failed.contains(&n))
+    /// Whether an expression uses a value that failed to evaluate, or a reference, name or
+    /// function that does not exist (all reported already).
+    fn touches_failed(&self, expr: &Expression, has_each: bool) -> bool {
+        let c = refs::collect(expr);
+        !c.unknown_roots.is_empty()
+            || c.functions.iter().any(|(f, _)| !FUNCTIONS.contains(&f.as_str()))
+            || c.refs.iter().any(|r| match self.resolve(r, has_each) {
+                Ok(Some(n)) => self.failed.contains(&n),
+                Ok(None) => false,
+                Err(_) => true,
+            })
     }
 
     /// A context with the values `node`'s references need.
@@ -469,7 +492,9 @@ impl<'a, 'd> Evaluator<'a, 'd> {
         // for_each: None for a single instance, or the (key, value) of each instance.
         let instances: Option<Vec<(String, Value)>> = match block.attribute("for_each") {
             None => None,
-            Some(attr) if self.degraded.contains(node) && self.touches_failed(&attr.value) => return false,
+            Some(attr) if self.degraded.contains(node) && self.touches_failed(&attr.value, true) => {
+                return false;
+            }
             Some(attr) => match for_each_instances(&attr.value, &ctx, block.file) {
                 Ok(i) => Some(i),
                 Err(d) => {
@@ -484,7 +509,13 @@ impl<'a, 'd> Evaluator<'a, 'd> {
         let mut built_all = true;
         match instances {
             None => {
-                let inst = Instance { ev: self, block, ctx: &ctx, key: None, degraded: self.degraded.contains(node) };
+                let inst = Instance {
+                    ev: self,
+                    block,
+                    ctx: &ctx,
+                    key: None,
+                    degraded: self.degraded.contains(node),
+                };
                 match inst.build(config, *kind, name, None, &lifecycle, diags) {
                     Some(obj) => {
                         self.values.insert(node.clone(), Value::Object(obj));
@@ -500,7 +531,13 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                     each.insert("value".to_string(), each_value);
                     let mut ictx = ctx.clone();
                     ictx.declare_var("each", Value::Object(each));
-                    let inst = Instance { ev: self, block, ctx: &ictx, key: Some(key.clone()), degraded: self.degraded.contains(node) };
+                    let inst = Instance {
+                        ev: self,
+                        block,
+                        ctx: &ictx,
+                        key: Some(key.clone()),
+                        degraded: self.degraded.contains(node),
+                    };
                     match inst.build(config, *kind, name, Some(&key), &lifecycle, diags) {
                         Some(obj) => {
                             value.insert(key.clone(), Value::Object(obj));
@@ -694,7 +731,7 @@ impl<'a> Instance<'_, 'a, '_, '_> {
     fn get(&self, name: &str, diags: &mut Diagnostics) -> Result<Evaluated<'a>, ()> {
         let Some(attr) = self.block.attribute(name) else { return Ok(None) };
         let span = self.block.expr_span(&attr.value);
-        if self.degraded && self.ev.touches_failed(&attr.value) {
+        if self.degraded && self.ev.touches_failed(&attr.value, self.block.attribute("for_each").is_some()) {
             return Err(());
         }
         match eval_expr(&attr.value, self.ctx, span) {
