@@ -256,9 +256,12 @@ impl<'a, 'd> Evaluator<'a, 'd> {
 
     /// The node a reference names, `None` for `each`, or an error (without label).
     fn resolve(&self, r: &Reference, has_each: bool) -> Result<Option<Node>, Diagnostic> {
-        let unknown = |what: String, candidates: Vec<String>, help: &str| {
-            let d = Diagnostic::error(codes::UNKNOWN_REFERENCE, format!("reference to undeclared {what}"));
-            match did_you_mean(&what_name(&what), candidates.iter().map(String::as_str)) {
+        let unknown = |what: &str, name: &str, candidates: Vec<String>, help: &str| {
+            let d = Diagnostic::error(
+                codes::UNKNOWN_REFERENCE,
+                format!("reference to undeclared {what} `{name}`"),
+            );
+            match did_you_mean(name, candidates.iter().map(String::as_str)) {
                 Some(c) => d.with_help(format!("did you mean `{c}`?")),
                 None => d.with_help(help.to_string()),
             }
@@ -273,7 +276,8 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                     Ok(Some(Node::Var(name)))
                 } else {
                     Err(unknown(
-                        format!("variable `{name}`"),
+                        "variable",
+                        &name,
                         self.decls.variables.keys().cloned().collect(),
                         "declare it with a `variable` block",
                     ))
@@ -287,7 +291,8 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                     Ok(Some(Node::Local(name)))
                 } else {
                     Err(unknown(
-                        format!("local value `{name}`"),
+                        "local value",
+                        &name,
                         self.locals.keys().cloned().collect(),
                         "define it in a `locals` block",
                     ))
@@ -338,11 +343,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                             _ => None,
                         })
                         .collect();
-                    Err(unknown(
-                        format!("{root} `{name}`"),
-                        names,
-                        &format!("declare it with a `{root}` block"),
-                    ))
+                    Err(unknown(root, &name, names, &format!("declare it with a `{root}` block")))
                 }
             }
         }
@@ -580,10 +581,6 @@ impl<'a, 'd> Evaluator<'a, 'd> {
             _ => vec![Address::new(kind, name)],
         }
     }
-}
-
-fn what_name(what: &str) -> String {
-    what.split('`').nth(1).unwrap_or(what).to_string()
 }
 
 fn missing_name(root: &str) -> Diagnostic {
