@@ -1219,9 +1219,23 @@ fn build_tenant(
         }
     };
     let Some(id) = get("id", diags) else { return };
-    let exchange_url = get("exchange_url", diags);
-    let graph_url = get("graph_url", diags);
-    let login_url = get("login_url", diags);
+    let url = |name: &str, diags: &mut Diagnostics| {
+        let value = get(name, diags)?;
+        match url::Url::parse(&value.value) {
+            Ok(u) if matches!(u.scheme(), "https" | "http") => Some(value),
+            _ => {
+                diags.push(
+                    Diagnostic::error(codes::INVALID_VALUE, format!("`{name}` must be an http(s) URL"))
+                        .with_label(value.span, "not a URL")
+                        .with_help("write e.g. `https://graph.microsoft.com`, or leave it out for the public cloud"),
+                );
+                None
+            }
+        }
+    };
+    let exchange_url = url("exchange_url", diags);
+    let graph_url = url("graph_url", diags);
+    let login_url = url("login_url", diags);
     let emulator = get("emulator", diags).map(|e| e.map(|p| dir.join(p)));
     config.tenant = Some(Tenant { span: block.header(), id, exchange_url, graph_url, login_url, emulator });
 }
