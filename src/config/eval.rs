@@ -1227,7 +1227,9 @@ fn build_tenant(
                 diags.push(
                     Diagnostic::error(codes::INVALID_VALUE, format!("`{name}` must be an http(s) URL"))
                         .with_label(value.span, "not a URL")
-                        .with_help("write e.g. `https://graph.microsoft.com`, or leave it out for the public cloud"),
+                        .with_help(
+                            "write e.g. `https://graph.microsoft.com`, or leave it out for the public cloud",
+                        ),
                 );
                 None
             }
