@@ -80,6 +80,31 @@ fn independent_errors_are_all_reported() {
 }
 
 #[test]
+fn a_broken_reference_does_not_hide_the_blocks_other_errors() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/config/errors/independent_errors_in_one_block.pam.hcl"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.pam.hcl"), text).unwrap();
+    let err = config::load(dir.path(), &VarInputs::default()).unwrap_err();
+    let codes: Vec<&str> = err.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            config::codes::UNKNOWN_REFERENCE,
+            config::codes::INVALID_EMAIL,
+            config::codes::UNKNOWN_REFERENCE,
+            config::codes::TASK_FORMAT,
+            config::codes::UNKNOWN_FUNCTION,
+            config::codes::UNKNOWN_REFERENCE,
+        ],
+        "each independent error once, nothing that follows from another"
+    );
+}
+
+#[test]
 fn errors_in_several_files_are_all_reported() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.pam.hcl"), "tenant {\n  id = \"contoso.onmicrosoft.com\"\n}\nfoo {}\n")

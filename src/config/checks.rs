@@ -10,43 +10,34 @@ use crate::model::normalize::principal;
 use crate::model::{Address, Configuration, Span};
 
 pub fn run(config: &Configuration, diags: &mut Diagnostics) {
-    let mut emails: HashMap<String, (&Address, Span)> = HashMap::new();
-    for (address, group) in &config.groups {
-        match emails.get(&principal(&group.email.value)) {
-            Some((first, first_span)) => diags.push(
-                Diagnostic::error(
-                    codes::DUPLICATE_EMAIL,
-                    format!("`{address}` and `{first}` have the same email address `{}`", group.email.value),
-                )
-                .with_label(group.email.span, "used again here")
-                .with_extra_label(*first_span, "first used here")
-                .with_help(
-                    "each approver group needs its own primary SMTP address (compared case-insensitively)",
-                ),
+    let groups = config.groups.iter().map(|(a, g)| (principal(&g.email.value), a, g.email.span));
+    for_duplicates(groups, |address, span, first, first_span| {
+        let email = &config.groups[address].email.value;
+        diags.push(
+            Diagnostic::error(
+                codes::DUPLICATE_EMAIL,
+                format!("`{address}` and `{first}` have the same email address `{email}`"),
+            )
+            .with_label(span, "used again here")
+            .with_extra_label(first_span, "first used here")
+            .with_help(
+                "each approver group needs its own primary SMTP address (compared case-insensitively)",
             ),
-            None => {
-                emails.insert(principal(&group.email.value), (address, group.email.span));
-            }
-        }
-    }
-    let mut targets: HashMap<String, (&Address, Span)> = HashMap::new();
-    for (address, policy) in &config.policies {
-        let key = policy.target.value.natural_key();
-        match targets.get(&key) {
-            Some((first, first_span)) => diags.push(
-                Diagnostic::error(
-                    codes::DUPLICATE_POLICY_TARGET,
-                    format!("`{address}` and `{first}` gate the same {}", policy.target.value),
-                )
-                .with_label(policy.target.span, "gated again here")
-                .with_extra_label(*first_span, "first gated here")
-                .with_help("a tenant holds one policy per task, role or role group: remove one"),
-            ),
-            None => {
-                targets.insert(key, (address, policy.target.span));
-            }
-        }
-    }
+        );
+    });
+    let policies = config.policies.iter().map(|(a, p)| (p.target.value.natural_key(), a, p.target.span));
+    for_duplicates(policies, |address, span, first, first_span| {
+        let target = &config.policies[address].target.value;
+        diags.push(
+            Diagnostic::error(
+                codes::DUPLICATE_POLICY_TARGET,
+                format!("`{address}` and `{first}` gate the same {target}"),
+            )
+            .with_label(span, "gated again here")
+            .with_extra_label(first_span, "first gated here")
+            .with_help("a tenant holds one policy per task, role or role group: remove one"),
+        );
+    });
     if config.policies.len() > MAX_POLICIES {
         // Point at the first policy beyond the limit, in source order.
         let mut spans: Vec<Span> = config.policies.values().map(|p| p.span).collect();
@@ -83,6 +74,23 @@ pub fn run(config: &Configuration, diags: &mut Diagnostics) {
                     .with_extra_label(moved.from.span, "moved from here")
                     .with_help("move only between addresses of the same type"),
             );
+        }
+    }
+}
+
+/// Calls `report(address, span, first_address, first_span)` for every item whose key an
+/// earlier item had already.
+fn for_duplicates<'a>(
+    items: impl Iterator<Item = (String, &'a Address, Span)>,
+    mut report: impl FnMut(&'a Address, Span, &'a Address, Span),
+) {
+    let mut seen: HashMap<String, (&Address, Span)> = HashMap::new();
+    for (key, address, span) in items {
+        match seen.get(&key) {
+            Some((first, first_span)) => report(address, span, first, *first_span),
+            None => {
+                seen.insert(key, (address, span));
+            }
         }
     }
 }

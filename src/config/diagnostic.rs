@@ -182,7 +182,7 @@ impl<'a> IntoIterator for &'a Diagnostics {
 /// the primary one become related reports, each with its own source.
 #[derive(Debug)]
 pub struct Report {
-    severity: Severity,
+    severity: miette::Severity,
     code: String,
     message: String,
     help: Option<String>,
@@ -205,10 +205,7 @@ impl miette::Diagnostic for Report {
     }
 
     fn severity(&self) -> Option<miette::Severity> {
-        Some(match self.severity {
-            Severity::Error => miette::Severity::Error,
-            Severity::Warning => miette::Severity::Warning,
-        })
+        Some(self.severity)
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
@@ -247,7 +244,10 @@ fn named_source(span: Span, sources: &Sources) -> NamedSource<Arc<str>> {
 /// Binds a diagnostic to its sources for miette rendering.
 pub fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
     let mut report = Report {
-        severity: diagnostic.severity,
+        severity: match diagnostic.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        },
         code: diagnostic.code.clone(),
         message: diagnostic.message.clone(),
         help: diagnostic.help.clone(),
@@ -269,7 +269,7 @@ pub fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
             report.labels.push(LabeledSpan::new_with_span(Some(label.text.clone()), span));
         } else {
             report.related.push(Report {
-                severity: Severity::Warning,
+                severity: miette::Severity::Advice,
                 code: diagnostic.code.clone(),
                 message: label.text.clone(),
                 help: None,

@@ -221,7 +221,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                         ),
                     };
                     diags.push(d);
-                    self.failed.insert(node.clone());
+                    self.broken(&node);
                 }
                 for (name, range) in collected.functions {
                     if !FUNCTIONS.contains(&name.as_str()) {
@@ -233,7 +233,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                             None => d.with_help(format!("functions are: {}", FUNCTIONS.join(", "))),
                         };
                         diags.push(d);
-                        self.failed.insert(node.clone());
+                        self.broken(&node);
                     }
                 }
                 for r in collected.refs {
@@ -243,7 +243,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                         Ok(None) => {}
                         Err(d) => {
                             diags.push(d.with_label(span, "unknown reference"));
-                            self.failed.insert(node.clone());
+                            self.broken(&node);
                         }
                     }
                     node_refs.push((file, r));
@@ -256,9 +256,12 @@ impl<'a, 'd> Evaluator<'a, 'd> {
 
     /// The node a reference names, `None` for `each`, or an error (without label).
     fn resolve(&self, r: &Reference, has_each: bool) -> Result<Option<Node>, Diagnostic> {
-        let unknown = |what: String, candidates: Vec<String>, help: &str| {
-            let d = Diagnostic::error(codes::UNKNOWN_REFERENCE, format!("reference to undeclared {what}"));
-            match did_you_mean(&what_name(&what), candidates.iter().map(String::as_str)) {
+        let unknown = |what: &str, name: &str, candidates: Vec<String>, help: &str| {
+            let d = Diagnostic::error(
+                codes::UNKNOWN_REFERENCE,
+                format!("reference to undeclared {what} `{name}`"),
+            );
+            match did_you_mean(name, candidates.iter().map(String::as_str)) {
                 Some(c) => d.with_help(format!("did you mean `{c}`?")),
                 None => d.with_help(help.to_string()),
             }
@@ -273,7 +276,8 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                     Ok(Some(Node::Var(name)))
                 } else {
                     Err(unknown(
-                        format!("variable `{name}`"),
+                        "variable",
+                        &name,
                         self.decls.variables.keys().cloned().collect(),
                         "declare it with a `variable` block",
                     ))
@@ -287,7 +291,8 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                     Ok(Some(Node::Local(name)))
                 } else {
                     Err(unknown(
-                        format!("local value `{name}`"),
+                        "local value",
+                        &name,
                         self.locals.keys().cloned().collect(),
                         "define it in a `locals` block",
                     ))
@@ -338,11 +343,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                             _ => None,
                         })
                         .collect();
-                    Err(unknown(
-                        format!("{root} `{name}`"),
-                        names,
-                        &format!("declare it with a `{root}` block"),
-                    ))
+                    Err(unknown(root, &name, names, &format!("declare it with a `{root}` block")))
                 }
             }
         }
@@ -412,6 +413,16 @@ impl<'a, 'd> Evaluator<'a, 'd> {
         out.push(node);
     }
 
+    /// A node with a reported problem in its references: a local fails as a whole; a block
+    /// still evaluates the attributes that do not use the broken reference.
+    fn broken(&mut self, node: &Node) {
+        if matches!(node, Node::Resource(..)) {
+            self.degraded.insert(node.clone());
+        } else {
+            self.failed.insert(node.clone());
+        }
+    }
+
     /// The node a (resolved) reference points at.
     fn ref_node(r: &Reference) -> Option<Node> {
         match (r.root.as_str(), &r.name) {
@@ -424,8 +435,17 @@ impl<'a, 'd> Evaluator<'a, 'd> {
     }
 
     /// Whether an expression uses a value that failed to evaluate.
-    fn touches_failed(&self, expr: &Expression) -> bool {
-        refs::collect(expr).refs.iter().filter_map(Self::ref_node).any(|n| self.failed.contains(&n))
+    /// Whether an expression uses a value that failed to evaluate, or a reference, name or
+    /// function that does not exist (all reported already).
+    fn touches_failed(&self, expr: &Expression, has_each: bool) -> bool {
+        let c = refs::collect(expr);
+        !c.unknown_roots.is_empty()
+            || c.functions.iter().any(|(f, _)| !FUNCTIONS.contains(&f.as_str()))
+            || c.refs.iter().any(|r| match self.resolve(r, has_each) {
+                Ok(Some(n)) => self.failed.contains(&n),
+                Ok(None) => false,
+                Err(_) => true,
+            })
     }
 
     /// A context with the values `node`'s references need.
@@ -473,7 +493,9 @@ impl<'a, 'd> Evaluator<'a, 'd> {
         // for_each: None for a single instance, or the (key, value) of each instance.
         let instances: Option<Vec<(String, Value)>> = match block.attribute("for_each") {
             None => None,
-            Some(attr) if self.degraded.contains(node) && self.touches_failed(&attr.value) => return false,
+            Some(attr) if self.degraded.contains(node) && self.touches_failed(&attr.value, true) => {
+                return false;
+            }
             Some(attr) => match for_each_instances(&attr.value, &ctx, block.file) {
                 Ok(i) => Some(i),
                 Err(d) => {
@@ -559,10 +581,6 @@ impl<'a, 'd> Evaluator<'a, 'd> {
             _ => vec![Address::new(kind, name)],
         }
     }
-}
-
-fn what_name(what: &str) -> String {
-    what.split('`').nth(1).unwrap_or(what).to_string()
 }
 
 fn missing_name(root: &str) -> Diagnostic {
@@ -710,7 +728,7 @@ impl<'a> Instance<'_, 'a, '_, '_> {
     fn get(&self, name: &str, diags: &mut Diagnostics) -> Result<Evaluated<'a>, ()> {
         let Some(attr) = self.block.attribute(name) else { return Ok(None) };
         let span = self.block.expr_span(&attr.value);
-        if self.degraded && self.ev.touches_failed(&attr.value) {
+        if self.degraded && self.ev.touches_failed(&attr.value, self.block.attribute("for_each").is_some()) {
             return Err(());
         }
         match eval_expr(&attr.value, self.ctx, span) {
@@ -1201,9 +1219,25 @@ fn build_tenant(
         }
     };
     let Some(id) = get("id", diags) else { return };
-    let exchange_url = get("exchange_url", diags);
-    let graph_url = get("graph_url", diags);
-    let login_url = get("login_url", diags);
+    let url = |name: &str, diags: &mut Diagnostics| {
+        let value = get(name, diags)?;
+        match url::Url::parse(&value.value) {
+            Ok(u) if matches!(u.scheme(), "https" | "http") => Some(value),
+            _ => {
+                diags.push(
+                    Diagnostic::error(codes::INVALID_VALUE, format!("`{name}` must be an http(s) URL"))
+                        .with_label(value.span, "not a URL")
+                        .with_help(
+                            "write e.g. `https://graph.microsoft.com`, or leave it out for the public cloud",
+                        ),
+                );
+                None
+            }
+        }
+    };
+    let exchange_url = url("exchange_url", diags);
+    let graph_url = url("graph_url", diags);
+    let login_url = url("login_url", diags);
     let emulator = get("emulator", diags).map(|e| e.map(|p| dir.join(p)));
     config.tenant = Some(Tenant { span: block.header(), id, exchange_url, graph_url, login_url, emulator });
 }

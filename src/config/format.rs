@@ -24,7 +24,9 @@ pub fn format_source(text: &str) -> Result<String, hcl_edit::parser::Error> {
 enum Open {
     /// The body of a block.
     Block,
-    /// A list, object or parenthesis.
+    /// An object literal: its `key = value` lines align like attributes.
+    Object,
+    /// A list or parenthesis.
     Other,
     /// `${` or `%{` inside a string: not indentation.
     Interp,
@@ -48,6 +50,8 @@ struct Line<'a> {
     closers: usize,
     /// The innermost open bracket at the start is a block body (or the top level).
     body_level: bool,
+    /// The innermost open bracket at the start is an object literal.
+    in_object: bool,
     /// The line's first closer ends a block body.
     closes_block: bool,
     /// Depth at the end of the line.
@@ -87,6 +91,7 @@ impl Scanner {
             depth: self.depth(),
             closers: 0,
             body_level: self.body_level(),
+            in_object: self.brackets.last() == Some(&Open::Object),
             closes_block: false,
             end_depth: 0,
             heredoc: false,
@@ -176,7 +181,7 @@ impl Scanner {
                         b'=' => assigned = true,
                         b'{' => {
                             let block = !assigned && self.body_level();
-                            self.brackets.push(if block { Open::Block } else { Open::Other });
+                            self.brackets.push(if block { Open::Block } else { Open::Object });
                             if block {
                                 // A new body starts: its attributes are new statements.
                                 assigned = false;
@@ -206,7 +211,7 @@ impl Scanner {
 
 /// The key of a single-line attribute (`key = value` at body level, complete on this line).
 fn attribute_key(line: &Line<'_>) -> Option<(String, String)> {
-    if line.verbatim || !line.body_level || line.end_depth != line.depth || line.heredoc {
+    if line.verbatim || !(line.body_level || line.in_object) || line.end_depth != line.depth || line.heredoc {
         return None;
     }
     let t = line.text.trim();

@@ -26,7 +26,7 @@ pub use diagnostic::{
 pub use syntax::{parse_file, parse_text};
 pub use variables::{ENV_PREFIX, VarInputs};
 
-use crate::model::{Configuration, Sources, Span};
+use crate::model::{Configuration, Sources};
 
 /// Configuration files end with this.
 pub const CONFIG_SUFFIX: &str = ".pam.hcl";
@@ -172,9 +172,4 @@ fn evaluate_sources(
     eval::evaluate(&decls, dir, &mut config, diags);
     checks::run(&config, diags);
     config
-}
-
-/// The span of a whole source file's first byte; for diagnostics about a file as a whole.
-pub fn file_start(file: crate::model::FileId) -> Span {
-    Span::new(file, 0..0)
 }

@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 
+use hcl_edit::Ident;
 use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, ForExpr, FuncCall, TraversalOperator};
 use hcl_edit::template::ForDirective;
@@ -116,29 +117,32 @@ impl Visit for Collector {
 
     fn visit_for_expr(&mut self, node: &ForExpr) {
         self.visit_expr(&node.intro.collection_expr);
-        let n = self.bound.len();
-        if let Some(k) = &node.intro.key_var {
-            self.bound.push(k.to_string());
-        }
-        self.bound.push(node.intro.value_var.to_string());
-        if let Some(k) = &node.key_expr {
-            self.visit_expr(k);
-        }
-        self.visit_expr(&node.value_expr);
-        if let Some(cond) = &node.cond {
-            self.visit_expr(&cond.expr);
-        }
-        self.bound.truncate(n);
+        let intro = &node.intro;
+        self.bound_in(intro.key_var.as_deref(), &intro.value_var, |c| {
+            if let Some(k) = &node.key_expr {
+                c.visit_expr(k);
+            }
+            c.visit_expr(&node.value_expr);
+            if let Some(cond) = &node.cond {
+                c.visit_expr(&cond.expr);
+            }
+        });
     }
 
     fn visit_for_directive(&mut self, node: &ForDirective) {
-        self.visit_expr(&node.for_expr.collection_expr);
+        let f = &node.for_expr;
+        self.visit_expr(&f.collection_expr);
+        self.bound_in(f.key_var.as_deref(), &f.value_var, |c| c.visit_template(&f.template));
+    }
+}
+
+impl Collector {
+    /// Runs `f` with the names a `for` binds in scope.
+    fn bound_in(&mut self, key: Option<&Ident>, value: &Ident, f: impl FnOnce(&mut Self)) {
         let n = self.bound.len();
-        if let Some(k) = &node.for_expr.key_var {
-            self.bound.push(k.to_string());
-        }
-        self.bound.push(node.for_expr.value_var.to_string());
-        self.visit_template(&node.for_expr.template);
+        self.bound.extend(key.map(|k| k.to_string()));
+        self.bound.push(value.to_string());
+        f(self);
         self.bound.truncate(n);
     }
 }

@@ -90,7 +90,7 @@ impl<'a> BlockRef<'a> {
 /// What a block type may contain.
 pub struct Schema {
     pub kind: &'static str,
-    /// Number of labels: `Some(n)` exactly, `None` for `locals` (any attributes).
+    /// The exact number of labels.
     pub labels: usize,
     pub label_name: &'static str,
     pub attributes: &'static [&'static str],
