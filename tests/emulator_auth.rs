@@ -98,21 +98,8 @@ async fn certificate_assertion_is_verified() {
     let emu = start().await;
     let thumb = pamform::emulator::cert_thumbprint(CERT_PEM).unwrap();
     let aud = format!("{}{}", emu.base(), oauth::token_path(DOMAIN));
-    let scope = oauth::default_scope(oauth::EXCHANGE_RESOURCE);
-    let go = |assertion: String| {
-        let scope = scope.clone();
-        let emu = &emu;
-        async move {
-            emu.token_form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", CLIENT_ID),
-                ("client_assertion_type", oauth::CLIENT_ASSERTION_TYPE_JWT),
-                ("client_assertion", &assertion),
-                ("scope", &scope),
-            ])
-            .await
-        }
-    };
+    let e = &emu;
+    let go = |assertion: String| async move { e.assertion_token(&assertion, oauth::EXCHANGE_RESOURCE).await };
     let a = go(cert_assertion(&aud, &thumb, now() + 300)).await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.bytes));
     let token = a.json()["access_token"].as_str().unwrap().to_string();
@@ -132,26 +119,13 @@ async fn certificate_assertion_is_verified() {
 #[tokio::test]
 async fn federated_assertion_matches_a_registered_credential() {
     let emu = start().await;
-    let scope = oauth::default_scope(oauth::GRAPH_RESOURCE);
     let fed = |iss: &str, sub: &str, aud: &str| {
         let claims = json!({"iss": iss, "sub": sub, "aud": aud, "exp": now() + 300, "nbf": now() - 5});
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"github"))
             .unwrap()
     };
-    let ask = |assertion: String| {
-        let scope = scope.clone();
-        let emu = &emu;
-        async move {
-            emu.token_form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", CLIENT_ID),
-                ("client_assertion_type", oauth::CLIENT_ASSERTION_TYPE_JWT),
-                ("client_assertion", &assertion),
-                ("scope", &scope),
-            ])
-            .await
-        }
-    };
+    let e = &emu;
+    let ask = |assertion: String| async move { e.assertion_token(&assertion, oauth::GRAPH_RESOURCE).await };
     let iss = "https://token.actions.githubusercontent.com";
     let good = ask(fed(iss, "repo:contoso/pam-config:ref:refs/heads/main", oauth::FEDERATED_AUDIENCE)).await;
     assert_eq!(good.status, 200);

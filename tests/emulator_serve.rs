@@ -183,3 +183,61 @@ async fn concurrent_writes_are_safe() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn malformed_input_never_breaks_the_server() {
+    let emu = start().await;
+    let ex = emu.exchange_app().await;
+    let gr = emu.graph_app().await;
+    let deep = "[".repeat(10_000);
+    let huge = format!("{{\"CmdletInput\":{{\"CmdletName\":\"{}\"}}}}", "A".repeat(1_000_000));
+    for body in [
+        deep.as_str(),
+        huge.as_str(),
+        "{\"CmdletInput\":{\"CmdletName\":5}}",
+        "{\"CmdletInput\":{\"CmdletName\":\"Get-User\",\"Parameters\":[]}}",
+    ] {
+        let a = emu.invoke_raw(&ex, body, None, None).await;
+        assert!(a.status == 400, "{}", a.status);
+        a.real_error();
+    }
+    let a = emu.invoke(&ex, "Get-User", json!({"Identity": "\u{0}\u{ffff}'\"*%"})).await;
+    assert_eq!(a.status, 404);
+    let raw = reqwest::Client::new();
+    let r = raw
+        .post(format!("{}/contoso.onmicrosoft.com/oauth2/v2.0/token", emu.base()))
+        .body(vec![0xff, 0xfe, b'=', b'&', 0x00])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = raw.post(format!("{}/%FF%FE/oauth2/v2.0/token", emu.base())).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    for path in [
+        "/groups/%FF",
+        "/groups?$filter=%27",
+        "/groups?$top=-1",
+        "/groups/delta?$skiptoken=zz",
+        "/users/'",
+        "/groups/x/members/y",
+    ] {
+        let a = emu.graph(&gr, path).await;
+        assert!(matches!(a.status, 400 | 404), "{path}: {}", a.status);
+        assert!(a.json()["error"]["code"].is_string(), "{path}");
+    }
+    let a = emu.graph(&gr, "/groups?$filter=mail%20eq%20'x'").await;
+    assert_eq!(a.status, 200);
+    let r = raw.get(format!("{}/adminapi/beta/x/Other", emu.base())).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    for (path, body) in [
+        ("/_emulator/seed", "nope"),
+        ("/_emulator/clock/advance", "{\"seconds\":9223372036854775807}"),
+        ("/_emulator/devicecode/approve", "{}"),
+    ] {
+        let r = raw.post(format!("{}{path}", emu.base())).body(body).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{path}");
+    }
+    // Still serving.
+    emu.ok(&ex, "Get-OrganizationConfig", json!({})).await;
+    emu.shutdown().await;
+}

@@ -107,17 +107,30 @@ fn tenant_known(shared: &Shared, tenant: &str) -> bool {
         || tenant.eq_ignore_ascii_case("common")
 }
 
-/// `POST /{tenant}/oauth2/v2.0/token`
-pub(crate) fn token(shared: &Arc<Shared>, tenant: &str, body: &[u8]) -> Response {
+/// The form of a token or device-code request and its `client_id`, once the tenant is known.
+fn parse_form(
+    shared: &Shared,
+    tenant: &str,
+    body: &[u8],
+) -> Result<(HashMap<String, String>, String), Box<Response>> {
     if !tenant_known(shared, tenant) {
-        return bad(
+        return Err(Box::new(bad(
             oauth::ERROR_INVALID_REQUEST,
             aadsts::TENANT_NOT_FOUND,
             &format!("Tenant '{tenant}' not found."),
-        );
+        )));
     }
     let f = form(body);
     let client_id = f.get("client_id").cloned().unwrap_or_default();
+    Ok((f, client_id))
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`
+pub(crate) fn token(shared: &Arc<Shared>, tenant: &str, body: &[u8]) -> Response {
+    let (f, client_id) = match parse_form(shared, tenant, body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
     match f.get("grant_type").map(String::as_str) {
         Some(oauth::GRANT_CLIENT_CREDENTIALS) => client_credentials(shared, tenant, &f, &client_id),
         Some(oauth::GRANT_DEVICE_CODE) => device_code_grant(shared, &f, &client_id),
@@ -355,15 +368,10 @@ pub fn cert_thumbprint(pem: &str) -> Option<String> {
 
 /// `POST /{tenant}/oauth2/v2.0/devicecode`
 pub(crate) fn devicecode(shared: &Arc<Shared>, tenant: &str, body: &[u8]) -> Response {
-    if !tenant_known(shared, tenant) {
-        return bad(
-            oauth::ERROR_INVALID_REQUEST,
-            aadsts::TENANT_NOT_FOUND,
-            &format!("Tenant '{tenant}' not found."),
-        );
-    }
-    let f = form(body);
-    let client_id = f.get("client_id").cloned().unwrap_or_default();
+    let (f, client_id) = match parse_form(shared, tenant, body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
     let known = client_id.eq_ignore_ascii_case(oauth::EXCHANGE_PUBLIC_CLIENT_ID)
         || lock(&shared.tenant).seed.apps.iter().any(|a| a.client_id.eq_ignore_ascii_case(&client_id));
     if !known {

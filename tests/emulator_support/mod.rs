@@ -82,6 +82,19 @@ impl Emu {
         answer(self.http.post(url).form(form).send().await.unwrap()).await
     }
 
+    /// Asks for an app token with a client assertion (certificate or federated).
+    pub async fn assertion_token(&self, assertion: &str, resource: &str) -> Answer {
+        let scope = oauth::default_scope(resource);
+        self.token_form(&[
+            ("grant_type", oauth::GRANT_CLIENT_CREDENTIALS),
+            ("client_id", CLIENT_ID),
+            ("client_assertion_type", oauth::CLIENT_ASSERTION_TYPE_JWT),
+            ("client_assertion", assertion),
+            ("scope", &scope),
+        ])
+        .await
+    }
+
     pub async fn app_token_for(&self, client_id: &str, secret: &str, resource: &str) -> String {
         let scope = oauth::default_scope(resource);
         let a = self
