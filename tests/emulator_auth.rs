@@ -141,16 +141,15 @@ async fn device_code_flow_polls_until_approved_or_expired() {
     let emu = start().await;
     let url = format!("{}{}", emu.base(), oauth::devicecode_path(DOMAIN));
     let scope = oauth::default_scope(oauth::EXCHANGE_RESOURCE);
-    let dc: oauth::DeviceCodeResponse = emu
-        .http
-        .post(&url)
-        .form(&[("client_id", oauth::EXCHANGE_PUBLIC_CLIENT_ID), ("scope", &scope)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let new_code = || async {
+        let r = emu
+            .http
+            .post(&url)
+            .form(&[("client_id", oauth::EXCHANGE_PUBLIC_CLIENT_ID), ("scope", &scope)])
+            .send();
+        r.await.unwrap().json::<oauth::DeviceCodeResponse>().await.unwrap()
+    };
+    let dc = new_code().await;
     let form = [
         ("grant_type", oauth::GRANT_DEVICE_CODE),
         ("client_id", oauth::EXCHANGE_PUBLIC_CLIENT_ID),
@@ -190,16 +189,7 @@ async fn device_code_flow_polls_until_approved_or_expired() {
     assert_eq!(g.status, 200);
     // A used code is gone; a new one expires when the clock passes its lifetime.
     assert_eq!(poll().await.json()["error"], oauth::ERROR_INVALID_GRANT);
-    let dc2: oauth::DeviceCodeResponse = emu
-        .http
-        .post(&url)
-        .form(&[("client_id", oauth::EXCHANGE_PUBLIC_CLIENT_ID), ("scope", &scope)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dc2 = new_code().await;
     emu.advance(dc2.expires_in as i64 + 1).await;
     let a = emu
         .token_form(&[

@@ -241,3 +241,40 @@ async fn malformed_input_never_breaks_the_server() {
     emu.ok(&ex, "Get-OrganizationConfig", json!({})).await;
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn requests_and_authorizations_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config();
+    cfg.data = Some(dir.path().join("tenant.json"));
+    let emu = start_with(cfg.clone()).await;
+    let app = emu.exchange_app().await;
+    emu.group(&app, "pam-approvers", &["alice"]).await;
+    emu.ok(
+        &app,
+        "Enable-ElevatedAccessControl",
+        json!({"AdminGroup": upn("pam-approvers"), "SystemAccounts": [CLIENT_ID]}),
+    )
+    .await;
+    emu.ok(
+        &app,
+        "New-ElevatedAccessApprovalPolicy",
+        json!({"Task": "Exchange\\New-MoveRequest", "ApprovalType": "Manual", "ApproverGroup": upn("pam-approvers")}),
+    )
+    .await;
+    let admin = emu.exchange_user("admin").await;
+    let req = emu
+        .ok(&admin, "New-ElevatedAccessRequest", json!({"Task": "Exchange\\New-MoveRequest", "Reason": "r"}))
+        .await;
+    let id = req[0]["Identity"].as_str().unwrap().to_string();
+    let alice = emu.exchange_user("alice").await;
+    emu.ok(&alice, "Approve-ElevatedAccessRequest", json!({"RequestId": id})).await;
+    emu.shutdown().await;
+
+    let emu = start_with(cfg).await;
+    let admin = emu.exchange_user("admin").await;
+    let got = emu.ok(&admin, "Get-ElevatedAccessRequest", json!({"Identity": id})).await;
+    assert_eq!(got[0]["RequestStatus"], "Approved");
+    emu.ok(&admin, "New-MoveRequest", json!({})).await;
+    emu.shutdown().await;
+}

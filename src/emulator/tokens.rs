@@ -86,6 +86,21 @@ fn unauthorized_client(code: u64, description: &str) -> Response {
     token_error(StatusCode::UNAUTHORIZED, oauth::ERROR_INVALID_CLIENT, code, description)
 }
 
+fn app_not_found(client_id: &str) -> Response {
+    unauthorized_client(
+        aadsts::APP_NOT_FOUND,
+        &format!("Application with identifier '{client_id}' was not found in the directory."),
+    )
+}
+
+fn invalid_scope() -> Response {
+    bad(
+        oauth::ERROR_INVALID_SCOPE,
+        aadsts::INVALID_SCOPE,
+        "The provided value for the input parameter 'scope' is not valid; ask for '<resource>/.default' of Exchange or Graph.",
+    )
+}
+
 /// The resource a scope list asks for (`https://outlook.office365.com/.default`, ...).
 fn resource_of(scope: Option<&String>) -> Option<String> {
     let scope = scope?;
@@ -159,17 +174,10 @@ fn client_credentials(
         t.seed.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(client_id)).cloned()
     };
     let Some(app) = app else {
-        return unauthorized_client(
-            aadsts::APP_NOT_FOUND,
-            &format!("Application with identifier '{client_id}' was not found in the directory."),
-        );
+        return app_not_found(client_id);
     };
     let Some(resource) = resource_of(f.get("scope")) else {
-        return bad(
-            oauth::ERROR_INVALID_SCOPE,
-            aadsts::INVALID_SCOPE,
-            "The provided request must include a 'scope' input parameter naming a known resource with '/.default'.",
-        );
+        return invalid_scope();
     };
     if let Some(secret) = f.get("client_secret") {
         if app.secret_sha256.as_deref() != Some(secret_hash(secret).as_str()) {
@@ -375,17 +383,10 @@ pub(crate) fn devicecode(shared: &Arc<Shared>, tenant: &str, body: &[u8]) -> Res
     let known = client_id.eq_ignore_ascii_case(oauth::EXCHANGE_PUBLIC_CLIENT_ID)
         || lock(&shared.tenant).seed.apps.iter().any(|a| a.client_id.eq_ignore_ascii_case(&client_id));
     if !known {
-        return unauthorized_client(
-            aadsts::APP_NOT_FOUND,
-            &format!("Application with identifier '{client_id}' was not found in the directory."),
-        );
+        return app_not_found(&client_id);
     }
     let Some(resource) = resource_of(f.get("scope")) else {
-        return bad(
-            oauth::ERROR_INVALID_SCOPE,
-            aadsts::INVALID_SCOPE,
-            "The provided value for the input parameter 'scope' is not valid.",
-        );
+        return invalid_scope();
     };
     let device_code = uuid::Uuid::new_v4().simple().to_string();
     let user_code: String = {
@@ -456,11 +457,7 @@ fn refresh_grant(shared: &Arc<Shared>, f: &HashMap<String, String>, client_id: &
         return bad(oauth::ERROR_INVALID_GRANT, aadsts::INVALID_GRANT, "The refresh token is not valid.");
     };
     let Some(resource) = resource_of(f.get("scope")) else {
-        return bad(
-            oauth::ERROR_INVALID_SCOPE,
-            aadsts::INVALID_SCOPE,
-            "The provided value for the input parameter 'scope' is not valid.",
-        );
+        return invalid_scope();
     };
     delegated(shared, &grant.client_id, &grant.upn, &resource)
 }
