@@ -657,7 +657,7 @@ fn lifecycle(block: BlockRef<'_>, kind: ResourceType, diags: &mut Diagnostics) -
     for lc in block.blocks("lifecycle") {
         if let Some(attr) = lc.attribute("prevent_destroy") {
             let span = lc.expr_span(&attr.value);
-            match eval_expr(&attr.value, &base_context(), span)
+            match eval_expr(&attr.value, &Context::new(), span)
                 .and_then(|v| values::bool("prevent_destroy", &v, span))
             {
                 Ok(b) => out.prevent_destroy = b.value,
