@@ -90,6 +90,8 @@ struct Evaluator<'a, 'd> {
     failed: HashSet<Node>,
     /// Resource blocks that depend on a failed node.
     degraded: HashSet<Node>,
+    /// Nodes whose expressions call functions (the others get a context without them).
+    calls_functions: HashSet<Node>,
 }
 
 impl<'a, 'd> Evaluator<'a, 'd> {
@@ -105,6 +107,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
             instance_keys: HashMap::new(),
             failed: HashSet::new(),
             degraded: HashSet::new(),
+            calls_functions: HashSet::new(),
         };
         for (name, v) in &decls.variables {
             match &v.value {
@@ -222,6 +225,9 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                     };
                     diags.push(d);
                     self.broken(&node);
+                }
+                if !collected.functions.is_empty() {
+                    self.calls_functions.insert(node.clone());
                 }
                 for (name, range) in collected.functions {
                     if !FUNCTIONS.contains(&name.as_str()) {
@@ -450,7 +456,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
 
     /// A context with the values `node`'s references need.
     fn context_for(&self, node: &Node) -> Context<'static> {
-        let mut ctx = self.base.clone();
+        let mut ctx = if self.calls_functions.contains(node) { self.base.clone() } else { Context::new() };
         let mut objects: BTreeMap<&str, hcl::Map<String, Value>> = BTreeMap::new();
         for (_, r) in self.node_refs.get(node).map(Vec::as_slice).unwrap_or_default() {
             let Some(target) = Self::ref_node(r) else { continue };
@@ -651,7 +657,7 @@ fn lifecycle(block: BlockRef<'_>, kind: ResourceType, diags: &mut Diagnostics) -
     for lc in block.blocks("lifecycle") {
         if let Some(attr) = lc.attribute("prevent_destroy") {
             let span = lc.expr_span(&attr.value);
-            match eval_expr(&attr.value, &base_context(), span)
+            match eval_expr(&attr.value, &Context::new(), span)
                 .and_then(|v| values::bool("prevent_destroy", &v, span))
             {
                 Ok(b) => out.prevent_destroy = b.value,
