@@ -111,15 +111,21 @@ impl Client {
             let principals = self.read_principals(&principal_names, &groups).await?;
             Ok::<_, TenantError>((groups, principals))
         };
-        let role_groups = self.read_role_groups(&req.role_groups);
-        let roles = self.read_roles(&req.roles);
+        // Role groups, then the requested roles with the roles they contain: one chain that
+        // starts first, so its second step does not wait for unrelated reads.
+        let roles_chain = async {
+            let role_groups = self.read_role_groups(&req.role_groups).await?;
+            let mut roles: BTreeSet<String> = req.roles.clone();
+            roles.extend(role_groups.values().flatten().cloned());
+            let cmdlets = self.read_roles(&roles).await?;
+            Ok::<_, TenantError>((role_groups, cmdlets))
+        };
 
-        let (first, groups_and_principals, role_groups, roles) =
-            tokio::join!(pam_and_policies, groups_and_principals, role_groups, roles);
+        let (roles, first, groups_and_principals) =
+            tokio::join!(roles_chain, pam_and_policies, groups_and_principals);
         let (pam, policies) = first?;
         let (mut groups, principals) = groups_and_principals?;
-        let mut role_group_roles = role_groups?;
-        let mut role_cmdlets = roles?;
+        let (mut role_group_roles, mut role_cmdlets) = roles?;
         progress.step("reading groups and roles the policies name");
 
         // Groups and role groups only the tenant names: a second, usually small, round.
