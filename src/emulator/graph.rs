@@ -190,28 +190,49 @@ fn member_map(seed: &Seed, groups: &[SeedGroup], id: &str) -> Option<Map<String,
 }
 
 /// `prop eq 'value'` (also `startswith(prop,'value')`) over string properties.
-fn filter_matches(filter: &str, obj: &Map<String, Value>) -> Result<bool, GraphAnswer> {
-    let unsupported = || error(400, code::UNSUPPORTED_QUERY, &format!("Unsupported query: '{filter}'."));
-    let f = filter.trim();
-    let (prop, value, starts) =
-        if let Some(rest) = f.strip_prefix("startswith(").and_then(|r| r.strip_suffix(')')) {
-            let (prop, val) = rest.split_once(',').ok_or_else(unsupported)?;
-            (prop.trim(), val.trim(), true)
-        } else {
-            let (prop, val) = f.split_once(" eq ").ok_or_else(unsupported)?;
-            (prop.trim(), val.trim(), false)
-        };
-    let value = value
-        .strip_prefix('\'')
-        .and_then(|v| v.strip_suffix('\''))
-        .ok_or_else(unsupported)?
-        .replace("''", "'");
-    if !matches!(prop, "mail" | "userPrincipalName" | "displayName" | "mailNickname" | "id") {
-        return Err(unsupported());
+struct GraphFilter {
+    prop: String,
+    value: String,
+    starts: bool,
+}
+
+impl GraphFilter {
+    fn parse(filter: &str) -> Result<GraphFilter, GraphAnswer> {
+        let unsupported = || error(400, code::UNSUPPORTED_QUERY, &format!("Unsupported query: '{filter}'."));
+        let f = filter.trim();
+        let (prop, value, starts) =
+            if let Some(rest) = f.strip_prefix("startswith(").and_then(|r| r.strip_suffix(')')) {
+                let (prop, val) = rest.split_once(',').ok_or_else(unsupported)?;
+                (prop.trim(), val.trim(), true)
+            } else {
+                let (prop, val) = f.split_once(" eq ").ok_or_else(unsupported)?;
+                (prop.trim(), val.trim(), false)
+            };
+        let value = value
+            .strip_prefix('\'')
+            .and_then(|v| v.strip_suffix('\''))
+            .filter(|_| value.len() >= 2)
+            .ok_or_else(unsupported)?
+            .replace("''", "'");
+        if !matches!(prop, "mail" | "userPrincipalName" | "displayName" | "mailNickname" | "id") {
+            return Err(unsupported());
+        }
+        Ok(GraphFilter { prop: prop.to_string(), value: normalize::principal(&value), starts })
     }
-    let got = obj.get(prop).and_then(Value::as_str).unwrap_or_default();
-    let (got, value) = (normalize::principal(got), normalize::principal(&value));
-    Ok(if starts { got.starts_with(&value) } else { got == value })
+
+    fn matches(&self, obj: &Map<String, Value>) -> bool {
+        let got = normalize::principal(obj.get(&self.prop).and_then(Value::as_str).unwrap_or_default());
+        if self.starts { got.starts_with(&self.value) } else { got == self.value }
+    }
+}
+
+/// The objects that pass the query's filter, projected to its `$select`.
+fn select_filtered(
+    maps: impl Iterator<Item = Map<String, Value>>,
+    q: &Query,
+) -> Result<Vec<Value>, GraphAnswer> {
+    let filter = q.filter.as_deref().map(GraphFilter::parse).transpose()?;
+    Ok(maps.filter(|m| filter.as_ref().is_none_or(|f| f.matches(m))).map(|m| project(m, &q.select)).collect())
 }
 
 /// A page of `items` at `skip` with a nextLink that repeats the query.
@@ -271,21 +292,12 @@ pub(crate) fn get(shared: &Shared, caller: &Caller, path: &str, raw_query: &str)
     match segs.as_slice() {
         ["groups", ..] if !allowed(caller, oauth::PERMISSION_GROUP_READ_ALL) => forbidden(),
         ["users", ..] if !allowed(caller, oauth::PERMISSION_USER_READ_ALL) => forbidden(),
-        ["groups"] => shared.with_graph_groups(|groups| {
-            let mut items = Vec::new();
-            for g in groups {
-                let m = group_map(g);
-                match &q.filter {
-                    Some(f) => match filter_matches(f, &m) {
-                        Ok(true) => items.push(project(m, &q.select)),
-                        Ok(false) => {}
-                        Err(a) => return a,
-                    },
-                    None => items.push(project(m, &q.select)),
-                }
-            }
-            page(shared, path, raw_query, items, &q, "groups")
-        }),
+        ["groups"] => {
+            shared.with_graph_groups(|groups| match select_filtered(groups.iter().map(group_map), &q) {
+                Ok(items) => page(shared, path, raw_query, items, &q, "groups"),
+                Err(a) => a,
+            })
+        }
         ["groups", "delta"] => delta(shared, &q),
         ["groups", id] => {
             shared.with_graph_groups(|groups| match groups.iter().find(|g| g.id.eq_ignore_ascii_case(id)) {
@@ -307,20 +319,12 @@ pub(crate) fn get(shared: &Shared, caller: &Caller, path: &str, raw_query: &str)
         }
         ["users"] => {
             let t = lock(&shared.tenant);
-            let mut items = Vec::new();
-            for u in &t.seed.users {
-                let m = user_map(u);
-                match &q.filter {
-                    Some(f) => match filter_matches(f, &m) {
-                        Ok(true) => items.push(project(m, &q.select)),
-                        Ok(false) => {}
-                        Err(a) => return a,
-                    },
-                    None => items.push(project(m, &q.select)),
-                }
-            }
+            let items = select_filtered(t.seed.users.iter().map(user_map), &q);
             drop(t);
-            page(shared, path, raw_query, items, &q, "users")
+            match items {
+                Ok(items) => page(shared, path, raw_query, items, &q, "users"),
+                Err(a) => a,
+            }
         }
         ["users", id] => {
             let t = lock(&shared.tenant);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -48,22 +48,25 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-async fn token(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, body: Bytes) -> Response {
-    tokens::token(&s, &tenant, &body)
+/// The `n`th path segment, percent-decoded (never a rejection: odd bytes are replaced).
+fn segment(uri: &Uri, n: usize) -> String {
+    let raw = uri.path().split('/').filter(|s| !s.is_empty()).nth(n).unwrap_or_default();
+    url::form_urlencoded::parse(format!("t={}", raw.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
-async fn devicecode(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, body: Bytes) -> Response {
-    tokens::devicecode(&s, &tenant, &body)
+async fn token(State(s): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Response {
+    tokens::token(&s, &segment(&uri, 0), &body)
 }
 
-async fn invoke(
-    State(s): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    exchange::invoke(s, tenant, headers, uri.query().map(str::to_string), &body).await
+async fn devicecode(State(s): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Response {
+    tokens::devicecode(&s, &segment(&uri, 0), &body)
+}
+
+async fn invoke(State(s): State<Arc<Shared>>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+    exchange::invoke(s, segment(&uri, 2), headers, uri.query().map(str::to_string), &body).await
 }
 
 fn graph_path(uri: &Uri) -> String {

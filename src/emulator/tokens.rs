@@ -86,6 +86,21 @@ fn unauthorized_client(code: u64, description: &str) -> Response {
     token_error(StatusCode::UNAUTHORIZED, oauth::ERROR_INVALID_CLIENT, code, description)
 }
 
+fn app_not_found(client_id: &str) -> Response {
+    unauthorized_client(
+        aadsts::APP_NOT_FOUND,
+        &format!("Application with identifier '{client_id}' was not found in the directory."),
+    )
+}
+
+fn invalid_scope() -> Response {
+    bad(
+        oauth::ERROR_INVALID_SCOPE,
+        aadsts::INVALID_SCOPE,
+        "The provided value for the input parameter 'scope' is not valid; ask for '<resource>/.default' of Exchange or Graph.",
+    )
+}
+
 /// The resource a scope list asks for (`https://outlook.office365.com/.default`, ...).
 fn resource_of(scope: Option<&String>) -> Option<String> {
     let scope = scope?;
@@ -107,17 +122,30 @@ fn tenant_known(shared: &Shared, tenant: &str) -> bool {
         || tenant.eq_ignore_ascii_case("common")
 }
 
-/// `POST /{tenant}/oauth2/v2.0/token`
-pub(crate) fn token(shared: &Arc<Shared>, tenant: &str, body: &[u8]) -> Response {
+/// The form of a token or device-code request and its `client_id`, once the tenant is known.
+fn parse_form(
+    shared: &Shared,
+    tenant: &str,
+    body: &[u8],
+) -> Result<(HashMap<String, String>, String), Box<Response>> {
     if !tenant_known(shared, tenant) {
-        return bad(
+        return Err(Box::new(bad(
             oauth::ERROR_INVALID_REQUEST,
             aadsts::TENANT_NOT_FOUND,
             &format!("Tenant '{tenant}' not found."),
-        );
+        )));
     }
     let f = form(body);
     let client_id = f.get("client_id").cloned().unwrap_or_default();
+    Ok((f, client_id))
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`
+pub(crate) fn token(shared: &Arc<Shared>, tenant: &str, body: &[u8]) -> Response {
+    let (f, client_id) = match parse_form(shared, tenant, body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
     match f.get("grant_type").map(String::as_str) {
         Some(oauth::GRANT_CLIENT_CREDENTIALS) => client_credentials(shared, tenant, &f, &client_id),
         Some(oauth::GRANT_DEVICE_CODE) => device_code_grant(shared, &f, &client_id),
@@ -146,17 +174,10 @@ fn client_credentials(
         t.seed.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(client_id)).cloned()
     };
     let Some(app) = app else {
-        return unauthorized_client(
-            aadsts::APP_NOT_FOUND,
-            &format!("Application with identifier '{client_id}' was not found in the directory."),
-        );
+        return app_not_found(client_id);
     };
     let Some(resource) = resource_of(f.get("scope")) else {
-        return bad(
-            oauth::ERROR_INVALID_SCOPE,
-            aadsts::INVALID_SCOPE,
-            "The provided request must include a 'scope' input parameter naming a known resource with '/.default'.",
-        );
+        return invalid_scope();
     };
     if let Some(secret) = f.get("client_secret") {
         if app.secret_sha256.as_deref() != Some(secret_hash(secret).as_str()) {
@@ -355,29 +376,17 @@ pub fn cert_thumbprint(pem: &str) -> Option<String> {
 
 /// `POST /{tenant}/oauth2/v2.0/devicecode`
 pub(crate) fn devicecode(shared: &Arc<Shared>, tenant: &str, body: &[u8]) -> Response {
-    if !tenant_known(shared, tenant) {
-        return bad(
-            oauth::ERROR_INVALID_REQUEST,
-            aadsts::TENANT_NOT_FOUND,
-            &format!("Tenant '{tenant}' not found."),
-        );
-    }
-    let f = form(body);
-    let client_id = f.get("client_id").cloned().unwrap_or_default();
+    let (f, client_id) = match parse_form(shared, tenant, body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
     let known = client_id.eq_ignore_ascii_case(oauth::EXCHANGE_PUBLIC_CLIENT_ID)
         || lock(&shared.tenant).seed.apps.iter().any(|a| a.client_id.eq_ignore_ascii_case(&client_id));
     if !known {
-        return unauthorized_client(
-            aadsts::APP_NOT_FOUND,
-            &format!("Application with identifier '{client_id}' was not found in the directory."),
-        );
+        return app_not_found(&client_id);
     }
     let Some(resource) = resource_of(f.get("scope")) else {
-        return bad(
-            oauth::ERROR_INVALID_SCOPE,
-            aadsts::INVALID_SCOPE,
-            "The provided value for the input parameter 'scope' is not valid.",
-        );
+        return invalid_scope();
     };
     let device_code = uuid::Uuid::new_v4().simple().to_string();
     let user_code: String = {
@@ -448,11 +457,7 @@ fn refresh_grant(shared: &Arc<Shared>, f: &HashMap<String, String>, client_id: &
         return bad(oauth::ERROR_INVALID_GRANT, aadsts::INVALID_GRANT, "The refresh token is not valid.");
     };
     let Some(resource) = resource_of(f.get("scope")) else {
-        return bad(
-            oauth::ERROR_INVALID_SCOPE,
-            aadsts::INVALID_SCOPE,
-            "The provided value for the input parameter 'scope' is not valid.",
-        );
+        return invalid_scope();
     };
     delegated(shared, &grant.client_id, &grant.upn, &resource)
 }
