@@ -532,3 +532,29 @@ fn verbose_child() {
         c.get_requests(None).await.unwrap();
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_graph_does_not_show_yet_is_read_from_exchange() {
+    let emu = start(seed(), Faults { replication_delay_ms: 600_000, ..Faults::default() }).await;
+    let c = client(&emu);
+    let new = pamform::tenant::NewGroup {
+        name: "Fresh Approvers".into(),
+        alias: "fresh-approvers".into(),
+        email: upn("fresh-approvers"),
+        members: vec![upn("heidi"), upn("ivan")],
+        ..Default::default()
+    };
+    c.new_group(&new).await.unwrap();
+    assert_eq!(
+        c.find_groups_by_mail(&[upn("fresh-approvers")]).await.unwrap()[&upn("fresh-approvers")],
+        None
+    );
+    let mut req = request();
+    req.groups.insert(upn("fresh-approvers"));
+    let snapshot = c.refresh(&req).await.unwrap();
+    let fresh = snapshot.group(&upn("fresh-approvers")).expect("the new group is in the snapshot");
+    assert!(fresh.security_enabled);
+    let members: BTreeSet<&str> = fresh.members.iter().map(|m| m.label()).collect();
+    assert_eq!(members, BTreeSet::from([upn("heidi").as_str(), upn("ivan").as_str()]));
+    assert!(snapshot.group(&upn("missing-group")).is_none());
+}

@@ -407,6 +407,22 @@ pub fn remote_policy(p: wx::ApprovalPolicy) -> model::RemotePolicy {
     model::RemotePolicy { id: p.identity, target, approval, approver_group: p.approver_group }
 }
 
+/// An Exchange group and its members as the model speaks it.
+pub fn exchange_group(g: wx::DistributionGroup, members: Vec<wx::Recipient>) -> model::RemoteGroup {
+    let mut members: Vec<model::DirectoryObject> = members.into_iter().map(recipient_object).collect();
+    members.sort_by(|a, b| a.id.cmp(&b.id));
+    model::RemoteGroup {
+        security_enabled: g.recipient_type_details == wx::RECIPIENT_MAIL_UNIVERSAL_SECURITY_GROUP,
+        id: g.external_directory_object_id,
+        name: g.name,
+        display_name: g.display_name,
+        alias: g.alias,
+        email: g.primary_smtp_address,
+        description: g.description.filter(|d| !d.is_empty()),
+        members,
+    }
+}
+
 /// A wire recipient as a directory object.
 pub fn recipient_object(r: wx::Recipient) -> model::DirectoryObject {
     let t = r.recipient_type_details.as_str();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::client::Client;
 use super::error::TenantError;
-use super::exchange::recipient_object;
+use super::exchange::{exchange_group, recipient_object};
 use super::graph::remote_group;
 use crate::model::{self, PolicyTarget, normalize};
 
@@ -59,6 +59,32 @@ impl Drop for Progress {
     }
 }
 
+/// Runs `read` for every name at once (the client's permits limit what is in flight) and
+/// returns the answers by name.
+async fn for_each<T, F, Fut>(
+    client: &Client,
+    names: impl IntoIterator<Item = String>,
+    read: F,
+) -> Result<Vec<(String, T)>, TenantError>
+where
+    T: Send + 'static,
+    F: Fn(Client, String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, TenantError>> + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    for name in names {
+        let answer = read(client.clone(), name.clone());
+        set.spawn(async move { (name, answer.await) });
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        let (name, answer) =
+            joined.map_err(|e| TenantError::Config(format!("a tenant read stopped: {e}")))?;
+        out.push((name, answer?));
+    }
+    Ok(out)
+}
+
 fn keyed(items: &BTreeSet<String>) -> Vec<String> {
     let set: BTreeSet<String> =
         items.iter().map(|s| normalize::principal(s)).filter(|s| !s.is_empty()).collect();
@@ -85,15 +111,21 @@ impl Client {
             let principals = self.read_principals(&principal_names, &groups).await?;
             Ok::<_, TenantError>((groups, principals))
         };
-        let role_groups = self.read_role_groups(&req.role_groups);
-        let roles = self.read_roles(&req.roles);
+        // Role groups, then the requested roles with the roles they contain: one chain that
+        // starts first, so its second step does not wait for unrelated reads.
+        let roles_chain = async {
+            let role_groups = self.read_role_groups(&req.role_groups).await?;
+            let mut roles: BTreeSet<String> = req.roles.clone();
+            roles.extend(role_groups.values().flatten().cloned());
+            let cmdlets = self.read_roles(&roles).await?;
+            Ok::<_, TenantError>((role_groups, cmdlets))
+        };
 
-        let (first, groups_and_principals, role_groups, roles) =
-            tokio::join!(pam_and_policies, groups_and_principals, role_groups, roles);
+        let (roles, first, groups_and_principals) =
+            tokio::join!(roles_chain, pam_and_policies, groups_and_principals);
         let (pam, policies) = first?;
         let (mut groups, principals) = groups_and_principals?;
-        let mut role_group_roles = role_groups?;
-        let mut role_cmdlets = roles?;
+        let (mut role_group_roles, mut role_cmdlets) = roles?;
         progress.step("reading groups and roles the policies name");
 
         // Groups and role groups only the tenant names: a second, usually small, round.
@@ -146,17 +178,40 @@ impl Client {
             return Ok(BTreeMap::new());
         }
         let found = self.find_groups_by_mail(emails).await?;
+        let missing: Vec<String> =
+            found.iter().filter(|(_, g)| g.is_none()).map(|(m, _)| m.clone()).collect();
         let found: Vec<(String, crate::wire::graph::Group)> =
             found.into_iter().filter_map(|(mail, g)| g.map(|g| (mail, g))).collect();
         let ids: Vec<String> = found.iter().map(|(_, g)| g.id.clone()).collect();
-        let mut members = self.group_members(&ids).await?;
-        Ok(found
+        let (members, recent) =
+            tokio::join!(self.group_members(&ids), self.read_groups_from_exchange(missing));
+        let mut members = members?;
+        let mut out: BTreeMap<String, model::RemoteGroup> = found
             .into_iter()
             .map(|(mail, g)| {
                 let m = members.remove(&g.id).unwrap_or_default();
                 (mail, remote_group(g, m))
             })
-            .collect())
+            .collect();
+        out.extend(recent?);
+        Ok(out)
+    }
+
+    /// Groups Graph does not show, asked of Exchange: a group created moments ago reaches
+    /// Graph only after replication, and a plan must not create it twice.
+    async fn read_groups_from_exchange(
+        &self,
+        emails: Vec<String>,
+    ) -> Result<BTreeMap<String, model::RemoteGroup>, TenantError> {
+        let found = for_each(self, emails, |client, mail| async move {
+            let Some(group) = client.get_group(&mail).await? else {
+                return Ok(None);
+            };
+            let members = client.get_group_members(&group.primary_smtp_address).await?;
+            Ok(Some(exchange_group(group, members)))
+        })
+        .await?;
+        Ok(found.into_iter().filter_map(|(mail, g)| g.map(|g| (mail, g))).collect())
     }
 
     /// Principals: from the members of `groups` when they are one, else through Graph; those
@@ -188,19 +243,9 @@ impl Client {
         }
         out.extend(self.get_users(&ask).await?);
         let unknown: Vec<String> = out.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.clone()).collect();
-        let mut set = tokio::task::JoinSet::new();
-        for name in unknown {
-            let client = self.clone();
-            set.spawn(async move {
-                let r = client.get_recipient(&name).await;
-                (name, r)
-            });
-        }
-        while let Some(joined) = set.join_next().await {
-            let (name, found) =
-                joined.map_err(|e| TenantError::Config(format!("a recipient read failed: {e}")))?;
-            out.insert(name, found?.map(recipient_object));
-        }
+        let recipients =
+            for_each(self, unknown, |client, name| async move { client.get_recipient(&name).await }).await?;
+        out.extend(recipients.into_iter().map(|(name, r)| (name, r.map(recipient_object))));
         Ok(out)
     }
 
@@ -209,21 +254,15 @@ impl Client {
         &self,
         names: &BTreeSet<String>,
     ) -> Result<BTreeMap<String, Vec<String>>, TenantError> {
-        let mut set = tokio::task::JoinSet::new();
-        for name in names {
-            let client = self.clone();
-            let name = name.clone();
-            set.spawn(async move { client.get_role_groups(Some(&name)).await });
-        }
+        let answers = for_each(self, names.iter().cloned(), |client, name| async move {
+            client.get_role_groups(Some(&name)).await
+        })
+        .await?;
         let mut out = BTreeMap::new();
-        while let Some(joined) = set.join_next().await {
-            let groups =
-                joined.map_err(|e| TenantError::Config(format!("a role group read failed: {e}")))??;
-            for g in groups {
-                let mut roles = g.roles;
-                roles.sort();
-                out.insert(normalize::principal(&g.name), roles);
-            }
+        for g in answers.into_iter().flat_map(|(_, groups)| groups) {
+            let mut roles = g.roles;
+            roles.sort();
+            out.insert(normalize::principal(&g.name), roles);
         }
         Ok(out)
     }
@@ -235,19 +274,12 @@ impl Client {
     ) -> Result<BTreeMap<String, Vec<String>>, TenantError> {
         let unique: BTreeSet<String> =
             names.iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
-        let mut set = tokio::task::JoinSet::new();
-        for name in unique {
-            let client = self.clone();
-            set.spawn(async move {
-                let r = client.get_role_entries(&name).await;
-                (name, r)
-            });
-        }
+        let answers =
+            for_each(self, unique, |client, name| async move { client.get_role_entries(&name).await })
+                .await?;
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        while let Some(joined) = set.join_next().await {
-            let (name, entries) =
-                joined.map_err(|e| TenantError::Config(format!("a role read failed: {e}")))?;
-            let mut cmdlets: Vec<String> = entries?.into_iter().map(|e| e.name).collect();
+        for (name, entries) in answers {
+            let mut cmdlets: Vec<String> = entries.into_iter().map(|e| e.name).collect();
             cmdlets.sort();
             cmdlets.dedup();
             out.insert(normalize::principal(&name), cmdlets);

@@ -181,12 +181,16 @@ pub const BATCH_PATH: &str = "/v1.0/$batch";
 /// `Retry-After` on throttled responses, in seconds. (**doc**)
 pub const RETRY_AFTER_HEADER: &str = "Retry-After";
 
-/// Percent-encodes a query value or path segment: everything but RFC 3986 unreserved
-/// characters, so `#EXT#` UPNs, quotes and spaces survive inside `$batch` URLs too.
+/// Percent-encodes a query value: everything but RFC 3986 unreserved characters, so quotes
+/// and spaces survive inside `$batch` URLs too.
 pub fn encode_component(s: &str) -> String {
+    percent_encode(s, b"-._~")
+}
+
+fn percent_encode(s: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -199,15 +203,7 @@ pub fn encode_component(s: &str) -> String {
 /// `:` and `@`), so a UPN stays readable (`/users/alice@contoso.com`, as Graph documents it)
 /// while `#EXT#` becomes `%23EXT%23` (**doc**: guests' `#` must be encoded).
 pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encode(s, b"-._~!$&'()*+,;=:@")
 }
 
 /// Relative URL (to the version root) that finds a group by its primary SMTP address.
