@@ -233,16 +233,23 @@ fn recorded_after(c: &ResourceChange) -> Applied {
 }
 
 /// For each operation, the operations it must wait for: creates and updates wait for what
-/// they depend on; deletes wait for the removal of what depends on them.
+/// they depend on; deletes wait for the removal of what depends on them, and a group's
+/// deletion also waits for every change that takes a reference to it away (a policy replaced
+/// onto another group, the PAM switch given another default group): Exchange refuses to
+/// remove a group that a policy or the PAM switch still names.
 fn wait_graph<'a>(ops: &[&'a ResourceChange]) -> BTreeMap<Address, Vec<&'a Address>> {
     let by_addr: BTreeMap<&Address, &ResourceChange> = ops.iter().map(|c| (&c.address, *c)).collect();
     let mut waits = BTreeMap::new();
     for c in ops {
         let mut w: Vec<&Address> = Vec::new();
         if c.action == Action::Delete {
+            let email = c.before.as_ref().and_then(Attrs::as_group).map(|g| g.email.as_str());
             for o in ops {
-                if matches!(o.action, Action::Delete | Action::Replace) && o.dependencies.contains(&c.address)
-                {
+                let depends = matches!(o.action, Action::Delete | Action::Replace)
+                    && o.dependencies.contains(&c.address);
+                let references = o.address != c.address
+                    && email.is_some_and(|e| o.before.as_ref().is_some_and(|b| names_group(b, e)));
+                if depends || references {
                     w.push(&o.address);
                 }
             }
@@ -258,6 +265,17 @@ fn wait_graph<'a>(ops: &[&'a ResourceChange]) -> BTreeMap<Address, Vec<&'a Addre
         waits.insert(c.address.clone(), w);
     }
     waits
+}
+
+/// Whether a resource's attributes name the group with `email` (as approver or default group).
+fn names_group(attrs: &Attrs, email: &str) -> bool {
+    match attrs {
+        Attrs::Policy(p) => p.approver_group.eq_ignore_ascii_case(email),
+        Attrs::Pam(p) => {
+            p.enabled && p.default_approver_group.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(email))
+        }
+        Attrs::Group(_) => false,
+    }
 }
 
 /// Refresh-only: the tenant's values become the recorded ones.
