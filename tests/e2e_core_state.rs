@@ -1,0 +1,167 @@
+//! State and its lock through the real binary: two applies at once, --lock-timeout,
+//! force-unlock, a corrupted state file left untouched, the file's mode and backup, and
+//! `state list|show|rm`.
+
+mod cli_support;
+
+use std::time::{Duration, Instant};
+
+use cli_support::{QUICKSTART, Tenant, Workspace};
+use pamform::state::lock;
+use serde_json::json;
+
+/// Spawns a slow apply and waits until it holds the lock.
+fn hold_lock(tenant: &Tenant, ws: &Workspace) -> (std::process::Child, lock::LockInfo) {
+    tenant.set_faults(json!({"exchange_latency_ms": 150}));
+    let child = ws
+        .command(&["apply", "--auto-approve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(info) = lock::holder(ws.path()).unwrap() {
+            return (child, info);
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "apply never took the lock");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_second_apply_fails_at_once_naming_the_holder() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    let (mut first, info) = hold_lock(&tenant, &ws);
+    assert_eq!(info.pid, first.id());
+    let second = ws.run(&["apply", "--auto-approve"]).expect(1);
+    let err = second.stderr.replace('\n', " ");
+    assert!(err.contains(&format!("pid {}", first.id())), "{}", second.stderr);
+    assert!(err.contains("pamform apply"), "{}", second.stderr);
+    assert!(err.contains(&info.id), "names the lock id for force-unlock: {}", second.stderr);
+    assert!(!second.all().contains("Creating"), "the second apply changed something: {}", second.all());
+    // state rm is refused the same way.
+    ws.run(&["state", "rm", "approver_group.approvers"]).expect(1);
+
+    // One that waits gets the lock when the first is done, and finds nothing to do.
+    let waiter = ws.run(&["apply", "--auto-approve", "--lock-timeout", "60s"]).expect(0);
+    assert!(first.wait().unwrap().success());
+    assert!(waiter.stdout.contains("No changes."), "{}", waiter.all());
+    let state = ws.state().unwrap();
+    assert_eq!(state.resources.len(), 4);
+    tenant.set_faults(json!({}));
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn force_unlock_removes_a_lock_left_by_a_killed_run() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    let (mut first, info) = hold_lock(&tenant, &ws);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let wrong = ws.run(&["force-unlock", "not-the-id"]).expect(1);
+    assert!(wrong.stderr.contains("does not match"), "{}", wrong.stderr);
+    let ok = ws.run(&["force-unlock", &info.id]).expect(0);
+    assert!(ok.stdout.contains(&format!("pid {}", info.pid)), "{}", ok.stdout);
+    ws.run(&["force-unlock", &info.id]).expect(1);
+    tenant.set_faults(json!({}));
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn a_corrupted_state_file_is_refused_and_left_untouched() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    let path = ws.file("pamform.state.json");
+    let good = std::fs::read(&path).unwrap();
+    let writes = tenant.write_count();
+
+    let truncated = good[..good.len() / 2].to_vec();
+    let edited = String::from_utf8(good.clone()).unwrap().replace("\"serial\": ", "\"serial\": 1");
+    for (what, bytes) in [("truncated", truncated), ("edited by hand", edited.into_bytes())] {
+        std::fs::write(&path, &bytes).unwrap();
+        for args in [&["apply", "--auto-approve"][..], &["plan"], &["state", "list"], &["show"]] {
+            let run = ws.run(args).expect(1);
+            assert!(run.stderr.contains("pamform.state.json"), "{what} {args:?}: {}", run.stderr);
+            assert!(run.stderr.contains(".backup"), "{what} {args:?}: says how to recover: {}", run.stderr);
+            assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{what}: the state file was overwritten");
+    }
+    assert_eq!(tenant.write_count(), writes, "nothing was changed in the tenant");
+
+    // The backup is the previous good state: restoring it recovers.
+    std::fs::copy(ws.file("pamform.state.json.backup"), &path).unwrap();
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn state_file_is_private_deterministic_and_backed_up() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    let state = ws.state().unwrap();
+    assert!(state.serial >= 4, "serial bumps on every write: {}", state.serial);
+    let bytes = std::fs::read(ws.file("pamform.state.json")).unwrap();
+    assert_eq!(state.to_bytes(), bytes, "the file is the deterministic rendering of its contents");
+    assert!(!String::from_utf8_lossy(&bytes).contains(tenant.secret()));
+    let backup = pamform::state::State::from_bytes(
+        &ws.file("pamform.state.json.backup"),
+        &std::fs::read(ws.file("pamform.state.json.backup")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(backup.serial, state.serial - 1);
+    assert_eq!(backup.lineage, state.lineage);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["pamform.state.json", "pamform.state.json.backup"] {
+            let mode = std::fs::metadata(ws.file(f)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
+    }
+    // No temporary files are left behind.
+    let names: Vec<String> = std::fs::read_dir(ws.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+}
+
+#[test]
+fn state_list_show_and_rm() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    let list = ws.run(&["state", "list"]).expect(0);
+    assert_eq!(
+        list.stdout.lines().collect::<Vec<_>>(),
+        vec![
+            "approver_group.approvers",
+            "privileged_access",
+            "access_policy.move_request",
+            "access_policy.set_mailbox"
+        ]
+    );
+    let show = ws.run(&["state", "show", "access_policy.set_mailbox"]).expect(0);
+    assert!(show.stdout.contains("Exchange\\\\Set-Mailbox"), "{}", show.stdout);
+    ws.run(&["state", "show", "access_policy.nope"]).expect(1);
+    ws.run(&["state", "show", "not an address"]).expect(1);
+
+    let writes = tenant.write_count();
+    let rm = ws.run(&["state", "rm", "access_policy.set_mailbox"]).expect(0);
+    assert!(rm.stdout.contains("Removed access_policy.set_mailbox"), "{}", rm.stdout);
+    assert_eq!(tenant.write_count(), writes, "state rm does not touch the tenant");
+    assert_eq!(ws.state().unwrap().resources.len(), 3);
+    // The forgotten policy is found again by its natural key and adopted, not duplicated.
+    let plan = ws.run(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(plan.stdout.contains("will be imported"), "{}", plan.stdout);
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(tenant.policies().len(), 2);
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
