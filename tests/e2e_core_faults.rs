@@ -1,0 +1,96 @@
+//! apply against a misbehaving tenant: throttling (429 with Retry-After), server errors (503)
+//! and replication delay. It converges and the next plan is clean. Also: large membership
+//! changes replace the member list in one call, small ones add and remove members.
+
+mod cli_support;
+
+use cli_support::{QUICKSTART, Tenant, Workspace, upn};
+use pamform::emulator::{Faults, Seed};
+use pamform::wire::exchange::cmdlet;
+use serde_json::json;
+
+#[test]
+fn apply_converges_through_throttling_errors_and_replication_delay() {
+    let tenant = Tenant::start();
+    tenant.set_faults(json!({
+        "throttle_rate": 0.15,
+        "server_error_rate": 0.1,
+        "retry_after_ms": 50,
+        "replication_delay_ms": 400,
+        "fault_seed": 7,
+    }));
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    let run = ws.run(&["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let c = tenant.counters();
+    assert!(
+        c["throttled"].as_u64().unwrap() + c["server_errors"].as_u64().unwrap() > 0,
+        "the faults were injected: {c}"
+    );
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+
+    // A change under the same conditions converges too.
+    ws.configure(
+        &tenant,
+        &QUICKSTART.replace("\"bob@contoso.onmicrosoft.com\"", "\"carol@contoso.onmicrosoft.com\""),
+    );
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+    tenant.set_faults(json!({}));
+    assert_eq!(
+        tenant.group_members("pam-approvers@contoso.onmicrosoft.com"),
+        vec![upn("alice"), upn("carol")]
+    );
+    assert_eq!(tenant.policies().len(), 2);
+}
+
+fn many_users() -> Seed {
+    let mut seed: Seed = serde_json::from_str(pamform::emulator::seed::DEFAULT_SEED_JSON).unwrap();
+    let template = seed.users.iter().find(|u| u.user_principal_name.starts_with("alice")).unwrap().clone();
+    for i in 0..50 {
+        let mut u = template.clone();
+        u.id = String::new();
+        u.user_principal_name = upn(&format!("user{i:02}"));
+        u.display_name = Some(format!("User {i:02}"));
+        seed.users.push(u);
+    }
+    seed
+}
+
+fn group_of(members: impl Iterator<Item = usize>) -> String {
+    let list: Vec<String> = members.map(|i| format!("\"{}\"", upn(&format!("user{i:02}")))).collect();
+    format!(
+        "approver_group \"big\" {{\n  name    = \"Big\"\n  email   = \"big@contoso.onmicrosoft.com\"\n  members = [{}]\n}}\n",
+        list.join(", ")
+    )
+}
+
+#[test]
+fn membership_small_changes_add_and_remove_large_ones_replace() {
+    let tenant = Tenant::start_with(Some(many_users()), Faults::default());
+    let ws = Workspace::new(&tenant, &group_of(0..25));
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    let calls = |name: &str| tenant.counters()["per_cmdlet"][name].as_u64().unwrap_or(0);
+
+    // Three changes: one by one.
+    ws.configure(&tenant, &group_of((2..25).chain(40..41)));
+    let (adds, removes, replaces) = (
+        calls(cmdlet::ADD_GROUP_MEMBER),
+        calls(cmdlet::REMOVE_GROUP_MEMBER),
+        calls(cmdlet::UPDATE_GROUP_MEMBER),
+    );
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(calls(cmdlet::ADD_GROUP_MEMBER) - adds, 1);
+    assert_eq!(calls(cmdlet::REMOVE_GROUP_MEMBER) - removes, 2);
+    assert_eq!(calls(cmdlet::UPDATE_GROUP_MEMBER), replaces);
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+
+    // Forty changes: the whole list in one call.
+    ws.configure(&tenant, &group_of(25..50));
+    let (adds, removes) = (calls(cmdlet::ADD_GROUP_MEMBER), calls(cmdlet::REMOVE_GROUP_MEMBER));
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(calls(cmdlet::UPDATE_GROUP_MEMBER) - replaces, 1);
+    assert_eq!((calls(cmdlet::ADD_GROUP_MEMBER), calls(cmdlet::REMOVE_GROUP_MEMBER)), (adds, removes));
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+    assert_eq!(tenant.group_members("big@contoso.onmicrosoft.com").len(), 25);
+}
