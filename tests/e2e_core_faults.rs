@@ -94,3 +94,43 @@ fn membership_small_changes_add_and_remove_large_ones_replace() {
     ws.run(&["plan", "--detailed-exitcode"]).expect(0);
     assert_eq!(tenant.group_members("big@contoso.onmicrosoft.com").len(), 25);
 }
+
+#[test]
+fn a_failed_operation_skips_its_dependents_and_the_rest_completes() {
+    let tenant = Tenant::start();
+    // A group made by hand holds the display name the configuration wants: creating the
+    // configured group fails (names are unique in Exchange).
+    tenant.invoke(
+        cmdlet::NEW_GROUP,
+        json!({"Name": "PAM Approvers", "Alias": "other", "PrimarySmtpAddress": "other@contoso.onmicrosoft.com",
+            "Type": "Security", "Members": [upn("carol")]}),
+    );
+    let hcl = format!(
+        "{QUICKSTART}\napprover_group \"second\" {{\n  name    = \"Second\"\n  email   = \"second@contoso.onmicrosoft.com\"\n  members = [\"{}\"]\n}}\n",
+        upn("dave")
+    );
+    let ws = Workspace::new(&tenant, &hcl);
+    let run = ws.run(&["apply", "--auto-approve"]).expect(1);
+    let out = run.all().replace('\n', " ");
+    assert!(out.contains("approver_group.approvers: failed:"), "{}", run.all());
+    assert!(out.contains("already being used"), "{}", run.all());
+    for dependent in ["access_policy.move_request", "access_policy.set_mailbox", "privileged_access"] {
+        assert!(
+            run.stderr.contains(&format!("{dependent}: skipped because approver_group.approvers failed")),
+            "{dependent}: {}",
+            run.all()
+        );
+    }
+    assert!(out.contains("Apply incomplete. Resources: 1 added, 0 changed, 0 destroyed."), "{}", run.all());
+    // What succeeded is in state; the independent group exists.
+    let state = ws.state().unwrap();
+    let addrs: Vec<String> = state.resources.iter().map(|r| r.address.to_string()).collect();
+    assert_eq!(addrs, vec!["approver_group.second"]);
+    assert_eq!(tenant.group_members("second@contoso.onmicrosoft.com"), vec![upn("dave")]);
+    assert!(tenant.policies().is_empty());
+
+    // Once the cause is fixed, apply picks up where it stopped.
+    ws.configure(&tenant, &hcl.replace("name    = \"PAM Approvers\"", "name    = \"PAM Approvers 2\""));
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
