@@ -85,6 +85,8 @@ fn delete() {
     snapshot_plan("delete", &ws, &[]);
     converged(&ws);
     assert_eq!(tenant.policies().len(), 1);
+    let left: Vec<String> = ws.state().unwrap().resources.iter().map(|r| r.address.to_string()).collect();
+    assert_eq!(left.len(), 3, "only the target was destroyed, not the group it uses: {left:?}");
 }
 
 #[test]
@@ -170,4 +172,65 @@ fn refresh_only() {
     let run = ws.run(&["plan", "--detailed-exitcode"]).expect(2);
     assert!(run.stdout.contains("mallory"), "{}", run.stdout);
     converged(&ws);
+}
+
+#[test]
+fn prevent_destroy_rejects_a_destroying_plan() {
+    let tenant = Tenant::start();
+    let guarded = QUICKSTART.replacen(
+        "approval       = \"manual\"\n  approver_group = approver_group.approvers\n}",
+        "approval       = \"manual\"\n  approver_group = approver_group.approvers\n  lifecycle {\n    prevent_destroy = true\n  }\n}",
+        1,
+    );
+    assert_ne!(guarded, QUICKSTART);
+    let ws = Workspace::new(&tenant, &guarded);
+    converged(&ws);
+    let run = ws.run(&["plan", "--destroy"]).expect(1);
+    assert!(run.stderr.contains("prevent_destroy"), "{}", run.stderr);
+    assert!(run.stderr.contains("access_policy.move_request"), "{}", run.stderr);
+    let writes = tenant.write_count();
+    ws.run(&["apply", "--destroy", "--auto-approve"]).expect(1);
+    assert_eq!(tenant.write_count(), writes);
+    // Targeting around it works.
+    ws.run(&["apply", "--destroy", "--auto-approve", "--target", "access_policy.set_mailbox"]).expect(0);
+    assert_eq!(tenant.policies().len(), 1);
+    let left: Vec<String> = ws.state().unwrap().resources.iter().map(|r| r.address.to_string()).collect();
+    assert_eq!(left.len(), 3, "only the target was destroyed, not the group it uses: {left:?}");
+}
+
+#[test]
+fn ignore_changes_leaves_out_of_band_changes_alone() {
+    let tenant = Tenant::start();
+    let hcl = QUICKSTART.replacen(
+        "members = [\"alice@contoso.onmicrosoft.com\", \"bob@contoso.onmicrosoft.com\"]",
+        "members = [\"alice@contoso.onmicrosoft.com\", \"bob@contoso.onmicrosoft.com\"]\n  lifecycle {\n    ignore_changes = [members]\n  }",
+        1,
+    );
+    assert_ne!(hcl, QUICKSTART);
+    let ws = Workspace::new(&tenant, &hcl);
+    converged(&ws);
+    tenant.invoke(
+        cmdlet::ADD_GROUP_MEMBER,
+        json!({"Identity": "pam-approvers@contoso.onmicrosoft.com", "Member": upn("mallory")}),
+    );
+    let plan = ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    assert!(tenant.group_members("pam-approvers@contoso.onmicrosoft.com").contains(&upn("mallory")));
+}
+
+#[test]
+fn usage_errors_exit_one_never_two() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    ws.run(&["plan", "--no-such-flag"]).expect(1);
+    ws.run(&["plan", "--target", "approver_group.nope"]).expect(1);
+    ws.run(&["plan", "--target", "not an address"]).expect(1);
+    ws.run(&["apply", "plan.bin", "--destroy"]).expect(1);
+    let import = format!(
+        "{QUICKSTART}\nimport {{\n  to = approver_group.approvers\n  id = \"nobody@contoso.onmicrosoft.com\"\n}}\n"
+    );
+    ws.configure(&tenant, &import);
+    let run = ws.run(&["plan", "--detailed-exitcode"]).expect(1);
+    assert!(run.stderr.contains("pamform::import_not_found"), "{}", run.stderr);
 }
