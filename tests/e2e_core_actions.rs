@@ -234,3 +234,39 @@ fn usage_errors_exit_one_never_two() {
     let run = ws.run(&["plan", "--detailed-exitcode"]).expect(1);
     assert!(run.stderr.contains("pamform::import_not_found"), "{}", run.stderr);
 }
+
+#[test]
+fn a_new_group_email_replaces_the_group_and_the_policies_that_name_it() {
+    let tenant = Tenant::start();
+    let hcl = format!(
+        "{}\napprover_group \"mailbox\" {{\n  name    = \"Mailbox Approvers\"\n  email   = \"mailbox@contoso.onmicrosoft.com\"\n  members = [\"carol@contoso.onmicrosoft.com\"]\n}}\n",
+        QUICKSTART.replace(
+            "approver_group = approver_group.approvers\n}\n\naccess_policy \"set_mailbox\"",
+            "approver_group = approver_group.mailbox\n}\n\naccess_policy \"set_mailbox\""
+        )
+    );
+    let ws = Workspace::new(&tenant, &hcl);
+    converged(&ws);
+    ws.configure(&tenant, &hcl.replace("mailbox@contoso", "mailbox-2@contoso"));
+    let plan = ws.run(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(plan.stdout.contains("Plan: 2 to add, 0 to change, 2 to destroy."), "{}", plan.stdout);
+    let run = ws.run(&["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+    let groups = tenant.invoke(cmdlet::GET_GROUP, json!({"ResultSize": "Unlimited"}));
+    let mut emails: Vec<&str> = groups.iter().filter_map(|g| g["PrimarySmtpAddress"].as_str()).collect();
+    emails.sort();
+    assert_eq!(emails, vec!["mailbox-2@contoso.onmicrosoft.com", "pam-approvers@contoso.onmicrosoft.com"]);
+    assert_eq!(tenant.policies().len(), 2);
+}
+
+#[test]
+fn replacing_the_default_approver_group_is_rejected_with_the_way_out() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    converged(&ws);
+    ws.configure(&tenant, &QUICKSTART.replace("pam-approvers@", "pam-approvers-2@"));
+    let run = ws.run(&["plan"]).expect(1);
+    assert!(run.stderr.contains("pamform::default_group_replaced"), "{}", run.stderr);
+    assert!(run.stderr.contains("two steps"), "{}", run.stderr);
+}

@@ -10,10 +10,11 @@ use cli_support::{QUICKSTART, Tenant, Workspace};
 use pamform::state::lock;
 use serde_json::json;
 
-/// Spawns a slow apply and waits until it holds the lock.
+/// Spawns a slow apply and waits until it holds the lock; the caller waits for the child.
+#[allow(clippy::zombie_processes)]
 fn hold_lock(tenant: &Tenant, ws: &Workspace) -> (std::process::Child, lock::LockInfo) {
     tenant.set_faults(json!({"exchange_latency_ms": 150}));
-    let child = ws
+    let mut child = ws
         .command(&["apply", "--auto-approve"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -24,7 +25,11 @@ fn hold_lock(tenant: &Tenant, ws: &Workspace) -> (std::process::Child, lock::Loc
         if let Some(info) = lock::holder(ws.path()).unwrap() {
             return (child, info);
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "apply never took the lock");
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("apply never took the lock");
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }
