@@ -3,26 +3,12 @@
 //! truncated plan. Real JSON outputs validate against the schemas in `schemas/`.
 
 mod cli_support;
+mod common;
 
 use cli_support::{QUICKSTART, Tenant, Workspace, upn};
+use common::{plan_validator, schema};
 use pamform::wire::exchange::cmdlet;
 use serde_json::{Value, json};
-
-fn schema(name: &str) -> Value {
-    let path = format!("{}/schemas/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// The plan schema, with the drift schema it refers to registered under its `$id`.
-fn plan_validator() -> jsonschema::Validator {
-    let drift = schema("drift.schema.json");
-    let id = drift["$id"].as_str().unwrap().to_string();
-    jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
-        .with_resource(id, jsonschema::Resource::from_contents(drift).unwrap())
-        .build(&schema("plan.schema.json"))
-        .unwrap()
-}
 
 fn assert_valid(validator: &jsonschema::Validator, text: &str, what: &str) -> Value {
     let v: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{what} is not JSON: {e}\n{text}"));
