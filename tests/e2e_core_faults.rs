@@ -134,3 +134,28 @@ fn a_failed_operation_skips_its_dependents_and_the_rest_completes() {
     ws.run(&["apply", "--auto-approve"]).expect(0);
     ws.run(&["plan", "--detailed-exitcode"]).expect(0);
 }
+
+#[test]
+fn independent_operations_run_concurrently_within_the_exchange_limit() {
+    let tenant = Tenant::start();
+    tenant.set_faults(json!({"exchange_latency_ms": 60, "exchange_concurrency_limit": 3}));
+    let tasks = ["Set-Mailbox", "Search-Mailbox", "New-MoveRequest", "New-JournalRule", "New-TransportRule"];
+    let mut hcl = String::from(
+        "approver_group \"g\" {\n  name    = \"G\"\n  email   = \"g@contoso.onmicrosoft.com\"\n  members = [\"alice@contoso.onmicrosoft.com\"]\n}\n",
+    );
+    for t in tasks {
+        hcl.push_str(&format!(
+            "access_policy \"{}\" {{\n  task           = \"Exchange\\\\{t}\"\n  approval       = \"manual\"\n  approver_group = approver_group.g\n}}\n",
+            t.to_lowercase().replace('-', "_")
+        ));
+    }
+    let ws = Workspace::new(&tenant, &hcl);
+    let run = ws.run(&["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let peak = tenant.counters()["peak_concurrency"]["exchange"].as_u64().unwrap();
+    assert!(peak > 1, "policies that only share a group ran one by one (peak {peak})");
+    assert!(peak <= 3, "the client exceeded Exchange's concurrency limit (peak {peak})");
+    assert_eq!(tenant.counters()["per_status"]["429"].as_u64().unwrap_or(0), 0, "{}", tenant.counters());
+    tenant.set_faults(json!({}));
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
