@@ -170,3 +170,45 @@ fn state_list_show_and_rm() {
     assert_eq!(tenant.policies().len(), 2);
     ws.run(&["plan", "--detailed-exitcode"]).expect(0);
 }
+
+/// Runs `pamform ARGS` on a pseudo-terminal (through util-linux `script`), typing `input`.
+fn on_terminal(ws: &Workspace, args: &[&str], input: &str) -> Option<cli_support::Run> {
+    let probe = std::process::Command::new("script").arg("--version").output().ok()?;
+    if !probe.status.success() {
+        return None;
+    }
+    let bin = env!("CARGO_BIN_EXE_pamform");
+    let line = format!("{bin} -C {} {}", ws.path().display(), args.join(" "));
+    let cmd = ws.command(&[]);
+    let envs: Vec<(String, String)> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some((k.to_string_lossy().into_owned(), v?.to_string_lossy().into_owned())))
+        .collect();
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]).envs(envs).stdin(std::process::Stdio::piped());
+    script.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = script.spawn().ok()?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // Give the prompt time to appear; the terminal buffers what is typed meanwhile.
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    Some(child.wait_with_output().unwrap().into())
+}
+
+#[test]
+fn apply_asks_on_a_terminal_and_accepts_only_yes() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    let Some(no) = on_terminal(&ws, &["apply"], "y\n") else { return };
+    assert!(no.all().contains("Only 'yes' will be accepted"), "{}", no.all());
+    assert!(no.all().contains("apply cancelled"), "{}", no.all());
+    assert_eq!(no.code, 1, "{}", no.all());
+    assert_eq!(tenant.write_count(), 0, "anything but yes changes nothing");
+    let yes = on_terminal(&ws, &["apply"], "yes\n").unwrap();
+    assert!(yes.all().contains("Apply complete!"), "{}", yes.all());
+    assert_eq!(yes.code, 0, "{}", yes.all());
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
