@@ -159,3 +159,24 @@ fn independent_operations_run_concurrently_within_the_exchange_limit() {
     tenant.set_faults(json!({}));
     ws.run(&["plan", "--detailed-exitcode"]).expect(0);
 }
+
+#[test]
+fn removals_converge_under_replication_delay() {
+    let tenant = Tenant::start();
+    tenant.set_faults(json!({"replication_delay_ms": 1500}));
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+    let cut = QUICKSTART
+        .split("access_policy \"set_mailbox\"")
+        .next()
+        .unwrap()
+        .replace(", \"bob@contoso.onmicrosoft.com\"", "");
+    ws.configure(&tenant, &cut);
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+    ws.run(&["apply", "--auto-approve", "--destroy"]).expect(0);
+    ws.run(&["plan", "--destroy", "--detailed-exitcode"]).expect(0);
+    let run = ws.run(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(run.stdout.contains("Plan: 2 to add, 1 to change, 0 to destroy."), "{}", run.stdout);
+}
