@@ -33,6 +33,9 @@ impl<'a> TenantExecutor<'a> {
             (Action::Delete, _) => {
                 let identity = c.remote_id.clone().or(before.map(|b| b.email.clone())).unwrap_or_default();
                 ignore_not_found(self.client.remove_group(&identity).await)?;
+                if let Some(b) = before {
+                    self.wait_for_group_gone(&b.email).await;
+                }
                 Ok(Applied::Removed)
             }
             (Action::Replace, Some(after)) => {
@@ -168,6 +171,25 @@ impl<'a> TenantExecutor<'a> {
                     }
                     Err(_) => return,
                 }
+            }
+            if Instant::now() + delay > deadline {
+                return;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Waits until Graph no longer shows a removed group, so that the next refresh does not
+    /// find it again and offer to adopt it. Gives up quietly when the budget runs out.
+    async fn wait_for_group_gone(&self, email: &str) {
+        let deadline = Instant::now() + self.visibility_budget;
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.client.find_groups_by_mail(&[email.to_string()]).await {
+                Ok(found) if found.values().all(Option::is_none) => return,
+                Err(_) => return,
+                Ok(_) => {}
             }
             if Instant::now() + delay > deadline {
                 return;

@@ -6,7 +6,6 @@
 
 pub mod executor;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -100,68 +99,61 @@ pub async fn run<E: Executor>(
         store.save(state)?;
     }
 
-    let ops: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_actionable()).collect();
+    let ops = operations(plan);
     let waits = wait_graph(&ops);
     let shared = Mutex::new((&mut *state, None::<StateError>));
     let mut report = Report::default();
-    let mut done: BTreeSet<&Address> = BTreeSet::new();
-    let mut failed: BTreeMap<&Address, &Address> = BTreeMap::new(); // op -> root failure
-    let mut pending: Vec<&ResourceChange> = ops.clone();
+    let mut done = vec![false; ops.len()];
+    let mut failed: Vec<Option<usize>> = vec![None; ops.len()]; // op -> its root failure
+    let mut pending: Vec<usize> = (0..ops.len()).collect();
     let mut running = FuturesUnordered::new();
+    let execute = |i: usize| {
+        let c = &ops[i];
+        async move {
+            let started = Instant::now();
+            let result = if needs_tenant(c) { executor.execute(c).await } else { Ok(recorded_after(c)) };
+            (i, result, started.elapsed())
+        }
+    };
 
     loop {
         // Skip what depends on a failure; start what is ready.
-        let mut i = 0;
-        while i < pending.len() {
-            let c = pending[i];
-            let deps = &waits[&c.address];
-            if let Some(root) = deps.iter().find_map(|d| failed.get(d).copied()) {
-                on_event(Event::Skipped(c, root));
-                report.skipped.push((c.address.clone(), root.clone()));
-                failed.insert(&c.address, root);
-                pending.remove(i);
+        let mut k = 0;
+        while k < pending.len() {
+            let i = pending[k];
+            let c = &ops[i];
+            if let Some(root) = waits[i].iter().find_map(|d| failed[*d]) {
+                on_event(Event::Skipped(c, &ops[root].address));
+                report.skipped.push((c.address.clone(), ops[root].address.clone()));
+                failed[i] = Some(root);
+                pending.remove(k);
                 continue;
             }
-            if running.len() < concurrency.max(1) && deps.iter().all(|d| done.contains(d)) {
-                pending.remove(i);
+            if running.len() < concurrency.max(1) && waits[i].iter().all(|d| done[*d]) {
+                pending.remove(k);
                 on_event(Event::Started(c));
-                running.push(async move {
-                    let started = Instant::now();
-                    let result =
-                        if needs_tenant(c) { executor.execute(c).await } else { Ok(recorded_after(c)) };
-                    (c, result, started.elapsed())
-                });
+                running.push(execute(i));
                 continue;
             }
-            i += 1;
+            k += 1;
         }
         if running.is_empty() {
-            match pending.first() {
+            match pending.first().copied() {
                 // Only a dependency cycle leaves work that can never start; run it in order.
-                Some(&c) => {
+                Some(i) => {
                     pending.remove(0);
-                    on_event(Event::Started(c));
-                    let started = Instant::now();
-                    let result =
-                        if needs_tenant(c) { executor.execute(c).await } else { Ok(recorded_after(c)) };
-                    finish(
-                        c,
-                        result,
-                        started.elapsed(),
-                        &shared,
-                        store,
-                        &mut report,
-                        &mut done,
-                        &mut failed,
-                        on_event,
-                    );
-                    continue;
+                    on_event(Event::Started(&ops[i]));
+                    running.push(execute(i));
                 }
                 None => break,
             }
         }
-        if let Some((c, result, took)) = running.next().await {
-            finish(c, result, took, &shared, store, &mut report, &mut done, &mut failed, on_event);
+        if let Some((i, result, took)) = running.next().await {
+            let c = &ops[i];
+            match finish(c, result, took, &shared, store, &mut report, on_event) {
+                true => done[i] = true,
+                false => failed[i] = Some(i),
+            }
         }
     }
     let (_, err) = shared.into_inner().expect("state lock");
@@ -171,18 +163,39 @@ pub async fn run<E: Executor>(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finish<'a>(
-    c: &'a ResourceChange,
+/// The operations to run: the plan's actionable changes, with each replaced group or policy
+/// split into its removal and its creation, so that removals of everything naming a group
+/// can run before the group's removal, and creations after its creation.
+fn operations(plan: &Plan) -> Vec<ResourceChange> {
+    let mut ops = Vec::new();
+    for c in plan.changes.iter().filter(|c| c.is_actionable()) {
+        if c.action == Action::Replace && c.address.kind != crate::model::ResourceType::PrivilegedAccess {
+            let mut remove = c.clone();
+            remove.action = Action::Delete;
+            remove.after = None;
+            let mut create = c.clone();
+            create.action = Action::Create;
+            create.before = None;
+            create.remote_id = None;
+            ops.push(remove);
+            ops.push(create);
+        } else {
+            ops.push(c.clone());
+        }
+    }
+    ops
+}
+
+/// Records a finished operation; returns whether it succeeded.
+fn finish(
+    c: &ResourceChange,
     result: Result<Applied, OperationError>,
     took: Duration,
     shared: &Mutex<(&mut State, Option<StateError>)>,
     store: &StateStore,
     report: &mut Report,
-    done: &mut BTreeSet<&'a Address>,
-    failed: &mut BTreeMap<&'a Address, &'a Address>,
     on_event: &(dyn Fn(Event<'_>) + Sync),
-) {
+) -> bool {
     match result {
         Ok(applied) => {
             let mut guard = shared.lock().expect("state lock");
@@ -210,12 +223,12 @@ fn finish<'a>(
             drop(guard);
             on_event(Event::Finished(c, took, new_id));
             report.succeeded.push((c.address.clone(), c.action));
-            done.insert(&c.address);
+            true
         }
         Err(e) => {
             on_event(Event::Failed(c, &e));
             report.failed.push((c.address.clone(), e.0.clone()));
-            failed.insert(&c.address, &c.address);
+            false
         }
     }
 }
@@ -232,32 +245,51 @@ fn recorded_after(c: &ResourceChange) -> Applied {
     }
 }
 
-/// For each operation, the operations it must wait for: creates and updates wait for what
-/// they depend on; deletes wait for the removal of what depends on them.
-fn wait_graph<'a>(ops: &[&'a ResourceChange]) -> BTreeMap<Address, Vec<&'a Address>> {
-    let by_addr: BTreeMap<&Address, &ResourceChange> = ops.iter().map(|c| (&c.address, *c)).collect();
-    let mut waits = BTreeMap::new();
-    for c in ops {
-        let mut w: Vec<&Address> = Vec::new();
+/// For each operation, the operations it must wait for: creations and updates wait for the
+/// creation or update of what they depend on (and for their own removal, when replaced);
+/// removals wait for the removal of what depends on them, and a group's removal also waits
+/// for every change that takes a reference to it away (a policy moved to another group, the
+/// PAM switch given another default group): Exchange refuses to remove a group that a
+/// policy or the PAM switch still names.
+fn wait_graph(ops: &[ResourceChange]) -> Vec<Vec<usize>> {
+    let mut waits = Vec::with_capacity(ops.len());
+    for (i, c) in ops.iter().enumerate() {
+        let mut w = Vec::new();
         if c.action == Action::Delete {
-            for o in ops {
-                if matches!(o.action, Action::Delete | Action::Replace) && o.dependencies.contains(&c.address)
-                {
-                    w.push(&o.address);
+            let email = c.before.as_ref().and_then(Attrs::as_group).map(|g| g.email.as_str());
+            for (j, o) in ops.iter().enumerate() {
+                if j == i || o.address == c.address {
+                    continue;
+                }
+                let depends = o.action == Action::Delete && o.dependencies.contains(&c.address);
+                let references = email.is_some_and(|e| o.before.as_ref().is_some_and(|b| names_group(b, e)));
+                if depends || references {
+                    w.push(j);
                 }
             }
         } else {
-            for d in &c.dependencies {
-                if let Some(dep) = by_addr.get(d)
-                    && dep.action != Action::Delete
-                {
-                    w.push(&dep.address);
+            for (j, o) in ops.iter().enumerate() {
+                let dependency = o.action != Action::Delete && c.dependencies.contains(&o.address);
+                let own_removal = j != i && o.address == c.address && o.action == Action::Delete;
+                if dependency || own_removal {
+                    w.push(j);
                 }
             }
         }
-        waits.insert(c.address.clone(), w);
+        waits.push(w);
     }
     waits
+}
+
+/// Whether a resource's attributes name the group with `email` (as approver or default group).
+fn names_group(attrs: &Attrs, email: &str) -> bool {
+    match attrs {
+        Attrs::Policy(p) => p.approver_group.eq_ignore_ascii_case(email),
+        Attrs::Pam(p) => {
+            p.enabled && p.default_approver_group.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(email))
+        }
+        Attrs::Group(_) => false,
+    }
 }
 
 /// Refresh-only: the tenant's values become the recorded ones.

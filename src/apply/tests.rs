@@ -152,3 +152,28 @@ async fn imports_and_moves_only_touch_state() {
     assert!(state.get(&new).is_some());
     assert_eq!(state.get(&imported).unwrap().id, "id-approver_group.imp");
 }
+
+#[tokio::test]
+async fn a_group_is_deleted_only_after_nothing_names_it() {
+    // The policy moves from group g to group h: Exchange refuses to remove g while the
+    // policy still names it, although the policy no longer depends on g in configuration.
+    let g = Address::group("g");
+    let h = Address::group("h");
+    let p1 = Address::policy("p1");
+    let mut delete_g = change(g.clone(), Action::Delete, None, vec![]);
+    delete_g.before = Some(group("g"));
+    let mut replace_p1 = change(p1.clone(), Action::Replace, Some(policy("A-B", "h")), vec![h.clone()]);
+    replace_p1.before = Some(policy("A-B", "g"));
+    let p = plan(vec![delete_g, replace_p1, change(h.clone(), Action::NoOp, Some(group("h")), vec![])]);
+    let ex = Recorder { calls: Mutex::default(), fail: None };
+    let mut state = State::new("t");
+    let (report, _dir) = apply(&p, &ex, &mut state).await;
+    assert!(report.is_success());
+    // The replacement is split: the policy's removal, then g's removal and the policy's
+    // creation (in either order).
+    let calls = ex.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert_eq!(calls[0], "access_policy.p1");
+    assert!(calls[1..].contains(&"approver_group.g".to_string()), "{calls:?}");
+    assert_eq!(report.succeeded.len(), 3);
+}

@@ -44,6 +44,7 @@ pub mod code {
     pub const SELF_LOCKOUT: &str = "pamform::self_lockout";
     pub const UNKNOWN_APPROVER_GROUP: &str = "pamform::unknown_approver_group";
     pub const UNKNOWN_SYSTEM_ACCOUNT: &str = "pamform::unknown_system_account";
+    pub const DEFAULT_GROUP_REPLACED: &str = "pamform::default_group_replaced";
 }
 
 /// Runs every check; errors and warnings together.
@@ -59,6 +60,7 @@ pub fn check(
     group_refs(config, snapshot, &mut out);
     policy_limit(config, snapshot, state, &mut out);
     self_lockout(config, snapshot, &mut out);
+    default_group_replaced(config, plan, &mut out);
     out.sort();
     out
 }
@@ -125,6 +127,40 @@ fn empty_groups(config: &Configuration, plan: &Plan, out: &mut Diagnostics) {
                 )
                 .with_label(span, "no members")
                 .with_help("list at least one member, ideally two, so that nobody approves alone"),
+            );
+        }
+    }
+}
+
+/// Replacing the group that PAM names as its default approver group cannot be done in one
+/// apply: Exchange keeps the old group while PAM names it, and PAM can only name a group
+/// that exists.
+fn default_group_replaced(config: &Configuration, plan: &Plan, out: &mut Diagnostics) {
+    let Some(live_default) = plan
+        .change(&crate::model::Address::privileged_access())
+        .and_then(|c| c.before.as_ref())
+        .and_then(Attrs::as_pam)
+        .filter(|p| p.enabled)
+        .and_then(|p| p.default_approver_group.clone())
+    else {
+        return;
+    };
+    for (address, g) in &config.groups {
+        let Some(c) = plan.change(address).filter(|c| c.action == crate::plan::Action::Replace) else {
+            continue;
+        };
+        if c.before
+            .as_ref()
+            .and_then(Attrs::as_group)
+            .is_some_and(|b| b.email.eq_ignore_ascii_case(&live_default))
+        {
+            out.push(
+                Diagnostic::error(
+                    code::DEFAULT_GROUP_REPLACED,
+                    format!("{address} must be replaced, but it is PAM's default approver group `{live_default}`, which Exchange does not let go while PAM names it"),
+                )
+                .with_label(g.email.span, "a new address means a new group")
+                .with_help("apply in two steps: first point privileged_access.default_approver_group at another group, then change this group"),
             );
         }
     }

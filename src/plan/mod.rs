@@ -472,7 +472,9 @@ pub fn build(
         });
     }
 
-    // Resources in state but not desired: delete.
+    // Resources in state but not desired: delete. Deleting one that has prevent_destroy is
+    // an error, unless --target leaves it out of the plan.
+    let mut guarded: Vec<(Address, PlanError)> = Vec::new();
     let moved_away: BTreeSet<&Address> = moved_from.values().collect();
     for r in &state.resources {
         if desired.contains_key(&r.address) || moved_away.contains(&r.address) {
@@ -495,12 +497,12 @@ pub fn build(
         if let Some(meta) = config.meta(&r.address)
             && meta.lifecycle.prevent_destroy
         {
-            errors.push(PlanError::new(
+            guarded.push((r.address.clone(), PlanError::new(
                 "pamform::prevent_destroy",
                 format!("{} has lifecycle.prevent_destroy set, but the plan would destroy it", r.address),
                 config.block_span(&r.address),
                 Some("remove prevent_destroy from its lifecycle block first, or leave it out of --destroy with --target"),
-            ));
+            )));
         }
         let reason = if options.mode == PlanMode::Destroy {
             Reason::DeleteBecauseDestroy
@@ -528,6 +530,8 @@ pub fn build(
         changes.retain(|c| keep.contains(&c.address));
         drift.retain(|d| keep.contains(&d.address));
     }
+    errors
+        .extend(guarded.into_iter().filter(|(a, _)| changes.iter().any(|c| &c.address == a)).map(|(_, e)| e));
     finish(Plan { mode: options.mode, targets: options.targets.clone(), changes, drift }, errors)
 }
 
@@ -551,10 +555,11 @@ pub fn forces_replacement(kind: ResourceType, attribute: &str) -> bool {
     }
 }
 
-/// The targeted addresses plus everything they depend on, transitively.
+/// The targeted addresses plus, transitively, what they need: what a created or updated
+/// resource depends on, and what depends on a destroyed one (it cannot outlive it). A
+/// destroyed resource's own dependencies stay: `--destroy --target` removes only the target.
 fn targeted(targets: &[Address], changes: &[ResourceChange]) -> BTreeSet<Address> {
-    let deps: BTreeMap<&Address, &Vec<Address>> =
-        changes.iter().map(|c| (&c.address, &c.dependencies)).collect();
+    let by_addr: BTreeMap<&Address, &ResourceChange> = changes.iter().map(|c| (&c.address, c)).collect();
     let mut keep = BTreeSet::new();
     let mut todo: Vec<Address> = changes
         .iter()
@@ -563,10 +568,19 @@ fn targeted(targets: &[Address], changes: &[ResourceChange]) -> BTreeSet<Address
         .cloned()
         .collect();
     while let Some(a) = todo.pop() {
-        if keep.insert(a.clone())
-            && let Some(ds) = deps.get(&a)
-        {
-            todo.extend(ds.iter().cloned());
+        if !keep.insert(a.clone()) {
+            continue;
+        }
+        let Some(c) = by_addr.get(&a) else { continue };
+        if c.action == Action::Delete {
+            todo.extend(
+                changes
+                    .iter()
+                    .filter(|o| o.action == Action::Delete && o.dependencies.contains(&a))
+                    .map(|o| o.address.clone()),
+            );
+        } else {
+            todo.extend(c.dependencies.iter().cloned());
         }
     }
     keep

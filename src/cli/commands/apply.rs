@@ -56,7 +56,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         ));
     }
     let saved = match &args.plan_file {
-        Some(p) => Some(SavedPlan::read(p).map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?),
+        Some(p) => Some(
+            SavedPlan::read(&pipeline::in_dir(ctx, p)).map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?,
+        ),
         None => None,
     };
     let _lock = LockGuard::acquire(&ctx.dir, "pamform apply", args.lock_timeout)

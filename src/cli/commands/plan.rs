@@ -77,7 +77,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         let tenant = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
         let hash = configuration_hash(loaded.sources(), &pipeline::variable_pairs(&args.vars));
         SavedPlan::new(plan.clone(), &tenant, hash, state.as_ref(), &snapshot)
-            .write(out)
+            .write(&pipeline::in_dir(ctx, out))
             .map_err(|e| CliError::msg(ErrorKind::State, e))?;
         ctx.printer.note(format!(
             "Saved the plan to {}; apply it with `pamform apply {}`",

@@ -26,7 +26,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let format = if args.json { Format::Json } else { args.format };
     let text = match &args.plan_file {
         Some(path) => {
-            let saved = SavedPlan::read(path).map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?;
+            let saved = SavedPlan::read(&pipeline::in_dir(ctx, path))
+                .map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?;
             render::plan(&saved.plan, format, path.to_str())
         }
         None => {
