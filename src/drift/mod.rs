@@ -4,6 +4,8 @@
 //! and `pamform drift` all show these. Also lists unmanaged PAM objects. Reading never writes
 //! state; a failed read is an error, never drift.
 
+pub mod cache;
+pub mod refresh;
 
 use std::collections::BTreeSet;
 
