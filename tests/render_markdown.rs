@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
+use pamform::drift::{self, Report, Unmanaged};
 use pamform::model::ResourceType;
 use pamform::output::markdown::{self, GITHUB_COMMENT_LIMIT, MarkdownOptions};
-use pamform::output::plan_facts::UnmanagedObject;
 use pamform::plan::PlanMode;
 
 fn options() -> MarkdownOptions {
@@ -76,15 +76,17 @@ fn drift_in_a_refresh_only_plan() {
 
 #[test]
 fn drift_report() {
-    let unmanaged = vec![UnmanagedObject::new(
+    let unmanaged = vec![Unmanaged::new(
         ResourceType::AccessPolicy,
         "policy-unknown",
         "gates Exchange\\Set-TransportRule",
     )];
-    let out = markdown::render_drift(&drift(), &unmanaged, &MarkdownOptions::default());
+    let at = chrono::Utc::now();
+    let report = Report::new("t", at, drift::differences(&drift(), None), unmanaged);
+    let out = markdown::render_drift(&report, &MarkdownOptions::default());
     assert!(out.starts_with("<!-- pamform-drift -->\n**pamform drift**: 3 differences between the tenant and the last apply, 1 object unmanaged\n"));
     insta::assert_snapshot!("drift_report", out);
-    let none = markdown::render_drift(&[], &[], &MarkdownOptions::default());
+    let none = markdown::render_drift(&Report::new("t", at, vec![], vec![]), &MarkdownOptions::default());
     assert!(none.contains("No drift."));
 }
 

@@ -45,6 +45,8 @@ pub enum Command {
     Plan(commands::plan::Args),
     /// Apply the changes a plan proposes
     Apply(commands::apply::Args),
+    /// Compare the tenant with the last apply; exit 2 on drift
+    Drift(commands::drift::Args),
     /// Render a saved plan, or the state
     Show(commands::show::Args),
     /// Inspect and edit state
@@ -86,6 +88,7 @@ fn run(command: Command, ctx: &Context) -> Result<Outcome, CliError> {
         Command::Fmt(args) => commands::fmt::run(args, ctx),
         Command::Plan(args) => commands::plan::run(args, ctx),
         Command::Apply(args) => commands::apply::run(args, ctx),
+        Command::Drift(args) => commands::drift::run(args, ctx),
         Command::Show(args) => commands::show::run(args, ctx),
         Command::State(args) => commands::state::run(args, ctx),
         Command::ForceUnlock(args) => commands::force_unlock::run(args, ctx),

@@ -1,30 +1,45 @@
-//! Drift: what changed in the tenant outside of pamform since the last apply. Builds a
-//! report of differences (address, attribute, value in state, value in the tenant, severity)
-//! and of unmanaged PAM objects, from the state and a refreshed snapshot. Reading never
-//! writes state; a failed read is an error, never drift.
+//! Drift: what changed in the tenant outside of pamform since the last apply. The one place
+//! that classifies drift: each difference (address, attribute, value in state, value in the
+//! tenant) gets its severity and a message here, and the plan renderers, the Markdown report
+//! and `pamform drift` all show these. Also lists unmanaged PAM objects. Reading never writes
+//! state; a failed read is an error, never drift.
+
+pub mod cache;
+pub mod refresh;
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::model::{Address, ResourceType, TenantSnapshot, normalize};
-use crate::plan::attributes::{Attrs, GroupAttrs, PamAttrs, PolicyAttrs};
-use crate::plan::{Plan, ResourceDrift};
+use crate::model::{Address, Approval, ResourceType, TenantSnapshot, normalize};
+use crate::plan::ResourceDrift;
+use crate::plan::attributes::{Attrs, GroupAttrs, PamAttrs, PolicyAttrs, live_policy};
 use crate::state::State;
 
-pub const FORMAT_VERSION: &str = "1.0";
+/// The version of the report format (`schemas/drift.schema.json`).
+pub const FORMAT_VERSION: &str = "1";
+/// Names listed in one message before the rest is counted.
+const MAX_NAMES_IN_MESSAGE: usize = 10;
 
+/// How much a difference matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// PAM disabled, or a policy removed.
     Critical,
+    /// Approver group membership or system accounts widened, a policy's approver group
+    /// changed or its approval weakened.
     High,
+    /// Any other change.
     Medium,
+    /// Unmanaged objects.
     Info,
 }
 
 impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Critical, Severity::High, Severity::Medium, Severity::Info];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Critical => "critical",
@@ -35,28 +50,57 @@ impl Severity {
     }
 }
 
-/// One difference between state and tenant.
+/// One attribute that differs between state and the tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Difference {
     pub address: Address,
+    /// The attribute that differs; `"*"` when the whole object is gone from the tenant.
     pub attribute: String,
+    /// As last applied (the whole attribute object for `*`).
     pub in_state: Value,
+    /// As found in the tenant; null when the object is gone.
     pub in_tenant: Value,
     pub severity: Severity,
     pub message: String,
 }
 
 /// A PAM object in the tenant that no state knows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unmanaged {
-    #[serde(rename = "type")]
-    pub kind: String,
+    /// The resource type it would be managed as.
+    #[serde(rename = "type", with = "type_name")]
+    pub kind: ResourceType,
     pub id: String,
     pub description: String,
+    /// Always [`Severity::Info`].
     pub severity: Severity,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+impl Unmanaged {
+    pub fn new(kind: ResourceType, id: impl Into<String>, description: impl Into<String>) -> Self {
+        Unmanaged { kind, id: id.into(), description: description.into(), severity: Severity::Info }
+    }
+}
+
+/// A resource type as its name (`access_policy`).
+mod type_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::model::ResourceType;
+
+    pub fn serialize<S: Serializer>(t: &ResourceType, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(t.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ResourceType, D::Error> {
+        let name = String::deserialize(d)?;
+        ResourceType::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown resource type `{name}`")))
+    }
+}
+
+/// Counts by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub critical: usize,
     pub high: usize,
@@ -64,15 +108,72 @@ pub struct Counts {
     pub info: usize,
 }
 
+impl Counts {
+    pub fn of(severities: impl IntoIterator<Item = Severity>) -> Counts {
+        let mut c = Counts::default();
+        for s in severities {
+            match s {
+                Severity::Critical => c.critical += 1,
+                Severity::High => c.high += 1,
+                Severity::Medium => c.medium += 1,
+                Severity::Info => c.info += 1,
+            }
+        }
+        c
+    }
+
+    /// Counts over differences and unmanaged objects.
+    pub fn of_report(differences: &[Difference], unmanaged: &[Unmanaged]) -> Counts {
+        Counts::of(differences.iter().map(|d| d.severity).chain(unmanaged.iter().map(|u| u.severity)))
+    }
+
+    pub fn get(&self, s: Severity) -> usize {
+        match s {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Info => self.info,
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.critical + self.high + self.medium + self.info
+    }
+}
+
+/// The drift report of `pamform drift` (`schemas/drift.schema.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub format_version: String,
+    /// When the tenant was read, RFC 3339 in UTC.
     pub timestamp: String,
     pub tenant: String,
+    /// No differences and no unmanaged objects.
     pub in_sync: bool,
+    /// Most severe first, then by address and attribute.
     pub differences: Vec<Difference>,
     pub unmanaged: Vec<Unmanaged>,
     pub summary: Counts,
+}
+
+impl Report {
+    pub fn new(
+        tenant: impl Into<String>,
+        timestamp: chrono::DateTime<chrono::Utc>,
+        differences: Vec<Difference>,
+        unmanaged: Vec<Unmanaged>,
+    ) -> Report {
+        let summary = Counts::of_report(&differences, &unmanaged);
+        Report {
+            format_version: FORMAT_VERSION.to_string(),
+            timestamp: timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            tenant: tenant.into(),
+            in_sync: differences.is_empty() && unmanaged.is_empty(),
+            differences,
+            unmanaged,
+            summary,
+        }
+    }
 }
 
 /// An attribute (or address) the user asked to leave out of the report (`--ignore`).
@@ -91,136 +192,140 @@ impl std::str::FromStr for Ignore {
         }
         let (addr, attr) = s.rsplit_once('.').ok_or_else(|| format!("`{s}` is not ADDR or ADDR.ATTR"))?;
         let address = addr.parse::<Address>().map_err(|e| e.to_string())?;
+        if attr.is_empty() || attr.contains(['[', ']', '"']) {
+            return Err(format!("`{s}`: `{attr}` is not an attribute name; write ADDR or ADDR.ATTR"));
+        }
         Ok(Ignore { address, attribute: Some(attr.to_string()) })
     }
 }
 
 impl Ignore {
-    fn covers(&self, address: &Address, attribute: &str) -> bool {
+    pub fn covers(&self, address: &Address, attribute: &str) -> bool {
         self.address.selects(address) && self.attribute.as_deref().is_none_or(|a| a == attribute)
     }
 }
 
-/// Builds the report from a refresh-only plan's drift, the state and the snapshot.
-/// `ignore_changes` lists, per address, attributes the configuration says to ignore.
+/// The differences of drifted resources, one per attribute, with severities, most severe
+/// first (then by address and attribute). With the `snapshot` the drift was found in, a
+/// policy that is gone but whose task is gated again by another policy is reported as
+/// recreated (its id and changed values) instead of removed; without it (a saved plan), it
+/// is reported as removed.
+pub fn differences(drift: &[ResourceDrift], snapshot: Option<&TenantSnapshot>) -> Vec<Difference> {
+    let mut out = Vec::new();
+    for d in drift {
+        match &d.after {
+            None => gone(d, snapshot, &mut out),
+            Some(now) => match (&d.before, now) {
+                (Attrs::Group(b), Attrs::Group(n)) => group_diffs(&d.address, b, n, &d.changed, &mut out),
+                (Attrs::Policy(b), Attrs::Policy(n)) => policy_diffs(&d.address, b, n, &d.changed, &mut out),
+                (Attrs::Pam(b), Attrs::Pam(n)) => pam_diffs(&d.address, b, n, &d.changed, &mut out),
+                (b, n) => out.push(diff(
+                    &d.address,
+                    "*",
+                    b.to_value(),
+                    n.to_value(),
+                    Severity::Medium,
+                    "the object changed its kind outside pamform".into(),
+                )),
+            },
+        }
+    }
+    out.sort_by(|a, b| (a.severity, &a.address, &a.attribute).cmp(&(b.severity, &b.address, &b.attribute)));
+    out
+}
+
+/// Builds the report from a refresh-only plan's drift, the state and the snapshot the plan
+/// was made from. `ignores` are `--ignore` values; `ignore_changes` lists, per address, the
+/// attributes the configuration's `lifecycle.ignore_changes` names (`all` for every one).
 pub fn report(
-    plan: &Plan,
+    drift: &[ResourceDrift],
     state: &State,
     snapshot: &TenantSnapshot,
     ignores: &[Ignore],
     ignore_changes: &dyn Fn(&Address) -> Vec<String>,
-    timestamp: String,
+    timestamp: chrono::DateTime<chrono::Utc>,
 ) -> Report {
-    let mut differences = Vec::new();
-    for d in &plan.drift {
-        differences.extend(describe(d, snapshot));
-    }
-    differences.retain(|d: &Difference| {
+    let mut differences = differences(drift, Some(snapshot));
+    differences.retain(|d| {
         !ignores.iter().any(|i| i.covers(&d.address, &d.attribute))
             && !ignore_changes(&d.address).iter().any(|a| a == &d.attribute || a == "all")
     });
-    let unmanaged = unmanaged(state, snapshot);
-    let mut summary = Counts::default();
-    for s in differences.iter().map(|d| d.severity).chain(unmanaged.iter().map(|u| u.severity)) {
-        match s {
-            Severity::Critical => summary.critical += 1,
-            Severity::High => summary.high += 1,
-            Severity::Medium => summary.medium += 1,
-            Severity::Info => summary.info += 1,
-        }
-    }
-    differences
-        .sort_by(|a, b| (a.severity, &a.address, &a.attribute).cmp(&(b.severity, &b.address, &b.attribute)));
-    Report {
-        format_version: FORMAT_VERSION.to_string(),
-        timestamp,
-        tenant: state.tenant.clone(),
-        in_sync: differences.is_empty() && unmanaged.is_empty(),
-        differences,
-        unmanaged,
-        summary,
-    }
+    Report::new(state.tenant.clone(), timestamp, differences, unmanaged(state, snapshot))
 }
 
 fn diff(
     address: &Address,
     attribute: &str,
-    before: Value,
-    after: Value,
+    in_state: Value,
+    in_tenant: Value,
     severity: Severity,
     message: String,
 ) -> Difference {
     Difference {
         address: address.clone(),
         attribute: attribute.to_string(),
-        in_state: before,
-        in_tenant: after,
+        in_state,
+        in_tenant,
         severity,
         message,
     }
 }
 
-/// The differences of one drifted resource, with severities.
-fn describe(d: &ResourceDrift, snapshot: &TenantSnapshot) -> Vec<Difference> {
+/// A resource in state whose object is no longer in the tenant.
+fn gone(d: &ResourceDrift, snapshot: Option<&TenantSnapshot>, out: &mut Vec<Difference>) {
     let a = &d.address;
-    let Some(now) = &d.after else {
-        return vec![gone(d, snapshot)];
-    };
-    let mut out = Vec::new();
-    match (&d.before, now) {
-        (Attrs::Group(b), Attrs::Group(n)) => group_diffs(a, b, n, &d.changed, &mut out),
-        (Attrs::Policy(b), Attrs::Policy(n)) => policy_diffs(a, b, n, &d.changed, &mut out),
-        (Attrs::Pam(b), Attrs::Pam(n)) => pam_diffs(a, b, n, &d.changed, &mut out),
-        _ => {}
-    }
-    out
-}
-
-fn gone(d: &ResourceDrift, snapshot: &TenantSnapshot) -> Difference {
-    let a = &d.address;
+    let whole = d.before.to_value();
     match &d.before {
         Attrs::Policy(p) => {
+            let target = target_label(p);
             // Deleted, or deleted and recreated with another id (and maybe other values).
-            let recreated = p.target().and_then(|t| snapshot.policy_by_target(&t));
-            match recreated {
-                Some(r) => {
-                    let live = crate::plan::attributes::live_policy(r);
-                    let group_changed = live.approver_group != p.approver_group;
-                    let weaker = live.approval != p.approval;
-                    let severity = if group_changed || weaker { Severity::High } else { Severity::Medium };
-                    let mut what = vec![format!("recreated outside pamform with id {}", r.id)];
-                    if group_changed {
-                        what.push(format!("approver group {} -> {}", p.approver_group, live.approver_group));
-                    }
-                    if weaker {
-                        what.push(format!("approval {} -> {}", p.approval.as_str(), live.approval.as_str()));
-                    }
-                    diff(a, "id", json!(d.remote_id), json!(r.id), severity, what.join("; "))
-                }
-                None => diff(
+            let recreated = p.target().and_then(|t| snapshot.and_then(|s| s.policy_by_target(&t).cloned()));
+            let Some(r) = recreated else {
+                out.push(diff(
                     a,
-                    "id",
-                    json!(d.remote_id),
+                    "*",
+                    whole,
                     Value::Null,
                     Severity::Critical,
-                    format!("policy removed outside pamform: {} is no longer gated", target_label(p)),
-                ),
-            }
+                    format!("the policy was removed from the tenant: {target} is not gated"),
+                ));
+                return;
+            };
+            out.push(diff(
+                a,
+                "id",
+                json!(d.remote_id),
+                json!(r.id),
+                Severity::Medium,
+                format!("the policy for {target} was removed and recreated outside pamform"),
+            ));
+            let live = live_policy(&r);
+            let changed: Vec<String> = Attrs::Policy(p.clone())
+                .changed_attributes(&Attrs::Policy(live.clone()))
+                .into_iter()
+                .map(String::from)
+                .collect();
+            policy_diffs(a, p, &live, &changed, out);
         }
-        Attrs::Group(g) => diff(
+        Attrs::Group(g) => out.push(diff(
             a,
-            "id",
-            json!(d.remote_id),
+            "*",
+            whole,
             Value::Null,
             Severity::Medium,
             format!(
-                "approver group {} was deleted outside pamform; its policies cannot be approved",
+                "the approver group {} was deleted from the tenant; its policies cannot be approved",
                 g.email
             ),
-        ),
-        Attrs::Pam(_) => {
-            diff(a, "enabled", json!(true), Value::Null, Severity::Critical, "PAM setting unreadable".into())
-        }
+        )),
+        Attrs::Pam(_) => out.push(diff(
+            a,
+            "*",
+            whole,
+            Value::Null,
+            Severity::Critical,
+            "privileged access settings are gone from the tenant".into(),
+        )),
     }
 }
 
@@ -228,38 +333,46 @@ fn target_label(p: &PolicyAttrs) -> String {
     p.target().map(|t| t.display_value()).unwrap_or_default()
 }
 
+fn field(attrs: Attrs, name: &str) -> Value {
+    attrs.to_value().get(name).cloned().unwrap_or(Value::Null)
+}
+
+/// `a, b and 3 more`.
+fn names(items: &[&String]) -> String {
+    let mut s = items.iter().take(MAX_NAMES_IN_MESSAGE).map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    if items.len() > MAX_NAMES_IN_MESSAGE {
+        s.push_str(&format!(" and {} more", items.len() - MAX_NAMES_IN_MESSAGE));
+    }
+    s
+}
+
+/// The message and severity of a set that changed: widening is high, narrowing medium.
+fn set_change(what: &str, before: &BTreeSet<String>, after: &BTreeSet<String>) -> (Severity, String) {
+    let added: Vec<&String> = after.difference(before).collect();
+    let removed: Vec<&String> = before.difference(after).collect();
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!("{} added", names(&added)));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("{} removed", names(&removed)));
+    }
+    let (severity, verb) =
+        if added.is_empty() { (Severity::Medium, "narrowed") } else { (Severity::High, "widened") };
+    (severity, format!("{what} {verb} outside pamform: {}", parts.join("; ")))
+}
+
 fn group_diffs(a: &Address, b: &GroupAttrs, n: &GroupAttrs, changed: &[String], out: &mut Vec<Difference>) {
     for attr in changed {
-        match attr.as_str() {
-            "members" => {
-                let added: Vec<&String> = n.members.difference(&b.members).collect();
-                let removed: Vec<&String> = b.members.difference(&n.members).collect();
-                let (severity, mut msg) = if added.is_empty() {
-                    (Severity::Medium, String::new())
-                } else {
-                    (Severity::High, format!("approver membership widened: {} added", join(&added)))
-                };
-                if !removed.is_empty() {
-                    if !msg.is_empty() {
-                        msg.push_str("; ");
-                    }
-                    msg.push_str(&format!("{} removed", join(&removed)));
-                }
-                out.push(diff(a, "members", json!(b.members), json!(n.members), severity, msg));
-            }
-            other => {
-                let (bv, nv) =
-                    (field(&Attrs::Group(b.clone()), other), field(&Attrs::Group(n.clone()), other));
-                out.push(diff(
-                    a,
-                    other,
-                    bv,
-                    nv,
-                    Severity::Medium,
-                    format!("{other} changed outside pamform"),
-                ));
-            }
-        }
+        let (severity, message) = match attr.as_str() {
+            "members" => set_change("approver group membership", &b.members, &n.members),
+            other => (
+                Severity::Medium,
+                format!("{other} of the approver group {} changed outside pamform", b.email),
+            ),
+        };
+        let (bv, nv) = (field(Attrs::Group(b.clone()), attr), field(Attrs::Group(n.clone()), attr));
+        out.push(diff(a, attr, bv, nv, severity, message));
     }
 }
 
@@ -270,219 +383,104 @@ fn policy_diffs(
     changed: &[String],
     out: &mut Vec<Difference>,
 ) {
+    let target = target_label(b);
     for attr in changed {
-        let severity = match attr.as_str() {
-            "approver_group" => Severity::High,
-            "approval" if n.approval == crate::model::Approval::Auto => Severity::High,
-            _ => Severity::Medium,
+        let (severity, message) = match attr.as_str() {
+            "approver_group" => (
+                Severity::High,
+                format!(
+                    "requests for {target} are now approved by {} instead of {}",
+                    n.approver_group, b.approver_group
+                ),
+            ),
+            "approval" if n.approval == Approval::Auto => {
+                (Severity::High, format!("{target} no longer needs an approver: approval is now auto"))
+            }
+            other => {
+                (Severity::Medium, format!("{other} of the policy for {target} changed outside pamform"))
+            }
         };
-        let (bv, nv) = (field(&Attrs::Policy(b.clone()), attr), field(&Attrs::Policy(n.clone()), attr));
-        out.push(diff(
-            a,
-            attr,
-            bv,
-            nv,
-            severity,
-            format!("{attr} of {} changed outside pamform", target_label(b)),
-        ));
+        let (bv, nv) = (field(Attrs::Policy(b.clone()), attr), field(Attrs::Policy(n.clone()), attr));
+        out.push(diff(a, attr, bv, nv, severity, message));
     }
 }
 
 fn pam_diffs(a: &Address, b: &PamAttrs, n: &PamAttrs, changed: &[String], out: &mut Vec<Difference>) {
     for attr in changed {
-        let (severity, msg) = match attr.as_str() {
-            "enabled" if !n.enabled => {
-                (Severity::Critical, "PAM was disabled outside pamform: no task is gated".to_string())
-            }
-            "enabled" => (Severity::Medium, "PAM was enabled outside pamform".to_string()),
-            "default_approver_group" => {
-                (Severity::High, "the default approver group changed outside pamform".to_string())
-            }
+        let (severity, message) = match attr.as_str() {
+            "enabled" if !n.enabled => (
+                Severity::Critical,
+                "privileged access was switched off in the tenant: no task is gated".into(),
+            ),
+            "enabled" => (Severity::Medium, "privileged access was switched on outside pamform".into()),
+            "default_approver_group" => (
+                Severity::High,
+                format!(
+                    "the default approver group changed outside pamform: {} -> {}",
+                    b.default_approver_group.as_deref().unwrap_or("none"),
+                    n.default_approver_group.as_deref().unwrap_or("none")
+                ),
+            ),
             "system_accounts" => {
-                let added: Vec<&String> = n.system_accounts.difference(&b.system_accounts).collect();
-                if added.is_empty() {
-                    (Severity::Medium, "system accounts narrowed outside pamform".to_string())
-                } else {
-                    (Severity::High, format!("system accounts widened: {} now bypass PAM", join(&added)))
-                }
+                set_change("system accounts (exempt from approval)", &b.system_accounts, &n.system_accounts)
             }
             other => (Severity::Medium, format!("{other} changed outside pamform")),
         };
-        let (bv, nv) = (field(&Attrs::Pam(b.clone()), attr), field(&Attrs::Pam(n.clone()), attr));
-        out.push(diff(a, attr, bv, nv, severity, msg));
+        let (bv, nv) = (field(Attrs::Pam(b.clone()), attr), field(Attrs::Pam(n.clone()), attr));
+        out.push(diff(a, attr, bv, nv, severity, message));
     }
-}
-
-fn field(attrs: &Attrs, name: &str) -> Value {
-    attrs.to_value().get(name).cloned().unwrap_or(Value::Null)
-}
-
-fn join(items: &[&String]) -> String {
-    items.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// Policies, and the approver groups PAM uses, that no state knows.
 pub fn unmanaged(state: &State, snapshot: &TenantSnapshot) -> Vec<Unmanaged> {
     let managed_ids: BTreeSet<String> = state.resources.iter().map(|r| r.id.to_lowercase()).collect();
-    let managed_targets: BTreeSet<String> = state
-        .resources
+    let recorded: Vec<Attrs> =
+        state.resources.iter().filter_map(|r| Attrs::from_value(r.address.kind, &r.attributes)).collect();
+    let managed_targets: BTreeSet<String> = recorded
         .iter()
-        .filter(|r| r.address.kind == ResourceType::AccessPolicy)
-        .filter_map(|r| Attrs::from_value(r.address.kind, &r.attributes))
         .filter_map(|a| a.as_policy().and_then(PolicyAttrs::target))
         .map(|t| t.natural_key())
         .collect();
-    let managed_groups: BTreeSet<String> = state
-        .resources
-        .iter()
-        .filter_map(|r| Attrs::from_value(r.address.kind, &r.attributes))
-        .filter_map(|a| a.as_group().map(|g| g.email.clone()))
-        .collect();
+    let managed_groups: BTreeSet<String> =
+        recorded.iter().filter_map(|a| a.as_group().map(|g| normalize::principal(&g.email))).collect();
     let mut out = Vec::new();
     for p in &snapshot.policies {
         // A policy recreated outside pamform is reported as a difference, not as unmanaged.
         if managed_ids.contains(&p.id.to_lowercase()) || managed_targets.contains(&p.target.natural_key()) {
             continue;
         }
-        out.push(Unmanaged {
-            kind: "access_policy".into(),
-            id: p.id.clone(),
-            description: format!(
-                "{} ({} approval by {})",
+        out.push(Unmanaged::new(
+            ResourceType::AccessPolicy,
+            p.id.clone(),
+            format!(
+                "gates {} ({} approval by {})",
                 p.target.display_value(),
                 p.approval.as_str(),
                 p.approver_group
             ),
-            severity: Severity::Info,
-        });
+        ));
     }
     let mut groups: BTreeSet<String> =
         snapshot.policies.iter().map(|p| normalize::principal(&p.approver_group)).collect();
-    if let Some(g) = &snapshot.pam.default_approver_group {
+    if snapshot.pam.enabled
+        && let Some(g) = &snapshot.pam.default_approver_group
+    {
         groups.insert(normalize::principal(g));
     }
     for email in groups {
-        if managed_groups.contains(&email) {
+        if email.is_empty() || managed_groups.contains(&email) {
             continue;
         }
         let (id, members) =
             snapshot.group(&email).map(|g| (g.id.clone(), g.members.len())).unwrap_or_default();
-        out.push(Unmanaged {
-            kind: "approver_group".into(),
-            id: if id.is_empty() { email.clone() } else { id },
-            description: format!("{email} ({members} members) approves PAM requests but is not managed"),
-            severity: Severity::Info,
-        });
+        out.push(Unmanaged::new(
+            ResourceType::ApproverGroup,
+            if id.is_empty() { email.clone() } else { id },
+            format!("{email} ({members} members) approves PAM requests but is not managed"),
+        ));
     }
     out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Approval, Membership, PolicyTarget, RemotePolicy};
-    use crate::plan::PlanMode;
-    use crate::state::ResourceState;
-
-    fn policy_attrs(group: &str) -> PolicyAttrs {
-        PolicyAttrs {
-            task: Some("Exchange\\Set-Mailbox".into()),
-            role: None,
-            role_group: None,
-            approval: Approval::Manual,
-            approver_group: group.into(),
-        }
-    }
-
-    fn drift(address: Address, before: Attrs, after: Option<Attrs>) -> ResourceDrift {
-        let changed = after.as_ref().map(|a| before.changed_attributes(a)).unwrap_or_default();
-        ResourceDrift {
-            address,
-            remote_id: "id-1".into(),
-            before,
-            after,
-            changed: changed.into_iter().map(String::from).collect(),
-        }
-    }
-
-    fn build(drifts: Vec<ResourceDrift>, snapshot: &TenantSnapshot) -> Report {
-        let plan = Plan { mode: PlanMode::RefreshOnly, targets: vec![], changes: vec![], drift: drifts };
-        let mut state = State::new("t");
-        state.upsert(ResourceState::new(
-            Address::policy("p"),
-            "id-1".into(),
-            Attrs::Policy(policy_attrs("g@x.io")).to_value(),
-            vec![],
-        ));
-        report(&plan, &state, snapshot, &[], &|_| vec![], "now".into())
-    }
-
-    #[test]
-    fn severities_follow_the_contract() {
-        let pam = |enabled, accounts: &[&str]| {
-            Attrs::Pam(PamAttrs {
-                enabled,
-                default_approver_group: Some("g@x.io".into()),
-                system_accounts: accounts.iter().map(|s| s.to_string()).collect(),
-            })
-        };
-        let group = |members: &[&str]| {
-            Attrs::Group(GroupAttrs {
-                name: "G".into(),
-                email: "g@x.io".into(),
-                alias: "g".into(),
-                description: String::new(),
-                members: members.iter().map(|s| s.to_string()).collect(),
-                membership: Membership::Authoritative,
-            })
-        };
-        let snapshot = TenantSnapshot::default();
-        let r = build(
-            vec![
-                drift(Address::privileged_access(), pam(true, &["a@x.io"]), Some(pam(false, &["a@x.io"]))),
-                drift(Address::group("g"), group(&["a@x.io"]), Some(group(&["a@x.io", "m@x.io"]))),
-                drift(Address::policy("p"), Attrs::Policy(policy_attrs("g@x.io")), None),
-            ],
-            &snapshot,
-        );
-        let got: Vec<(String, &str, Severity)> =
-            r.differences.iter().map(|d| (d.address.to_string(), d.attribute.as_str(), d.severity)).collect();
-        assert_eq!(
-            got,
-            vec![
-                ("privileged_access".into(), "enabled", Severity::Critical),
-                ("access_policy.p".into(), "id", Severity::Critical),
-                ("approver_group.g".into(), "members", Severity::High),
-            ]
-        );
-        assert!(!r.in_sync);
-        assert_eq!(r.summary.critical, 2);
-    }
-
-    #[test]
-    fn a_recreated_policy_is_a_difference_not_unmanaged() {
-        let mut snapshot = TenantSnapshot::default();
-        snapshot.policies.push(RemotePolicy {
-            id: "id-2".into(),
-            target: PolicyTarget::Task("Set-Mailbox".into()),
-            approval: Approval::Manual,
-            approver_group: "h@x.io".into(),
-        });
-        let r =
-            build(vec![drift(Address::policy("p"), Attrs::Policy(policy_attrs("g@x.io")), None)], &snapshot);
-        assert_eq!(r.differences.len(), 1);
-        assert_eq!(r.differences[0].severity, Severity::High);
-        assert!(r.differences[0].message.contains("recreated"));
-        // Its new approver group is not managed, and is listed as such.
-        assert_eq!(r.unmanaged.iter().map(|u| u.kind.as_str()).collect::<Vec<_>>(), vec!["approver_group"]);
-    }
-
-    #[test]
-    fn ignores_filter_by_address_and_attribute() {
-        let i: Ignore = "approver_group.g.members".parse().unwrap();
-        assert!(i.covers(&Address::group("g"), "members"));
-        assert!(!i.covers(&Address::group("g"), "name"));
-        let whole: Ignore = "approver_group.g".parse().unwrap();
-        assert!(whole.covers(&Address::group("g"), "name"));
-    }
-}
+mod tests;

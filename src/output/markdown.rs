@@ -8,13 +8,12 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::plan_facts::{
-    self, DriftDifference, SecurityFacts, SeverityCounts, UnmanagedObject, policy_target,
-};
+use super::plan_facts::{self, SecurityFacts, policy_target};
 use super::plan_text::{attribute_names, is_empty};
+use crate::drift::{self, Counts, Difference, Report, Severity, Unmanaged};
 use crate::model::Address;
 use crate::plan::attributes::Attrs;
-use crate::plan::{Action, Plan, PlanMode, Reason, ResourceChange, ResourceDrift};
+use crate::plan::{Action, Plan, PlanMode, Reason, ResourceChange};
 
 /// GitHub's limit for the body of a comment or issue.
 pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
@@ -50,7 +49,7 @@ impl Default for MarkdownOptions {
 pub fn render(plan: &Plan, options: &MarkdownOptions) -> String {
     let mut head = format!("{PLAN_MARKER}\n");
     let actionable: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_actionable()).collect();
-    let differences = plan_facts::drift_differences(&plan.drift);
+    let differences = drift::differences(&plan.drift, None);
     head.push_str(&verdict(plan));
     head.push_str("\n\n");
     if !plan.targets.is_empty() {
@@ -66,7 +65,7 @@ pub fn render(plan: &Plan, options: &MarkdownOptions) -> String {
         security_table(&mut head, &SecurityFacts::of(plan));
     }
     if !differences.is_empty() {
-        let counts = SeverityCounts::of(differences.iter().map(|d| d.severity));
+        let counts = Counts::of(differences.iter().map(|d| d.severity));
         let _ = writeln!(
             head,
             "**Changed outside pamform** since the last apply: {} ({})\n",
@@ -76,10 +75,11 @@ pub fn render(plan: &Plan, options: &MarkdownOptions) -> String {
         difference_table(&mut head, &differences);
     }
 
-    let mut sections = Vec::new();
-    if !plan.drift.is_empty() {
-        sections.extend(plan.drift.iter().map(drift_section));
-    }
+    let order: Vec<&Address> = plan.drift.iter().map(|d| &d.address).collect();
+    let remote_id = |a: &Address| {
+        plan.drift.iter().find(|d| &d.address == a).map(|d| d.remote_id.clone()).filter(|id| !id.is_empty())
+    };
+    let mut sections = drift_sections(&differences, &order, &remote_id);
     sections.extend(actionable.iter().map(|c| change_section(c)));
     let notice_target = match &options.plan_file {
         Some(f) => format!("run `pamform show {f}` for the whole plan"),
@@ -90,14 +90,10 @@ pub fn render(plan: &Plan, options: &MarkdownOptions) -> String {
 
 /// Renders a drift report for an issue: the differences between the last applied state and
 /// the tenant, and the tenant's objects pamform does not manage.
-pub fn render_drift(
-    drift: &[ResourceDrift],
-    unmanaged: &[UnmanagedObject],
-    options: &MarkdownOptions,
-) -> String {
+pub fn render_drift(report: &Report, options: &MarkdownOptions) -> String {
     let mut head = format!("{DRIFT_MARKER}\n");
-    let differences = plan_facts::drift_differences(drift);
-    let counts = SeverityCounts::of_report(&differences, unmanaged);
+    let (differences, unmanaged) = (&report.differences, &report.unmanaged);
+    let counts = &report.summary;
     if counts.total() == 0 {
         head.push_str("**pamform drift**: No drift. The tenant matches the last apply.\n");
         return head;
@@ -109,24 +105,21 @@ pub fn render_drift(
         plural(unmanaged.len(), "object", "objects")
     );
     head.push_str("| severity | count |\n|---|---:|\n");
-    for (name, n) in [
-        ("critical", counts.critical),
-        ("high", counts.high),
-        ("medium", counts.medium),
-        ("info", counts.info),
-    ] {
-        let _ = writeln!(head, "| {name} | {} |", strong_if(n > 0, &n.to_string()));
+    for s in Severity::ALL {
+        let n = counts.get(s);
+        let _ = writeln!(head, "| {} | {} |", s.as_str(), strong_if(n > 0, &n.to_string()));
     }
     head.push('\n');
     if !differences.is_empty() {
-        difference_table(&mut head, &differences);
+        difference_table(&mut head, differences);
     }
 
     let mut sections = Vec::new();
     if !unmanaged.is_empty() {
         sections.push(unmanaged_section(unmanaged));
     }
-    sections.extend(drift.iter().map(drift_section));
+    let order: Vec<&Address> = differences.iter().map(|d| &d.address).collect();
+    sections.extend(drift_sections(differences, &order, &|_| None));
     let notice_target = "run `pamform drift` for the whole report".to_string();
     assemble(head, "### Details\n\n", sections, &notice_target, options.budget)
 }
@@ -250,13 +243,13 @@ fn security_table(out: &mut String, f: &SecurityFacts) {
     let _ = writeln!(out, "| system accounts | {} |\n", cell(&system));
 }
 
-fn difference_table(out: &mut String, differences: &[DriftDifference]) {
+fn difference_table(out: &mut String, differences: &[Difference]) {
     out.push_str("| severity | address | attribute | what happened |\n|---|---|---|---|\n");
     for d in differences.iter().take(MAX_DIFFERENCE_ROWS) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} |",
-            strong_if(d.severity <= plan_facts::Severity::High, d.severity.as_str()),
+            strong_if(d.severity <= Severity::High, d.severity.as_str()),
             cell(&code(&d.address.to_string())),
             cell(&code(&d.attribute)),
             cell(&d.message)
@@ -462,36 +455,61 @@ fn change_section(c: &ResourceChange) -> Section {
     section(symbol, &c.address, what, &notes, lines, omitted)
 }
 
-fn drift_section(d: &ResourceDrift) -> Section {
-    let mut rows = Vec::new();
-    if !d.remote_id.is_empty() {
-        let sym = if d.after.is_none() { '-' } else { ' ' };
-        rows.push(Row::Side(sym, "id".into(), Value::String(d.remote_id.clone())));
-    }
-    let before = d.before.to_value();
-    let (symbol, what) = match &d.after {
-        None => {
-            for k in attribute_names(Some(&before), None) {
-                if let Some(v) = before.get(&k).filter(|v| !is_empty(v)) {
-                    rows.push(Row::Side('-', k, v.clone()));
+/// One section per drifted resource, in `order` (first appearance counts), from its
+/// differences; `remote_id` names the object's id where known.
+fn drift_sections(
+    differences: &[Difference],
+    order: &[&Address],
+    remote_id: &dyn Fn(&Address) -> Option<String>,
+) -> Vec<Section> {
+    let mut seen = BTreeSet::new();
+    let mut sections = Vec::new();
+    for address in order {
+        if !seen.insert(*address) {
+            continue;
+        }
+        let mine: Vec<&Difference> = differences.iter().filter(|d| &d.address == *address).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let gone = mine.iter().find(|d| d.attribute == "*");
+        let mut rows = Vec::new();
+        if let Some(id) = remote_id(address) {
+            let sym = if gone.is_some() { '-' } else { ' ' };
+            rows.push(Row::Side(sym, "id".into(), Value::String(id)));
+        }
+        let (symbol, what) = match gone {
+            Some(d) => {
+                for k in attribute_names(Some(&d.in_state), None) {
+                    if let Some(v) = d.in_state.get(&k).filter(|v| !is_empty(v)) {
+                        rows.push(Row::Side('-', k, v.clone()));
+                    }
                 }
+                ("-", "has been deleted outside pamform")
             }
-            ("-", "has been deleted outside pamform")
-        }
-        Some(now) => {
-            let now = now.to_value();
-            for k in &d.changed {
-                rows.push(Row::Changed(k.clone(), before.get(k).cloned(), now.get(k).cloned(), false));
+            None => {
+                let mut mine = mine;
+                mine.sort_by(|a, b| a.attribute.cmp(&b.attribute));
+                for d in mine {
+                    let row = Row::Changed(
+                        d.attribute.clone(),
+                        Some(d.in_state.clone()),
+                        Some(d.in_tenant.clone()),
+                        false,
+                    );
+                    rows.push(row);
+                }
+                ("~", "has changed outside pamform")
             }
-            ("~", "has changed outside pamform")
-        }
-    };
-    let mut lines = Vec::new();
-    let omitted = write_rows(&mut lines, &rows);
-    section(symbol, &d.address, what, &[], lines, omitted)
+        };
+        let mut lines = Vec::new();
+        let omitted = write_rows(&mut lines, &rows);
+        sections.push(section(symbol, address, what, &[], lines, omitted));
+    }
+    sections
 }
 
-fn unmanaged_section(unmanaged: &[UnmanagedObject]) -> Section {
+fn unmanaged_section(unmanaged: &[Unmanaged]) -> Section {
     let mut open = format!(
         "<details><summary>{} in the tenant not managed by pamform</summary>\n\n",
         plural(unmanaged.len(), "object", "objects")
@@ -638,7 +656,7 @@ fn name_list(items: &[String]) -> String {
     shown
 }
 
-fn severity_words(c: &SeverityCounts) -> String {
+fn severity_words(c: &Counts) -> String {
     let parts: Vec<String> =
         [("critical", c.critical), ("high", c.high), ("medium", c.medium), ("info", c.info)]
             .into_iter()
@@ -693,7 +711,7 @@ mod tests {
 
     #[test]
     fn unmanaged_objects_are_escaped_in_cells() {
-        let u = UnmanagedObject::new(ResourceType::AccessPolicy, "p|1", "d");
+        let u = Unmanaged::new(ResourceType::AccessPolicy, "p|1", "d");
         let s = unmanaged_section(&[u]);
         assert_eq!(s.lines, vec!["| access_policy | `p\\|1` | d |".to_string()]);
     }

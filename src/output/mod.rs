@@ -2,6 +2,7 @@
 //! for progress and diagnostics, colour that respects `--color` and `NO_COLOR`) and the
 //! shared styles. Renderers of plans and reports live in submodules.
 
+pub mod drift_text;
 pub mod markdown;
 pub mod plan_facts;
 pub mod plan_json;

@@ -1,15 +1,15 @@
-//! What a reviewer must not miss in a plan or a drift, derived once for every renderer: member
-//! additions and removals, security facts (approver membership widened, policies removed or
-//! replaced, PAM switched off or its defaults changed) and the severity of each drift.
+//! What a reviewer must not miss in a plan, derived once for every renderer: member additions
+//! and removals, and security facts (approver membership widened, policies removed or
+//! replaced, PAM switched off or its defaults changed). Drift and its severities are
+//! classified in [`crate::drift`].
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::model::{Address, ResourceType};
 use crate::plan::attributes::{Attrs, PolicyAttrs};
-use crate::plan::{Action, Plan, Reason, ResourceChange, ResourceDrift};
+use crate::plan::{Action, Plan, Reason, ResourceChange};
 
 /// Element-level changes of a set-valued attribute (`members`, `system_accounts`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -195,206 +195,10 @@ impl SecurityFacts {
     }
 }
 
-/// How much a drift matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// PAM disabled, or a policy removed.
-    Critical,
-    /// Approver group membership or system accounts widened.
-    High,
-    /// Any other change.
-    Medium,
-    /// Unmanaged objects.
-    Info,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::High => "high",
-            Severity::Medium => "medium",
-            Severity::Info => "info",
-        }
-    }
-}
-
-/// One attribute that differs between state and the tenant, as the drift report lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DriftDifference {
-    pub address: Address,
-    /// The attribute that differs; `"*"` when the whole object is gone from the tenant.
-    pub attribute: String,
-    pub in_state: Value,
-    pub in_tenant: Value,
-    pub severity: Severity,
-    pub message: String,
-}
-
-/// A tenant object pamform does not manage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UnmanagedObject {
-    #[serde(rename = "type", serialize_with = "type_name")]
-    pub kind: ResourceType,
-    pub id: String,
-    pub description: String,
-    /// Always [`Severity::Info`].
-    severity: Severity,
-}
-
-impl UnmanagedObject {
-    pub fn new(kind: ResourceType, id: impl Into<String>, description: impl Into<String>) -> Self {
-        UnmanagedObject { kind, id: id.into(), description: description.into(), severity: Severity::Info }
-    }
-}
-
-/// The drift report of `pamform drift --json` (`schemas/drift.schema.json`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DriftReport {
-    pub format_version: &'static str,
-    /// RFC 3339, UTC.
-    pub timestamp: String,
-    pub tenant: String,
-    pub in_sync: bool,
-    /// Most severe first.
-    pub differences: Vec<DriftDifference>,
-    pub unmanaged: Vec<UnmanagedObject>,
-    pub summary: SeverityCounts,
-}
-
-impl DriftReport {
-    pub fn new(
-        tenant: impl Into<String>,
-        timestamp: chrono::DateTime<chrono::Utc>,
-        drift: &[ResourceDrift],
-        unmanaged: Vec<UnmanagedObject>,
-    ) -> DriftReport {
-        let differences = drift_differences(drift);
-        let summary = SeverityCounts::of_report(&differences, &unmanaged);
-        DriftReport {
-            format_version: "1",
-            timestamp: timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            tenant: tenant.into(),
-            in_sync: differences.is_empty(),
-            differences,
-            unmanaged,
-            summary,
-        }
-    }
-}
-
-fn type_name<S: serde::Serializer>(t: &ResourceType, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(t.as_str())
-}
-
-/// Counts of differences by severity.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct SeverityCounts {
-    pub critical: usize,
-    pub high: usize,
-    pub medium: usize,
-    pub info: usize,
-}
-
-impl SeverityCounts {
-    pub fn of(severities: impl IntoIterator<Item = Severity>) -> SeverityCounts {
-        let mut c = SeverityCounts::default();
-        for s in severities {
-            match s {
-                Severity::Critical => c.critical += 1,
-                Severity::High => c.high += 1,
-                Severity::Medium => c.medium += 1,
-                Severity::Info => c.info += 1,
-            }
-        }
-        c
-    }
-
-    /// Counts over differences and unmanaged objects.
-    pub fn of_report(differences: &[DriftDifference], unmanaged: &[UnmanagedObject]) -> SeverityCounts {
-        SeverityCounts::of(differences.iter().map(|d| d.severity).chain(unmanaged.iter().map(|u| u.severity)))
-    }
-
-    pub fn total(&self) -> usize {
-        self.critical + self.high + self.medium + self.info
-    }
-}
-
-/// The differences of drifted resources, one per attribute, with severities, most severe
-/// first (then by address).
-pub fn drift_differences(drift: &[ResourceDrift]) -> Vec<DriftDifference> {
-    let mut out = Vec::new();
-    for d in drift {
-        let before = d.before.to_value();
-        let Some(now) = &d.after else {
-            let (severity, message) = match d.address.kind {
-                ResourceType::AccessPolicy => {
-                    let target = d.before.as_policy().map(policy_target).unwrap_or_default();
-                    (
-                        Severity::Critical,
-                        format!("the policy was removed from the tenant: {target} is not gated"),
-                    )
-                }
-                ResourceType::PrivilegedAccess => {
-                    (Severity::Critical, "privileged access settings are gone from the tenant".to_string())
-                }
-                ResourceType::ApproverGroup => {
-                    (Severity::Medium, "the approver group was deleted from the tenant".to_string())
-                }
-            };
-            out.push(DriftDifference {
-                address: d.address.clone(),
-                attribute: "*".into(),
-                in_state: before,
-                in_tenant: Value::Null,
-                severity,
-                message,
-            });
-            continue;
-        };
-        let after = now.to_value();
-        for attr in &d.changed {
-            let (severity, message) = classify(d, now, attr);
-            out.push(DriftDifference {
-                address: d.address.clone(),
-                attribute: attr.clone(),
-                in_state: before.get(attr).cloned().unwrap_or(Value::Null),
-                in_tenant: after.get(attr).cloned().unwrap_or(Value::Null),
-                severity,
-                message,
-            });
-        }
-    }
-    out.sort_by(|a, b| a.severity.cmp(&b.severity).then_with(|| a.address.cmp(&b.address)));
-    out
-}
-
-fn classify(d: &ResourceDrift, now: &Attrs, attr: &str) -> (Severity, String) {
-    let delta = set_delta(Some(&d.before), Some(now));
-    let counts = |what: &str| {
-        format!("{what}: {} added, {} removed outside pamform", delta.added.len(), delta.removed.len())
-    };
-    match (d.address.kind, attr) {
-        (ResourceType::PrivilegedAccess, "enabled") if !now.as_pam().is_some_and(|p| p.enabled) => {
-            (Severity::Critical, "privileged access was switched off in the tenant".into())
-        }
-        (ResourceType::ApproverGroup, "members") if !delta.added.is_empty() => {
-            (Severity::High, counts("approver group membership widened"))
-        }
-        (ResourceType::PrivilegedAccess, "system_accounts") if !delta.added.is_empty() => {
-            (Severity::High, counts("system accounts (exempt from approval) widened"))
-        }
-        (ResourceType::ApproverGroup, "members") => (Severity::Medium, counts("approver group members")),
-        (ResourceType::PrivilegedAccess, "system_accounts") => (Severity::Medium, counts("system accounts")),
-        _ => (Severity::Medium, format!("{attr} was changed outside pamform")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::attributes::{GroupAttrs, PamAttrs};
+    use crate::plan::attributes::GroupAttrs;
 
     fn group(members: &[&str]) -> Attrs {
         Attrs::Group(GroupAttrs {
@@ -405,46 +209,6 @@ mod tests {
             members: members.iter().map(|m| m.to_string()).collect(),
             membership: crate::model::Membership::Authoritative,
         })
-    }
-
-    fn pam(accounts: &[&str]) -> Attrs {
-        Attrs::Pam(PamAttrs {
-            enabled: true,
-            default_approver_group: Some("g@x.io".into()),
-            system_accounts: accounts.iter().map(|m| m.to_string()).collect(),
-        })
-    }
-
-    fn severities(address: Address, before: Attrs, after: Option<Attrs>) -> Vec<Severity> {
-        let changed = after
-            .as_ref()
-            .map(|a| before.changed_attributes(a).into_iter().map(str::to_string).collect())
-            .unwrap_or_default();
-        let d = ResourceDrift { address, remote_id: "id".into(), before, after, changed };
-        drift_differences(&[d]).into_iter().map(|d| d.severity).collect()
-    }
-
-    #[test]
-    fn narrowing_is_medium_widening_is_high() {
-        let g = || Address::group("g");
-        assert_eq!(severities(g(), group(&["a", "b"]), Some(group(&["a"]))), [Severity::Medium]);
-        assert_eq!(severities(g(), group(&["a"]), Some(group(&["b"]))), [Severity::High]);
-        let p = Address::privileged_access;
-        assert_eq!(severities(p(), pam(&["s"]), Some(pam(&["s", "t"]))), [Severity::High]);
-        assert_eq!(severities(p(), pam(&["s", "t"]), Some(pam(&["s"]))), [Severity::Medium]);
-    }
-
-    #[test]
-    fn a_deleted_group_is_medium_a_deleted_policy_critical() {
-        assert_eq!(severities(Address::group("g"), group(&["a"]), None), [Severity::Medium]);
-        let policy = Attrs::Policy(PolicyAttrs {
-            task: Some("Exchange\\Set-Mailbox".into()),
-            role: None,
-            role_group: None,
-            approval: crate::model::Approval::Manual,
-            approver_group: "g@x.io".into(),
-        });
-        assert_eq!(severities(Address::policy("p"), policy, None), [Severity::Critical]);
     }
 
     #[test]

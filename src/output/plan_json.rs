@@ -222,6 +222,6 @@ fn pamform_section(plan: &Plan, meta: &PlanMeta) -> Value {
         "summary": plan.summary(),
         "changes": changes,
         "security": SecurityFacts::of(plan),
-        "drift": plan_facts::drift_differences(&plan.drift),
+        "drift": crate::drift::differences(&plan.drift, None),
     })
 }

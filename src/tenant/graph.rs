@@ -257,27 +257,39 @@ impl Client {
     /// Changes to groups since `delta_link` (or everything, when `None`). An expired link is
     /// [`TenantError::DeltaExpired`]: read everything again and start a new round.
     pub async fn groups_delta(&self, delta_link: Option<&str>) -> Result<GroupsDelta, TenantError> {
+        let (entries, delta_link) = self.groups_delta_entries(delta_link, wg::DELTA_SELECT).await?;
+        let mut out = GroupsDelta { delta_link, ..GroupsDelta::default() };
+        for g in entries {
+            if g.removed.is_some() {
+                out.changed.remove(&g.id);
+                out.removed.insert(g.id);
+            } else {
+                out.changed.insert(g.id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The entries of a `groups/delta` round since `delta_link` (or a full round selecting
+    /// `select`, when `None`; a link keeps the selection it was made with), in the order
+    /// Graph sent them, and the link for next time. An expired link is
+    /// [`TenantError::DeltaExpired`].
+    pub async fn groups_delta_entries(
+        &self,
+        delta_link: Option<&str>,
+        select: &str,
+    ) -> Result<(Vec<wg::DeltaGroup>, String), TenantError> {
         let mut next = match delta_link {
             Some(link) => link.to_string(),
-            None => self.graph_url(&wg::groups_delta_url()),
+            None => self.graph_url(&wg::groups_delta_url_selecting(select)),
         };
-        let mut out = GroupsDelta::default();
+        let mut out = Vec::new();
         loop {
             let page: wg::Page<wg::DeltaGroup> = self.graph_get_page(&next).await?;
-            for g in page.value {
-                if g.removed.is_some() {
-                    out.changed.remove(&g.id);
-                    out.removed.insert(g.id);
-                } else {
-                    out.changed.insert(g.id);
-                }
-            }
+            out.extend(page.value);
             match (page.next_link, page.delta_link) {
                 (Some(link), _) => next = link,
-                (None, Some(link)) => {
-                    out.delta_link = link;
-                    return Ok(out);
-                }
+                (None, Some(link)) => return Ok((out, link)),
                 (None, None) => {
                     return Err(TenantError::Decode {
                         api: Api::Graph,

@@ -170,7 +170,7 @@ impl Client {
     }
 
     /// Groups by address (lower-cased keys), with their members; absent when not found.
-    async fn read_groups(
+    pub async fn read_groups(
         &self,
         emails: &[String],
     ) -> Result<BTreeMap<String, model::RemoteGroup>, TenantError> {

@@ -16,6 +16,9 @@ pub const MEMBER_SELECT: &str = "id,userPrincipalName,mail,displayName,userType"
 pub const USER_SELECT: &str = "id,userPrincipalName,mail,displayName,userType";
 /// Delta over groups, with membership changes. (**doc**)
 pub const DELTA_SELECT: &str = "displayName,mail,members";
+/// Delta over groups with every property the drift check compares, so a change to any of
+/// them shows in the delta. (**doc**: `$select` takes any group property)
+pub const DRIFT_DELTA_SELECT: &str = "displayName,mail,mailNickname,description,members";
 
 /// Largest `$top` Graph honours for groups and members. (**doc**: 999)
 pub const MAX_PAGE_SIZE: usize = 999;
@@ -87,6 +90,10 @@ pub struct DeltaGroup {
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<String>,
+    #[serde(rename = "mailNickname", default, skip_serializing_if = "Option::is_none")]
+    pub mail_nickname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(rename = "members@delta", default, skip_serializing_if = "Option::is_none")]
     pub members_delta: Option<Vec<DeltaMember>>,
     #[serde(rename = "@removed", default, skip_serializing_if = "Option::is_none")]
@@ -223,7 +230,12 @@ pub fn user_url(id_or_upn: &str) -> String {
 
 /// Relative URL that starts a `groups/delta` round (full enumeration, then a delta link).
 pub fn groups_delta_url() -> String {
-    format!("/groups/delta?$select={DELTA_SELECT}")
+    groups_delta_url_selecting(DELTA_SELECT)
+}
+
+/// Relative URL that starts a `groups/delta` round selecting `select`.
+pub fn groups_delta_url_selecting(select: &str) -> String {
+    format!("/groups/delta?$select={select}")
 }
 
 /// A `@odata.nextLink` as a URL relative to the version root, so further pages of many

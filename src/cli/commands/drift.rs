@@ -1,0 +1,129 @@
+//! `pamform drift`: read the tenant, compare it with the last applied state (and with the
+//! configuration), report each difference with its severity and the unmanaged PAM objects.
+//! Exit 0 in sync, 2 on drift, 1 on any error (a failed read is an error, never drift).
+//! Never writes state and takes no lock; it keeps a delta cache beside the state.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::cli::load::VarArgs;
+use crate::cli::pipeline;
+use crate::cli::{CliError, Context, ErrorKind, Outcome};
+use crate::drift::refresh::ReadKind;
+use crate::drift::{self, Ignore, cache};
+use crate::model::Address;
+use crate::output::markdown::{self, MarkdownOptions};
+use crate::output::render::Format;
+use crate::plan::{PlanMode, PlanOptions};
+use crate::tenant::{self, ClientOptions, ConnectOptions, RetryPolicy};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Print the report as JSON (schemas/drift.schema.json; same as --format json)
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Leave ADDR, or one attribute of it (ADDR.ATTR), out of the report (repeatable)
+    #[arg(long, value_name = "ADDR[.ATTR]", value_parser = parse_ignore)]
+    pub ignore: Vec<Ignore>,
+    /// Read everything, ignoring the delta cache (the cache is written afresh)
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Give up on a failing or throttled request after this long (e.g. 30s, 2m)
+    #[arg(long, value_name = "DURATION", env = "PAMFORM_RETRY_BUDGET", value_parser = humantime::parse_duration)]
+    pub retry_budget: Option<Duration>,
+}
+
+fn parse_ignore(s: &str) -> Result<Ignore, String> {
+    s.parse()
+}
+
+pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
+    let loaded = pipeline::configuration(ctx, &args.vars)?;
+    let config = &loaded.configuration;
+    let (_, state) = pipeline::load_state(ctx)?;
+    let Some(state) = state else {
+        return Err(CliError::msg(
+            ErrorKind::State,
+            format!(
+                "no state in {}: nothing has been applied here yet; run `pamform apply` first",
+                ctx.dir.display()
+            ),
+        ));
+    };
+    let tenant_block = config.tenant.as_ref().expect("checked by configuration()");
+    let mut client = ClientOptions::default();
+    if let Some(budget) = args.retry_budget {
+        client.retry = RetryPolicy { max_elapsed: budget, ..RetryPolicy::default() };
+    }
+    let options = ConnectOptions { client, ..ConnectOptions::default() };
+    let request = pipeline::refresh_request(config, Some(&state));
+
+    let rt = pipeline::runtime()?;
+    let read = rt.block_on(async {
+        let conn =
+            tenant::connect(tenant_block, options, &ctx.printer).await.map_err(pipeline::tenant_error)?;
+        let cached = if args.no_cache {
+            Err(cache::Unusable::Missing)
+        } else {
+            cache::load(&ctx.dir, conn.client.tenant())
+        };
+        let read = drift::refresh::read(&conn.client, &request, cached).await.map_err(pipeline::tenant_error);
+        let stats = conn.client.stats();
+        ctx.printer.debug(format_args!("drift read: {} requests", stats.total()));
+        read
+    })?;
+    match &read.kind {
+        ReadKind::Full(why) => ctx.printer.debug(format_args!("read the whole tenant: {why}")),
+        ReadKind::Delta { changed_groups, reread_groups } => ctx.printer.debug(format_args!(
+            "read changes through the delta cache: {changed_groups} group changes, {reread_groups} groups read again"
+        )),
+    }
+    if let Err(e) = cache::save(&ctx.dir, &read.cache) {
+        ctx.printer.note(format!(
+            "warning: cannot write the drift cache {}: {e}; the next check reads everything again",
+            cache::path(&ctx.dir).display()
+        ));
+    }
+
+    let snapshot = &read.snapshot;
+    let refresh_only = PlanOptions { mode: PlanMode::RefreshOnly, targets: vec![] };
+    let plan = pipeline::plan(ctx, &loaded, snapshot, Some(&state), &refresh_only)?;
+    let ignore_changes = |a: &Address| -> Vec<String> {
+        config
+            .meta(a)
+            .map(|m| m.lifecycle.ignore_changes.iter().map(|s| s.value.clone()).collect())
+            .unwrap_or_default()
+    };
+    let report =
+        drift::report(&plan.drift, &state, snapshot, &args.ignore, &ignore_changes, chrono::Utc::now());
+
+    // The configuration side: changes a plan would make that are not yet applied.
+    if let Ok(normal) = crate::plan::build(config, snapshot, Some(&state), &PlanOptions::default()) {
+        let pending = normal.changes.iter().filter(|c| c.is_actionable()).count();
+        if pending > 0 {
+            ctx.printer.note(format!(
+                "the configuration differs from the tenant in {pending} resource{}; run `pamform plan` to see how",
+                if pending == 1 { "" } else { "s" }
+            ));
+        }
+    }
+
+    let format = if args.json { Format::Json } else { args.format };
+    let text = match format {
+        Format::Text => crate::output::drift_text::render(&report),
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&report)
+                .map_err(|e| CliError::msg(ErrorKind::Internal, format!("cannot write the report: {e}")))?;
+            s.push('\n');
+            s
+        }
+        Format::Markdown => markdown::render_drift(&report, &MarkdownOptions::default()),
+    };
+    let _ = ctx.printer.out().write_all(text.as_bytes());
+    Ok(if report.in_sync { Outcome::Success } else { Outcome::Differences })
+}

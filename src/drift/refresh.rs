@@ -1,0 +1,236 @@
+//! The drift check's read of the tenant. The PAM setting and the policies are always read
+//! from Exchange (it has no delta). Approver groups come from the drift cache brought up to
+//! date with one Graph `groups/delta` call: membership changes are applied from
+//! `members@delta`, new members (ids only) are resolved with one `$batch` of `/users/{id}`,
+//! and only groups whose own properties changed, or that the cache does not know, are read
+//! again. Without a usable cache, or when the delta link has expired, everything is read
+//! (and a new delta round is started first, so no change can fall between the two).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::drift::cache::{self, DriftCache, Unusable};
+use crate::model::{self, PamSetting, RemotePolicy, TenantSnapshot, normalize};
+use crate::tenant::{Client, RefreshRequest, TenantError};
+use crate::wire::graph as wg;
+
+/// How the groups were read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadKind {
+    /// Everything was read; says why the cache was not used.
+    Full(String),
+    /// The cache was brought up to date through the delta link.
+    Delta {
+        /// Group changes the delta reported for groups the check looks at.
+        changed_groups: usize,
+        /// Groups read again in full (properties changed, or not in the cache).
+        reread_groups: usize,
+    },
+}
+
+/// What a drift read returns: the snapshot to diff and the cache to keep for next time.
+#[derive(Debug, Clone)]
+pub struct DriftRead {
+    pub snapshot: TenantSnapshot,
+    pub cache: DriftCache,
+    pub kind: ReadKind,
+}
+
+/// Reads the tenant for a drift check, through `cached` when it can be used.
+pub async fn read(
+    client: &Client,
+    req: &RefreshRequest,
+    cached: Result<DriftCache, Unusable>,
+) -> Result<DriftRead, TenantError> {
+    match cached {
+        Ok(c) => match delta(client, req, c).await {
+            Err(TenantError::DeltaExpired) => full(client, req, "the delta link has expired".into()).await,
+            other => other,
+        },
+        Err(why) => full(client, req, why.to_string()).await,
+    }
+}
+
+/// Groups the check needs: those the configuration and state name, those the policies and
+/// the PAM default name.
+fn needed_groups(req: &RefreshRequest, pam: &PamSetting, policies: &[RemotePolicy]) -> BTreeSet<String> {
+    req.groups
+        .iter()
+        .map(String::as_str)
+        .chain(policies.iter().map(|p| p.approver_group.as_str()))
+        .chain(pam.default_approver_group.as_deref())
+        .map(normalize::principal)
+        .filter(|g| !g.is_empty())
+        .collect()
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Reads everything: a new delta round first (its link then returns every change made after
+/// this point), then the refresh the plan uses, without role contents (drift does not need
+/// them).
+async fn full(client: &Client, req: &RefreshRequest, why: String) -> Result<DriftRead, TenantError> {
+    let (_, delta_link) = client.groups_delta_entries(None, wg::DRIFT_DELTA_SELECT).await?;
+    let req = RefreshRequest { roles: BTreeSet::new(), role_groups: BTreeSet::new(), ..req.clone() };
+    let snapshot = client.refresh(&req).await?;
+    let absent = needed_groups(&req, &snapshot.pam, &snapshot.policies)
+        .into_iter()
+        .filter(|g| !snapshot.groups.contains_key(g))
+        .collect();
+    let cache = DriftCache {
+        format_version: cache::FORMAT_VERSION,
+        tenant: client.tenant().to_string(),
+        updated: now(),
+        delta_link,
+        groups: snapshot.groups.clone(),
+        absent,
+    };
+    Ok(DriftRead { snapshot, cache, kind: ReadKind::Full(why) })
+}
+
+/// Whether a delta entry says a property of the group changed (a property Graph left out
+/// of the entry is taken as unchanged).
+fn properties_changed(e: &wg::DeltaGroup, g: &model::RemoteGroup) -> bool {
+    let differs = |new: &Option<String>, old: &str| new.as_deref().is_some_and(|n| n != old);
+    differs(&e.display_name, &g.display_name)
+        || e.mail.as_deref().is_some_and(|m| normalize::principal(m) != normalize::principal(&g.email))
+        || differs(&e.mail_nickname, &g.alias)
+        || e.description.as_deref().is_some_and(|d| Some(d) != g.description.as_deref())
+}
+
+async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Result<DriftRead, TenantError> {
+    let exchange = async { tokio::join!(client.get_pam_setting(), client.get_remote_policies()) };
+    let graph = client.groups_delta_entries(Some(&cache.delta_link), wg::DRIFT_DELTA_SELECT);
+    let ((pam, policies), entries) = tokio::join!(exchange, graph);
+    let (pam, policies, (entries, delta_link)) = (pam?, policies?, entries?);
+    let needed = needed_groups(req, &pam, &policies);
+
+    let DriftCache { mut groups, mut absent, .. } = cache;
+    let by_id: BTreeMap<String, String> =
+        groups.iter().map(|(email, g)| (g.id.to_lowercase(), email.clone())).collect();
+    // Groups the cache does not know are read in full.
+    let mut reread: BTreeSet<String> =
+        needed.iter().filter(|g| !groups.contains_key(*g) && !absent.contains(*g)).cloned().collect();
+    let mut joined: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut changed_groups = 0;
+    for e in entries {
+        let Some(email) = by_id.get(&e.id.to_lowercase()) else {
+            // A group the cache does not hold: it matters only if the check needs it.
+            if e.removed.is_none()
+                && let Some(mail) = e.mail.as_deref().map(normalize::principal)
+                && needed.contains(&mail)
+            {
+                changed_groups += 1;
+                reread.insert(mail);
+            }
+            continue;
+        };
+        if needed.contains(email) {
+            changed_groups += 1;
+        }
+        if e.removed.is_some() {
+            groups.remove(email);
+            absent.insert(email.clone());
+            continue;
+        }
+        let Some(g) = groups.get_mut(email) else { continue };
+        if properties_changed(&e, g) {
+            reread.insert(email.clone());
+            if let Some(mail) = e.mail.as_deref().map(normalize::principal) {
+                reread.insert(mail);
+            }
+            continue;
+        }
+        for m in e.members_delta.unwrap_or_default() {
+            if m.removed.is_some() {
+                g.members.retain(|x| !x.id.eq_ignore_ascii_case(&m.id));
+            } else if !g.members.iter().any(|x| x.id.eq_ignore_ascii_case(&m.id)) {
+                joined.entry(email.clone()).or_default().push(m.id);
+            }
+        }
+    }
+
+    // New members arrive as ids: resolve just those, in one $batch round.
+    joined.retain(|email, _| !reread.contains(email));
+    let ids: Vec<String> =
+        joined.values().flatten().cloned().collect::<BTreeSet<String>>().into_iter().collect();
+    if !ids.is_empty() {
+        let users = client.get_users(&ids).await?;
+        for (email, members) in joined {
+            let Some(g) = groups.get_mut(&email) else { continue };
+            for id in members {
+                match users.get(&id) {
+                    Some(Some(user)) => g.members.push(user.clone()),
+                    // Not a user (a nested group, a contact): read the group in full.
+                    _ => {
+                        reread.insert(email.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    let reread_groups = reread.len();
+    if !reread.is_empty() {
+        let list: Vec<String> = reread.into_iter().collect();
+        let mut found = client.read_groups(&list).await?;
+        for email in list {
+            match found.remove(&email) {
+                Some(g) => {
+                    absent.remove(&email);
+                    groups.insert(email, g);
+                }
+                None => {
+                    groups.remove(&email);
+                    absent.insert(email);
+                }
+            }
+        }
+    }
+    for g in groups.values_mut() {
+        g.members.sort_by(|a, b| a.id.cmp(&b.id));
+        g.members.dedup_by(|a, b| a.id.eq_ignore_ascii_case(&b.id));
+    }
+
+    let snapshot_groups: BTreeMap<String, model::RemoteGroup> = groups
+        .iter()
+        .filter(|(email, _)| needed.contains(*email))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let principals = principals_from_members(req, &snapshot_groups);
+    let snapshot = TenantSnapshot {
+        pam,
+        policies,
+        groups: snapshot_groups,
+        principals,
+        role_cmdlets: BTreeMap::new(),
+        role_group_roles: BTreeMap::new(),
+        identity: Some(client.identity().to_string()),
+    };
+    let cache = DriftCache {
+        format_version: cache::FORMAT_VERSION,
+        tenant: client.tenant().to_string(),
+        updated: now(),
+        delta_link,
+        groups,
+        absent,
+    };
+    Ok(DriftRead { snapshot, cache, kind: ReadKind::Delta { changed_groups, reread_groups } })
+}
+
+/// The requested principals that are members of a group, as the full refresh finds them.
+/// Others are left out: a name that is no group's member cannot name one in the diff.
+fn principals_from_members(
+    req: &RefreshRequest,
+    groups: &BTreeMap<String, model::RemoteGroup>,
+) -> BTreeMap<String, Option<model::DirectoryObject>> {
+    let mut out = BTreeMap::new();
+    for name in &req.principals {
+        let name = normalize::principal(name);
+        if let Some(m) = groups.values().flat_map(|g| &g.members).find(|m| m.answers_to(&name)) {
+            out.insert(name, Some(m.clone()));
+        }
+    }
+    out
+}

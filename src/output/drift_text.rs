@@ -1,0 +1,99 @@
+//! The drift report for a terminal: a verdict line, then the differences grouped by severity
+//! (most severe first), each with the value in state and in the tenant, then the unmanaged
+//! objects.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::style::{self, paint};
+use crate::drift::{Report, Severity};
+
+/// Longest value shown whole; longer ones are cut with their length noted.
+const MAX_VALUE_CHARS: usize = 400;
+
+fn severity_style(s: Severity) -> anstyle::Style {
+    match s {
+        Severity::Critical => style::ERROR,
+        Severity::High => style::WARNING,
+        Severity::Medium => style::UPDATE,
+        Severity::Info => style::DIM,
+    }
+}
+
+fn show(v: &Value) -> String {
+    let s = match v {
+        Value::Null => "(none)".to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "[]".to_string(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    let s = s.replace(['\n', '\r'], " ");
+    if s.chars().count() > MAX_VALUE_CHARS {
+        let cut: String = s.chars().take(MAX_VALUE_CHARS).collect();
+        format!("{cut}... ({} characters)", s.chars().count())
+    } else {
+        s
+    }
+}
+
+/// Renders the report.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    if report.in_sync {
+        out.push_str(&paint(style::OK, "No drift."));
+        out.push_str(" The tenant matches the last apply.\n");
+        return out;
+    }
+    let c = &report.summary;
+    let counts: Vec<String> = Severity::ALL
+        .into_iter()
+        .filter(|s| c.get(*s) > 0)
+        .map(|s| format!("{} {}", c.get(s), s.as_str()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{} {} between the tenant and the last apply, {} unmanaged ({})\n",
+        paint(style::BOLD, "Drift:"),
+        plural(report.differences.len(), "difference", "differences"),
+        plural(report.unmanaged.len(), "object", "objects"),
+        counts.join(", ")
+    );
+    for severity in [Severity::Critical, Severity::High, Severity::Medium] {
+        let items: Vec<_> = report.differences.iter().filter(|d| d.severity == severity).collect();
+        if items.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{}", paint(severity_style(severity), severity.as_str().to_uppercase()));
+        for d in items {
+            let _ = writeln!(out, "  {} {}", paint(style::BOLD, &d.address), d.attribute);
+            let _ = writeln!(out, "    {}", d.message);
+            if d.attribute != "*" {
+                let _ = writeln!(out, "    in state:  {}", show(&d.in_state));
+                let _ = writeln!(out, "    in tenant: {}", show(&d.in_tenant));
+            }
+        }
+        out.push('\n');
+    }
+    if !report.unmanaged.is_empty() {
+        let _ = writeln!(out, "{}", paint(severity_style(Severity::Info), "INFO: not managed by pamform"));
+        for u in &report.unmanaged {
+            let _ = writeln!(out, "  {} {}", paint(style::BOLD, u.kind), u.id);
+            let _ = writeln!(out, "    {}", u.description);
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "Run `pamform plan` to see what apply would change back, or `pamform apply --refresh-only` to accept the tenant's values into state.\n",
+    );
+    out
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
