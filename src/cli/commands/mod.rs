@@ -3,8 +3,10 @@
 pub mod apply;
 pub mod completions;
 pub mod emulator;
+pub mod export;
 pub mod fmt;
 pub mod force_unlock;
+pub mod import;
 pub mod plan;
 pub mod show;
 pub mod state;
