@@ -178,6 +178,12 @@ pub fn export(snapshot: &TenantSnapshot, tenant: Option<&TenantBlock>, tenant_id
         policies_text.push_str("}\n");
         let address = Address::policy(name.as_str());
         import(&mut imports, &address, &p.id);
+        if p.approver_group.trim().is_empty() {
+            warnings.push(format!(
+                "{address} ({}) has no approver group in the tenant; the configuration needs one: set approver_group before planning",
+                p.target.display_value()
+            ));
+        }
         objects.push(Exported { address, remote_id: p.id.clone(), import_id: p.id.clone() });
     }
 
@@ -220,7 +226,7 @@ fn pam_group_emails(snapshot: &TenantSnapshot) -> BTreeSet<String> {
 fn approver_groups(snapshot: &TenantSnapshot) -> Vec<&RemoteGroup> {
     let mut groups: Vec<&RemoteGroup> =
         pam_group_emails(snapshot).iter().filter_map(|e| snapshot.group(e)).collect();
-    groups.sort_by(|a, b| (&a.display_name, &a.email).cmp(&(&b.display_name, &b.email)));
+    groups.sort_by_cached_key(|g| (g.display_name.to_lowercase(), normalize::principal(&g.email)));
     groups
 }
 

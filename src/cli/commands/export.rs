@@ -13,6 +13,7 @@ use crate::cli::{CliError, Context, ErrorKind, Outcome};
 use crate::config;
 use crate::export::{self, TenantBlock, import};
 use crate::model::{self, Span, Spanned};
+use crate::output::style::{self, paint};
 use crate::state::State;
 use crate::tenant::{self, RefreshRequest};
 
@@ -89,7 +90,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     }
 
     for w in &exported.warnings {
-        ctx.printer.note(format!("warning: {w}"));
+        let _ = writeln!(ctx.printer.err(), "{} {w}", paint(style::WARNING, "warning:"));
     }
     let mut summary = String::new();
     let _ = writeln!(
