@@ -131,3 +131,32 @@ fn import_errors_are_clear_and_leave_state_untouched() {
     let usage = ws.run(&["import", "not an address", "x"]).expect(1);
     assert!(!usage.stderr.is_empty());
 }
+
+#[test]
+fn import_blocks_use_the_same_lookup_and_checks() {
+    let (tenant, ws) = adoptable();
+    let policy = policy_id(&tenant, "Exchange\\Set-Mailbox");
+    ws.configure(
+        &tenant,
+        &format!(
+            "{QUICKSTART}\nimport {{\n  to = access_policy.move_request\n  id = \"{policy}\"\n}}\n\nimport {{\n  to = access_policy.set_mailbox\n  id = \"pam-approvers@contoso.onmicrosoft.com\"\n}}\n"
+        ),
+    );
+    let run = ws.run(&["plan"]).expect(1);
+    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace() && *c != '|').collect::<String>();
+    for message in [
+        "cannot import access_policy.move_request: `",
+        "is the policy for task = \"Exchange\\\\Set-Mailbox\"",
+        "is an approver group (pam-approvers@contoso.onmicrosoft.com), not an access policy",
+    ] {
+        assert!(squash(&run.stderr).contains(&squash(message)), "expected `{message}` in\n{}", run.stderr);
+    }
+    assert!(state_bytes(&ws).is_none());
+
+    ws.configure(
+        &tenant,
+        &format!("{QUICKSTART}\nimport {{\n  to = access_policy.move_request\n  id = \"exchange\\\\new-moverequest\"\n}}\n"),
+    );
+    let plan = ws.run(&["plan"]).expect(0);
+    assert!(plan.stdout.contains("access_policy.move_request will be imported"), "{}", plan.stdout);
+}
