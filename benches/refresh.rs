@@ -7,14 +7,14 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use pamform::emulator::{self, EmulatorConfig, Faults, RunningEmulator, Seed};
+use pamform::emulator::{self, EmulatorConfig, Faults, RunningEmulator};
 use pamform::output::Printer;
 use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RefreshRequest, Secret, TenantError};
-use serde_json::{Value, json};
 
-const DOMAIN: &str = "contoso.onmicrosoft.com";
-const GROUPS: usize = 31;
-const POLICIES: usize = 30;
+mod support;
+
+use support::tenant::{FULL, GROUPS, POLICIES, SMALL, Scale, group, seed_at, user};
+
 const EXCHANGE_MS: u64 = 300;
 const GRAPH_MS: u64 = 50;
 const EXCHANGE_CONCURRENCY: usize = 3;
@@ -23,70 +23,6 @@ const NAIVE_CONCURRENCY: usize = 10;
 /// Graph's largest page (`$top`) and Exchange's.
 const GRAPH_PAGE: usize = 999;
 const EXCHANGE_PAGE: usize = 1000;
-
-/// The size of the generated directory.
-#[derive(Clone, Copy)]
-struct Scale {
-    users: usize,
-    members: usize,
-    /// Group `g` holds users `g * stride ..`, so users past `(GROUPS - 1) * stride + members`
-    /// are in no group.
-    stride: usize,
-}
-
-/// The tenant the targets are set for.
-const FULL: Scale = Scale { users: 10_000, members: 2_000, stride: 250 };
-/// A tenant small enough that the emulator's own work per request is negligible, so the
-/// figures show the client's scheduling alone.
-const SMALL: Scale = Scale { users: 1_000, members: 200, stride: 25 };
-
-fn user(i: usize) -> String {
-    format!("user{i:05}@{DOMAIN}")
-}
-
-fn group(g: usize) -> String {
-    format!("approvers-{g:02}@{DOMAIN}")
-}
-
-/// The default seed's roles, role groups and app, with the generated directory and policies.
-fn seed(scale: Scale) -> Seed {
-    let mut v = serde_json::to_value(Seed::default_seed().expect("default seed")).expect("seed json");
-    let mut cmdlets: Vec<String> = v["roles"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["cmdlets"].as_array().cloned().unwrap_or_default())
-        .filter_map(|c| c.as_str().map(String::from))
-        .filter(|c| !c.starts_with("Get-"))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    cmdlets.truncate(POLICIES);
-    assert_eq!(cmdlets.len(), POLICIES, "the default seed has enough cmdlets for {POLICIES} policies");
-    let users: Vec<Value> = (0..scale.users)
-        .map(
-            |i| json!({"user_principal_name": user(i), "display_name": format!("User {i}"), "mailbox": true}),
-        )
-        .collect();
-    let groups: Vec<Value> = (0..GROUPS)
-        .map(|g| {
-            let members: Vec<String> =
-                (0..scale.members).map(|k| user((g * scale.stride + k) % scale.users)).collect();
-            json!({"name": format!("Approvers {g:02}"), "primary_smtp_address": group(g), "members": members})
-        })
-        .collect();
-    let policies: Vec<Value> = cmdlets
-        .iter()
-        .enumerate()
-        .map(|(i, c)| json!({"task": format!("Exchange\\{c}"), "approver_group": group(i % (GROUPS - 1))}))
-        .collect();
-    let app_id = v["apps"][0]["client_id"].clone();
-    v["users"].as_array_mut().expect("users").extend(users);
-    v["groups"] = Value::Array(groups);
-    v["policies"] = Value::Array(policies);
-    v["pam"] = json!({"enabled": true, "admin_group": group(GROUPS - 1), "system_accounts": [app_id]});
-    Seed::from_json(&v.to_string()).expect("generated seed loads")
-}
 
 /// What a configuration of this tenant names: every approver group, 150 principals that are
 /// group members, 50 that are not, one role and one role group.
@@ -189,7 +125,7 @@ async fn run(scale: Scale) {
         let emu = emulator::start(EmulatorConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             data: None,
-            seed: Some(seed(scale)),
+            seed: Some(seed_at(scale)),
             faults,
             tls: false,
         })

@@ -55,6 +55,10 @@ pub enum Command {
     ForceUnlock(commands::force_unlock::Args),
     /// Run the emulated Microsoft 365 tenant
     Emulator(commands::emulator::Args),
+    /// Write configuration (with import blocks) that reproduces the tenant's PAM setup
+    Export(commands::export::Args),
+    /// Adopt an existing tenant object into state without changing it
+    Import(commands::import::Args),
 }
 
 /// Global context every command receives.
@@ -93,5 +97,7 @@ fn run(command: Command, ctx: &Context) -> Result<Outcome, CliError> {
         Command::State(args) => commands::state::run(args, ctx),
         Command::ForceUnlock(args) => commands::force_unlock::run(args, ctx),
         Command::Emulator(args) => commands::emulator::run(args, ctx),
+        Command::Export(args) => commands::export::run(args, ctx),
+        Command::Import(args) => commands::import::run(args, ctx),
     }
 }

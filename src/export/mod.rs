@@ -2,12 +2,18 @@
 //! members, the PAM switch, every access policy referring to its group by reference — plus
 //! `import` blocks for every object, so that an existing tenant comes under management with
 //! a plan that shows only imports. Names are readable and stable, derived from group names
-//! and tasks.
+//! and tasks. The [`import`] submodule finds the object an import id names.
+
+pub mod import;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::model::{DirectoryObject, PolicyTarget, RemoteGroup, TenantSnapshot, normalize};
+use crate::config::format::format_source;
+use crate::model::{
+    Address, DirectoryObject, PolicyTarget, RemoteGroup, RemotePolicy, TenantSnapshot, normalize,
+};
+use crate::plan::PRIVILEGED_ACCESS_ID;
 
 /// The tenant block to write.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +32,16 @@ pub struct File {
     pub text: String,
 }
 
+/// One exported object: its address and the id its import block names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    pub address: Address,
+    /// The id state records (group object id, policy Identity, `tenant`).
+    pub remote_id: String,
+    /// The id the import block gives (group email, policy Identity, tenant id).
+    pub import_id: String,
+}
+
 /// What export produced.
 #[derive(Debug, Clone)]
 pub struct Export {
@@ -33,10 +49,27 @@ pub struct Export {
     pub groups: usize,
     pub policies: usize,
     pub pam: bool,
+    pub objects: Vec<Exported>,
+    /// Things the user should know: the plan would reject the exported configuration until
+    /// they are dealt with.
+    pub warnings: Vec<String>,
 }
 
-/// Builds the configuration files that reproduce `snapshot`.
-pub fn export(snapshot: &TenantSnapshot, tenant: &TenantBlock) -> Export {
+/// The name of the file holding the tenant block.
+pub const TENANT_FILE: &str = "main.pam.hcl";
+
+/// Every file export may write, tenant block first.
+pub const FILES: [&str; 5] = [
+    TENANT_FILE,
+    "approver_groups.pam.hcl",
+    "privileged_access.pam.hcl",
+    "access_policies.pam.hcl",
+    "imports.pam.hcl",
+];
+
+/// Builds the configuration files that reproduce `snapshot`, formatted as `pamform fmt`
+/// would. Without `tenant`, no tenant block is written (the directory has one already).
+pub fn export(snapshot: &TenantSnapshot, tenant: Option<&TenantBlock>, tenant_id: &str) -> Export {
     let groups = approver_groups(snapshot);
     let group_names = unique_names(
         groups.iter().map(|g| slug(if g.display_name.is_empty() { &g.alias } else { &g.display_name })),
@@ -47,23 +80,27 @@ pub fn export(snapshot: &TenantSnapshot, tenant: &TenantBlock) -> Export {
         Some(name) => format!("approver_group.{name}"),
         None => quote(email),
     };
+    let mut objects = Vec::new();
+    let mut warnings = Vec::new();
 
     let mut main = String::new();
-    let _ = writeln!(main, "# Exported by pamform from tenant {}.", tenant.id);
-    main.push_str("tenant {\n");
-    let mut rows = vec![("id", quote(&tenant.id))];
-    for (k, v) in [
-        ("exchange_url", &tenant.exchange_url),
-        ("graph_url", &tenant.graph_url),
-        ("login_url", &tenant.login_url),
-        ("emulator", &tenant.emulator),
-    ] {
-        if let Some(v) = v {
-            rows.push((k, quote(v)));
+    if let Some(tenant) = tenant {
+        let _ = writeln!(main, "# Exported by pamform from tenant {}.", tenant.id);
+        main.push_str("tenant {\n");
+        let mut rows = vec![("id", quote(&tenant.id))];
+        for (k, v) in [
+            ("exchange_url", &tenant.exchange_url),
+            ("graph_url", &tenant.graph_url),
+            ("login_url", &tenant.login_url),
+            ("emulator", &tenant.emulator),
+        ] {
+            if let Some(v) = v {
+                rows.push((k, quote(v)));
+            }
         }
+        write_rows(&mut main, &rows);
+        main.push_str("}\n");
     }
-    write_rows(&mut main, &rows);
-    main.push_str("}\n");
 
     let mut groups_text = String::new();
     let mut imports = String::new();
@@ -83,31 +120,46 @@ pub fn export(snapshot: &TenantSnapshot, tenant: &TenantBlock) -> Export {
         rows.push(("members", list(&member_names(&g.members))));
         write_rows(&mut groups_text, &rows);
         groups_text.push_str("}\n");
-        import(&mut imports, &format!("approver_group.{name}"), &g.email);
+        let address = Address::group(name.as_str());
+        import(&mut imports, &address, &g.email);
+        if g.members.is_empty() {
+            warnings.push(format!(
+                "{address} ({}) has no members: the plan rejects empty approver groups; add at least one member",
+                g.email
+            ));
+        }
+        objects.push(Exported { address, remote_id: g.id.clone(), import_id: g.email.clone() });
+    }
+    for email in missing_groups(snapshot) {
+        warnings.push(format!(
+            "PAM names the group {email}, which is not in the tenant; the exported configuration refers to it by address"
+        ));
     }
 
-    let mut pam_text = String::new();
     let pam = &snapshot.pam;
-    let export_pam = pam.enabled || pam.default_approver_group.is_some();
-    if export_pam {
-        pam_text.push_str("privileged_access {\n");
-        let mut rows = vec![("enabled", pam.enabled.to_string())];
-        if let Some(g) = &pam.default_approver_group {
-            rows.push(("default_approver_group", group_ref(g)));
-        }
-        let accounts: BTreeSet<String> =
-            pam.system_accounts.iter().map(|s| normalize::principal(s)).collect();
-        if !accounts.is_empty() {
-            rows.push(("system_accounts", list(&accounts.into_iter().collect::<Vec<_>>())));
-        }
-        write_rows(&mut pam_text, &rows);
-        pam_text.push_str("}\n");
-        import(&mut imports, "privileged_access", &tenant.id);
+    let mut pam_text = String::from("privileged_access {\n");
+    let mut rows = vec![("enabled", pam.enabled.to_string())];
+    if let Some(g) = &pam.default_approver_group {
+        rows.push(("default_approver_group", group_ref(g)));
     }
+    let accounts: BTreeSet<String> = pam.system_accounts.iter().map(|s| normalize::principal(s)).collect();
+    if !accounts.is_empty() {
+        rows.push(("system_accounts", list(&accounts.into_iter().collect::<Vec<_>>())));
+    }
+    write_rows(&mut pam_text, &rows);
+    pam_text.push_str("}\n");
+    let address = Address::privileged_access();
+    import(&mut imports, &address, tenant_id);
+    objects.push(Exported {
+        address,
+        remote_id: PRIVILEGED_ACCESS_ID.to_string(),
+        import_id: tenant_id.to_string(),
+    });
 
     let mut policies_text = String::new();
-    let policy_names = unique_names(snapshot.policies.iter().map(|p| policy_slug(&p.target)));
-    for (p, name) in snapshot.policies.iter().zip(&policy_names) {
+    let policies = sorted_policies(snapshot);
+    let policy_names = unique_names(policies.iter().map(|p| policy_slug(&p.target)));
+    for (p, name) in policies.iter().zip(&policy_names) {
         if !policies_text.is_empty() {
             policies_text.push('\n');
         }
@@ -124,32 +176,57 @@ pub fn export(snapshot: &TenantSnapshot, tenant: &TenantBlock) -> Export {
         ];
         write_rows(&mut policies_text, &rows);
         policies_text.push_str("}\n");
-        import(&mut imports, &format!("access_policy.{name}"), &p.id);
+        let address = Address::policy(name.as_str());
+        import(&mut imports, &address, &p.id);
+        if p.approver_group.trim().is_empty() {
+            warnings.push(format!(
+                "{address} ({}) has no approver group in the tenant; the configuration needs one: set approver_group before planning",
+                p.target.display_value()
+            ));
+        }
+        objects.push(Exported { address, remote_id: p.id.clone(), import_id: p.id.clone() });
     }
 
-    let mut files = vec![File { name: "main.pam.hcl".into(), text: main }];
-    for (name, text) in [
-        ("approver_groups.pam.hcl", groups_text),
-        ("privileged_access.pam.hcl", pam_text),
-        ("access_policies.pam.hcl", policies_text),
-        ("imports.pam.hcl", imports),
-    ] {
+    let mut files = Vec::new();
+    for (name, text) in FILES.into_iter().zip([main, groups_text, pam_text, policies_text, imports]) {
         if !text.is_empty() {
+            // The builder writes valid HCL; should formatting ever fail, the text as built is
+            // still valid and only less tidy.
+            let text = format_source(&text).unwrap_or(text);
             files.push(File { name: name.into(), text });
         }
     }
-    Export { files, groups: groups.len(), policies: snapshot.policies.len(), pam: export_pam }
+    Export { files, groups: groups.len(), policies: policies.len(), pam: pam.enabled, objects, warnings }
 }
 
-/// Every group PAM uses: policy approver groups and the default approver group, by email.
-fn approver_groups(snapshot: &TenantSnapshot) -> Vec<&RemoteGroup> {
+/// Policies in a stable order: by target, then id.
+fn sorted_policies(snapshot: &TenantSnapshot) -> Vec<&RemotePolicy> {
+    let mut policies: Vec<&RemotePolicy> = snapshot.policies.iter().collect();
+    policies.sort_by(|a, b| (a.target.natural_key(), &a.id).cmp(&(b.target.natural_key(), &b.id)));
+    policies
+}
+
+/// Group addresses PAM names that the snapshot does not hold.
+fn missing_groups(snapshot: &TenantSnapshot) -> BTreeSet<String> {
+    pam_group_emails(snapshot).into_iter().filter(|e| snapshot.group(e).is_none()).collect()
+}
+
+/// The addresses of every group PAM uses: policy approver groups and the default group.
+fn pam_group_emails(snapshot: &TenantSnapshot) -> BTreeSet<String> {
     let mut emails: BTreeSet<String> =
         snapshot.policies.iter().map(|p| normalize::principal(&p.approver_group)).collect();
     if let Some(g) = &snapshot.pam.default_approver_group {
         emails.insert(normalize::principal(g));
     }
-    let mut groups: Vec<&RemoteGroup> = emails.iter().filter_map(|e| snapshot.group(e)).collect();
-    groups.sort_by(|a, b| (&a.display_name, &a.email).cmp(&(&b.display_name, &b.email)));
+    emails.retain(|e| !e.is_empty());
+    emails
+}
+
+/// Every group PAM uses: policy approver groups and the default approver group, by email.
+fn approver_groups(snapshot: &TenantSnapshot) -> Vec<&RemoteGroup> {
+    let mut groups: Vec<&RemoteGroup> =
+        pam_group_emails(snapshot).iter().filter_map(|e| snapshot.group(e)).collect();
+    groups.sort_by_cached_key(|g| (g.display_name.to_lowercase(), normalize::principal(&g.email)));
     groups
 }
 
@@ -161,7 +238,7 @@ fn member_names(members: &[DirectoryObject]) -> Vec<String> {
     names.into_iter().collect()
 }
 
-fn import(out: &mut String, to: &str, id: &str) {
+fn import(out: &mut String, to: &Address, id: &str) {
     if !out.is_empty() {
         out.push('\n');
     }

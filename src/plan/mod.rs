@@ -5,6 +5,7 @@
 
 pub mod attributes;
 pub mod checks;
+pub mod import;
 pub mod saved;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -240,23 +241,6 @@ fn live_attrs(
     }
 }
 
-/// Finds an object to import by the id a user gave: a GUID or a natural key (group email,
-/// policy task).
-fn find_for_import(address: &Address, id: &str, snapshot: &TenantSnapshot) -> Option<String> {
-    match address.kind {
-        ResourceType::ApproverGroup => snapshot
-            .groups
-            .values()
-            .find(|g| g.id.eq_ignore_ascii_case(id) || g.email.eq_ignore_ascii_case(id))
-            .map(|g| g.id.clone()),
-        ResourceType::AccessPolicy => snapshot
-            .policy_by_id(id)
-            .or_else(|| crate::wire::exchange::task::decode(id).and_then(|t| snapshot.policy_by_target(&t)))
-            .map(|p| p.id.clone()),
-        ResourceType::PrivilegedAccess => Some(PRIVILEGED_ACCESS_ID.to_string()),
-    }
-}
-
 /// Builds the plan. `state` is `None` before the first apply.
 pub fn build(
     config: &Configuration,
@@ -379,21 +363,18 @@ pub fn build(
             }
             None => {
                 if let Some(imp) = imports.get(address) {
-                    match find_for_import(address, &imp.id.value, snapshot) {
-                        Some(id) => {
+                    match import::find(address, &imp.id.value, config, snapshot) {
+                        Ok(id) => {
                             reasons.push(Reason::ImportBlock);
                             importing = Some(imp.id.value.clone());
                             live_attrs(address, Some(&id), Some(want), membership, snapshot, &names)
                         }
-                        None => {
+                        Err(e) => {
                             errors.push(PlanError::new(
                                 "pamform::import_not_found",
-                                format!("cannot import {address}: no {} with id `{}` in the tenant", address.kind, imp.id.value),
+                                format!("cannot import {address}: {e}"),
                                 Some(imp.id.span),
-                                Some(match address.kind {
-                                    ResourceType::ApproverGroup => "give the group's email address or its object id",
-                                    _ => "give the policy's Identity (a GUID) or its task, e.g. Exchange\\New-MoveRequest",
-                                }),
+                                None,
                             ));
                             continue;
                         }

@@ -1,0 +1,4 @@
+//! Code the benchmarks share. Each benchmark uses part of it.
+#![allow(dead_code)]
+
+pub mod tenant;

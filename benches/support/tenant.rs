@@ -1,0 +1,85 @@
+//! The large benchmark tenant, shared by the benchmarks: 10,000 users, 31 mail-enabled
+//! security groups of 2,000 members each (overlapping), 30 task policies and PAM enabled
+//! with the last group as default approver group and the emulator's app as system account.
+
+use std::collections::BTreeSet;
+
+use pamform::emulator::Seed;
+use serde_json::{Value, json};
+
+pub const DOMAIN: &str = "contoso.onmicrosoft.com";
+pub const USERS: usize = 10_000;
+pub const GROUPS: usize = 31;
+pub const MEMBERS: usize = 2_000;
+/// Group `g` holds users `g * STRIDE ..`, so users past `(GROUPS - 1) * STRIDE + MEMBERS` are
+/// in no group.
+pub const STRIDE: usize = 250;
+pub const POLICIES: usize = 30;
+
+/// The size of the generated directory.
+#[derive(Clone, Copy)]
+pub struct Scale {
+    pub users: usize,
+    pub members: usize,
+    /// Group `g` holds users `g * stride ..`.
+    pub stride: usize,
+}
+
+/// The tenant the targets are set for.
+pub const FULL: Scale = Scale { users: USERS, members: MEMBERS, stride: STRIDE };
+/// A tenant small enough that the emulator's own work per request is negligible, so the
+/// figures show the client's scheduling alone.
+pub const SMALL: Scale = Scale { users: 1_000, members: 200, stride: 25 };
+
+pub fn user(i: usize) -> String {
+    format!("user{i:05}@{DOMAIN}")
+}
+
+pub fn group(g: usize) -> String {
+    format!("approvers-{g:02}@{DOMAIN}")
+}
+
+/// The full-size tenant.
+pub fn seed() -> Seed {
+    seed_at(FULL)
+}
+
+/// The default seed's roles, role groups and app, with a generated directory and policies.
+pub fn seed_at(scale: Scale) -> Seed {
+    let mut v = serde_json::to_value(Seed::default_seed().expect("default seed")).expect("seed json");
+    let mut cmdlets: Vec<String> = v["roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["cmdlets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c.as_str().map(String::from))
+        .filter(|c| !c.starts_with("Get-"))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    cmdlets.truncate(POLICIES);
+    assert_eq!(cmdlets.len(), POLICIES, "the default seed has enough cmdlets for {POLICIES} policies");
+    let users: Vec<Value> = (0..scale.users)
+        .map(
+            |i| json!({"user_principal_name": user(i), "display_name": format!("User {i}"), "mailbox": true}),
+        )
+        .collect();
+    let groups: Vec<Value> = (0..GROUPS)
+        .map(|g| {
+            let members: Vec<String> =
+                (0..scale.members).map(|k| user((g * scale.stride + k) % scale.users)).collect();
+            json!({"name": format!("Approvers {g:02}"), "primary_smtp_address": group(g), "members": members})
+        })
+        .collect();
+    let policies: Vec<Value> = cmdlets
+        .iter()
+        .enumerate()
+        .map(|(i, c)| json!({"task": format!("Exchange\\{c}"), "approver_group": group(i % (GROUPS - 1))}))
+        .collect();
+    let app_id = v["apps"][0]["client_id"].clone();
+    v["users"].as_array_mut().expect("users").extend(users);
+    v["groups"] = Value::Array(groups);
+    v["policies"] = Value::Array(policies);
+    v["pam"] = json!({"enabled": true, "admin_group": group(GROUPS - 1), "system_accounts": [app_id]});
+    Seed::from_json(&v.to_string()).expect("generated seed loads")
+}

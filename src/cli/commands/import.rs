@@ -1,0 +1,113 @@
+//! `pamform import ADDR ID`: adopt an existing tenant object into state without changing it.
+//! ADDR must be in the configuration; ID names the object (group: email or object id;
+//! policy: Identity, task, role or role group; privileged_access: any id, e.g. the tenant).
+//! Holds the state lock; on any error the state is left as it was.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::cli::load::VarArgs;
+use crate::cli::pipeline;
+use crate::cli::{CliError, Context, ErrorKind, Outcome};
+use crate::drift;
+use crate::export::import::{self, ImportError};
+use crate::model::{Address, ResourceType, TenantSnapshot};
+use crate::output::style::{self, paint};
+use crate::state::State;
+use crate::state::lock::LockGuard;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The configured address to import into, e.g. approver_group.default
+    #[arg(value_name = "ADDR", value_parser = pipeline::parse_address)]
+    pub address: Address,
+    /// The object's id in the tenant: group email or object id, policy Identity or task, ...
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Wait this long for the state lock (e.g. 30s, 2m) instead of failing at once
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+    pub lock_timeout: Duration,
+}
+
+pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
+    let _lock = LockGuard::acquire(&ctx.dir, "pamform import", args.lock_timeout)
+        .map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
+    let loaded = pipeline::configuration(ctx, &args.vars)?;
+    let (store, state) = pipeline::load_state(ctx)?;
+    let config = &loaded.configuration;
+    let address = &args.address;
+    let usage = |e: ImportError| CliError::msg(ErrorKind::Usage, e);
+    if !config.contains(address) {
+        return Err(usage(ImportError::NotConfigured(address.clone())));
+    }
+    if state.as_ref().is_some_and(|s| s.get(address).is_some()) {
+        return Err(usage(ImportError::AlreadyManaged(address.clone())));
+    }
+    let tenant_id = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
+    let rt = pipeline::runtime()?;
+    let (entry, snapshot) = rt.block_on(async {
+        let conn = pipeline::connect(ctx, config).await?;
+        let snapshot = pipeline::refresh(&conn, &pipeline::refresh_request(config, state.as_ref())).await?;
+        let found = match import::find(address, &args.id, config, &snapshot) {
+            Ok(id) => id,
+            // A group the configuration does not name is not in the snapshot: look it up to
+            // tell a group with another email from one that does not exist.
+            Err(ImportError::NotFound { .. }) if address.kind == ResourceType::ApproverGroup => {
+                let other = conn.client.get_group(args.id.trim()).await.map_err(pipeline::tenant_error)?;
+                let configured =
+                    config.groups.get(address).map(|g| g.email.value.clone()).unwrap_or_default();
+                return Err(match other {
+                    Some(g) => usage(ImportError::email_differs(
+                        &args.id,
+                        &g.primary_smtp_address,
+                        address,
+                        &configured,
+                    )),
+                    None => usage(import::find(address, &args.id, config, &snapshot).unwrap_err()),
+                });
+            }
+            Err(e) => return Err(usage(e)),
+        };
+        conn.close().await;
+        let entry = import::state_entry(address, &found, config, &snapshot).ok_or_else(|| {
+            CliError::msg(
+                ErrorKind::Tenant,
+                format!("{address}: the object `{found}` vanished while reading it; run the import again"),
+            )
+        })?;
+        Ok::<_, CliError>((entry, snapshot))
+    })?;
+    let mut state = state.unwrap_or_else(|| State::new(tenant_id));
+    let id = entry.id.clone();
+    state.upsert(entry);
+    store.save(&mut state).map_err(|e| CliError::msg(ErrorKind::State, e))?;
+    let shown =
+        if address.kind == ResourceType::PrivilegedAccess { String::new() } else { format!(" [id={id}]") };
+    let _ = writeln!(
+        ctx.printer.out(),
+        "{}: Import complete{shown}\n\n{}",
+        paint(style::BOLD, address),
+        paint(
+            style::OK,
+            "Import successful! The object is now in state; run `pamform plan` to compare it with the configuration."
+        )
+    );
+    print_unmanaged(ctx, &state, &snapshot);
+    Ok(Outcome::Success)
+}
+
+/// Lists the tenant's PAM objects that `state` does not manage, as drift reports them.
+pub fn print_unmanaged(ctx: &Context, state: &State, snapshot: &TenantSnapshot) {
+    let unmanaged = drift::unmanaged(state, snapshot);
+    let mut o = ctx.printer.out();
+    if unmanaged.is_empty() {
+        let _ = writeln!(o, "Every PAM object in the tenant is managed.");
+        return;
+    }
+    let _ = writeln!(o, "Still unmanaged in the tenant ({}):", unmanaged.len());
+    for u in &unmanaged {
+        let _ = writeln!(o, "  {} {}: {}", u.kind, u.id, u.description);
+    }
+}
