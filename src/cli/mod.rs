@@ -53,6 +53,12 @@ pub enum Command {
     ForceUnlock(commands::force_unlock::Args),
     /// Run the emulated Microsoft 365 tenant
     Emulator(commands::emulator::Args),
+    /// Sign in as a user (device code flow) for the request workflow
+    Login(commands::login::Args),
+    /// Remove the cached sign-in
+    Logout(commands::logout::Args),
+    /// Just-in-time access requests: new, list, show, approve, deny, revoke, wait
+    Request(commands::request::Args),
 }
 
 /// Global context every command receives.
@@ -90,5 +96,8 @@ fn run(command: Command, ctx: &Context) -> Result<Outcome, CliError> {
         Command::State(args) => commands::state::run(args, ctx),
         Command::ForceUnlock(args) => commands::force_unlock::run(args, ctx),
         Command::Emulator(args) => commands::emulator::run(args, ctx),
+        Command::Login(args) => commands::login::run(args, ctx),
+        Command::Logout(args) => commands::logout::run(args, ctx),
+        Command::Request(args) => commands::request::run(args, ctx),
     }
 }
