@@ -22,7 +22,8 @@ pub struct RequestView {
     pub foreign: bool,
     /// The service's status, as given.
     pub status: String,
-    /// pending, active, ended, revoked, denied, expired (or the status in lower case).
+    /// pending, active (approved, access left), ended (approved, access over or revoked),
+    /// denied, expired, revoked (when the service says so), or the status in lower case.
     pub state: String,
     pub requestor: Option<String>,
     /// `Exchange\<Cmdlet>`, `Role:<Name>` or `RoleGroup:<Name>` as the service spells it.
@@ -133,10 +134,10 @@ pub fn build(r: &ElevatedAccessRequest, active: &[Authorization], now: DateTime<
                 view.remaining_seconds = Some((end - now).num_seconds());
             }
             None => {
-                // No active authorization: it ran out, or someone revoked it early.
-                let early = planned_end.is_some_and(|end| end > now);
-                view.state = if early { state::REVOKED } else { state::ENDED }.to_string();
-                view.access_until = planned_end.filter(|_| !early);
+                // No active authorization: it ran out, or someone revoked it early. Only the
+                // service's clock can tell which, so both read as ended.
+                view.state = state::ENDED.to_string();
+                view.access_until = planned_end;
             }
         }
     } else if is(request_status::REVOKED) {
@@ -181,7 +182,7 @@ impl Filter {
             return false;
         }
         if let Some(me) = &self.mine
-            && !v.requestor.as_deref().is_some_and(|r| normalize::principal(r) == *me)
+            && v.requestor.as_deref().is_none_or(|r| normalize::principal(r) != *me)
         {
             return false;
         }
@@ -239,7 +240,10 @@ where
             let left = v.access_until.map(|u| human(u - now)).unwrap_or_default();
             format!("until {} ({left} left)", at(v.access_until))
         }
-        state::ENDED => format!("ended {}", at(v.access_until)),
+        state::ENDED => match v.access_until {
+            Some(end) if end <= now => format!("ended {}", clock(end, now, tz)),
+            _ => "ended early (revoked)".to_string(),
+        },
         state::REVOKED => "access revoked".to_string(),
         state::DENIED => format!("denied {}", at(v.decided_at)),
         state::EXPIRED => format!(
@@ -447,7 +451,7 @@ mod tests {
     fn states_are_derived_from_status_and_authorizations() {
         let (v, _) = sample();
         let states: Vec<&str> = v.iter().map(|x| x.state.as_str()).collect();
-        assert_eq!(states, ["pending", "active", "revoked", "ended", "expired", "pending"]);
+        assert_eq!(states, ["pending", "active", "ended", "ended", "expired", "pending"]);
         assert_eq!(v[1].remaining_seconds, Some(2 * 3600 + 1800));
         assert!(v[5].foreign && v[5].kind == "customer_lockbox");
         assert_eq!(v[0].expires_at, Some(at("2026-11-29T10:00:00Z")));

@@ -104,6 +104,36 @@ impl Tenant {
         })
     }
 
+    /// Runs a cmdlet as a signed-in user with that user's access token; returns the status
+    /// and the body.
+    pub fn try_invoke_as(&self, token: &str, upn: &str, cmdlet: &str, params: Value) -> (u16, Value) {
+        let url = format!("{}{}", self.base_url, exchange::invoke_command_path(DOMAIN));
+        let body = json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}});
+        self.rt.block_on(async {
+            let r = self
+                .http
+                .post(url)
+                .bearer_auth(token)
+                .header(exchange::HEADER_ANCHOR_MAILBOX, exchange::anchor_mailbox_user(upn))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let bytes = r.bytes().await.unwrap();
+            (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        })
+    }
+
+    /// Completes a device-code sign-in as `user`, as the user would in a browser.
+    pub fn approve_device_code(&self, user_code: &str, user: &str) {
+        self.control(
+            reqwest::Method::POST,
+            "devicecode/approve",
+            Some(json!({"user_code": user_code, "user": user})),
+        );
+    }
+
     /// Runs a cmdlet out of band and returns its `value`; panics on failure.
     pub fn invoke(&self, cmdlet: &str, params: Value) -> Vec<Value> {
         let (status, body) = self.try_invoke(cmdlet, params.clone());
