@@ -343,6 +343,9 @@ fn refusals_denials_and_expiry_are_explained() {
     assert_eq!(foreign.len(), 2);
     let lockbox = w.run(&alice, &["request", "show", "LB-2026"]).expect(0);
     assert!(lockbox.stdout.contains("Customer Lockbox (not a PAM request"), "{}", lockbox.stdout);
+    // The request log of -v names the calls, never the tokens (checked below).
+    let verbose = w.run(&alice, &["-v", "request", "list", "--all"]).expect(0);
+    assert!(verbose.stderr.contains("Get-ElevatedAccessRequest"), "{}", verbose.stderr);
     let refused = w.run(&alice, &["request", "approve", "LB-2026-0001"]).expect(1);
     assert!(flat(&refused.stderr).contains("not a PAM request"), "{}", refused.stderr);
     w.assert_no_token_leaked();

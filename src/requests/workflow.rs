@@ -124,10 +124,7 @@ pub async fn decide(
     comment: &str,
     now: DateTime<Utc>,
 ) -> Result<RequestView, RequestError> {
-    let target = find(client, id, now).await?;
-    if target.foreign {
-        return Err(foreign(&target));
-    }
+    let target = pam_request(client, id, now).await?;
     let action = Action::Decide { id: &target.id };
     let result = if approve {
         client.approve_request(&target.id, comment).await
@@ -145,15 +142,18 @@ pub async fn revoke(
     comment: &str,
     now: DateTime<Utc>,
 ) -> Result<RequestView, RequestError> {
-    let target = find(client, id, now).await?;
-    if target.foreign {
-        return Err(foreign(&target));
-    }
+    let target = pam_request(client, id, now).await?;
     client
         .revoke_authorization(&target.id, comment)
         .await
         .map_err(|e| explain(Action::Revoke { id: &target.id }, e))?;
     find(client, &target.id, now).await
+}
+
+/// Like [`find`], refusing foreign items: pamform decides only PAM requests.
+async fn pam_request(client: &Client, id: &str, now: DateTime<Utc>) -> Result<RequestView, RequestError> {
+    let v = find(client, id, now).await?;
+    if v.foreign { Err(foreign(&v)) } else { Ok(v) }
 }
 
 fn foreign(v: &RequestView) -> RequestError {
@@ -183,10 +183,7 @@ pub async fn wait(
     mut tick: impl FnMut(&RequestView),
 ) -> Result<WaitOutcome, RequestError> {
     let started = Instant::now();
-    let mut current = find(client, id, Utc::now()).await?;
-    if current.foreign {
-        return Err(foreign(&current));
-    }
+    let mut current = pam_request(client, id, Utc::now()).await?;
     loop {
         tick(&current);
         match current.state.as_str() {

@@ -86,27 +86,16 @@ impl Tenant {
     /// Runs a cmdlet out of band; returns the status and the body.
     pub fn try_invoke(&self, cmdlet: &str, params: Value) -> (u16, Value) {
         let token = self.token(oauth::EXCHANGE_RESOURCE);
-        let url = format!("{}{}", self.base_url, exchange::invoke_command_path(DOMAIN));
-        let body = json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}});
-        self.rt.block_on(async {
-            let r = self
-                .http
-                .post(url)
-                .bearer_auth(token)
-                .header(exchange::HEADER_ANCHOR_MAILBOX, exchange::anchor_mailbox_app(DOMAIN))
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            let bytes = r.bytes().await.unwrap();
-            (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-        })
+        self.post_cmdlet(&token, exchange::anchor_mailbox_app(DOMAIN), cmdlet, params)
     }
 
     /// Runs a cmdlet as a signed-in user with that user's access token; returns the status
     /// and the body.
     pub fn try_invoke_as(&self, token: &str, upn: &str, cmdlet: &str, params: Value) -> (u16, Value) {
+        self.post_cmdlet(token, exchange::anchor_mailbox_user(upn), cmdlet, params)
+    }
+
+    fn post_cmdlet(&self, token: &str, anchor: String, cmdlet: &str, params: Value) -> (u16, Value) {
         let url = format!("{}{}", self.base_url, exchange::invoke_command_path(DOMAIN));
         let body = json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}});
         self.rt.block_on(async {
@@ -114,7 +103,7 @@ impl Tenant {
                 .http
                 .post(url)
                 .bearer_auth(token)
-                .header(exchange::HEADER_ANCHOR_MAILBOX, exchange::anchor_mailbox_user(upn))
+                .header(exchange::HEADER_ANCHOR_MAILBOX, anchor)
                 .json(&body)
                 .send()
                 .await
