@@ -384,5 +384,26 @@ fn login_needs_a_tenant_and_a_session_belongs_to_one() {
     let refused = w.keep(Run::from(cmd.output().unwrap())).expect(1);
     assert!(flat(&refused.stderr).contains("signed in to contoso.onmicrosoft.com at"), "{}", refused.stderr);
     assert_eq!(other.counters()["per_cmdlet"], json!({}), "nothing reached the other tenant");
+
+    // An expired access token with a refresh token the service refuses: sign in again.
+    let mut s = w.session(&alice);
+    s["expires_at"] = json!("2020-01-01T00:00:00Z");
+    s["refresh_token"] = json!("not-a-refresh-token");
+    std::fs::write(session_file(&alice), s.to_string()).unwrap();
+    let stale = w.run(&alice, &["request", "list"]).expect(1);
+    assert!(
+        flat(&stale.stderr).contains("no longer accepts your sign-in (invalid_grant)"),
+        "{}",
+        stale.stderr
+    );
+    // Without a refresh token an expired sign-in is not even tried.
+    s.as_object_mut().unwrap().remove("refresh_token");
+    std::fs::write(session_file(&alice), s.to_string()).unwrap();
+    let expired = w.run(&alice, &["request", "list"]).expect(1);
+    assert!(
+        flat(&expired.stderr).contains("the sign-in of alice@contoso.onmicrosoft.com has expired"),
+        "{}",
+        expired.stderr
+    );
     w.assert_no_token_leaked();
 }

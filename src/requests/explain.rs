@@ -56,6 +56,9 @@ pub enum RequestError {
     #[error("{prefix} matches {count} requests; give more of the id")]
     Ambiguous { prefix: String, count: usize },
 
+    #[error("the service no longer accepts your sign-in ({error}); run `pamform login`")]
+    SignInRejected { error: String },
+
     #[error("{0}")]
     Tenant(TenantError),
 }
@@ -94,6 +97,10 @@ fn quoted(message: &str) -> Option<&str> {
 
 /// Maps a tenant error of a request cmdlet to what it means for the user.
 pub fn explain(action: Action<'_>, e: TenantError) -> RequestError {
+    if let TenantError::SignIn { error, .. } = &e {
+        // Only a refresh of the cached sign-in asks for a token here.
+        return RequestError::SignInRejected { error: error.clone() };
+    }
     let Some((class_name, message)) = refusal_of(&e) else { return RequestError::Tenant(e) };
     let id = match action {
         Action::Decide { id } | Action::Revoke { id } | Action::Read { id } => id,
@@ -199,6 +206,15 @@ mod tests {
         assert!(e.to_string().contains("no request r1"), "{e}");
         let e = explain(Action::Revoke { id: "r1" }, exchange(class::NOT_FOUND, "gone"));
         assert!(matches!(e, RequestError::NothingToRevoke { .. }));
+        let rejected = TenantError::SignIn {
+            error: "invalid_grant".into(),
+            description: "AADSTS9002313".into(),
+            hint: "check PAMFORM_CLIENT_ID".into(),
+        };
+        let e = explain(Action::Read { id: "" }, rejected);
+        assert!(
+            e.to_string().contains("run `pamform login`") && !e.to_string().contains("PAMFORM_CLIENT_ID")
+        );
         let other = explain(d, TenantError::Config("boom".into()));
         assert!(matches!(other, RequestError::Tenant(_)));
     }

@@ -253,17 +253,21 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
     Ok(Outcome::Success)
 }
 
-/// `dave@contoso.com: Exchange\New-MoveRequest for 4 hours`
-fn summary(v: &RequestView) -> String {
+/// `Exchange\New-MoveRequest for 4 hours`
+fn what(v: &RequestView) -> String {
     let task = v.task.as_deref().map(view::task_label).unwrap_or_default();
     let hours = v.duration_hours.map(|h| format!(" for {h} hour{}", if h == 1 { "" } else { "s" }));
-    format!("{}: {task}{}", v.requestor.as_deref().unwrap_or("-"), hours.unwrap_or_default())
+    format!("{task}{}", hours.unwrap_or_default())
+}
+
+/// `dave@contoso.com: Exchange\New-MoveRequest for 4 hours`
+fn summary(v: &RequestView) -> String {
+    format!("{}: {}", v.requestor.as_deref().unwrap_or("-"), what(v))
 }
 
 fn new_text(v: &RequestView, approvers: Option<&Approvers>, now: chrono::DateTime<Utc>) -> String {
     let tz = chrono::Local;
-    let mut s =
-        format!("Requested {} as request {}.\n", summary(v).split_once(": ").map_or("", |x| x.1), v.id);
+    let mut s = format!("Requested {} as request {}.\n", what(v), v.id);
     if v.state == view::state::ACTIVE {
         s.push_str(&format!("Approved automatically: access {}.\n", view::when(v, now, &tz)));
         return s;
