@@ -5,6 +5,7 @@ use crate::tenant::{Api, TenantError};
 use crate::wire::exchange::{class, refusal};
 
 use super::session::SessionError;
+use super::view::short_id;
 
 /// Why a request command failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +40,7 @@ pub enum RequestError {
     #[error("the access of request {id} is already revoked")]
     AlreadyRevoked { id: String },
 
-    #[error("request {id} has no active access to revoke; see `pamform request show {id}`")]
+    #[error("request {id} has no active access to revoke; see `pamform request show {}`", short_id(.id))]
     NothingToRevoke { id: String },
 
     #[error(

@@ -302,8 +302,8 @@ where
         .collect();
     let width = |i: usize| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0);
     let mut w: Vec<usize> = (0..5).map(width).collect();
-    w[2] = w[2].min(28);
-    w[3] = w[3].min(30);
+    w[2] = w[2].min(40);
+    w[3] = w[3].min(40);
     // Give up requestor and task width (down to 16 each) until the widest row fits.
     while w.iter().sum::<usize>() + 8 > TABLE_WIDTH && (w[2] > 16 || w[3] > 16) {
         let i = if w[2] >= w[3] { 2 } else { 3 };

@@ -236,7 +236,7 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
                 let verb = if approve { "Approved" } else { "Denied" };
                 let _ = writeln!(out, "{verb} request {} ({}).", v.id, summary(&v));
                 if approve {
-                    let _ = writeln!(out, "{}", view::when(&v, now, &tz));
+                    let _ = writeln!(out, "Access: {}.", view::when(&v, now, &tz));
                 }
             }
         }
