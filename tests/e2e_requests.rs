@@ -373,6 +373,14 @@ fn login_needs_a_tenant_and_a_session_belongs_to_one() {
     assert!(flat(&not_signed_in.stderr).contains("not signed in"), "{}", not_signed_in.stderr);
     let missing = run(&["request", "new", "--reason", "x"]).expect(1);
     assert!(flat(&missing.stderr).contains("--task"), "{}", missing.stderr);
+    // An embedded emulator lives for one command: nothing to stay signed in to.
+    std::fs::write(
+        empty.path().join("main.pam.hcl"),
+        "tenant {\n  id = \"contoso.onmicrosoft.com\"\n  emulator = \"tenant.json\"\n}\n",
+    )
+    .unwrap();
+    let embedded = run(&["login"]).expect(1);
+    assert!(flat(&embedded.stderr).contains("run `pamform emulator serve`"), "{}", embedded.stderr);
 
     // A sign-in to one tenant is never sent to another endpoint.
     let w = World::new();
