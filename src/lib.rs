@@ -15,6 +15,7 @@ pub mod export;
 pub mod model;
 pub mod output;
 pub mod plan;
+pub mod requests;
 pub mod state;
 pub mod tenant;
 pub mod wire;

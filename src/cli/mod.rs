@@ -59,6 +59,12 @@ pub enum Command {
     Export(commands::export::Args),
     /// Adopt an existing tenant object into state without changing it
     Import(commands::import::Args),
+    /// Sign in as a user (device code flow) for the request workflow
+    Login(commands::login::Args),
+    /// Remove the cached sign-in
+    Logout(commands::logout::Args),
+    /// Just-in-time access requests: new, list, show, approve, deny, revoke, wait
+    Request(commands::request::Args),
 }
 
 /// Global context every command receives.
@@ -99,5 +105,8 @@ fn run(command: Command, ctx: &Context) -> Result<Outcome, CliError> {
         Command::Emulator(args) => commands::emulator::run(args, ctx),
         Command::Export(args) => commands::export::run(args, ctx),
         Command::Import(args) => commands::import::run(args, ctx),
+        Command::Login(args) => commands::login::run(args, ctx),
+        Command::Logout(args) => commands::logout::run(args, ctx),
+        Command::Request(args) => commands::request::run(args, ctx),
     }
 }

@@ -216,11 +216,16 @@ fn client_credentials(
         upn: None,
         oid: None,
     };
-    issue(shared, claims, None)
+    issue(shared, claims, None, None)
 }
 
 /// Signs an access token (HS256) with the emulator's key and answers the token response.
-fn issue(shared: &Arc<Shared>, mut claims: AccessTokenClaims, refresh: Option<String>) -> Response {
+fn issue(
+    shared: &Arc<Shared>,
+    mut claims: AccessTokenClaims,
+    refresh: Option<String>,
+    id_token: Option<String>,
+) -> Response {
     let lifetime = shared.faults().token_lifetime_secs;
     let now = shared.now().timestamp();
     claims.iat = now;
@@ -238,6 +243,7 @@ fn issue(shared: &Arc<Shared>, mut claims: AccessTokenClaims, refresh: Option<St
             access_token,
             refresh_token: refresh,
             scope: Some(scope),
+            id_token,
         })
         .into_response(),
         Err(e) => token_error(
@@ -472,6 +478,19 @@ fn delegated(shared: &Arc<Shared>, client_id: &str, upn: &str, resource: &str) -
     let refresh = uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
     lock(&shared.refresh_tokens)
         .insert(refresh.clone(), RefreshGrant { client_id: client_id.to_string(), upn: upn.to_string() });
+    // The ID token names the user, as the service's does for a sign-in with `openid`.
+    let id_claims = oauth::IdTokenClaims {
+        preferred_username: Some(upn.to_string()),
+        upn: Some(upn.to_string()),
+        oid: oid.clone(),
+        tid: Some(lock(&shared.tenant).seed.tenant.id.clone()),
+    };
+    let id_token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &id_claims,
+        &EncodingKey::from_secret(&shared.key),
+    )
+    .ok();
     let claims = AccessTokenClaims {
         aud: resource.to_string(),
         tid: String::new(),
@@ -482,7 +501,7 @@ fn delegated(shared: &Arc<Shared>, client_id: &str, upn: &str, resource: &str) -
         upn: Some(upn.to_string()),
         oid,
     };
-    issue(shared, claims, Some(refresh))
+    issue(shared, claims, Some(refresh), id_token)
 }
 
 /// Approves (or declines) a device code as a user; the message says what went wrong.

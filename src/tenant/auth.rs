@@ -223,6 +223,7 @@ pub fn renew_after(lifetime: Duration) -> Duration {
 struct Cached {
     token: Secret,
     renew_at: Instant,
+    expires_at: Instant,
 }
 
 /// The token cache: one slot per resource. A slot's lock is held while its token is fetched,
@@ -265,8 +266,38 @@ impl Tokens {
         let response = self.request(resource).await?;
         let lifetime = Duration::from_secs(response.expires_in);
         let token = Secret::new(response.access_token);
-        *slot = Some(Cached { token: token.clone(), renew_at: issued + renew_after(lifetime) });
+        *slot = Some(Cached {
+            token: token.clone(),
+            renew_at: issued + renew_after(lifetime),
+            expires_at: issued + lifetime,
+        });
         Ok(token)
+    }
+
+    /// Starts the slot of `resource` with a token obtained earlier (a cached delegated
+    /// sign-in) that is still valid for `valid_for`; it is renewed like any other.
+    pub async fn prime(&self, resource: Resource, token: Secret, valid_for: Duration) {
+        let now = Instant::now();
+        *self.slot(resource).lock().await =
+            Some(Cached { token, renew_at: now + renew_after(valid_for), expires_at: now + valid_for });
+    }
+
+    /// The cached token of `resource` and how long it stays valid, if one is cached.
+    pub async fn current(&self, resource: Resource) -> Option<(Secret, Duration)> {
+        let slot = self.slot(resource).lock().await;
+        let c = slot.as_ref()?;
+        let left = c.expires_at.checked_duration_since(Instant::now())?;
+        Some((c.token.clone(), left))
+    }
+
+    /// The refresh token of a delegated sign-in, as last rotated by the service.
+    pub async fn refresh_token(&self) -> Option<Secret> {
+        match &*self.credential.lock().await {
+            Credential::Delegated { refresh_token, .. } if !refresh_token.is_empty() => {
+                Some(refresh_token.clone())
+            }
+            _ => None,
+        }
     }
 
     /// Forgets `token` if it is still the cached one (the service refused it).
@@ -371,6 +402,9 @@ pub struct DeviceCodePrompt {
 pub struct DelegatedSignIn {
     pub credential: Credential,
     pub upn: String,
+    /// The Exchange access token the sign-in returned, and its lifetime.
+    pub access_token: Secret,
+    pub expires_in: Duration,
 }
 
 /// Starts a device-code sign-in against Exchange with Exchange's public client.
@@ -463,6 +497,8 @@ fn delegated_from_body(body: &[u8], user_hint: Option<&str>) -> Result<Delegated
             refresh_token: Secret::new(refresh_token),
         },
         upn,
+        access_token: Secret::new(tokens.access_token),
+        expires_in: Duration::from_secs(tokens.expires_in),
     })
 }
 

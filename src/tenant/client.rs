@@ -213,6 +213,29 @@ impl Client {
         self.inner.app_only
     }
 
+    /// Starts with a token obtained earlier (a cached delegated sign-in), valid for `valid_for`.
+    pub async fn prime_token(
+        &self,
+        resource: super::Resource,
+        token: super::Secret,
+        valid_for: std::time::Duration,
+    ) {
+        self.inner.tokens.prime(resource, token, valid_for).await;
+    }
+
+    /// The token currently cached for `resource` and how long it stays valid.
+    pub async fn current_token(
+        &self,
+        resource: super::Resource,
+    ) -> Option<(super::Secret, std::time::Duration)> {
+        self.inner.tokens.current(resource).await
+    }
+
+    /// The delegated sign-in's refresh token, as last rotated by the service.
+    pub async fn refresh_token(&self) -> Option<super::Secret> {
+        self.inner.tokens.refresh_token().await
+    }
+
     /// Requests made so far, per API, and retries.
     pub fn stats(&self) -> Stats {
         self.inner.transport.stats()

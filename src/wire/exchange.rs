@@ -473,6 +473,28 @@ pub mod request_status {
     pub const REVOKED: &str = "Revoked";
 }
 
+/// Phrases in the messages of the request cmdlets' refusals, which share one exception class
+/// (`AccessDeniedException`, or `InvalidOperationException`/`ArgumentException`) and differ
+/// only in their text. Matched case-insensitively. (**assumed** wording; the emulator's.)
+pub mod refusal {
+    /// Approving or denying one's own request.
+    pub const OWN_REQUEST: &str = "your own request";
+    /// A guest approving or denying.
+    pub const GUEST: &str = "guest users";
+    /// Someone outside the approver group approving or denying; the group follows in quotes.
+    pub const NOT_APPROVER: &str = "only members of the approver group";
+    /// Someone who is neither the requestor nor an approver revoking.
+    pub const NOT_REVOKER: &str = "only the requestor or a member of the approver group";
+    /// Deciding a request that is no longer pending: `The request '<id>' is <Status> and ...`.
+    pub const NOT_PENDING: &str = "can no longer be approved or denied";
+    /// Requesting a task no policy covers.
+    pub const NO_POLICY: &str = "no approval policy exists";
+    /// Requesting while PAM is off.
+    pub const PAM_DISABLED: &str = "isn't enabled";
+    /// Revoking an authorization twice.
+    pub const ALREADY_REVOKED: &str = "already revoked";
+}
+
 pub mod request_type {
     pub const ELEVATED_ACCESS: &str = "ElevatedAccess";
     pub const CUSTOMER_LOCKBOX: &str = "CustomerLockbox";

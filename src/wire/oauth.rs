@@ -70,6 +70,9 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The ID token naming the user, for delegated sign-ins that asked for `openid`. (**doc**)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// The error body of the token and device-code endpoints (status 400 or 401). (**doc**)

@@ -86,6 +86,16 @@ impl Tenant {
     /// Runs a cmdlet out of band; returns the status and the body.
     pub fn try_invoke(&self, cmdlet: &str, params: Value) -> (u16, Value) {
         let token = self.token(oauth::EXCHANGE_RESOURCE);
+        self.post_cmdlet(&token, exchange::anchor_mailbox_app(DOMAIN), cmdlet, params)
+    }
+
+    /// Runs a cmdlet as a signed-in user with that user's access token; returns the status
+    /// and the body.
+    pub fn try_invoke_as(&self, token: &str, upn: &str, cmdlet: &str, params: Value) -> (u16, Value) {
+        self.post_cmdlet(token, exchange::anchor_mailbox_user(upn), cmdlet, params)
+    }
+
+    fn post_cmdlet(&self, token: &str, anchor: String, cmdlet: &str, params: Value) -> (u16, Value) {
         let url = format!("{}{}", self.base_url, exchange::invoke_command_path(DOMAIN));
         let body = json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}});
         self.rt.block_on(async {
@@ -93,7 +103,7 @@ impl Tenant {
                 .http
                 .post(url)
                 .bearer_auth(token)
-                .header(exchange::HEADER_ANCHOR_MAILBOX, exchange::anchor_mailbox_app(DOMAIN))
+                .header(exchange::HEADER_ANCHOR_MAILBOX, anchor)
                 .json(&body)
                 .send()
                 .await
@@ -102,6 +112,15 @@ impl Tenant {
             let bytes = r.bytes().await.unwrap();
             (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
         })
+    }
+
+    /// Completes a device-code sign-in as `user`, as the user would in a browser.
+    pub fn approve_device_code(&self, user_code: &str, user: &str) {
+        self.control(
+            reqwest::Method::POST,
+            "devicecode/approve",
+            Some(json!({"user_code": user_code, "user": user})),
+        );
     }
 
     /// Runs a cmdlet out of band and returns its `value`; panics on failure.

@@ -1,0 +1,124 @@
+//! `pamform login`: delegated sign-in with the device code flow; the session is kept in the
+//! user's cache directory for the request commands. Also the tenant selection they share.
+
+use std::io::Write;
+
+use chrono::Utc;
+
+use crate::cli::load::VarArgs;
+use crate::cli::pipeline;
+use crate::cli::{CliError, Context, ErrorKind, Outcome};
+use crate::requests::{Session, SessionStore};
+use crate::tenant::auth;
+use crate::tenant::http::Transport;
+use crate::tenant::{ClientOptions, Endpoints};
+
+/// The tenant when there is no configuration directory.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TenantArgs {
+    /// Tenant id or domain, when no configuration in -C names it (Microsoft's endpoints)
+    #[arg(long, global = true, env = "PAMFORM_TENANT_ID", value_name = "ID")]
+    pub tenant: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub tenant: TenantArgs,
+    /// The account you sign in with; used only when the service does not name it
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+}
+
+/// A tenant and the endpoints to reach it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub tenant: String,
+    pub endpoints: Endpoints,
+}
+
+fn has_configuration(ctx: &Context) -> bool {
+    std::fs::read_dir(&ctx.dir)
+        .is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".pam.hcl")))
+}
+
+/// The tenant of the configuration in `-C` (its id, or --tenant / PAMFORM_TENANT_ID when the
+/// block leaves it empty), else --tenant with Microsoft's endpoints; `None` when neither names
+/// one.
+pub fn target(ctx: &Context, args: &TenantArgs) -> Result<Option<Target>, CliError> {
+    let flag = args.tenant.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    if !has_configuration(ctx) {
+        return Ok(flag.map(|t| Target { tenant: t.to_string(), endpoints: Endpoints::default() }));
+    }
+    let loaded = pipeline::configuration(ctx, &VarArgs::default())?;
+    let block = loaded.configuration.tenant.as_ref().expect("checked by configuration()");
+    if block.emulator.is_some() {
+        return Err(CliError::msg(
+            ErrorKind::Config,
+            "signing in needs a tenant that outlives one command, not an embedded emulator; run `pamform emulator serve` and point the tenant block's urls at it",
+        ));
+    }
+    let endpoints = Endpoints::from_tenant(block).map_err(pipeline::tenant_error)?;
+    let id = block.id.value.trim();
+    let tenant = if id.is_empty() { flag } else { Some(id) }.ok_or_else(|| {
+        CliError::msg(ErrorKind::Config, "no tenant id: set the tenant block's id or PAMFORM_TENANT_ID")
+    })?;
+    Ok(Some(Target { tenant: tenant.to_string(), endpoints }))
+}
+
+pub fn store() -> Result<SessionStore, CliError> {
+    SessionStore::default_location().map_err(|e| CliError::msg(ErrorKind::Config, e))
+}
+
+pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
+    let target = target(ctx, &args.tenant)?.ok_or_else(|| {
+        CliError::msg(
+            ErrorKind::Usage,
+            "name the tenant: run in a configuration directory (-C DIR) or pass --tenant ID",
+        )
+    })?;
+    let store = store()?;
+    let options = ClientOptions::default();
+    let rt = pipeline::runtime()?;
+    let signed = rt.block_on(async {
+        let transport = Transport::new(
+            options.retry,
+            options.ca_cert.as_deref(),
+            target.endpoints.all_loopback(),
+            ctx.printer.clone(),
+        )
+        .map_err(pipeline::tenant_error)?;
+        let login = &target.endpoints.login;
+        let prompt = auth::start_device_code(&transport, login, &target.tenant)
+            .await
+            .map_err(pipeline::tenant_error)?;
+        // The prompt is the point of this command: shown even with --quiet.
+        let _ = writeln!(ctx.printer.err(), "{}", prompt.message);
+        let spinner = ctx.printer.show_progress().then(|| {
+            let s = indicatif::ProgressBar::new_spinner();
+            s.set_message("waiting for you to sign in");
+            s.enable_steady_tick(std::time::Duration::from_millis(120));
+            s
+        });
+        if spinner.is_none() {
+            ctx.printer.note("waiting for the sign-in to complete");
+        }
+        let signed =
+            auth::finish_device_code(&transport, login, &target.tenant, &prompt, args.user.as_deref()).await;
+        if let Some(s) = spinner {
+            s.finish_and_clear();
+        }
+        signed.map_err(pipeline::tenant_error)
+    })?;
+    let now = Utc::now();
+    let session = Session::from_sign_in(&target.tenant, &target.endpoints, &signed, now);
+    store.save(&session).map_err(|e| CliError::msg(ErrorKind::Config, e))?;
+    let until = session.expires_at.with_timezone(&chrono::Local).format("%b %d %H:%M");
+    let renewal = if session.has_refresh_token() { "; it renews itself after that" } else { "" };
+    let _ = writeln!(ctx.printer.out(), "Signed in as {} to {}.", session.upn, session.tenant);
+    ctx.printer.note(format!(
+        "The sign-in is kept in {} (readable only by you) until {until}{renewal}; `pamform logout` removes it.",
+        store.path().display()
+    ));
+    Ok(Outcome::Success)
+}
