@@ -74,7 +74,7 @@ fn assert_no_duplicates(tenant: &Tenant) {
 #[test]
 fn apply_killed_at_random_moments_always_recovers() {
     let tenant = Tenant::start();
-    tenant.set_faults(json!({"exchange_latency_ms": 40, "graph_latency_ms": 10}));
+    tenant.set_faults(json!({"exchange_latency_ms": 50, "graph_latency_ms": 10}));
     let ws = Workspace::new(&tenant, QUICKSTART);
     let mut rng = rand::rng();
     let mut interrupted = 0;
@@ -87,7 +87,7 @@ fn apply_killed_at_random_moments_always_recovers() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("apply starts");
-        std::thread::sleep(Duration::from_millis(rng.random_range(50..700)));
+        std::thread::sleep(Duration::from_millis(rng.random_range(20..350)));
         if child.try_wait().unwrap().is_none() {
             interrupted += 1;
         }

@@ -8,17 +8,6 @@ use pamform::output::plan_json::{self, PlanMeta};
 use pamform::plan::Plan;
 use serde_json::{Value, json};
 
-/// The plan schema, with the drift schema it refers to registered under its `$id`.
-fn plan_validator() -> jsonschema::Validator {
-    let drift = schema("drift.schema.json");
-    let id = drift["$id"].as_str().unwrap().to_string();
-    jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
-        .with_resource(id, jsonschema::Resource::from_contents(drift).unwrap())
-        .build(&schema("plan.schema.json"))
-        .unwrap()
-}
-
 fn assert_valid(v: &Value) {
     let validator = plan_validator();
     let errors: Vec<String> =
