@@ -6,8 +6,7 @@
 use std::time::{Duration, Instant};
 
 use pamform::emulator::{self, EmulatorConfig, Faults};
-use pamform::output::Printer;
-use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RefreshRequest, Secret};
+use pamform::tenant::{ClientOptions, RefreshRequest};
 
 mod support;
 
@@ -39,18 +38,7 @@ fn main() {
 
     // The library path: the refresh export makes (nothing requested: PAM, policies and the
     // groups they name), then building and formatting the files.
-    let endpoints = Endpoints {
-        login: emu.base_url.clone(),
-        exchange: emu.base_url.clone(),
-        graph: emu.base_url.clone(),
-    };
-    let credential = Credential::Secret {
-        client_id: emu.app.client_id.clone(),
-        secret: Secret::new(emu.app.client_secret.clone()),
-    };
-    let client =
-        Client::new(&emu.tenant_domain, endpoints, credential, ClientOptions::default(), Printer::plain())
-            .expect("client");
+    let client = support::tenant::client(&emu, ClientOptions::default());
     for run in 1..=2 {
         let t = Instant::now();
         let snapshot = rt.block_on(client.refresh(&RefreshRequest::default())).expect("refresh");

@@ -8,8 +8,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use pamform::emulator::{self, EmulatorConfig, Faults, RunningEmulator};
-use pamform::output::Printer;
-use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RefreshRequest, Secret, TenantError};
+use pamform::tenant::{Client, ClientOptions, RefreshRequest, TenantError};
 
 mod support;
 
@@ -40,21 +39,12 @@ fn request(scale: Scale) -> RefreshRequest {
 }
 
 fn client(emu: &RunningEmulator, exchange_concurrency: usize) -> Client {
-    let endpoints = Endpoints {
-        login: emu.base_url.clone(),
-        exchange: emu.base_url.clone(),
-        graph: emu.base_url.clone(),
-    };
-    let credential = Credential::Secret {
-        client_id: emu.app.client_id.clone(),
-        secret: Secret::new(emu.app.client_secret.clone()),
-    };
     let options = ClientOptions {
         exchange_concurrency,
         graph_concurrency: GRAPH_CONCURRENCY,
         ..ClientOptions::default()
     };
-    Client::new(&emu.tenant_domain, endpoints, credential, options, Printer::plain()).expect("client")
+    support::tenant::client(emu, options)
 }
 
 /// The naive refresh: one Exchange call per object (and per page), `NAIVE_CONCURRENCY` at once.

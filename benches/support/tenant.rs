@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use pamform::emulator::Seed;
+use pamform::emulator::{RunningEmulator, Seed};
+use pamform::output::Printer;
+use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, Secret};
 use serde_json::{Value, json};
 
 pub const DOMAIN: &str = "contoso.onmicrosoft.com";
@@ -82,4 +84,15 @@ pub fn seed_at(scale: Scale) -> Seed {
     v["policies"] = Value::Array(policies);
     v["pam"] = json!({"enabled": true, "admin_group": group(GROUPS - 1), "system_accounts": [app_id]});
     Seed::from_json(&v.to_string()).expect("generated seed loads")
+}
+
+/// A client for the emulator, signed in as its app.
+pub fn client(emu: &RunningEmulator, options: ClientOptions) -> Client {
+    let base = emu.base_url.clone();
+    let endpoints = Endpoints { login: base.clone(), exchange: base.clone(), graph: base };
+    let credential = Credential::Secret {
+        client_id: emu.app.client_id.clone(),
+        secret: Secret::new(emu.app.client_secret.clone()),
+    };
+    Client::new(&emu.tenant_domain, endpoints, credential, options, Printer::plain()).expect("client")
 }
