@@ -4,109 +4,14 @@
 //! concurrency limits, the time of a naive refresh (one Exchange call per object at
 //! concurrency 10) and peak memory.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use pamform::emulator::{self, EmulatorConfig, Faults, RunningEmulator, Seed};
-use pamform::output::Printer;
-use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RefreshRequest, Secret, TenantError};
-use serde_json::{Value, json};
+use pamform::tenant::{Client, RefreshRequest, TenantError};
 
-const DOMAIN: &str = "contoso.onmicrosoft.com";
-const USERS: usize = 10_000;
-const GROUPS: usize = 31;
-const MEMBERS: usize = 2_000;
-/// Group `g` holds users `g * STRIDE ..`, so users past `(GROUPS - 1) * STRIDE + MEMBERS` are
-/// in no group.
-const STRIDE: usize = 250;
-const POLICIES: usize = 30;
-const EXCHANGE_MS: u64 = 300;
-const GRAPH_MS: u64 = 50;
-const EXCHANGE_CONCURRENCY: usize = 3;
-const GRAPH_CONCURRENCY: usize = 16;
-const NAIVE_CONCURRENCY: usize = 10;
-/// Graph's largest page (`$top`) and Exchange's.
-const GRAPH_PAGE: usize = 999;
-const EXCHANGE_PAGE: usize = 1000;
+#[path = "support/large_tenant.rs"]
+mod large_tenant;
 
-fn user(i: usize) -> String {
-    format!("user{i:05}@{DOMAIN}")
-}
-
-fn group(g: usize) -> String {
-    format!("approvers-{g:02}@{DOMAIN}")
-}
-
-/// The default seed's roles, role groups and app, with the generated directory and policies.
-fn seed() -> Seed {
-    let mut v = serde_json::to_value(Seed::default_seed().expect("default seed")).expect("seed json");
-    let mut cmdlets: Vec<String> = v["roles"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["cmdlets"].as_array().cloned().unwrap_or_default())
-        .filter_map(|c| c.as_str().map(String::from))
-        .filter(|c| !c.starts_with("Get-"))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    cmdlets.truncate(POLICIES);
-    assert_eq!(cmdlets.len(), POLICIES, "the default seed has enough cmdlets for {POLICIES} policies");
-    let users: Vec<Value> = (0..USERS)
-        .map(
-            |i| json!({"user_principal_name": user(i), "display_name": format!("User {i}"), "mailbox": true}),
-        )
-        .collect();
-    let groups: Vec<Value> = (0..GROUPS)
-        .map(|g| {
-            let members: Vec<String> = (0..MEMBERS).map(|k| user((g * STRIDE + k) % USERS)).collect();
-            json!({"name": format!("Approvers {g:02}"), "primary_smtp_address": group(g), "members": members})
-        })
-        .collect();
-    let policies: Vec<Value> = cmdlets
-        .iter()
-        .enumerate()
-        .map(|(i, c)| json!({"task": format!("Exchange\\{c}"), "approver_group": group(i % (GROUPS - 1))}))
-        .collect();
-    let app_id = v["apps"][0]["client_id"].clone();
-    v["users"].as_array_mut().expect("users").extend(users);
-    v["groups"] = Value::Array(groups);
-    v["policies"] = Value::Array(policies);
-    v["pam"] = json!({"enabled": true, "admin_group": group(GROUPS - 1), "system_accounts": [app_id]});
-    Seed::from_json(&v.to_string()).expect("generated seed loads")
-}
-
-/// What a configuration of this tenant names: every approver group, 150 principals that are
-/// group members, 50 that are not, one role and one role group.
-fn request() -> RefreshRequest {
-    let mut principals: BTreeSet<String> = (0..150).map(|i| user(i * 60)).collect();
-    let outside = (GROUPS - 1) * STRIDE + MEMBERS;
-    principals.extend((0..50).map(|i| user(outside + i)));
-    RefreshRequest {
-        groups: (0..GROUPS).map(group).collect(),
-        principals,
-        roles: BTreeSet::from(["Move Mailboxes".to_string()]),
-        role_groups: BTreeSet::from(["Discovery Management".to_string()]),
-    }
-}
-
-fn client(emu: &RunningEmulator, exchange_concurrency: usize) -> Client {
-    let endpoints = Endpoints {
-        login: emu.base_url.clone(),
-        exchange: emu.base_url.clone(),
-        graph: emu.base_url.clone(),
-    };
-    let credential = Credential::Secret {
-        client_id: emu.app.client_id.clone(),
-        secret: Secret::new(emu.app.client_secret.clone()),
-    };
-    let options = ClientOptions {
-        exchange_concurrency,
-        graph_concurrency: GRAPH_CONCURRENCY,
-        ..ClientOptions::default()
-    };
-    Client::new(&emu.tenant_domain, endpoints, credential, options, Printer::plain()).expect("client")
-}
+use large_tenant::*;
 
 /// The naive refresh: one Exchange call per object (and per page), `NAIVE_CONCURRENCY` at once.
 async fn naive(c: &Client, req: &RefreshRequest) -> Result<usize, TenantError> {
@@ -161,16 +66,7 @@ fn ms(d: Duration) -> String {
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
-        let faults = Faults { exchange_latency_ms: EXCHANGE_MS, graph_latency_ms: GRAPH_MS, ..Faults::default() };
-        let emu = emulator::start(EmulatorConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data: None,
-            seed: Some(seed()),
-            faults,
-            tls: false,
-        })
-        .await
-        .expect("emulator");
+        let emu = large_tenant::start().await;
         let req = request();
         println!(
             "tenant: {USERS} users, {GROUPS} groups x {MEMBERS} members, {POLICIES} policies; Exchange {EXCHANGE_MS} ms, Graph {GRAPH_MS} ms"

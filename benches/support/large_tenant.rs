@@ -1,0 +1,122 @@
+//! The large tenant the client benchmarks run against: 10,000 users, 31 approver groups of
+//! 2,000 members and 30 policies, served by the emulator on 127.0.0.1 with Exchange at 300 ms
+//! and Graph at 50 ms per request; the refresh request a configuration of it makes, and a
+//! client signed in as the seeded app. Shared by `benches/refresh.rs` and `benches/drift.rs`.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+
+use pamform::emulator::{self, EmulatorConfig, Faults, RunningEmulator, Seed};
+use pamform::output::Printer;
+use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RefreshRequest, Secret};
+use serde_json::{Value, json};
+
+pub const DOMAIN: &str = "contoso.onmicrosoft.com";
+pub const USERS: usize = 10_000;
+pub const GROUPS: usize = 31;
+pub const MEMBERS: usize = 2_000;
+/// Group `g` holds users `g * STRIDE ..`, so users past `(GROUPS - 1) * STRIDE + MEMBERS` are
+/// in no group.
+pub const STRIDE: usize = 250;
+pub const POLICIES: usize = 30;
+pub const EXCHANGE_MS: u64 = 300;
+pub const GRAPH_MS: u64 = 50;
+pub const EXCHANGE_CONCURRENCY: usize = 3;
+pub const GRAPH_CONCURRENCY: usize = 16;
+pub const NAIVE_CONCURRENCY: usize = 10;
+/// Graph's largest page (`$top`) and Exchange's.
+pub const GRAPH_PAGE: usize = 999;
+pub const EXCHANGE_PAGE: usize = 1000;
+
+pub fn user(i: usize) -> String {
+    format!("user{i:05}@{DOMAIN}")
+}
+
+pub fn group(g: usize) -> String {
+    format!("approvers-{g:02}@{DOMAIN}")
+}
+
+/// The default seed's roles, role groups and app, with the generated directory and policies.
+pub fn seed() -> Seed {
+    let mut v = serde_json::to_value(Seed::default_seed().expect("default seed")).expect("seed json");
+    let mut cmdlets: Vec<String> = v["roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["cmdlets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c.as_str().map(String::from))
+        .filter(|c| !c.starts_with("Get-"))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    cmdlets.truncate(POLICIES);
+    assert_eq!(cmdlets.len(), POLICIES, "the default seed has enough cmdlets for {POLICIES} policies");
+    let users: Vec<Value> = (0..USERS)
+        .map(
+            |i| json!({"user_principal_name": user(i), "display_name": format!("User {i}"), "mailbox": true}),
+        )
+        .collect();
+    let groups: Vec<Value> = (0..GROUPS)
+        .map(|g| {
+            let members: Vec<String> = (0..MEMBERS).map(|k| user((g * STRIDE + k) % USERS)).collect();
+            json!({"name": format!("Approvers {g:02}"), "primary_smtp_address": group(g), "members": members})
+        })
+        .collect();
+    let policies: Vec<Value> = cmdlets
+        .iter()
+        .enumerate()
+        .map(|(i, c)| json!({"task": format!("Exchange\\{c}"), "approver_group": group(i % (GROUPS - 1))}))
+        .collect();
+    let app_id = v["apps"][0]["client_id"].clone();
+    v["users"].as_array_mut().expect("users").extend(users);
+    v["groups"] = Value::Array(groups);
+    v["policies"] = Value::Array(policies);
+    v["pam"] = json!({"enabled": true, "admin_group": group(GROUPS - 1), "system_accounts": [app_id]});
+    Seed::from_json(&v.to_string()).expect("generated seed loads")
+}
+
+/// What a configuration of this tenant names: every approver group, 150 principals that are
+/// group members, 50 that are not, one role and one role group.
+pub fn request() -> RefreshRequest {
+    let mut principals: BTreeSet<String> = (0..150).map(|i| user(i * 60)).collect();
+    let outside = (GROUPS - 1) * STRIDE + MEMBERS;
+    principals.extend((0..50).map(|i| user(outside + i)));
+    RefreshRequest {
+        groups: (0..GROUPS).map(group).collect(),
+        principals,
+        roles: BTreeSet::from(["Move Mailboxes".to_string()]),
+        role_groups: BTreeSet::from(["Discovery Management".to_string()]),
+    }
+}
+
+pub fn client(emu: &RunningEmulator, exchange_concurrency: usize) -> Client {
+    let endpoints = Endpoints {
+        login: emu.base_url.clone(),
+        exchange: emu.base_url.clone(),
+        graph: emu.base_url.clone(),
+    };
+    let credential = Credential::Secret {
+        client_id: emu.app.client_id.clone(),
+        secret: Secret::new(emu.app.client_secret.clone()),
+    };
+    let options = ClientOptions {
+        exchange_concurrency,
+        graph_concurrency: GRAPH_CONCURRENCY,
+        ..ClientOptions::default()
+    };
+    Client::new(&emu.tenant_domain, endpoints, credential, options, Printer::plain()).expect("client")
+}
+
+/// Starts the emulator with the large tenant and the benchmark latencies.
+pub async fn start() -> RunningEmulator {
+    let faults = Faults { exchange_latency_ms: EXCHANGE_MS, graph_latency_ms: GRAPH_MS, ..Faults::default() };
+    emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data: None,
+        seed: Some(seed()),
+        faults,
+        tls: false,
+    })
+    .await
+    .expect("emulator")
+}
