@@ -58,7 +58,10 @@ async fn check(
     cached: Result<DriftCache, Unusable>,
 ) -> (refresh::DriftRead, Report) {
     let req = request();
+    let t = Instant::now();
     let read = refresh::read(c, &req, cached).await.expect("drift read");
+    let read_took = t.elapsed();
+    let t = Instant::now();
     let owned;
     let state = match state {
         Some(s) => s,
@@ -70,7 +73,13 @@ async fn check(
     let options = PlanOptions { mode: PlanMode::RefreshOnly, targets: vec![] };
     let plan = plan::build(&Configuration::default(), &read.snapshot, Some(state), &options).expect("plan");
     let report = drift::report(&plan.drift, state, &read.snapshot, &[], &|_| vec![], chrono::Utc::now());
+    print_split(read_took, t.elapsed());
     (read, report)
+}
+
+#[allow(clippy::print_stdout)]
+fn print_split(read: std::time::Duration, diff: std::time::Duration) {
+    println!("  (reading the tenant {} ms, diff and report {} ms)", read.as_millis(), diff.as_millis());
 }
 
 fn since(before: &Stats, after: &Stats) -> Stats {
