@@ -58,6 +58,16 @@ fn policy_id(tenant: &Tenant, task: &str) -> String {
         .to_string()
 }
 
+/// New-DistributionGroup out of band: a mail-enabled security group `alias@` the tenant
+/// domain with one member.
+fn new_group(tenant: &Tenant, name: &str, alias: &str, member: &str) {
+    tenant.invoke(
+        cmdlet::NEW_GROUP,
+        json!({"Name": name, "Alias": alias, "Type": "Security",
+               "PrimarySmtpAddress": format!("{alias}@contoso.onmicrosoft.com"), "Members": [upn(member)]}),
+    );
+}
+
 /// Graph requests counted by the emulator so far.
 fn graph_requests(tenant: &Tenant) -> u64 {
     let c = tenant.counters();
@@ -146,11 +156,7 @@ fn pam_changes_are_critical_or_high() {
     assert_eq!(report["summary"]["critical"], json!(1));
 
     // Enable-ElevatedAccessControl with another group and one more system account.
-    tenant.invoke(
-        cmdlet::NEW_GROUP,
-        json!({"Name": "Other Approvers", "Alias": "other-approvers", "Type": "Security",
-               "PrimarySmtpAddress": "other-approvers@contoso.onmicrosoft.com", "Members": [upn("carol")]}),
-    );
+    new_group(&tenant, "Other Approvers", "other-approvers", "carol");
     tenant.invoke(
         cmdlet::ENABLE_ELEVATED_ACCESS_CONTROL,
         json!({"AdminGroup": "other-approvers@contoso.onmicrosoft.com",
@@ -204,11 +210,7 @@ fn policy_changes_removed_recreated_and_unmanaged() {
     assert_eq!(found(&report, "access_policy.set_mailbox"), vec![pair("*", "critical")], "{report:#}");
 
     // Recreated with another approver group: the group change is high, the new id medium.
-    tenant.invoke(
-        cmdlet::NEW_GROUP,
-        json!({"Name": "Helpdesk", "Alias": "helpdesk", "Type": "Security",
-               "PrimarySmtpAddress": "helpdesk@contoso.onmicrosoft.com", "Members": [upn("dave")]}),
-    );
+    new_group(&tenant, "Helpdesk", "helpdesk", "dave");
     tenant.invoke(
         cmdlet::NEW_POLICY,
         json!({"Task": "Exchange\\Set-Mailbox", "ApprovalType": "Manual",

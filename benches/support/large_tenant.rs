@@ -1,0 +1,71 @@
+//! The large tenant the client benchmarks run against: 10,000 users, 31 approver groups of
+//! 2,000 members and 30 policies, served by the emulator on 127.0.0.1 with Exchange at 300 ms
+//! and Graph at 50 ms per request; the refresh request a configuration of it makes, and a
+//! client signed in as the seeded app. Shared by `benches/refresh.rs` and `benches/drift.rs`.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+
+use pamform::emulator::{self, EmulatorConfig, Faults, RunningEmulator};
+use pamform::output::Printer;
+use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RefreshRequest, Secret};
+
+#[path = "tenant.rs"]
+mod tenant;
+
+pub use tenant::{DOMAIN, GROUPS, MEMBERS, POLICIES, STRIDE, USERS, group, seed, user};
+
+pub const EXCHANGE_MS: u64 = 300;
+pub const GRAPH_MS: u64 = 50;
+pub const EXCHANGE_CONCURRENCY: usize = 3;
+pub const GRAPH_CONCURRENCY: usize = 16;
+pub const NAIVE_CONCURRENCY: usize = 10;
+/// Graph's largest page (`$top`) and Exchange's.
+pub const GRAPH_PAGE: usize = 999;
+pub const EXCHANGE_PAGE: usize = 1000;
+
+/// What a configuration of this tenant names: every approver group, 150 principals that are
+/// group members, 50 that are not, one role and one role group.
+pub fn request() -> RefreshRequest {
+    let mut principals: BTreeSet<String> = (0..150).map(|i| user(i * 60)).collect();
+    let outside = (GROUPS - 1) * STRIDE + MEMBERS;
+    principals.extend((0..50).map(|i| user(outside + i)));
+    RefreshRequest {
+        groups: (0..GROUPS).map(group).collect(),
+        principals,
+        roles: BTreeSet::from(["Move Mailboxes".to_string()]),
+        role_groups: BTreeSet::from(["Discovery Management".to_string()]),
+    }
+}
+
+pub fn client(emu: &RunningEmulator, exchange_concurrency: usize) -> Client {
+    let endpoints = Endpoints {
+        login: emu.base_url.clone(),
+        exchange: emu.base_url.clone(),
+        graph: emu.base_url.clone(),
+    };
+    let credential = Credential::Secret {
+        client_id: emu.app.client_id.clone(),
+        secret: Secret::new(emu.app.client_secret.clone()),
+    };
+    let options = ClientOptions {
+        exchange_concurrency,
+        graph_concurrency: GRAPH_CONCURRENCY,
+        ..ClientOptions::default()
+    };
+    Client::new(&emu.tenant_domain, endpoints, credential, options, Printer::plain()).expect("client")
+}
+
+/// Starts the emulator with the large tenant and the benchmark latencies.
+pub async fn start() -> RunningEmulator {
+    let faults = Faults { exchange_latency_ms: EXCHANGE_MS, graph_latency_ms: GRAPH_MS, ..Faults::default() };
+    emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data: None,
+        seed: Some(seed()),
+        faults,
+        tls: false,
+    })
+    .await
+    .expect("emulator")
+}
