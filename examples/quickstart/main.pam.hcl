@@ -1,10 +1,4 @@
 # The smallest useful setup: one approver group, PAM switched on, two gated tasks.
-# Runs against an emulated tenant kept in tenant.json (created on first use).
-
-tenant {
-  id       = "contoso.onmicrosoft.com"
-  emulator = "tenant.json"
-}
 
 approver_group "approvers" {
   name    = "PAM Approvers"
