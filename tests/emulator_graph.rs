@@ -269,3 +269,35 @@ async fn writes_show_in_graph_after_the_replication_delay() {
     assert_eq!(members.json()["value"].as_array().unwrap().len(), 2);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn guest_upns_are_found_by_their_percent_encoded_path() {
+    let emu = start().await;
+    let t = emu.graph_app().await;
+    let guest = "oscar_fabrikam.com#EXT#@contoso.onmicrosoft.com";
+
+    // The client's own encoding: `#` must travel as `%23`, or it would start a fragment.
+    let url = graph::user_url(guest);
+    assert!(url.contains("%23EXT%23"), "{url}");
+    let a = emu.graph(&t, &url).await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.bytes));
+    let user: graph::DirectoryObject = serde_json::from_slice(&a.bytes).unwrap();
+    assert_eq!(user.user_principal_name.as_deref(), Some(guest));
+    assert_eq!(user.user_type.as_deref(), Some(graph::USER_TYPE_GUEST));
+
+    // Any percent-encoded byte is decoded, and case does not matter.
+    let a = emu.graph(&t, "/users/OSCAR_fabrikam.com%23EXT%23%40contoso.onmicrosoft.com").await;
+    assert_eq!(a.status, 200);
+
+    // The same inside `$batch`.
+    let body = json!({"requests": [{"id": "1", "method": "GET", "url": url.trim_start_matches('/')}]});
+    let (status, v) = post(&emu, &t, &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["responses"][0]["status"], 200, "{v}");
+    assert_eq!(v["responses"][0]["body"]["userPrincipalName"], guest);
+
+    // A path that does not decode to UTF-8 is a bad request, not a missing user.
+    let a = emu.graph(&t, "/users/%FF%FE").await;
+    assert_eq!((a.status, err_code(&a).as_str()), (400, code::BAD_REQUEST));
+    emu.shutdown().await;
+}

@@ -2,6 +2,8 @@
 //! the service's rules (unique addresses, mail-enabled members, 30 policies, approver-group
 //! approval, request expiry, revocation), producing the typed outputs of [`crate::wire::exchange`].
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
@@ -222,7 +224,22 @@ fn run(seed: &mut Seed, ctx: &Ctx, cmd: &str, b: &Bound) -> Res<Output> {
         }
         c::GET_GROUP_MEMBER => {
             let g = &seed.groups[find_group(seed, &b.req(p::IDENTITY))?];
-            let items = g.members.iter().filter_map(|id| recipient_by_id(seed, id)).collect();
+            // One pass over the users, not one per member.
+            let members: HashSet<&str> = g.members.iter().map(String::as_str).collect();
+            let users: HashMap<&str, &SeedUser> = seed
+                .users
+                .iter()
+                .filter(|u| members.contains(u.id.as_str()))
+                .map(|u| (u.id.as_str(), u))
+                .collect();
+            let items = g
+                .members
+                .iter()
+                .filter_map(|id| match users.get(id.as_str()) {
+                    Some(u) => Some(user_json(u)),
+                    None => seed.groups.iter().find(|g| g.id == *id).map(group_recipient_json),
+                })
+                .collect();
             listing(items, b)
         }
         c::ADD_GROUP_MEMBER => add_member(seed, b),
@@ -312,6 +329,11 @@ fn argument(message: impl Into<String>) -> CmdletError {
 }
 
 fn eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_ascii() && b.is_ascii() {
+        // The same answer as comparing `normalize::principal`, without allocating.
+        return a.eq_ignore_ascii_case(b);
+    }
     normalize::principal(a) == normalize::principal(b)
 }
 
@@ -393,13 +415,6 @@ fn group_type_details(g: &SeedGroup) -> &'static str {
     } else {
         "MailUniversalDistributionGroup"
     }
-}
-
-fn recipient_by_id(seed: &Seed, id: &str) -> Option<Value> {
-    if let Some(u) = seed.users.iter().find(|u| u.id == *id) {
-        return Some(user_json(u));
-    }
-    seed.groups.iter().find(|g| g.id == *id).map(group_recipient_json)
 }
 
 fn group_json(g: &SeedGroup) -> Value {

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
-use super::seed::{Seed, SeedGroup, SeedUser};
-use super::store::{Shared, lock};
+use super::seed::{SeedGroup, SeedUser};
+use super::store::{Shared, Tenant, lock};
 use super::tokens::{self, Caller};
 use crate::model::normalize;
 use crate::wire::graph::{self as wg, BatchItemResponse, BatchRequest, BatchResponse, ErrorEnvelope, code};
@@ -178,8 +178,8 @@ fn user_map(u: &SeedUser) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
-fn member_map(seed: &Seed, groups: &[SeedGroup], id: &str) -> Option<Map<String, Value>> {
-    if let Some(u) = seed.users.iter().find(|u| u.id == id) {
+fn member_map(t: &Tenant, groups: &[SeedGroup], id: &str) -> Option<Map<String, Value>> {
+    if let Some(u) = t.user_by_id(id) {
         return Some(user_map(u));
     }
     groups.iter().find(|g| g.id == id).map(|g| {
@@ -244,9 +244,27 @@ fn page(
     q: &Query,
     context: &str,
 ) -> GraphAnswer {
-    let size = q.top.unwrap_or(wg::DEFAULT_PAGE_SIZE);
     let total = items.len();
-    let value: Vec<Value> = items.into_iter().skip(q.skip).take(size).collect();
+    let value: Vec<Value> = items.into_iter().skip(q.skip).take(page_size(q)).collect();
+    page_of(shared, path, raw_query, value, total, q, context)
+}
+
+fn page_size(q: &Query) -> usize {
+    q.top.unwrap_or(wg::DEFAULT_PAGE_SIZE)
+}
+
+/// The page `value` (already sliced at `skip`) of `total` items, with a nextLink that
+/// repeats the query when more follow.
+fn page_of(
+    shared: &Shared,
+    path: &str,
+    raw_query: &str,
+    value: Vec<Value>,
+    total: usize,
+    q: &Query,
+    context: &str,
+) -> GraphAnswer {
+    let size = page_size(q);
     let mut body =
         json!({ "@odata.context": format!("{}/v1.0/$metadata#{context}", shared.base_url), "value": value });
     if q.skip + size < total {
@@ -279,7 +297,17 @@ pub(crate) fn get(shared: &Shared, caller: &Caller, path: &str, raw_query: &str)
         Ok(q) => q,
         Err(a) => return a,
     };
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    // Split first, then decode, so an encoded `/` stays inside its segment.
+    let decoded: Result<Vec<String>, _> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8().map(|d| d.into_owned()))
+        .collect();
+    let Ok(decoded) = decoded else {
+        return error(400, code::BAD_REQUEST, "The request path is not valid percent-encoded UTF-8.");
+    };
+    let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let not_found = |id: &str| {
         error(
             404,
@@ -310,13 +338,10 @@ pub(crate) fn get(shared: &Shared, caller: &Caller, path: &str, raw_query: &str)
                 None => not_found(id),
             })
         }
-        ["groups", id, "members"] => {
-            let t = lock(&shared.tenant);
-            let seed = &t.seed;
-            let ans = shared_members(shared, seed, id, path, raw_query, &q);
-            drop(t);
-            ans.unwrap_or_else(|| not_found(id))
-        }
+        ["groups", id, "members"] => match members_page(shared, id, &q) {
+            Some((value, total)) => page_of(shared, path, raw_query, value, total, &q, "directoryObjects"),
+            None => not_found(id),
+        },
         ["users"] => {
             let t = lock(&shared.tenant);
             let items = select_filtered(t.seed.users.iter().map(user_map), &q);
@@ -327,14 +352,10 @@ pub(crate) fn get(shared: &Shared, caller: &Caller, path: &str, raw_query: &str)
             }
         }
         ["users", id] => {
-            let t = lock(&shared.tenant);
-            let u = t.seed.users.iter().find(|u| {
-                u.id.eq_ignore_ascii_case(id)
-                    || normalize::principal(&u.user_principal_name) == normalize::principal(id)
-            });
-            match u {
+            let found = lock(&shared.tenant).user_by_id_or_upn(id).map(user_map);
+            match found {
                 Some(u) => {
-                    let mut body = project(user_map(u), &q.select);
+                    let mut body = project(u, &q.select);
                     body["@odata.context"] =
                         json!(format!("{}/v1.0/$metadata#users/$entity", shared.base_url));
                     ok(body)
@@ -350,23 +371,24 @@ pub(crate) fn get(shared: &Shared, caller: &Caller, path: &str, raw_query: &str)
     }
 }
 
-/// Members of a group as Graph sees it; `None` when the group is not (yet) visible.
-fn shared_members(
-    shared: &Shared,
-    seed: &Seed,
-    id: &str,
-    path: &str,
-    raw_query: &str,
-    q: &Query,
-) -> Option<GraphAnswer> {
-    // The tenant lock is held by the caller (users come from it); groups come from the
-    // delayed view when a replication delay is set.
+/// The page of a group's members at the query's skip, and the number of members, as Graph
+/// sees the group; `None` when the group is not (yet) visible. Only the page's members are
+/// resolved, each through the user index, so the tenant lock is held for O(page) work.
+fn members_page(shared: &Shared, id: &str, q: &Query) -> Option<(Vec<Value>, usize)> {
+    // Groups come from the delayed view when a replication delay is set, users from the tenant.
     let view = shared.history_view();
-    let groups: &[SeedGroup] = view.as_deref().map(Vec::as_slice).unwrap_or(&seed.groups);
+    let t = lock(&shared.tenant);
+    let groups: &[SeedGroup] = view.as_deref().map(Vec::as_slice).unwrap_or(&t.seed.groups);
     let g = groups.iter().find(|g| g.id.eq_ignore_ascii_case(id))?;
-    let items: Vec<Value> =
-        g.members.iter().filter_map(|m| member_map(seed, groups, m)).map(|m| project(m, &q.select)).collect();
-    Some(page(shared, path, raw_query, items, q, "directoryObjects"))
+    let value = g
+        .members
+        .iter()
+        .skip(q.skip)
+        .take(page_size(q))
+        .filter_map(|m| member_map(&t, groups, m))
+        .map(|m| project(m, &q.select))
+        .collect();
+    Some((value, g.members.len()))
 }
 
 fn snapshot_of(groups: &[SeedGroup], select: &Option<Vec<String>>, now: DateTime<Utc>) -> Snapshot {
@@ -387,8 +409,8 @@ fn wants_members(select: &Option<Vec<String>>) -> bool {
     select.as_ref().is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case("members")))
 }
 
-fn member_ref(seed: &Seed, id: &str, removed: bool) -> Value {
-    let kind = if seed.users.iter().any(|u| u.id == id) { wg::ODATA_TYPE_USER } else { wg::ODATA_TYPE_GROUP };
+fn member_ref(t: &Tenant, id: &str, removed: bool) -> Value {
+    let kind = if t.user_by_id(id).is_some() { wg::ODATA_TYPE_USER } else { wg::ODATA_TYPE_GROUP };
     let mut v = json!({ "@odata.type": kind, "id": id });
     if removed {
         v["@removed"] = json!({ "reason": wg::REMOVED_REASON_DELETED });
@@ -431,10 +453,9 @@ fn delta(shared: &Shared, q: &Query) -> GraphAnswer {
         None => None,
     };
     let select = old.as_ref().map(|s| s.select.clone()).unwrap_or_else(|| q.select.clone());
-    let t = lock(&shared.tenant);
-    let seed = &t.seed;
     let view = shared.history_view();
-    let groups: &[SeedGroup] = view.as_deref().map(Vec::as_slice).unwrap_or(&seed.groups);
+    let t = lock(&shared.tenant);
+    let groups: &[SeedGroup] = view.as_deref().map(Vec::as_slice).unwrap_or(&t.seed.groups);
     let (entries, snap) = {
         let snap = snapshot_of(groups, &select, now);
         let mut entries = Vec::new();
@@ -452,8 +473,8 @@ fn delta(shared: &Shared, q: &Query) -> GraphAnswer {
             if wants_members(&select) && (!added.is_empty() || !removed.is_empty() || prev.is_none()) {
                 let md: Vec<Value> = added
                     .iter()
-                    .map(|m| member_ref(seed, m, false))
-                    .chain(removed.iter().map(|m| member_ref(seed, m, true)))
+                    .map(|m| member_ref(&t, m, false))
+                    .chain(removed.iter().map(|m| member_ref(&t, m, true)))
                     .collect();
                 e["members@delta"] = json!(md);
             }

@@ -11,8 +11,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::faults::{Api, Counters, Dice, Faults};
 use super::graph::DeltaStore;
-use super::seed::{Seed, SeedGroup};
+use super::seed::{Seed, SeedGroup, SeedUser};
 use super::tokens::{DeviceCode, RefreshGrant};
+use crate::model::normalize;
 
 /// Locks a mutex, recovering the data if a holder panicked (state stays usable).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -46,13 +47,56 @@ pub(crate) struct Shared {
 pub(crate) struct Tenant {
     pub seed: Seed,
     pub version: u64,
+    /// Lookups into `seed.users`, rebuilt on every write.
+    pub users: UserIndex,
+}
+
+impl Tenant {
+    fn new(seed: Seed, version: u64) -> Self {
+        let users = UserIndex::build(&seed.users);
+        Tenant { seed, version, users }
+    }
+
+    /// The user with this object id (ASCII case-insensitive).
+    pub fn user_by_id(&self, id: &str) -> Option<&SeedUser> {
+        self.users.by_id.get(&id.to_ascii_lowercase()).and_then(|&i| self.seed.users.get(i))
+    }
+
+    /// The user with this object id or user principal name (case-insensitive, trimmed).
+    pub fn user_by_id_or_upn(&self, key: &str) -> Option<&SeedUser> {
+        self.user_by_id(key).or_else(|| {
+            self.users.by_upn.get(&normalize::principal(key)).and_then(|&i| self.seed.users.get(i))
+        })
+    }
+}
+
+/// Positions of users in `Seed::users` by lower-cased object id and by normalized UPN.
+#[derive(Default)]
+pub(crate) struct UserIndex {
+    by_id: HashMap<String, usize>,
+    by_upn: HashMap<String, usize>,
+}
+
+impl UserIndex {
+    /// The first user wins on a duplicate key, as a linear search would find it.
+    fn build(users: &[SeedUser]) -> Self {
+        let mut index = UserIndex {
+            by_id: HashMap::with_capacity(users.len()),
+            by_upn: HashMap::with_capacity(users.len()),
+        };
+        for (i, u) in users.iter().enumerate() {
+            index.by_id.entry(u.id.to_ascii_lowercase()).or_insert(i);
+            index.by_upn.entry(normalize::principal(&u.user_principal_name)).or_insert(i);
+        }
+        index
+    }
 }
 
 impl Shared {
     pub fn new(seed: Seed, initial: Seed, base_url: String, faults: Faults, data: Option<PathBuf>) -> Self {
         let key: [u8; 32] = rand::random();
         Shared {
-            tenant: Mutex::new(Tenant { seed, version: 0 }),
+            tenant: Mutex::new(Tenant::new(seed, 0)),
             initial,
             base_url,
             clock_offset_ms: AtomicI64::new(0),
@@ -129,6 +173,7 @@ impl Shared {
             return (r, None);
         }
         t.version += 1;
+        t.users = UserIndex::build(&t.seed.users);
         lock(&self.counters).writes += 1;
         if delayed {
             lock(&self.history).push_back((self.now(), Arc::new(t.seed.groups.clone())));
@@ -142,8 +187,8 @@ impl Shared {
         lock(&self.history).clear();
         lock(&self.delta).clear();
         let mut t = lock(&self.tenant);
-        t.seed = seed;
-        t.version += 1;
+        let version = t.version + 1;
+        *t = Tenant::new(seed, version);
         let bytes = self.persist.as_ref().and_then(|_| serde_json::to_vec_pretty(&t.seed).ok());
         bytes.map(|b| (t.version, b))
     }
