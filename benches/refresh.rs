@@ -4,7 +4,6 @@
 //! concurrency limits, the time of a naive refresh (one Exchange call per object at
 //! concurrency 10) and peak memory.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use pamform::emulator::{self, EmulatorConfig, Faults, RunningEmulator};
@@ -12,7 +11,7 @@ use pamform::tenant::{Client, ClientOptions, RefreshRequest, TenantError};
 
 mod support;
 
-use support::tenant::{FULL, GROUPS, POLICIES, SMALL, Scale, group, seed_at, user};
+use support::tenant::{FULL, GROUPS, POLICIES, SMALL, Scale, request_at, seed_at};
 
 const EXCHANGE_MS: u64 = 300;
 const GRAPH_MS: u64 = 50;
@@ -22,21 +21,6 @@ const NAIVE_CONCURRENCY: usize = 10;
 /// Graph's largest page (`$top`) and Exchange's.
 const GRAPH_PAGE: usize = 999;
 const EXCHANGE_PAGE: usize = 1000;
-
-/// What a configuration of this tenant names: every approver group, 150 principals that are
-/// group members, 50 that are not, one role and one role group.
-fn request(scale: Scale) -> RefreshRequest {
-    let spacing = ((GROUPS - 1) * scale.stride + scale.members) / 150;
-    let mut principals: BTreeSet<String> = (0..150).map(|i| user(i * spacing)).collect();
-    let outside = (GROUPS - 1) * scale.stride + scale.members;
-    principals.extend((0..50).map(|i| user(outside + i)));
-    RefreshRequest {
-        groups: (0..GROUPS).map(group).collect(),
-        principals,
-        roles: BTreeSet::from(["Move Mailboxes".to_string()]),
-        role_groups: BTreeSet::from(["Discovery Management".to_string()]),
-    }
-}
 
 fn client(emu: &RunningEmulator, exchange_concurrency: usize) -> Client {
     let options = ClientOptions {
@@ -121,7 +105,7 @@ async fn run(scale: Scale) {
         })
         .await
         .expect("emulator");
-        let req = request(scale);
+        let req = request_at(scale);
         println!(
             "tenant: {} users, {GROUPS} groups x {} members, {POLICIES} policies; Exchange {EXCHANGE_MS} ms, Graph {GRAPH_MS} ms",
             scale.users, scale.members

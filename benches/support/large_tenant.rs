@@ -4,8 +4,6 @@
 //! client signed in as the seeded app. Shared by `benches/refresh.rs` and `benches/drift.rs`.
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
-
 use pamform::emulator::{self, EmulatorConfig, Faults, RunningEmulator};
 use pamform::output::Printer;
 use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RefreshRequest, Secret};
@@ -13,7 +11,7 @@ use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RefreshReque
 #[path = "tenant.rs"]
 mod tenant;
 
-pub use tenant::{DOMAIN, GROUPS, MEMBERS, POLICIES, STRIDE, USERS, group, seed, user};
+pub use tenant::{DOMAIN, GROUPS, MEMBERS, POLICIES, USERS, group, seed, user};
 
 pub const EXCHANGE_MS: u64 = 300;
 pub const GRAPH_MS: u64 = 50;
@@ -24,18 +22,9 @@ pub const NAIVE_CONCURRENCY: usize = 10;
 pub const GRAPH_PAGE: usize = 999;
 pub const EXCHANGE_PAGE: usize = 1000;
 
-/// What a configuration of this tenant names: every approver group, 150 principals that are
-/// group members, 50 that are not, one role and one role group.
+/// What a configuration of this tenant names (see `tenant::request_at`).
 pub fn request() -> RefreshRequest {
-    let mut principals: BTreeSet<String> = (0..150).map(|i| user(i * 60)).collect();
-    let outside = (GROUPS - 1) * STRIDE + MEMBERS;
-    principals.extend((0..50).map(|i| user(outside + i)));
-    RefreshRequest {
-        groups: (0..GROUPS).map(group).collect(),
-        principals,
-        roles: BTreeSet::from(["Move Mailboxes".to_string()]),
-        role_groups: BTreeSet::from(["Discovery Management".to_string()]),
-    }
+    tenant::request_at(tenant::FULL)
 }
 
 pub fn client(emu: &RunningEmulator, exchange_concurrency: usize) -> Client {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use pamform::emulator::{RunningEmulator, Seed};
 use pamform::output::Printer;
-use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, Secret};
+use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RefreshRequest, Secret};
 use serde_json::{Value, json};
 
 pub const DOMAIN: &str = "contoso.onmicrosoft.com";
@@ -95,4 +95,19 @@ pub fn client(emu: &RunningEmulator, options: ClientOptions) -> Client {
         secret: Secret::new(emu.app.client_secret.clone()),
     };
     Client::new(&emu.tenant_domain, endpoints, credential, options, Printer::plain()).expect("client")
+}
+
+/// What a configuration of this tenant names: every approver group, 150 principals that are
+/// group members, 50 that are not, one role and one role group.
+pub fn request_at(scale: Scale) -> RefreshRequest {
+    let spacing = ((GROUPS - 1) * scale.stride + scale.members) / 150;
+    let mut principals: BTreeSet<String> = (0..150).map(|i| user(i * spacing)).collect();
+    let outside = (GROUPS - 1) * scale.stride + scale.members;
+    principals.extend((0..50).map(|i| user(outside + i)));
+    RefreshRequest {
+        groups: (0..GROUPS).map(group).collect(),
+        principals,
+        roles: BTreeSet::from(["Move Mailboxes".to_string()]),
+        role_groups: BTreeSet::from(["Discovery Management".to_string()]),
+    }
 }
