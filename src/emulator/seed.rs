@@ -2,7 +2,7 @@
 //! loading rules that turn a hand-written seed into a consistent tenant (ids filled in,
 //! member references resolved, secrets replaced by their hashes).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -371,40 +371,48 @@ impl Seed {
                 return bad(format!("group '{}' has no valid primary_smtp_address", g.name));
             }
         }
-        let groups_snapshot = self.groups.clone();
-        for gi in 0..self.groups.len() {
+        // Members name users and groups by id, UPN or address: index them once, so that
+        // loading a large directory stays linear. The first object with a key wins.
+        let mut users_by_key: HashMap<String, usize> = HashMap::new();
+        for (i, u) in self.users.iter().enumerate() {
+            for key in [Some(u.id.as_str()), Some(u.user_principal_name.as_str()), u.mail.as_deref()]
+                .into_iter()
+                .flatten()
+            {
+                users_by_key.entry(normalize::principal(key)).or_insert(i);
+            }
+        }
+        let mut groups_by_key: HashMap<String, String> = HashMap::new();
+        for g in &self.groups {
+            for key in [&g.id, &g.primary_smtp_address] {
+                groups_by_key.entry(normalize::principal(key)).or_insert_with(|| g.id.clone());
+            }
+        }
+        for group in &mut self.groups {
             let mut resolved = BTreeSet::new();
-            for m in &self.groups[gi].members {
+            for m in &group.members {
                 let key = normalize::principal(m);
-                let user = self.users.iter().find(|u| {
-                    u.id.eq_ignore_ascii_case(&key)
-                        || normalize::principal(&u.user_principal_name) == key
-                        || u.mail.as_deref().map(normalize::principal).as_deref() == Some(key.as_str())
-                });
-                let id = match user {
+                let id = match users_by_key.get(&key).map(|i| &self.users[*i]) {
                     Some(u) if recipient_type::is_mail_enabled(u.recipient_type()) => u.id.clone(),
                     Some(u) => {
                         return bad(format!(
                             "group '{}' lists '{}', who has no mailbox and cannot be a member",
-                            self.groups[gi].name, u.user_principal_name
+                            group.name, u.user_principal_name
                         ));
                     }
-                    None => match groups_snapshot.iter().find(|g| {
-                        g.id.eq_ignore_ascii_case(&key)
-                            || normalize::principal(&g.primary_smtp_address) == key
-                    }) {
-                        Some(g) => g.id.clone(),
+                    None => match groups_by_key.get(&key) {
+                        Some(id) => id.clone(),
                         None => {
                             return bad(format!(
                                 "group '{}' lists member '{m}', who is not in the seed",
-                                self.groups[gi].name
+                                group.name
                             ));
                         }
                     },
                 };
                 resolved.insert(id);
             }
-            self.groups[gi].members = resolved;
+            group.members = resolved;
         }
         for p in &mut self.policies {
             if p.identity.is_empty() {
