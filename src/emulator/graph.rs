@@ -162,7 +162,7 @@ fn group_map(g: &SeedGroup) -> Map<String, Value> {
         "securityEnabled": g.is_security(),
         "proxyAddresses": [format!("SMTP:{}", g.primary_smtp_address)],
     });
-    v.as_object().cloned().unwrap_or_default()
+    into_map(v)
 }
 
 fn user_map(u: &SeedUser) -> Map<String, Value> {
@@ -175,7 +175,14 @@ fn user_map(u: &SeedUser) -> Map<String, Value> {
         "userType": if u.guest { wg::USER_TYPE_GUEST } else { wg::USER_TYPE_MEMBER },
         "accountEnabled": true,
     });
-    v.as_object().cloned().unwrap_or_default()
+    into_map(v)
+}
+
+fn into_map(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }
 
 fn member_map(t: &Tenant, groups: &[SeedGroup], id: &str) -> Option<Map<String, Value>> {
@@ -579,7 +586,7 @@ pub(crate) fn handle_batch(shared: &Arc<Shared>, headers: &HeaderMap, body: &[u8
             id: item.id,
             status: ans.status,
             headers: Some(hdrs),
-            body: ans.body,
+            body: serde_json::value::to_raw_value(&ans.body).ok(),
         });
     }
     axum::Json(BatchResponse { responses }).into_response()

@@ -190,23 +190,47 @@ impl Client {
         Ok(out)
     }
 
-    /// Direct members of each group (by Graph id). Each round sends the next page of every
-    /// group still paging through `$batch` (first pages, then their nextLinks), so the rounds
+    /// Direct members of each group (by Graph id). Groups go in `$batch` chunks of 20, the
+    /// chunks at once; each chunk pages on its own (first pages, then the nextLinks of the
+    /// groups still paging), so a chunk never waits for another's pages and the rounds
     /// number the pages of the largest group, not the groups.
     pub async fn group_members(
         &self,
         ids: &[String],
     ) -> Result<BTreeMap<String, Vec<model::DirectoryObject>>, TenantError> {
-        let mut out: BTreeMap<String, Vec<wg::DirectoryObject>> = BTreeMap::new();
-        let mut round: Vec<(String, String)> =
-            ids.iter().map(|id| (id.clone(), wg::members_url(id))).collect();
+        let mut set = JoinSet::new();
+        for chunk in ids.chunks(wg::MAX_BATCH) {
+            let client = self.clone();
+            let chunk = chunk.to_vec();
+            set.spawn(async move { client.group_members_chunk(chunk).await });
+        }
+        let mut out = BTreeMap::new();
+        while let Some(joined) = set.join_next().await {
+            out.extend(joined.map_err(|e| TenantError::Config(format!("a member read failed: {e}")))??);
+        }
+        Ok(out)
+    }
+
+    /// Members of at most [`wg::MAX_BATCH`] groups, one `$batch` per page round.
+    async fn group_members_chunk(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<Vec<(String, Vec<model::DirectoryObject>)>, TenantError> {
+        let mut out: BTreeMap<String, Vec<model::DirectoryObject>> = BTreeMap::new();
+        let mut round: Vec<(String, String)> = ids
+            .into_iter()
+            .map(|id| {
+                let url = wg::members_url(&id);
+                (id, url)
+            })
+            .collect();
         while !round.is_empty() {
             let urls: Vec<String> = round.iter().map(|(_, u)| u.clone()).collect();
-            let answers = self.graph_batch(&urls).await?;
+            let answers = self.graph_batch_chunk(urls).await?;
             let mut next_round = Vec::new();
             for ((id, url), item) in round.into_iter().zip(answers) {
                 let page: wg::Page<wg::DirectoryObject> = batch_body(&url, item)?;
-                out.entry(id.clone()).or_default().extend(page.value);
+                out.entry(id.clone()).or_default().extend(page.value.into_iter().map(graph_object));
                 if let Some(link) = page.next_link {
                     Client::check_next_link(&self.inner.endpoints.graph, &link)?;
                     let relative =
@@ -224,9 +248,7 @@ impl Client {
         }
         Ok(out
             .into_iter()
-            .map(|(id, members)| {
-                let mut objects: Vec<model::DirectoryObject> =
-                    members.into_iter().map(graph_object).collect();
+            .map(|(id, mut objects)| {
                 objects.sort_by(|a, b| a.id.cmp(&b.id));
                 objects.dedup_by(|a, b| a.id == b.id);
                 (id, objects)
@@ -311,11 +333,11 @@ fn decode<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, TenantError
 }
 
 fn batch_body<T: DeserializeOwned>(url: &str, item: wg::BatchItemResponse) -> Result<T, TenantError> {
-    let body = serde_json::to_vec(&item.body).unwrap_or_default();
+    let body = item.body.as_deref().map_or("null", |raw| raw.get()).as_bytes();
     if !(200..300).contains(&item.status) {
-        return Err(error::graph_error(url, item.status, &body));
+        return Err(error::graph_error(url, item.status, body));
     }
-    decode(url, &body)
+    decode(url, body)
 }
 
 /// `Retry-After` of one batch item (a header map inside the JSON).
@@ -370,8 +392,7 @@ mod tests {
 
     #[test]
     fn batch_items_carry_retry_after_in_either_form() {
-        let mut item =
-            wg::BatchItemResponse { id: "1".into(), status: 429, headers: None, body: Value::Null };
+        let mut item = wg::BatchItemResponse { id: "1".into(), status: 429, headers: None, body: None };
         assert_eq!(item_retry_after(&item), None);
         item.headers = Some(serde_json::from_str(r#"{"retry-after":"2"}"#).unwrap());
         assert_eq!(item_retry_after(&item), Some(std::time::Duration::from_secs(2)));

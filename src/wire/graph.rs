@@ -137,8 +137,10 @@ pub struct BatchItemResponse {
     pub status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<serde_json::Map<String, Value>>,
-    #[serde(default)]
-    pub body: Value,
+    /// Kept as raw JSON text so that a page of members is decoded once, straight into its
+    /// type, and not first into a generic tree. Absent for answers without a body (204).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// Graph's error envelope.
