@@ -3,7 +3,7 @@
 //! the slowest chain (Exchange for the PAM setting and policies; Graph for groups, members
 //! and principals; Exchange again for role contents and principals Graph cannot answer).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use super::client::Client;
@@ -103,12 +103,15 @@ impl Client {
             let (pam, policies) = tokio::join!(self.get_pam_setting(), self.get_remote_policies());
             Ok::<_, TenantError>((pam?, policies?))
         };
-        // Principals that are members of a requested group are known from its member list;
-        // only the rest are looked up, after the groups.
+        // Principals are asked of Graph while the groups are read, so that step is off the
+        // critical path; those Graph does not know as users are then looked for among the
+        // groups' members, and only the rest asked of Exchange.
         let principal_names = keyed(&req.principals);
         let groups_and_principals = async {
-            let groups = self.read_groups(&requested_groups).await?;
-            let principals = self.read_principals(&principal_names, &groups).await?;
+            let (groups, users) =
+                tokio::join!(self.read_groups(&requested_groups), self.get_users(&principal_names));
+            let groups = groups?;
+            let principals = self.read_principals(users?, &groups).await?;
             Ok::<_, TenantError>((groups, principals))
         };
         // Role groups, then the requested roles with the roles they contain: one chain that
@@ -214,39 +217,36 @@ impl Client {
         Ok(found.into_iter().filter_map(|(mail, g)| g.map(|g| (mail, g))).collect())
     }
 
-    /// Principals: from the members of `groups` when they are one, else through Graph; those
-    /// Graph does not know, through Exchange `Get-Recipient` (guests by their external
-    /// address, groups, contacts).
+    /// Completes `found` (principals as Graph answered them as users): those Graph does not
+    /// know are taken from the members of `groups` when they are one (a nested group, a
+    /// contact), else asked of Exchange `Get-Recipient` (guests by their external address,
+    /// groups, contacts).
     async fn read_principals(
         &self,
-        names: &[String],
+        mut found: BTreeMap<String, Option<model::DirectoryObject>>,
         groups: &BTreeMap<String, model::RemoteGroup>,
     ) -> Result<BTreeMap<String, Option<model::DirectoryObject>>, TenantError> {
-        let mut known: BTreeMap<String, &model::DirectoryObject> = BTreeMap::new();
+        let missing: HashSet<String> =
+            found.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.clone()).collect();
+        if missing.is_empty() {
+            return Ok(found);
+        }
         for member in groups.values().flat_map(|g| &g.members) {
             for name in [&member.upn, &member.mail].into_iter().flatten() {
-                known.entry(normalize::principal(name)).or_insert(member);
-            }
-        }
-        let mut out: BTreeMap<String, Option<model::DirectoryObject>> = BTreeMap::new();
-        let mut ask = Vec::new();
-        for name in names {
-            match known.get(name) {
-                Some(member) => {
-                    out.insert(name.clone(), Some((*member).clone()));
+                let key = normalize::principal_cow(name);
+                if missing.contains(key.as_ref()) {
+                    found.entry(key.into_owned()).and_modify(|v| {
+                        v.get_or_insert_with(|| member.clone());
+                    });
                 }
-                None => ask.push(name.clone()),
             }
         }
-        if ask.is_empty() {
-            return Ok(out);
-        }
-        out.extend(self.get_users(&ask).await?);
-        let unknown: Vec<String> = out.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.clone()).collect();
+        let unknown: Vec<String> =
+            found.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.clone()).collect();
         let recipients =
             for_each(self, unknown, |client, name| async move { client.get_recipient(&name).await }).await?;
-        out.extend(recipients.into_iter().map(|(name, r)| (name, r.map(recipient_object))));
-        Ok(out)
+        found.extend(recipients.into_iter().map(|(name, r)| (name, r.map(recipient_object))));
+        Ok(found)
     }
 
     /// Roles of each role group (lower-cased names); unknown groups are absent.
