@@ -1,4 +1,6 @@
 //! Code the benchmarks share. Each benchmark uses part of it.
 #![allow(dead_code)]
 
+pub mod memory;
+pub mod served;
 pub mod tenant;

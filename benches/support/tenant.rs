@@ -88,13 +88,22 @@ pub fn seed_at(scale: Scale) -> Seed {
 
 /// A client for the emulator, signed in as its app.
 pub fn client(emu: &RunningEmulator, options: ClientOptions) -> Client {
-    let base = emu.base_url.clone();
+    client_at(&emu.base_url, &emu.tenant_domain, &emu.app.client_id, &emu.app.client_secret, options)
+}
+
+/// A client for an emulator at `base_url` (all three endpoints), signed in as an app.
+pub fn client_at(
+    base_url: &str,
+    tenant: &str,
+    client_id: &str,
+    secret: &str,
+    options: ClientOptions,
+) -> Client {
+    let base = base_url.to_string();
     let endpoints = Endpoints { login: base.clone(), exchange: base.clone(), graph: base };
-    let credential = Credential::Secret {
-        client_id: emu.app.client_id.clone(),
-        secret: Secret::new(emu.app.client_secret.clone()),
-    };
-    Client::new(&emu.tenant_domain, endpoints, credential, options, Printer::plain()).expect("client")
+    let credential =
+        Credential::Secret { client_id: client_id.to_string(), secret: Secret::new(secret.to_string()) };
+    Client::new(tenant, endpoints, credential, options, Printer::plain()).expect("client")
 }
 
 /// What a configuration of this tenant names: every approver group, 150 principals that are

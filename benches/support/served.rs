@@ -1,0 +1,73 @@
+//! The emulator in its own process (`pamform emulator serve` on 127.0.0.1), so that a
+//! benchmark's memory figure is the client's alone, as it is against Microsoft, and the
+//! emulator's is read apart from it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use pamform::emulator::Seed;
+use pamform::tenant::{Client, ClientOptions};
+
+pub struct Served {
+    child: Child,
+    pub base_url: String,
+    pub tenant: String,
+    pub client_id: String,
+    secret: String,
+    _seed_file: tempfile::NamedTempFile,
+}
+
+impl Served {
+    /// Serves `seed` with the given `emulator serve` fault flags (e.g. latencies).
+    pub fn start(seed: &Seed, flags: &[String]) -> Served {
+        let (client_id, secret) = seed.app_secret().expect("the seed has an app with a secret");
+        let seed_file = tempfile::NamedTempFile::new().expect("temp file");
+        serde_json::to_writer(seed_file.as_file(), seed).expect("seed written");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pamform"))
+            .args(["emulator", "serve", "--listen", "127.0.0.1:0", "--seed"])
+            .arg(seed_file.path())
+            .args(flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pamform emulator serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut base_url = None;
+        let mut tenant = None;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("emulator output");
+            if let Some(v) = line.strip_prefix("base_url: ") {
+                base_url = Some(v.to_string());
+            } else if let Some(v) = line.strip_prefix("tenant: ") {
+                tenant = v.split_whitespace().next().map(String::from);
+            } else if line.starts_with("client_id: ") {
+                break;
+            }
+        }
+        Served {
+            child,
+            base_url: base_url.expect("the emulator printed its base_url"),
+            tenant: tenant.expect("the emulator printed its tenant"),
+            client_id,
+            secret,
+            _seed_file: seed_file,
+        }
+    }
+
+    /// A client signed in as the seed's app.
+    pub fn client(&self, options: ClientOptions) -> Client {
+        super::tenant::client_at(&self.base_url, &self.tenant, &self.client_id, &self.secret, options)
+    }
+
+    /// The emulator process's peak resident memory.
+    pub fn peak_memory(&self) -> String {
+        super::memory::peak_of(&format!("/proc/{}/status", self.child.id()))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
