@@ -225,11 +225,15 @@ fn principals_from_members(
     req: &RefreshRequest,
     groups: &BTreeMap<String, model::RemoteGroup>,
 ) -> BTreeMap<String, Option<model::DirectoryObject>> {
+    let wanted: BTreeSet<String> = req.principals.iter().map(|n| normalize::principal(n)).collect();
     let mut out = BTreeMap::new();
-    for name in &req.principals {
-        let name = normalize::principal(name);
-        if let Some(m) = groups.values().flat_map(|g| &g.members).find(|m| m.answers_to(&name)) {
-            out.insert(name, Some(m.clone()));
+    // One pass over the members, the first member a name answers to winning.
+    for m in groups.values().flat_map(|g| &g.members) {
+        for name in [&m.upn, &m.mail].into_iter().flatten() {
+            let key = normalize::principal_cow(name);
+            if wanted.contains(key.as_ref()) && !out.contains_key(key.as_ref()) {
+                out.insert(key.into_owned(), Some(m.clone()));
+            }
         }
     }
     out

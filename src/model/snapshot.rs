@@ -109,9 +109,9 @@ pub struct DirectoryObject {
 impl DirectoryObject {
     /// Whether `name` (a UPN or an address) names this object, case-insensitively.
     pub fn answers_to(&self, name: &str) -> bool {
-        let n = normalize::principal(name);
-        self.upn.as_deref().is_some_and(|u| normalize::principal(u) == n)
-            || self.mail.as_deref().is_some_and(|m| normalize::principal(m) == n)
+        let n = normalize::principal_cow(name);
+        self.upn.as_deref().is_some_and(|u| normalize::principal_cow(u) == n)
+            || self.mail.as_deref().is_some_and(|m| normalize::principal_cow(m) == n)
     }
 
     /// The name to show for it: UPN, else mail, else id.
