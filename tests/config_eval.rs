@@ -225,3 +225,36 @@ fn the_examples_load_cleanly() {
         }
     }
 }
+
+#[test]
+fn a_lone_interpolation_keeps_its_type_and_others_join_as_text() {
+    let c = load(
+        r#"
+locals {
+  people = ["alice@contoso.onmicrosoft.com", "bob@contoso.onmicrosoft.com"]
+  n      = 2
+}
+
+approver_group "g" {
+  name        = "Team of ${local.n}"
+  email       = "g@contoso.onmicrosoft.com"
+  members     = "${local.people}"
+  description = "${local.n}"
+}
+"#,
+    );
+    let g = &c.groups[&Address::group("g")];
+    assert_eq!(g.name.value, "Team of 2");
+    let members: Vec<&str> = g.members.iter().map(|m| m.value.as_str()).collect();
+    assert_eq!(members, ["alice@contoso.onmicrosoft.com", "bob@contoso.onmicrosoft.com"]);
+
+    let err = load_with(
+        &[(
+            "main.pam.hcl",
+            &format!("{TENANT}{}", GROUP.replace("name    = \"PAM Approvers\"", "name = \"x ${[1]}\"")),
+        )],
+        &VarInputs::default(),
+    )
+    .unwrap_err();
+    assert!(err.contains("expected a string, number or bool, got"), "{err}");
+}

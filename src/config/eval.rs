@@ -12,7 +12,7 @@ use hcl_edit::structure::Attribute;
 
 use super::codes;
 use super::diagnostic::{Diagnostic, Diagnostics};
-use super::functions::{FUNCTIONS, base_context};
+use super::functions::{self, FUNCTIONS, base_context};
 use super::refs::{self, ROOTS, Reference};
 use super::syntax::{BlockRef, GROUP_ATTRIBUTES, POLICY_ATTRIBUTES, did_you_mean, span_of};
 use super::values::{self, type_name};
@@ -90,8 +90,8 @@ struct Evaluator<'a, 'd> {
     failed: HashSet<Node>,
     /// Resource blocks that depend on a failed node.
     degraded: HashSet<Node>,
-    /// Nodes whose expressions call functions (the others get a context without them).
-    calls_functions: HashSet<Node>,
+    /// The functions each node's expressions call (a node's context declares just those).
+    calls_functions: HashMap<Node, BTreeSet<String>>,
 }
 
 impl<'a, 'd> Evaluator<'a, 'd> {
@@ -107,7 +107,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
             instance_keys: HashMap::new(),
             failed: HashSet::new(),
             degraded: HashSet::new(),
-            calls_functions: HashSet::new(),
+            calls_functions: HashMap::new(),
         };
         for (name, v) in &decls.variables {
             match &v.value {
@@ -227,7 +227,8 @@ impl<'a, 'd> Evaluator<'a, 'd> {
                     self.broken(&node);
                 }
                 if !collected.functions.is_empty() {
-                    self.calls_functions.insert(node.clone());
+                    let called = self.calls_functions.entry(node.clone()).or_default();
+                    called.extend(collected.functions.iter().map(|(name, _)| name.clone()));
                 }
                 for (name, range) in collected.functions {
                     if !FUNCTIONS.contains(&name.as_str()) {
@@ -456,7 +457,10 @@ impl<'a, 'd> Evaluator<'a, 'd> {
 
     /// A context with the values `node`'s references need.
     fn context_for(&self, node: &Node) -> Context<'static> {
-        let mut ctx = if self.calls_functions.contains(node) { self.base.clone() } else { Context::new() };
+        let mut ctx = match self.calls_functions.get(node) {
+            Some(names) => functions::context_calling(names.iter().map(String::as_str)),
+            None => Context::new(),
+        };
         let mut objects: BTreeMap<&str, hcl::Map<String, Value>> = BTreeMap::new();
         for (_, r) in self.node_refs.get(node).map(Vec::as_slice).unwrap_or_default() {
             let Some(target) = Self::ref_node(r) else { continue };
@@ -596,8 +600,14 @@ fn missing_name(root: &str) -> Diagnostic {
 
 /// Evaluates one expression; errors point at the whole expression.
 fn eval_expr(expr: &Expression, ctx: &Context, span: Span) -> Result<Value, Diagnostic> {
-    let converted: hcl::Expression = expr.clone().into();
-    converted.evaluate(ctx).map_err(|e| {
+    let result = match expr {
+        // Strings and templates skip hcl-rs's expression tree, which keeps a template as text
+        // and parses it again on every evaluation.
+        Expression::String(s) => Ok(Value::String(s.value().clone())),
+        Expression::StringTemplate(t) => eval_template(t, ctx),
+        _ => hcl::Expression::from(expr.clone()).evaluate(ctx),
+    };
+    result.map_err(|e| {
         let message = match e.kind() {
             hcl::eval::ErrorKind::FuncCall(name, msg) => format!("`{name}` failed: {msg}"),
             hcl::eval::ErrorKind::NoSuchKey(key) => format!("no such key `{key}`"),
@@ -610,6 +620,42 @@ fn eval_expr(expr: &Expression, ctx: &Context, span: Span) -> Result<Value, Diag
             .with_label(span, "evaluation failed here")
             .with_help("check the types of the values this expression combines")
     })
+}
+
+/// A quoted template, with HCL's unwrapping of a lone interpolation (`"${x}"` is `x`, of
+/// whatever type). Interpolations take strings, numbers and bools, as in Terraform: hcl-rs
+/// would write a list or a map into the text. Templates with directives or strip markers
+/// are left to hcl-rs.
+fn eval_template(t: &hcl_edit::template::StringTemplate, ctx: &Context) -> hcl::eval::EvalResult<Value> {
+    use hcl::template::{Element, Strip};
+    let template = hcl::Template::from(hcl_edit::template::Template::clone(t));
+    let elements = template.elements();
+    if let [Element::Interpolation(i)] = elements {
+        return i.expr.evaluate(ctx);
+    }
+    let plain = elements.iter().all(|e| match e {
+        Element::Literal(_) => true,
+        Element::Interpolation(i) => matches!(i.strip, Strip::None),
+        Element::Directive(_) => false,
+    });
+    if !plain {
+        return template.evaluate(ctx).map(Value::String);
+    }
+    let mut out = String::new();
+    for e in elements {
+        match e {
+            Element::Literal(text) => out.push_str(text),
+            Element::Interpolation(i) => match i.expr.evaluate(ctx)? {
+                Value::String(s) => out.push_str(&s),
+                v @ (Value::Number(_) | Value::Bool(_)) => out.push_str(&v.to_string()),
+                v => {
+                    return Err(hcl::eval::ErrorKind::Unexpected(v, "a string, number or bool").into());
+                }
+            },
+            Element::Directive(_) => return template.evaluate(ctx).map(Value::String),
+        }
+    }
+    Ok(Value::String(out))
 }
 
 /// The instances a `for_each` value asks for: map keys with their values, or set elements.
