@@ -167,9 +167,14 @@ fn show_renders_saved_plans_and_state() {
 #[test]
 fn json_outputs_validate_against_the_schemas() {
     let tenant = Tenant::start();
+    let states = jsonschema::draft202012::new(&schema("state.schema.json")).unwrap();
+    let fresh = Workspace::new(&tenant, QUICKSTART);
+    let none =
+        assert_valid(&states, &fresh.run(&["show", "--json"]).expect(0).stdout, "show --json, no state");
+    assert_eq!(none, json!({"format_version": 1, "resources": []}));
+
     let ws = planned(&tenant);
     let plans = plan_validator();
-    let states = jsonschema::draft202012::new(&schema("state.schema.json")).unwrap();
 
     let plan = assert_valid(&plans, &ws.run(&["plan", "--json"]).expect(0).stdout, "plan --json");
     let changes = plan["resource_changes"].as_array().unwrap();

@@ -33,7 +33,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         None => {
             let (_, state) = pipeline::load_state(ctx)?;
             match (state, format) {
-                (None, Format::Json) => "{}\n".to_string(),
+                // Like Terraform's: the format version and no resources.
+                (None, Format::Json) => format!(
+                    "{:#}\n",
+                    serde_json::json!({"format_version": crate::state::FORMAT_VERSION, "resources": []})
+                ),
                 (None, _) => "No state. Run `pamform apply` to create it.\n".to_string(),
                 (Some(s), Format::Json) => String::from_utf8(s.to_bytes()).expect("state is UTF-8"),
                 (Some(s), Format::Text) => state_text::render(&s),
