@@ -72,7 +72,7 @@ async fn check(
     };
     let options = PlanOptions { mode: PlanMode::RefreshOnly, targets: vec![] };
     let plan = plan::build(&Configuration::default(), &read.snapshot, Some(state), &options).expect("plan");
-    let report = drift::report(&plan.drift, state, &read.snapshot, &[], &|_| vec![], chrono::Utc::now());
+    let report = drift::report(&plan.drift, state, &read.snapshot, &[], &[], &|_| vec![], chrono::Utc::now());
     print_split(read_took, t.elapsed());
     (read, report)
 }

@@ -247,6 +247,22 @@ fn policy_changes_removed_recreated_and_unmanaged() {
     assert!(policies[0]["description"].as_str().unwrap().contains("New-TransportRule"));
     assert_eq!(policies[0]["severity"], json!("info"));
     assert_eq!(report["summary"]["info"].as_u64().unwrap() as usize, unmanaged.len());
+    let text = ws.run(&["drift"]).expect(2).stdout;
+    assert!(text.contains("--ignore-unmanaged ID"), "{text}");
+
+    // Each can be left out by id (groups also by address); with all of them out, drift is 0.
+    let policy = policies[0]["id"].as_str().unwrap().to_string();
+    let run = ws.run(&["drift", "--json", "--ignore-unmanaged", &policy]);
+    assert!([0, 2].contains(&run.code), "{}", run.all());
+    let rest: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(rest["unmanaged"].as_array().unwrap().iter().all(|u| u["id"] != json!(policy)), "{rest:#}");
+    let mut args = vec!["drift".to_string()];
+    for u in unmanaged {
+        args.push("--ignore-unmanaged".into());
+        args.push(u["id"].as_str().unwrap().to_uppercase());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ws.run(&args).expect(0);
 }
 
 #[test]

@@ -235,13 +235,16 @@ pub fn differences(drift: &[ResourceDrift], snapshot: Option<&TenantSnapshot>) -
 }
 
 /// Builds the report from a refresh-only plan's drift, the state and the snapshot the plan
-/// was made from. `ignores` are `--ignore` values; `ignore_changes` lists, per address, the
-/// attributes the configuration's `lifecycle.ignore_changes` names (`all` for every one).
+/// was made from. `ignores` are `--ignore` values and `ignore_unmanaged` the
+/// `--ignore-unmanaged` ones (ids, or approver group addresses); `ignore_changes` lists, per
+/// address, the attributes the configuration's `lifecycle.ignore_changes` names (`all` for
+/// every one).
 pub fn report(
     drift: &[ResourceDrift],
     state: &State,
     snapshot: &TenantSnapshot,
     ignores: &[Ignore],
+    ignore_unmanaged: &[String],
     ignore_changes: &dyn Fn(&Address) -> Vec<String>,
     timestamp: chrono::DateTime<chrono::Utc>,
 ) -> Report {
@@ -250,7 +253,18 @@ pub fn report(
         !ignores.iter().any(|i| i.covers(&d.address, &d.attribute))
             && !ignore_changes(&d.address).iter().any(|a| a == &d.attribute || a == "all")
     });
-    Report::new(state.tenant.clone(), timestamp, differences, unmanaged(state, snapshot))
+    // An approver group may be named by its address; an object by its id.
+    let ignored_ids: BTreeSet<String> = ignore_unmanaged
+        .iter()
+        .flat_map(|name| {
+            let by_address = snapshot.group(&normalize::principal(name)).map(|g| g.id.to_lowercase());
+            [Some(name.trim().to_lowercase()), by_address]
+        })
+        .flatten()
+        .collect();
+    let mut unmanaged = unmanaged(state, snapshot);
+    unmanaged.retain(|u| !ignored_ids.contains(&u.id.to_lowercase()));
+    Report::new(state.tenant.clone(), timestamp, differences, unmanaged)
 }
 
 fn diff(

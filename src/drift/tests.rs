@@ -60,7 +60,7 @@ fn state() -> State {
 }
 
 fn build(drifts: Vec<ResourceDrift>, snapshot: &TenantSnapshot) -> Report {
-    report(&drifts, &state(), snapshot, &[], &|_| vec![], chrono::Utc::now())
+    report(&drifts, &state(), snapshot, &[], &[], &|_| vec![], chrono::Utc::now())
 }
 
 #[test]
@@ -162,6 +162,42 @@ fn unmanaged_policies_and_groups_are_info() {
 }
 
 #[test]
+fn unmanaged_objects_are_left_out_by_id_or_group_address() {
+    let mut snapshot = TenantSnapshot::default();
+    snapshot.policies.push(RemotePolicy {
+        id: "ID-9".into(),
+        target: PolicyTarget::Task("New-TransportRule".into()),
+        approval: Approval::Manual,
+        approver_group: "h@x.io".into(),
+    });
+    snapshot.groups.insert(
+        "h@x.io".into(),
+        crate::model::RemoteGroup {
+            id: "hid".into(),
+            name: "H".into(),
+            display_name: "H".into(),
+            alias: "h".into(),
+            email: "h@x.io".into(),
+            description: None,
+            security_enabled: true,
+            members: vec![],
+        },
+    );
+    let kinds = |ignored: &[&str]| -> Vec<ResourceType> {
+        let ignored: Vec<String> = ignored.iter().map(|s| s.to_string()).collect();
+        report(&[], &state(), &snapshot, &[], &ignored, &|_| vec![], chrono::Utc::now())
+            .unmanaged
+            .iter()
+            .map(|u| u.kind)
+            .collect()
+    };
+    assert_eq!(kinds(&[]), [ResourceType::AccessPolicy, ResourceType::ApproverGroup]);
+    assert_eq!(kinds(&["id-9"]), [ResourceType::ApproverGroup]);
+    assert_eq!(kinds(&["H@X.io"]), [ResourceType::AccessPolicy]);
+    assert_eq!(kinds(&["hid", " ID-9 "]), []);
+}
+
+#[test]
 fn ignores_filter_by_address_and_attribute() {
     let i: Ignore = "approver_group.g.members".parse().unwrap();
     assert!(i.covers(&Address::group("g"), "members"));
@@ -178,6 +214,7 @@ fn ignores_filter_by_address_and_attribute() {
         &state(),
         &TenantSnapshot::default(),
         &[i],
+        &[],
         &|_| vec![],
         chrono::Utc::now(),
     );
@@ -186,6 +223,7 @@ fn ignores_filter_by_address_and_attribute() {
         &[d],
         &state(),
         &TenantSnapshot::default(),
+        &[],
         &[],
         &|_| vec!["members".into()],
         chrono::Utc::now(),

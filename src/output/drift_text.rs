@@ -86,6 +86,7 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(out, "  {} {}", paint(style::BOLD, u.kind), u.id);
             let _ = writeln!(out, "    {}", u.description);
         }
+        out.push_str("  (bring one under management with `pamform import`, or leave it out with `--ignore-unmanaged ID`)\n");
         out.push('\n');
     }
     out.push_str(

@@ -30,6 +30,10 @@ pub struct Args {
     /// Leave ADDR, or one attribute of it (ADDR.ATTR), out of the report (repeatable)
     #[arg(long, value_name = "ADDR[.ATTR]", value_parser = parse_ignore)]
     pub ignore: Vec<Ignore>,
+    /// Leave an unmanaged object out of the report: a policy's id, or an approver group's id
+    /// or address (repeatable)
+    #[arg(long, value_name = "ID")]
+    pub ignore_unmanaged: Vec<String>,
     /// Read everything, ignoring the delta cache (the cache is written afresh)
     #[arg(long)]
     pub no_cache: bool,
@@ -99,8 +103,15 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             .map(|m| m.lifecycle.ignore_changes.iter().map(|s| s.value.clone()).collect())
             .unwrap_or_default()
     };
-    let report =
-        drift::report(&plan.drift, &state, snapshot, &args.ignore, &ignore_changes, chrono::Utc::now());
+    let report = drift::report(
+        &plan.drift,
+        &state,
+        snapshot,
+        &args.ignore,
+        &args.ignore_unmanaged,
+        &ignore_changes,
+        chrono::Utc::now(),
+    );
 
     // The configuration side: changes a plan would make that are not yet applied.
     if let Ok(normal) = crate::plan::build(config, snapshot, Some(&state), &PlanOptions::default()) {
