@@ -256,7 +256,7 @@ impl Client {
             .collect())
     }
 
-    /// Users by id or UPN; `None` for names Graph does not know (404).
+    /// Users by id or UPN; `None` for names Graph does not know as users.
     pub async fn get_users(
         &self,
         names: &[String],
@@ -265,7 +265,7 @@ impl Client {
         let answers = self.graph_batch(&urls).await?;
         let mut out = BTreeMap::new();
         for (name, (url, item)) in names.iter().zip(urls.iter().zip(answers)) {
-            if item.status == 404 {
+            if wg::is_unknown_user(item.status) {
                 out.insert(name.clone(), None);
                 continue;
             }

@@ -3,7 +3,7 @@
 //! the slowest chain (Exchange for the PAM setting and policies; Graph for groups, members
 //! and principals; Exchange again for role contents and principals Graph cannot answer).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::client::Client;
@@ -104,14 +104,14 @@ impl Client {
             Ok::<_, TenantError>((pam?, policies?))
         };
         // Principals are asked of Graph while the groups are read, so that step is off the
-        // critical path; those Graph does not know as users are then looked for among the
-        // groups' members, and only the rest asked of Exchange.
+        // critical path; a group's member still answers for a name before Graph does (as a
+        // group read from Exchange knows its members' mailboxes), and only names neither
+        // knows are asked of Exchange.
         let principal_names = keyed(&req.principals);
         let groups_and_principals = async {
             let (groups, users) =
-                tokio::join!(self.read_groups(&requested_groups), self.get_users(&principal_names));
-            let groups = groups?;
-            let principals = self.read_principals(users?, &groups).await?;
+                tokio::try_join!(self.read_groups(&requested_groups), self.get_users(&principal_names))?;
+            let principals = self.read_principals(users, &groups).await?;
             Ok::<_, TenantError>((groups, principals))
         };
         // Role groups, then the requested roles with the roles they contain: one chain that
@@ -217,28 +217,26 @@ impl Client {
         Ok(found.into_iter().filter_map(|(mail, g)| g.map(|g| (mail, g))).collect())
     }
 
-    /// Completes `found` (principals as Graph answered them as users): those Graph does not
-    /// know are taken from the members of `groups` when they are one (a nested group, a
-    /// contact), else asked of Exchange `Get-Recipient` (guests by their external address,
-    /// groups, contacts).
+    /// The principals: each name as a member of `groups` when it is one, else as Graph
+    /// answered it as a user (`users`), else as Exchange `Get-Recipient` finds it (guests by
+    /// their external address, groups, contacts).
     async fn read_principals(
         &self,
-        mut found: BTreeMap<String, Option<model::DirectoryObject>>,
+        users: BTreeMap<String, Option<model::DirectoryObject>>,
         groups: &BTreeMap<String, model::RemoteGroup>,
     ) -> Result<BTreeMap<String, Option<model::DirectoryObject>>, TenantError> {
-        let missing: HashSet<String> =
-            found.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.clone()).collect();
-        if missing.is_empty() {
-            return Ok(found);
-        }
+        let mut found: BTreeMap<String, Option<model::DirectoryObject>> =
+            users.keys().map(|name| (name.clone(), None)).collect();
         for member in groups.values().flat_map(|g| &g.members) {
             for name in [&member.upn, &member.mail].into_iter().flatten() {
-                let key = normalize::principal_cow(name);
-                if missing.contains(key.as_ref()) {
-                    found.entry(key.into_owned()).and_modify(|v| {
-                        v.get_or_insert_with(|| member.clone());
-                    });
+                if let Some(slot) = found.get_mut(normalize::principal_cow(name).as_ref()) {
+                    slot.get_or_insert_with(|| member.clone());
                 }
+            }
+        }
+        for (name, user) in users {
+            if let (Some(slot), Some(user)) = (found.get_mut(&name), user) {
+                slot.get_or_insert(user);
             }
         }
         let unknown: Vec<String> =

@@ -225,6 +225,13 @@ pub fn members_url(group_id: &str) -> String {
     format!("/groups/{}/members?$select={MEMBER_SELECT}&$top={MAX_PAGE_SIZE}", encode_segment(group_id))
 }
 
+/// Whether a `/users/{id or UPN}` answer means "no such user": 404 (**doc**), and 400 for a key
+/// Graph cannot read as an id or a UPN (**assumed**; Graph documents that UPNs starting with
+/// `$` need the `/users('...')` form). Either way the name is looked for elsewhere.
+pub fn is_unknown_user(status: u16) -> bool {
+    matches!(status, 400 | 404)
+}
+
 /// Relative URL of one user by id or UPN.
 pub fn user_url(id_or_upn: &str) -> String {
     format!("/users/{}?$select={USER_SELECT}", encode_segment(id_or_upn))
