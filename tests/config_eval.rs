@@ -248,13 +248,12 @@ approver_group "g" {
     let members: Vec<&str> = g.members.iter().map(|m| m.value.as_str()).collect();
     assert_eq!(members, ["alice@contoso.onmicrosoft.com", "bob@contoso.onmicrosoft.com"]);
 
-    let err = load_with(
-        &[(
-            "main.pam.hcl",
-            &format!("{TENANT}{}", GROUP.replace("name    = \"PAM Approvers\"", "name = \"x ${[1]}\"")),
-        )],
-        &VarInputs::default(),
-    )
-    .unwrap_err();
+    let error_for = |name: &str| {
+        let group = GROUP.replace("name    = \"PAM Approvers\"", &format!("name = {name}"));
+        load_with(&[("main.pam.hcl", &format!("{TENANT}{group}"))], &VarInputs::default()).unwrap_err()
+    };
+    let err = error_for("\"x ${[1]}\"");
     assert!(err.contains("expected a string, number or bool, got"), "{err}");
+    let err = error_for("\"x ${null}\"");
+    assert!(err.contains("got null"), "{err}");
 }

@@ -622,10 +622,11 @@ fn eval_expr(expr: &Expression, ctx: &Context, span: Span) -> Result<Value, Diag
     })
 }
 
-/// A quoted template, with HCL's unwrapping of a lone interpolation (`"${x}"` is `x`, of
-/// whatever type). Interpolations take strings, numbers and bools, as in Terraform: hcl-rs
-/// would write a list or a map into the text. Templates with directives or strip markers
-/// are left to hcl-rs.
+/// A quoted template that is an attribute's whole value, with HCL's unwrapping of a lone
+/// interpolation (`"${x}"` is `x`, of whatever type). Its interpolations take strings,
+/// numbers and bools, as in Terraform; hcl-rs would write a list, a map or `null` into the
+/// text. Templates with directives or strip markers, and templates nested in other
+/// expressions, are left to hcl-rs and keep its rule.
 fn eval_template(t: &hcl_edit::template::StringTemplate, ctx: &Context) -> hcl::eval::EvalResult<Value> {
     use hcl::template::{Element, Strip};
     let template = hcl::Template::from(hcl_edit::template::Template::clone(t));
@@ -652,6 +653,7 @@ fn eval_template(t: &hcl_edit::template::StringTemplate, ctx: &Context) -> hcl::
                     return Err(hcl::eval::ErrorKind::Unexpected(v, "a string, number or bool").into());
                 }
             },
+            // Not reached: a template with directives went to hcl-rs above.
             Element::Directive(_) => return template.evaluate(ctx).map(Value::String),
         }
     }
