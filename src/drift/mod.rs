@@ -80,6 +80,15 @@ impl Unmanaged {
     pub fn new(kind: ResourceType, id: impl Into<String>, description: impl Into<String>) -> Self {
         Unmanaged { kind, id: id.into(), description: description.into(), severity: Severity::Info }
     }
+
+    /// Whether `name` (an `--ignore-unmanaged` value) names it: its id, or for an approver
+    /// group also its address, case-insensitively.
+    pub fn named_by(&self, name: &str, snapshot: &TenantSnapshot) -> bool {
+        let name = normalize::principal(name);
+        normalize::principal(&self.id) == name
+            || (self.kind == ResourceType::ApproverGroup
+                && snapshot.group(&name).is_some_and(|g| g.id.eq_ignore_ascii_case(&self.id)))
+    }
 }
 
 /// A resource type as its name (`access_policy`).
@@ -253,17 +262,8 @@ pub fn report(
         !ignores.iter().any(|i| i.covers(&d.address, &d.attribute))
             && !ignore_changes(&d.address).iter().any(|a| a == &d.attribute || a == "all")
     });
-    // An approver group may be named by its address; an object by its id.
-    let ignored_ids: BTreeSet<String> = ignore_unmanaged
-        .iter()
-        .flat_map(|name| {
-            let by_address = snapshot.group(&normalize::principal(name)).map(|g| g.id.to_lowercase());
-            [Some(name.trim().to_lowercase()), by_address]
-        })
-        .flatten()
-        .collect();
     let mut unmanaged = unmanaged(state, snapshot);
-    unmanaged.retain(|u| !ignored_ids.contains(&u.id.to_lowercase()));
+    unmanaged.retain(|u| !ignore_unmanaged.iter().any(|name| u.named_by(name, snapshot)));
     Report::new(state.tenant.clone(), timestamp, differences, unmanaged)
 }
 

@@ -103,6 +103,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             .map(|m| m.lifecycle.ignore_changes.iter().map(|s| s.value.clone()).collect())
             .unwrap_or_default()
     };
+    let all_unmanaged = drift::unmanaged(&state, snapshot);
+    for name in &args.ignore_unmanaged {
+        if !all_unmanaged.iter().any(|u| u.named_by(name, snapshot)) {
+            ctx.printer.note(format!(
+                "warning: --ignore-unmanaged {name} names no unmanaged object; check the id in the report"
+            ));
+        }
+    }
     let report = drift::report(
         &plan.drift,
         &state,
