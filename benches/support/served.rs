@@ -2,7 +2,7 @@
 //! benchmark's memory figure is the client's alone, as it is against Microsoft, and the
 //! emulator's is read apart from it.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
 use pamform::emulator::Seed;
@@ -22,36 +22,43 @@ impl Served {
     pub fn start(seed: &Seed, flags: &[String]) -> Served {
         let (client_id, secret) = seed.app_secret().expect("the seed has an app with a secret");
         let seed_file = tempfile::NamedTempFile::new().expect("temp file");
-        serde_json::to_writer(seed_file.as_file(), seed).expect("seed written");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pamform"))
-            .args(["emulator", "serve", "--listen", "127.0.0.1:0", "--seed"])
+        let mut writer = std::io::BufWriter::new(seed_file.as_file());
+        serde_json::to_writer(&mut writer, seed).expect("seed written");
+        writer.flush().expect("seed written");
+        drop(writer);
+        let child = Command::new(env!("CARGO_BIN_EXE_pamform"))
+            .args(["--quiet", "emulator", "serve", "--listen", "127.0.0.1:0", "--seed"])
             .arg(seed_file.path())
             .args(flags)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::inherit())
             .spawn()
             .expect("pamform emulator serve starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut base_url = None;
-        let mut tenant = None;
+        // Owned by `Served` from here on, so a failed start below still stops the process.
+        let mut served = Served {
+            child,
+            base_url: String::new(),
+            tenant: String::new(),
+            client_id,
+            secret,
+            _seed_file: seed_file,
+        };
+        let stdout = served.child.stdout.take().expect("stdout");
         for line in BufReader::new(stdout).lines() {
             let line = line.expect("emulator output");
             if let Some(v) = line.strip_prefix("base_url: ") {
-                base_url = Some(v.to_string());
+                served.base_url = v.to_string();
             } else if let Some(v) = line.strip_prefix("tenant: ") {
-                tenant = v.split_whitespace().next().map(String::from);
+                served.tenant = v.split_whitespace().next().unwrap_or_default().to_string();
             } else if line.starts_with("client_id: ") {
                 break;
             }
         }
-        Served {
-            child,
-            base_url: base_url.expect("the emulator printed its base_url"),
-            tenant: tenant.expect("the emulator printed its tenant"),
-            client_id,
-            secret,
-            _seed_file: seed_file,
-        }
+        assert!(
+            !served.base_url.is_empty() && !served.tenant.is_empty(),
+            "the emulator stopped before printing its base_url and tenant"
+        );
+        served
     }
 
     /// A client signed in as the seed's app.
