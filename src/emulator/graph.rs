@@ -7,6 +7,8 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::seed::{SeedGroup, SeedUser};
@@ -19,18 +21,36 @@ use crate::wire::oauth;
 /// A Graph answer before it becomes HTTP (also the inner answer of a batch).
 pub(crate) struct GraphAnswer {
     pub status: u16,
-    pub body: Value,
+    pub body: AnswerBody,
     pub headers: Vec<(String, String)>,
 }
 
+/// A body as a JSON tree, or already written (pages, so that thousands of members are
+/// written once, straight from the tenant, and not built into a tree first).
+pub(crate) enum AnswerBody {
+    Json(Value),
+    Raw(Box<RawValue>),
+}
+
+impl AnswerBody {
+    fn into_raw(self) -> Option<Box<RawValue>> {
+        match self {
+            AnswerBody::Json(v) => serde_json::value::to_raw_value(&v).ok(),
+            AnswerBody::Raw(r) => Some(r),
+        }
+    }
+}
+
 fn ok(body: Value) -> GraphAnswer {
-    GraphAnswer { status: 200, body, headers: Vec::new() }
+    GraphAnswer { status: 200, body: AnswerBody::Json(body), headers: Vec::new() }
 }
 
 pub(crate) fn error(status: u16, code: &str, message: &str) -> GraphAnswer {
     GraphAnswer {
         status,
-        body: serde_json::to_value(ErrorEnvelope::new(code, message)).unwrap_or(Value::Null),
+        body: AnswerBody::Json(
+            serde_json::to_value(ErrorEnvelope::new(code, message)).unwrap_or(Value::Null),
+        ),
         headers: Vec::new(),
     }
 }
@@ -44,7 +64,13 @@ pub(crate) fn throttled(retry_after: &str) -> GraphAnswer {
 impl IntoResponse for GraphAnswer {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut r = (status, axum::Json(self.body)).into_response();
+        let mut r = match self.body {
+            AnswerBody::Json(v) => (status, axum::Json(v)).into_response(),
+            AnswerBody::Raw(raw) => {
+                let json = HeaderValue::from_static("application/json");
+                (status, [(header::CONTENT_TYPE, json)], String::from(Box::<str>::from(raw))).into_response()
+            }
+        };
         for (k, v) in self.headers {
             if let (Ok(k), Ok(v)) = (header::HeaderName::try_from(k), HeaderValue::from_str(&v)) {
                 r.headers_mut().insert(k, v);
@@ -165,17 +191,47 @@ fn group_map(g: &SeedGroup) -> Map<String, Value> {
     into_map(v)
 }
 
+/// A user as Graph shows it, borrowed from the tenant, with only the properties `$select`
+/// asks for (`@odata.type` and `id` always).
+#[derive(Serialize)]
+struct UserOut<'a> {
+    #[serde(rename = "@odata.type")]
+    odata_type: &'static str,
+    id: &'a str,
+    #[serde(rename = "userPrincipalName", skip_serializing_if = "Option::is_none")]
+    upn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mail: Option<Option<&'a str>>,
+    #[serde(rename = "displayName", skip_serializing_if = "Option::is_none")]
+    display_name: Option<&'a str>,
+    #[serde(rename = "userType", skip_serializing_if = "Option::is_none")]
+    user_type: Option<&'static str>,
+    #[serde(rename = "accountEnabled", skip_serializing_if = "Option::is_none")]
+    account_enabled: Option<bool>,
+}
+
+impl<'a> UserOut<'a> {
+    fn new(u: &'a SeedUser, select: &Option<Vec<String>>) -> Self {
+        let wants = |key: &str| select.as_ref().is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(key)));
+        UserOut {
+            odata_type: wg::ODATA_TYPE_USER,
+            id: &u.id,
+            upn: wants("userPrincipalName").then_some(u.user_principal_name.as_str()),
+            mail: wants("mail").then_some(u.mail.as_deref()),
+            display_name: wants("displayName")
+                .then(|| u.display_name.as_deref().unwrap_or_else(|| u.alias())),
+            user_type: wants("userType").then_some(if u.guest {
+                wg::USER_TYPE_GUEST
+            } else {
+                wg::USER_TYPE_MEMBER
+            }),
+            account_enabled: wants("accountEnabled").then_some(true),
+        }
+    }
+}
+
 fn user_map(u: &SeedUser) -> Map<String, Value> {
-    let v = json!({
-        "@odata.type": wg::ODATA_TYPE_USER,
-        "id": u.id,
-        "userPrincipalName": u.user_principal_name,
-        "mail": u.mail,
-        "displayName": u.display(),
-        "userType": if u.guest { wg::USER_TYPE_GUEST } else { wg::USER_TYPE_MEMBER },
-        "accountEnabled": true,
-    });
-    into_map(v)
+    into_map(serde_json::to_value(UserOut::new(u, &None)).unwrap_or(Value::Null))
 }
 
 fn into_map(v: Value) -> Map<String, Value> {
@@ -185,10 +241,8 @@ fn into_map(v: Value) -> Map<String, Value> {
     }
 }
 
-fn member_map(t: &Tenant, groups: &[SeedGroup], id: &str) -> Option<Map<String, Value>> {
-    if let Some(u) = t.user_by_id(id) {
-        return Some(user_map(u));
-    }
+/// A nested group as a member page lists it.
+fn member_group_map(groups: &[SeedGroup], id: &str) -> Option<Map<String, Value>> {
     groups.iter().find(|g| g.id == id).map(|g| {
         let mut m = group_map(g);
         m.insert("@odata.type".into(), json!(wg::ODATA_TYPE_GROUP));
@@ -260,21 +314,29 @@ fn page_size(q: &Query) -> usize {
     q.top.unwrap_or(wg::DEFAULT_PAGE_SIZE)
 }
 
+/// A page of a collection as Graph writes it.
+#[derive(Serialize)]
+struct PageOut<T> {
+    #[serde(rename = "@odata.context")]
+    context: String,
+    value: Vec<T>,
+    #[serde(rename = "@odata.nextLink", skip_serializing_if = "Option::is_none")]
+    next_link: Option<String>,
+}
+
 /// The page `value` (already sliced at `skip`) of `total` items, with a nextLink that
 /// repeats the query when more follow.
-fn page_of(
+fn page_of<T: Serialize>(
     shared: &Shared,
     path: &str,
     raw_query: &str,
-    value: Vec<Value>,
+    value: Vec<T>,
     total: usize,
     q: &Query,
     context: &str,
 ) -> GraphAnswer {
     let size = page_size(q);
-    let mut body =
-        json!({ "@odata.context": format!("{}/v1.0/$metadata#{context}", shared.base_url), "value": value });
-    if q.skip + size < total {
+    let next_link = (q.skip + size < total).then(|| {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in url::form_urlencoded::parse(raw_query.as_bytes()) {
             if k.trim_start_matches('$') != "skiptoken" {
@@ -282,9 +344,13 @@ fn page_of(
             }
         }
         ser.append_pair("$skiptoken", &(q.skip + size).to_string());
-        body["@odata.nextLink"] = json!(format!("{}/v1.0{path}?{}", shared.base_url, ser.finish()));
+        format!("{}/v1.0{path}?{}", shared.base_url, ser.finish())
+    });
+    let page = PageOut { context: format!("{}/v1.0/$metadata#{context}", shared.base_url), value, next_link };
+    match serde_json::value::to_raw_value(&page) {
+        Ok(raw) => GraphAnswer { status: 200, body: AnswerBody::Raw(raw), headers: Vec::new() },
+        Err(e) => error(503, code::SERVICE_UNAVAILABLE, &format!("the page could not be written: {e}")),
     }
-    ok(body)
 }
 
 fn forbidden() -> GraphAnswer {
@@ -345,10 +411,9 @@ pub(crate) fn get(shared: &Shared, caller: &Caller, path: &str, raw_query: &str)
                 None => not_found(id),
             })
         }
-        ["groups", id, "members"] => match members_page(shared, id, &q) {
-            Some((value, total)) => page_of(shared, path, raw_query, value, total, &q, "directoryObjects"),
-            None => not_found(id),
-        },
+        ["groups", id, "members"] => {
+            members_page(shared, id, &q, path, raw_query).unwrap_or_else(|| not_found(id))
+        }
         ["users"] => {
             let t = lock(&shared.tenant);
             let items = select_filtered(t.seed.users.iter().map(user_map), &q);
@@ -378,24 +443,34 @@ pub(crate) fn get(shared: &Shared, caller: &Caller, path: &str, raw_query: &str)
     }
 }
 
-/// The page of a group's members at the query's skip, and the number of members, as Graph
-/// sees the group; `None` when the group is not (yet) visible. Only the page's members are
-/// resolved, each through the user index, so the tenant lock is held for O(page) work.
-fn members_page(shared: &Shared, id: &str, q: &Query) -> Option<(Vec<Value>, usize)> {
+/// A member on a page: a user written straight from the tenant, or a nested group.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum MemberOut<'a> {
+    User(UserOut<'a>),
+    Other(Value),
+}
+
+/// The page of a group's members at the query's skip, as Graph sees the group; `None` when
+/// the group is not (yet) visible. Only the page's members are resolved, each through the
+/// user index, and written while the tenant lock is held, so that is O(page) work.
+fn members_page(shared: &Shared, id: &str, q: &Query, path: &str, raw_query: &str) -> Option<GraphAnswer> {
     // Groups come from the delayed view when a replication delay is set, users from the tenant.
     let view = shared.history_view();
     let t = lock(&shared.tenant);
     let groups: &[SeedGroup] = view.as_deref().map(Vec::as_slice).unwrap_or(&t.seed.groups);
     let g = groups.iter().find(|g| g.id.eq_ignore_ascii_case(id))?;
-    let value = g
+    let value: Vec<MemberOut<'_>> = g
         .members
         .iter()
         .skip(q.skip)
         .take(page_size(q))
-        .filter_map(|m| member_map(&t, groups, m))
-        .map(|m| project(m, &q.select))
+        .filter_map(|m| match t.user_by_id(m) {
+            Some(u) => Some(MemberOut::User(UserOut::new(u, &q.select))),
+            None => member_group_map(groups, m).map(|g| MemberOut::Other(project(g, &q.select))),
+        })
         .collect();
-    Some((value, g.members.len()))
+    Some(page_of(shared, path, raw_query, value, g.members.len(), q, "directoryObjects"))
 }
 
 fn snapshot_of(groups: &[SeedGroup], select: &Option<Vec<String>>, now: DateTime<Utc>) -> Snapshot {
@@ -586,7 +661,7 @@ pub(crate) fn handle_batch(shared: &Arc<Shared>, headers: &HeaderMap, body: &[u8
             id: item.id,
             status: ans.status,
             headers: Some(hdrs),
-            body: serde_json::value::to_raw_value(&ans.body).ok(),
+            body: ans.body.into_raw(),
         });
     }
     axum::Json(BatchResponse { responses }).into_response()
