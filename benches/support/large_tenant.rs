@@ -5,8 +5,7 @@
 #![allow(dead_code)]
 
 use pamform::emulator::{self, EmulatorConfig, Faults, RunningEmulator};
-use pamform::output::Printer;
-use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RefreshRequest, Secret};
+use pamform::tenant::{Client, ClientOptions, RefreshRequest};
 
 #[path = "tenant.rs"]
 mod tenant;
@@ -28,21 +27,12 @@ pub fn request() -> RefreshRequest {
 }
 
 pub fn client(emu: &RunningEmulator, exchange_concurrency: usize) -> Client {
-    let endpoints = Endpoints {
-        login: emu.base_url.clone(),
-        exchange: emu.base_url.clone(),
-        graph: emu.base_url.clone(),
-    };
-    let credential = Credential::Secret {
-        client_id: emu.app.client_id.clone(),
-        secret: Secret::new(emu.app.client_secret.clone()),
-    };
     let options = ClientOptions {
         exchange_concurrency,
         graph_concurrency: GRAPH_CONCURRENCY,
         ..ClientOptions::default()
     };
-    Client::new(&emu.tenant_domain, endpoints, credential, options, Printer::plain()).expect("client")
+    tenant::client(emu, options)
 }
 
 /// Starts the emulator with the large tenant and the benchmark latencies.
