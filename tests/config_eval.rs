@@ -257,3 +257,78 @@ approver_group "g" {
     let err = error_for("\"x ${null}\"");
     assert!(err.contains("got null"), "{err}");
 }
+
+#[test]
+fn for_each_takes_sets_from_variables_locals_and_conditionals() {
+    let c = load(&format!(
+        r#"{GROUP}
+variable "tasks" {{
+  type    = set(string)
+  default = ["Set-Mailbox", "New-MoveRequest"]
+}}
+locals {{
+  more = toset(["Set-User"])
+  some = true ? local.more : toset([])
+}}
+access_policy "t" {{
+  for_each       = var.tasks
+  task           = "Exchange\\${{each.value}}"
+  approver_group = approver_group.default
+}}
+access_policy "u" {{
+  for_each       = local.some
+  task           = "Exchange\\${{each.value}}"
+  approver_group = approver_group.default
+}}
+"#
+    ));
+    assert_eq!(c.policies.len(), 3);
+}
+
+#[test]
+fn a_list_in_for_each_is_rejected_wherever_it_comes_from() {
+    for expr in
+        ["[\"Set-Mailbox\"]", "local.list", "[for t in [\"Set-Mailbox\"] : t]", "concat([\"Set-Mailbox\"])"]
+    {
+        let text = format!(
+            "{TENANT}{GROUP}locals {{\n  list = [\"Set-Mailbox\"]\n}}\naccess_policy \"t\" {{\n  for_each = {expr}\n  task = \"Exchange\\\\${{each.value}}\"\n  approver_group = approver_group.default\n}}\n"
+        );
+        let err = load_with(&[("main.pam.hcl", &text)], &VarInputs::default()).unwrap_err();
+        assert!(err.contains("not a list") && err.contains("toset("), "{expr}: {err}");
+    }
+}
+
+#[test]
+fn a_null_default_makes_an_optional_variable_of_any_type() {
+    let c = load(&format!(
+        r#"{GROUP}
+variable "description" {{
+  type    = string
+  default = null
+}}
+variable "extra" {{
+  type    = list(string)
+  default = null
+}}
+approver_group "ops" {{
+  name        = "PAM Ops"
+  email       = "pam-ops@contoso.onmicrosoft.com"
+  members     = ["alice@contoso.onmicrosoft.com"]
+  description = var.description
+}}
+"#
+    ));
+    let g = &c.groups[&Address::group("ops")];
+    assert!(g.description.is_none(), "an argument set to null counts as left out");
+}
+
+#[test]
+fn a_byte_order_mark_and_crlf_line_endings_are_accepted() {
+    let text = format!("\u{feff}{TENANT}{GROUP}").replace('\n', "\r\n");
+    let c = load_with(&[("main.pam.hcl", &text)], &VarInputs::default()).unwrap();
+    assert_eq!(c.groups.len(), 1);
+    // Positions are unchanged by the mark: an error on line 7 is reported on line 7.
+    let broken = format!("\u{feff}{TENANT}{GROUP}").replace("alice@contoso", "alice@@contoso");
+    let err = load_with(&[("main.pam.hcl", &broken)], &VarInputs::default()).unwrap_err();
+    assert!(err.contains(":9:"), "{err}");
+}

@@ -15,7 +15,7 @@ use super::diagnostic::{Diagnostic, Diagnostics};
 use super::functions::{self, FUNCTIONS, base_context};
 use super::refs::{self, ROOTS, Reference};
 use super::syntax::{BlockRef, GROUP_ATTRIBUTES, POLICY_ATTRIBUTES, did_you_mean, span_of};
-use super::values::{self, type_name};
+use super::values::{self, VarType, type_name};
 use crate::model::normalize::{is_email_like, is_task_shaped, task_cmdlet};
 use crate::model::{
     AccessPolicy, Address, Approval, ApproverGroup, Configuration, FileId, GroupRef, Import, Lifecycle,
@@ -63,6 +63,8 @@ pub struct Declarations<'a> {
     pub moves: Vec<BlockRef<'a>>,
     /// Every file parsed; checks for things that might sit in a broken file are skipped otherwise.
     pub complete: bool,
+    /// The first configuration file and its first line: where a missing block is reported.
+    pub first_line: Option<Span>,
 }
 
 /// Evaluates the declarations into `config` (whose sources are already set).
@@ -506,13 +508,15 @@ impl<'a, 'd> Evaluator<'a, 'd> {
             Some(attr) if self.degraded.contains(node) && self.touches_failed(&attr.value, true) => {
                 return false;
             }
-            Some(attr) => match for_each_instances(&attr.value, &ctx, block.file) {
-                Ok(i) => Some(i),
-                Err(d) => {
-                    diags.push(d);
-                    return false;
+            Some(attr) => {
+                match for_each_instances(&attr.value, &ctx, block.file, self.is_set_or_map(&attr.value, 0)) {
+                    Ok(i) => Some(i),
+                    Err(d) => {
+                        diags.push(d);
+                        return false;
+                    }
                 }
-            },
+            }
         };
         let lifecycle = lifecycle(block, *kind, diags);
         let mut value = hcl::Map::new();
@@ -660,11 +664,64 @@ fn eval_template(t: &hcl_edit::template::StringTemplate, ctx: &Context) -> hcl::
     Ok(Value::String(out))
 }
 
+/// Terraform rejects a list in `for_each`: instance keys would depend on the order of its
+/// elements, so reordering it would move objects between addresses.
+fn list_in_for_each(span: Span) -> Diagnostic {
+    Diagnostic::error(codes::FOR_EACH_TYPE, "`for_each` takes a map or a set of strings, not a list")
+        .with_label(span, "this is a list")
+        .with_help("wrap it in `toset(...)`: instances are then keyed by value, whatever the order")
+}
+
+impl Evaluator<'_, '_> {
+    /// Whether `expr` is a set or a map in Terraform's type system, as far as the expression
+    /// tells: `toset(...)`, a variable typed `set(string)` or `map(string)`, a local defined
+    /// so, a conditional whose branches both are, an object or `{for ...}`. A list literal,
+    /// `[for ...]`, a splat, a list-typed variable or a function that returns a list is not.
+    fn is_set_or_map(&self, expr: &Expression, depth: usize) -> bool {
+        if depth > 16 {
+            return false;
+        }
+        match expr {
+            Expression::Parenthesis(p) => self.is_set_or_map(p.inner(), depth + 1),
+            Expression::Object(_) => true,
+            Expression::ForExpr(f) => f.key_expr.is_some(),
+            Expression::FuncCall(call) => {
+                call.name.namespace.is_empty()
+                    && matches!(call.name.name.as_str(), "toset" | "tomap" | "merge" | "zipmap")
+            }
+            Expression::Conditional(c) => {
+                self.is_set_or_map(&c.true_expr, depth + 1) && self.is_set_or_map(&c.false_expr, depth + 1)
+            }
+            Expression::Traversal(t) => {
+                let Expression::Variable(root) = &t.expr else { return false };
+                let [op] = t.operators.as_slice() else { return false };
+                let TraversalOperator::GetAttr(name) = &**op else { return false };
+                match root.as_str() {
+                    "var" => self.decls.variables.get(name.as_str()).is_some_and(|v| {
+                        v.block
+                            .attribute("type")
+                            .and_then(|a| VarType::parse(&a.value))
+                            .is_some_and(|t| matches!(t, VarType::Set | VarType::Map))
+                            || matches!(v.value, Some(Value::Object(_)))
+                    }),
+                    "local" => self
+                        .locals
+                        .get(name.as_str())
+                        .is_some_and(|l| self.is_set_or_map(&l.attr.value, depth + 1)),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The instances a `for_each` value asks for: map keys with their values, or set elements.
 fn for_each_instances(
     expr: &Expression,
     ctx: &Context,
     file: FileId,
+    set_or_map: bool,
 ) -> Result<Vec<(String, Value)>, Diagnostic> {
     let span = span_of(file, expr);
     let bad = |got: &Value| {
@@ -677,6 +734,7 @@ fn for_each_instances(
     };
     match eval_expr(expr, ctx, span)? {
         Value::Object(map) => Ok(map.into_iter().collect()),
+        Value::Array(_) if !set_or_map => Err(list_in_for_each(span)),
         Value::Array(items) => {
             let mut out: Vec<(String, Value)> = Vec::with_capacity(items.len());
             for item in &items {
@@ -1249,11 +1307,12 @@ fn build_tenant(
             // A file failed to parse: its tenant block may be the missing one.
             return;
         }
-        let span = decls.resources.first().map(|b| b.header());
         let mut d = Diagnostic::error(codes::MISSING_TENANT, "the configuration has no `tenant` block")
-            .with_help("add `tenant { id = \"contoso.onmicrosoft.com\" }`");
-        if let Some(span) = span {
-            d = d.with_label(span, "in this configuration");
+            .with_help("add `tenant { id = \"contoso.onmicrosoft.com\" }` to this file (or to a file of its own, such as tenant.pam.hcl, beside it)");
+        if let Some(b) = decls.resources.first() {
+            d = d.with_label(b.header(), "this configuration names no tenant");
+        } else if let Some(span) = decls.first_line {
+            d = d.with_label(span, "a tenant block would go in this file");
         }
         diags.push(d);
         return;

@@ -9,15 +9,36 @@
 //! hcl-edit parsed it, and the result is parsed again before it is returned.
 
 /// Formats a configuration (or `.pamvars.hcl`) text, or returns the parser error.
+///
+/// A file keeps its encoding and line endings as found: a UTF-8 byte order mark (which
+/// Windows PowerShell 5.1 and several Windows editors write) stays at the start, and a file
+/// whose first line ends in CRLF is written with CRLF throughout.
 pub fn format_source(text: &str) -> Result<String, hcl_edit::parser::Error> {
-    hcl_edit::parser::parse_body(text)?;
-    let formatted = format_lines(text);
+    let body = strip_bom(text);
+    let bom = &text[..text.len() - body.len()];
+    let crlf = body.find('\n').is_some_and(|i| body[..i].ends_with('\r'));
+    let lf;
+    let body = if body.contains('\r') {
+        lf = body.replace("\r\n", "\n");
+        lf.as_str()
+    } else {
+        body
+    };
+    hcl_edit::parser::parse_body(body)?;
+    let formatted = format_lines(body);
     // The scanner only moves whitespace; should it ever produce something the parser
     // rejects, keep the text as it was rather than write a broken file.
-    match hcl_edit::parser::parse_body(&formatted) {
-        Ok(_) => Ok(formatted),
-        Err(_) => Ok(text.to_string()),
+    if hcl_edit::parser::parse_body(&formatted).is_err() {
+        return Ok(text.to_string());
     }
+    let formatted = if crlf { formatted.replace('\n', "\r\n") } else { formatted };
+    Ok(format!("{bom}{formatted}"))
+}
+
+/// The text without a leading UTF-8 byte order mark, which HCL's grammar does not allow but
+/// Windows tools write; Terraform accepts it too.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -85,7 +85,17 @@ pub fn load(dir: &Path, inputs: &VarInputs) -> Result<Loaded, LoadError> {
             for (paths, ids) in [(c, &mut config_files), (v, &mut var_files)] {
                 for path in paths {
                     match std::fs::read_to_string(&path) {
-                        Ok(text) => ids.push(sources.add(display_path(&path), text)),
+                        Ok(text) => {
+                            // A byte order mark and CRLF line endings (files written on
+                            // Windows) read as the same configuration as UTF-8 with LF: a
+                            // heredoc's value never carries a carriage return. Positions
+                            // in diagnostics are unchanged (lines and columns).
+                            let text = match format::strip_bom(&text) {
+                                stripped if stripped.len() == text.len() && !text.contains('\r') => text,
+                                stripped => stripped.replace("\r\n", "\n"),
+                            };
+                            ids.push(sources.add(display_path(&path), text))
+                        }
                         Err(e) => diags.push(
                             Diagnostic::error(codes::IO, format!("cannot read {}: {e}", path.display()))
                                 .with_help("check the file's permissions and encoding (UTF-8)"),
@@ -167,8 +177,18 @@ fn evaluate_sources(
         imports: of("import"),
         moves: of("moved"),
         complete,
+        first_line: config_files.first().map(|&file| {
+            let text = &sources.get(file).text;
+            crate::model::Span::new(file, 0..text.find(['\r', '\n']).unwrap_or(text.len()))
+        }),
     };
-    let mut config = Configuration { sources: sources.clone(), ..Configuration::default() };
+    let values = decls
+        .variables
+        .iter()
+        .filter_map(|(n, v)| Some((n.clone(), serde_json::to_value(v.value.as_ref()?).ok()?)))
+        .collect();
+    let mut config =
+        Configuration { sources: sources.clone(), variables: values, ..Configuration::default() };
     eval::evaluate(&decls, dir, &mut config, diags);
     checks::run(&config, diags);
     config

@@ -138,7 +138,7 @@ pub const SCHEMAS: &[Schema] = &[
         kind: "variable",
         labels: 1,
         label_name: "a variable name",
-        attributes: &["type", "default", "description", "sensitive"],
+        attributes: &["type", "default", "description", "sensitive", "nullable"],
         required: &[],
         blocks: &[&VALIDATION],
         open: false,

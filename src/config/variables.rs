@@ -135,7 +135,51 @@ pub fn resolve<'a>(
             },
         };
         let header = block.header();
+        // Like Terraform: null is a value of every type (the variable then holds null and an
+        // argument set from it counts as left out), unless `nullable = false`.
+        let nullable = match block.attribute("nullable") {
+            None => true,
+            Some(attr) => {
+                let span = block.expr_span(&attr.value);
+                let expr: hcl::Expression = attr.value.clone().into();
+                match expr.evaluate(&ctx).map_err(|e| e.to_string()).and_then(|v| match v {
+                    Value::Bool(b) => Ok(b),
+                    other => Err(format!("expected true or false, got {}", super::values::type_name(&other))),
+                }) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        diags.push(
+                            Diagnostic::error(
+                                codes::VARIABLE_TYPE,
+                                format!("invalid `nullable` for variable `{name}`: {e}"),
+                            )
+                            .with_label(span, "not a bool")
+                            .with_help("write `nullable = true` or `nullable = false`"),
+                        );
+                        true
+                    }
+                }
+            }
+        };
         let converted = |value: Value, span: Option<Span>, origin: &str, diags: &mut Diagnostics| {
+            if value.is_null() {
+                if nullable {
+                    return Ok(Value::Null);
+                }
+                let mut d = Diagnostic::error(
+                    codes::VARIABLE_TYPE,
+                    format!("invalid value for variable `{name}` from {origin}: null is not allowed"),
+                )
+                .with_help(
+                    "the variable says `nullable = false`: give it a value, or remove `nullable = false`",
+                );
+                d = match span {
+                    Some(s) => d.with_label(s, "null").with_extra_label(header, "declared here"),
+                    None => d.with_label(header, "declared here"),
+                };
+                diags.push(d);
+                return Err(());
+            }
             ty.convert(value).map_err(|e| {
                 let mut d = Diagnostic::error(
                     codes::VARIABLE_TYPE,

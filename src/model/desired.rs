@@ -21,6 +21,9 @@ pub struct Configuration {
     pub policies: BTreeMap<Address, AccessPolicy>,
     pub imports: Vec<Import>,
     pub moves: Vec<Moved>,
+    /// The value of each declared variable as evaluation used it (after `--var`, the
+    /// environment, `*.pamvars.hcl` files and defaults), in JSON form.
+    pub variables: BTreeMap<String, serde_json::Value>,
 }
 
 impl Configuration {

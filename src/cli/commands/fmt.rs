@@ -63,7 +63,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             Ok(f) => f,
             Err(e) => {
                 let mut sources = Sources::new();
-                let file = sources.add(shown(path), text.as_str());
+                let file = sources.add(shown(path), config::format::strip_bom(&text));
                 let d = config::parse_file(&sources, file).err().unwrap_or_else(|| {
                     config::Diagnostic::error(config::codes::SYNTAX, format!("syntax error: {}", e.message()))
                 });
