@@ -97,14 +97,16 @@ fn membership_small_changes_add_and_remove_large_ones_replace() {
 
 #[test]
 fn a_failed_operation_skips_its_dependents_and_the_rest_completes() {
-    let tenant = Tenant::start();
-    // A group made by hand holds the display name the configuration wants: creating the
-    // configured group fails (names are unique in Exchange).
-    tenant.invoke(
-        cmdlet::NEW_GROUP,
-        json!({"Name": "PAM Approvers", "Alias": "other", "PrimarySmtpAddress": "other@contoso.onmicrosoft.com",
-            "Type": "Security", "Members": [upn("carol")]}),
+    // A mailbox already holds the address the configuration wants for its group: creating the
+    // configured group fails at apply (addresses are unique in Exchange), which the plan,
+    // reading groups by address, does not foresee.
+    let mut seed: Seed = serde_json::from_str(pamform::emulator::seed::DEFAULT_SEED_JSON).unwrap();
+    seed.users.push(
+        serde_json::from_value(json!({"user_principal_name": upn("pat"), "mailbox": true,
+            "mail": "pam-approvers@contoso.onmicrosoft.com"}))
+        .unwrap(),
     );
+    let tenant = Tenant::start_with(Some(seed), Faults::default());
     let hcl = format!(
         "{QUICKSTART}\napprover_group \"second\" {{\n  name    = \"Second\"\n  email   = \"second@contoso.onmicrosoft.com\"\n  members = [\"{}\"]\n}}\n",
         upn("dave")
@@ -130,7 +132,7 @@ fn a_failed_operation_skips_its_dependents_and_the_rest_completes() {
     assert!(tenant.policies().is_empty());
 
     // Once the cause is fixed, apply picks up where it stopped.
-    ws.configure(&tenant, &hcl.replace("name    = \"PAM Approvers\"", "name    = \"PAM Approvers 2\""));
+    ws.configure(&tenant, &hcl.replace("pam-approvers@contoso", "pam-approvers-2@contoso"));
     ws.run(&["apply", "--auto-approve"]).expect(0);
     ws.run(&["plan", "--detailed-exitcode"]).expect(0);
 }

@@ -1,6 +1,8 @@
 //! The pull-request flow through the real binary: `plan --out`, `show PLANFILE`, and
 //! `apply PLANFILE` applying exactly what was reviewed, or refusing a stale, tampered or
-//! truncated plan. Real JSON outputs validate against the schemas in `schemas/`.
+//! truncated plan, or one edited by hand with its checksum recomputed. The configuration
+//! directory may be typed any way, from any working directory. Real JSON outputs validate
+//! against the schemas in `schemas/`.
 
 mod cli_support;
 mod common;
@@ -36,7 +38,9 @@ fn refused(ws: &Workspace, tenant: &Tenant, expect: &str) {
     let state = std::fs::read(ws.file("pamform.state.json")).ok();
     let run = ws.run(&["apply", "plan.bin"]).expect(1);
     assert!(run.stderr.contains("stale plan"), "{}", run.stderr);
-    assert!(run.stderr.replace('\n', " ").contains(expect), "expected `{expect}` in\n{}", run.stderr);
+    // The message may be wrapped to the terminal's width, each continuation marked `|`.
+    let flat = run.stderr.replace("\n  | ", " ").replace('\n', " ");
+    assert!(flat.contains(expect), "expected `{expect}` in\n{}", run.stderr);
     assert_eq!(tenant.write_count(), writes, "a refused plan changes nothing in the tenant");
     assert_eq!(std::fs::read(ws.file("pamform.state.json")).ok(), state, "nor the state");
 }
@@ -136,7 +140,7 @@ fn the_plan_file_is_private_and_holds_no_secret() {
     assert!(!text.contains(tenant.secret()), "the client secret is in the plan file");
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["format"], "pamform-plan");
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     let state = ws.state().unwrap();
     assert_eq!(v["state"]["lineage"], json!(state.lineage));
     assert_eq!(v["state"]["serial"], json!(state.serial));
@@ -199,4 +203,182 @@ fn json_outputs_validate_against_the_schemas() {
         let v = assert_valid(&plans, &ws.run(args).expect(0).stdout, &format!("{args:?}"));
         assert!(!v["resource_drift"].as_array().unwrap().is_empty(), "{args:?}: {v:#}");
     }
+}
+
+/// The binary run from `cwd` with `-C dir` typed as given.
+fn run_in(tenant: &Tenant, cwd: &std::path::Path, dir: &str, args: &[&str]) -> cli_support::Run {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pamform"));
+    cmd.current_dir(cwd).arg("-C").arg(dir).args(args);
+    cmd.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    for (k, v) in tenant.env() {
+        cmd.env(k, v);
+    }
+    cli_support::Run::from(cmd.output().expect("pamform runs"))
+}
+
+#[test]
+fn the_directory_may_be_typed_any_way_and_from_anywhere() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    let parent = ws.path().parent().unwrap().to_path_buf();
+    let name = ws.path().file_name().unwrap().to_str().unwrap().to_string();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let absolute = ws.path().to_str().unwrap().to_string();
+    let forms: [(&std::path::Path, String); 3] = [
+        (&parent, name.clone()),
+        (&parent, format!("./{name}/")),
+        (elsewhere.path(), format!("{absolute}/")),
+    ];
+    // Each saved plan is applied with the directory typed another way, from another place.
+    let members = ["carol", "dave", "erin"];
+    for (i, member) in members.iter().enumerate() {
+        let (plan_cwd, plan_dir) = &forms[i];
+        let (apply_cwd, apply_dir) = &forms[(i + 1) % forms.len()];
+        ws.configure(
+            &tenant,
+            &QUICKSTART.replace("\"bob@contoso.onmicrosoft.com\"", &format!("\"{}\"", upn(member))),
+        );
+        run_in(&tenant, plan_cwd, plan_dir, &["plan", "--out", "plan.bin"]).expect(0);
+        assert!(ws.file("plan.bin").exists(), "the plan file is written in the configuration directory");
+        let run = run_in(&tenant, apply_cwd, apply_dir, &["apply", "plan.bin"]);
+        assert_eq!(run.code, 0, "planned with -C {plan_dir}, applied with -C {apply_dir}:\n{}", run.all());
+        assert_eq!(
+            tenant.group_members("pam-approvers@contoso.onmicrosoft.com"),
+            vec![upn("alice"), upn(member)],
+            "planned with -C {plan_dir}, applied with -C {apply_dir}"
+        );
+    }
+}
+
+#[test]
+fn variables_count_as_evaluation_reads_them() {
+    let tenant = Tenant::start();
+    let config = QUICKSTART
+        .replace("\"bob@contoso.onmicrosoft.com\"", "var.second")
+        .replace("# The smallest", "variable \"second\" {\n  type = string\n}\n\n# The smallest");
+    let ws = Workspace::new(&tenant, &config);
+    let with = |var: &str, value: &str, args: &[&str]| {
+        let mut cmd = ws.command(args);
+        cmd.env(var, value);
+        cli_support::Run::from(cmd.output().expect("pamform runs"))
+    };
+    with("PAMFORM_VAR_second", &upn("bob"), &["apply", "--auto-approve"]).expect(0);
+    // The same value from --var or from the environment is the same configuration; an unused
+    // environment variable is not part of it.
+    ws.run(&["plan", "--out", "plan.bin", "--var", &format!("second={}", upn("carol"))]).expect(0);
+    let mut cmd = ws.command(&["apply", "plan.bin"]);
+    cmd.env("PAMFORM_VAR_second", upn("carol")).env("PAMFORM_VAR_unused", "x");
+    let run = cli_support::Run::from(cmd.output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        tenant.group_members("pam-approvers@contoso.onmicrosoft.com"),
+        vec![upn("alice"), upn("carol")]
+    );
+
+    // Another value is another configuration.
+    ws.run(&["plan", "--out", "plan.bin", "--var", &format!("second={}", upn("dave"))]).expect(0);
+    let run = with("PAMFORM_VAR_second", &upn("erin"), &["apply", "plan.bin"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("stale plan") && run.stderr.contains("the configuration changed"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The plan file with `edit` applied to its JSON and its checksum recomputed, as someone
+/// who read the format would do it.
+fn edit_plan_file(ws: &Workspace, edit: impl FnOnce(&mut Value)) {
+    use sha2::{Digest, Sha256};
+    let text = std::fs::read_to_string(ws.file("plan.bin")).unwrap();
+    let mut body: Value = serde_json::from_str(&text).unwrap();
+    body.as_object_mut().unwrap().remove("checksum");
+    edit(&mut body);
+    let digest = Sha256::digest(serde_json::to_vec(&body).unwrap());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    body.as_object_mut().unwrap().insert("checksum".into(), json!(format!("sha256:{hex}")));
+    ws.write("plan.bin", &serde_json::to_string(&body).unwrap());
+}
+
+#[test]
+fn a_hand_edited_plan_with_a_recomputed_checksum_is_refused() {
+    let tenant = Tenant::start();
+    let ws = planned(&tenant);
+    edit_plan_file(&ws, |body| {
+        let changes = body["plan"]["changes"].as_array_mut().unwrap();
+        let group = changes.iter_mut().find(|c| c["address"] == json!("approver_group.approvers")).unwrap();
+        group["after"]["members"].as_array_mut().unwrap().push(json!(upn("mallory")));
+    });
+    // The checksum is right: the file reads, and `show` renders the edited plan.
+    let shown = ws.run(&["show", "plan.bin"]).expect(0);
+    assert!(shown.stdout.contains("mallory"), "{}", shown.stdout);
+    refused(
+        &ws,
+        &tenant,
+        "approver_group.approvers: `members` after apply differs: the saved plan adds mallory@contoso.onmicrosoft.com",
+    );
+    assert_eq!(
+        tenant.group_members("pam-approvers@contoso.onmicrosoft.com"),
+        vec![upn("alice"), upn("bob")],
+        "nothing changed in the tenant"
+    );
+}
+
+#[test]
+fn an_edited_action_or_remote_id_is_refused() {
+    let tenant = Tenant::start();
+    let ws = planned(&tenant);
+    let good = std::fs::read_to_string(ws.file("plan.bin")).unwrap();
+    edit_plan_file(&ws, |body| {
+        let changes = body["plan"]["changes"].as_array_mut().unwrap();
+        let policy = changes.iter_mut().find(|c| c["address"] == json!("access_policy.set_mailbox")).unwrap();
+        policy["action"] = json!("delete");
+        policy["after"] = Value::Null;
+    });
+    refused(&ws, &tenant, "access_policy.set_mailbox: the saved plan will destroy it");
+
+    ws.write("plan.bin", &good);
+    edit_plan_file(&ws, |body| {
+        let changes = body["plan"]["changes"].as_array_mut().unwrap();
+        let policy = changes.iter_mut().find(|c| c["address"] == json!("access_policy.set_mailbox")).unwrap();
+        policy["remote_id"] = json!("someone-elses-policy");
+    });
+    refused(&ws, &tenant, "access_policy.set_mailbox: the remote id differs");
+
+    // The untouched file still applies.
+    ws.write("plan.bin", &good);
+    ws.run(&["apply", "plan.bin"]).expect(0);
+}
+
+#[test]
+fn a_plan_file_of_another_version_says_to_plan_again() {
+    let tenant = Tenant::start();
+    let ws = planned(&tenant);
+    edit_plan_file(&ws, |body| body["version"] = json!(1));
+    let run = ws.run(&["apply", "plan.bin"]).expect(1);
+    assert!(run.stderr.contains("has version 1") && run.stderr.contains("plan again"), "{}", run.stderr);
+}
+
+#[test]
+fn a_saved_implied_move_says_so_and_applies_without_touching_the_tenant() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    ws.configure(&tenant, &QUICKSTART.replace("access_policy \"move_request\"", "access_policy \"move\""));
+    let run = ws.run(&["plan", "--out", "plan.bin"]).expect(0);
+    assert!(
+        run.stdout.contains("  # access_policy.move_request has moved to access_policy.move\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("  #     from = access_policy.move_request\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("1 to move."), "{}", run.stdout);
+    assert!(!run.stdout.contains("Security impact"), "a move ungates nothing: {}", run.stdout);
+    let writes = tenant.write_count();
+    ws.run(&["apply", "plan.bin"]).expect(0);
+    assert_eq!(tenant.write_count(), writes, "a move changes nothing in the tenant");
+    let state = ws.state().unwrap();
+    assert!(state.resources.iter().any(|r| r.address.to_string() == "access_policy.move"));
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
 }

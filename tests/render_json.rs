@@ -193,3 +193,37 @@ fn plan_meta_now_names_this_version() {
     assert_eq!(m.pamform_version, env!("CARGO_PKG_VERSION"));
     assert!(!m.errored);
 }
+
+#[test]
+fn security_facts_sit_under_the_pamform_key() {
+    let out = plan_json::render(&security(), &meta());
+    assert_valid(&out);
+    let security = &out["pamform"]["security"];
+    assert_eq!(
+        security["policies_to_wider_group"],
+        json!([{
+            "address": "access_policy.set_mailbox",
+            "target": "Exchange\\Set-Mailbox",
+            "group_before": MAILBOX,
+            "group_after": DEFAULT,
+            "approvers_added": ["carol@contoso.com", "dave@contoso.com", "erin@contoso.com"],
+        }])
+    );
+    assert_eq!(
+        security["default_approver_group_changed"]["approvers_added"],
+        json!(["alice@contoso.com", "bob@contoso.com"])
+    );
+    assert_eq!(out["pamform"]["summary"]["move"], json!(2));
+    // Terraform's part is unchanged in shape: a move is a previous address.
+    let moved = out["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == json!("access_policy.move"))
+        .unwrap();
+    assert_eq!(moved["previous_address"], json!("access_policy.move_request"));
+    assert_eq!(moved["change"]["actions"], json!(["no-op"]));
+    // No fact, no key.
+    let plain = plan_json::render(&plan(vec![update()]), &meta());
+    assert!(plain["pamform"]["security"].get("policies_to_wider_group").is_none());
+}

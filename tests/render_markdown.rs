@@ -17,7 +17,7 @@ fn options() -> MarkdownOptions {
 fn every_change_kind() {
     let out = markdown::render(&mixed(), &options());
     assert!(out.starts_with(
-        "<!-- pamform-plan -->\n**pamform plan**: 1 to import, 2 to add, 2 to change, 2 to destroy\n"
+        "<!-- pamform-plan -->\n**pamform plan**: 1 to import, 2 to add, 2 to change, 2 to destroy, 1 to move\n"
     ));
     assert!(!out.contains("more changes not shown"), "a small plan is shown whole");
     insta::assert_snapshot!("mixed", out);
@@ -189,4 +189,28 @@ fn many_large_groups_are_cut_at_the_budget() {
     assert!(notice.contains("resources cut short or left out"), "{notice}");
     assert_eq!(out.matches("<details>").count(), out.matches("</details>").count());
     assert_eq!(out.matches("```").count() % 2, 0);
+}
+
+#[test]
+fn security_facts_and_moves() {
+    let out = markdown::render(&security(), &options());
+    assert!(out.contains(", 2 to move\n"), "{out}");
+    let row = |name: &str| out.lines().find(|l| l.starts_with(&format!("| {name} |"))).unwrap().to_string();
+    assert!(
+        row("policies moved to a wider approver group").contains(
+            "`access_policy.set_mailbox` (`Exchange\\Set-Mailbox`) `pam-mailbox@contoso.onmicrosoft.com` → `pam-approvers@contoso.onmicrosoft.com`, adding `carol@contoso.com`, `dave@contoso.com`, `erin@contoso.com`"
+        ),
+        "{out}"
+    );
+    assert!(
+        row("default approver group").contains("adding approvers `alice@contoso.com`, `bob@contoso.com`")
+    );
+    assert!(out.contains("> moved from `access_policy.move_request`"), "{out}");
+    assert!(
+        out.contains("> ```hcl\n> moved {\n>   from = access_policy.move_request\n>   to   = access_policy.move\n> }\n> ```"),
+        "{out}"
+    );
+    // Only the implied move gets the suggestion; a moved block's rename does not.
+    assert_eq!(out.matches("```hcl").count(), 1, "{out}");
+    insta::assert_snapshot!("security_and_moves", out);
 }

@@ -122,6 +122,7 @@ fn request() -> RefreshRequest {
         ]),
         roles: set(&["Move Mailboxes"]),
         role_groups: set(&["Recipient Management"]),
+        ..RefreshRequest::default()
     }
 }
 

@@ -118,5 +118,6 @@ pub fn request_at(scale: Scale) -> RefreshRequest {
         principals,
         roles: BTreeSet::from(["Move Mailboxes".to_string()]),
         role_groups: BTreeSet::from(["Discovery Management".to_string()]),
+        ..RefreshRequest::default()
     }
 }

@@ -1,7 +1,9 @@
 //! The [`Executor`] that changes a real (or emulated) tenant through the tenant client.
 //! Every operation is idempotent: creates first look the object up by its natural key (group
-//! email, policy target) and adopt it; removing what is already gone succeeds; objects just
-//! created are waited for until the tenant's reads show them, within a bounded budget.
+//! email, policy target) and adopt it; adding a member that is there or removing what is
+//! already gone succeeds. That makes a write whose connection dropped safe to run again,
+//! which [`TenantExecutor::execute`] does. Settling waits until the tenant's reads show what
+//! was written, within a bounded budget.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -33,9 +35,6 @@ impl<'a> TenantExecutor<'a> {
             (Action::Delete, _) => {
                 let identity = c.remote_id.clone().or(before.map(|b| b.email.clone())).unwrap_or_default();
                 ignore_not_found(self.client.remove_group(&identity).await)?;
-                if let Some(b) = before {
-                    self.wait_for_group_gone(&b.email).await;
-                }
                 Ok(Applied::Removed)
             }
             (Action::Replace, Some(after)) => {
@@ -49,7 +48,6 @@ impl<'a> TenantExecutor<'a> {
                 let identity = after.email.clone();
                 let id = c.remote_id.clone().unwrap_or_default();
                 self.converge_group(&identity, before, after).await?;
-                self.wait_for_group(after).await;
                 Ok(Applied::Recorded { id, attributes: Attrs::Group(after.clone()) })
             }
             _ => Err(TenantError::Config(format!("nothing to do for {}", c.address))),
@@ -109,11 +107,11 @@ impl<'a> TenantExecutor<'a> {
                 created.external_directory_object_id
             }
         };
-        self.wait_for_group(after).await;
         Ok(Applied::Recorded { id, attributes: Attrs::Group(after.clone()) })
     }
 
-    /// Makes the group's display name, description and members those of `after`.
+    /// Makes the group's name (Exchange `Name` and display name), description and members
+    /// those of `after`.
     async fn converge_group(
         &self,
         identity: &str,
@@ -238,7 +236,6 @@ impl<'a> TenantExecutor<'a> {
                 self.client.new_policy(&target, after.approval, &after.approver_group).await?.identity
             }
         };
-        self.wait_for_policy(&id).await;
         Ok(Applied::Recorded { id, attributes: Attrs::Policy(after.clone()) })
     }
 
@@ -274,15 +271,59 @@ impl<'a> TenantExecutor<'a> {
     }
 }
 
-impl Executor for TenantExecutor<'_> {
-    async fn execute(&self, change: &ResourceChange) -> Result<Applied, OperationError> {
-        let result = match change.address.kind {
+impl TenantExecutor<'_> {
+    async fn execute_once(&self, change: &ResourceChange) -> Result<Applied, TenantError> {
+        match change.address.kind {
             ResourceType::ApproverGroup => self.group(change).await,
             ResourceType::AccessPolicy => self.policy(change).await,
             ResourceType::PrivilegedAccess => self.pam(change).await,
-        };
-        result.map_err(|e| OperationError(e.to_string()))
+        }
     }
+}
+
+impl Executor for TenantExecutor<'_> {
+    /// Runs the operation, and runs it again from the start when a connection failed under
+    /// it: every step looks before it writes, so a write that did land is not repeated.
+    async fn execute(&self, change: &ResourceChange) -> Result<Applied, OperationError> {
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            match self.execute_once(change).await {
+                Err(e) if attempt < WRITE_ATTEMPTS && is_connection_failure(&e) => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    attempt += 1;
+                }
+                other => return other.map_err(|e| OperationError(e.to_string())),
+            }
+        }
+    }
+
+    async fn settle(&self, change: &ResourceChange, applied: &Applied) {
+        match (change.address.kind, applied) {
+            (ResourceType::ApproverGroup, Applied::Recorded { .. }) => {
+                if let Some(after) = change.after.as_ref().and_then(Attrs::as_group) {
+                    self.wait_for_group(after).await;
+                }
+            }
+            (ResourceType::ApproverGroup, Applied::Removed) => {
+                if let Some(before) = change.before.as_ref().and_then(Attrs::as_group) {
+                    self.wait_for_group_gone(&before.email).await;
+                }
+            }
+            (ResourceType::AccessPolicy, Applied::Recorded { id, .. }) => self.wait_for_policy(id).await,
+            _ => {}
+        }
+    }
+}
+
+/// Attempts of one operation when connections fail under it.
+const WRITE_ATTEMPTS: u32 = 5;
+
+/// Whether the error is a lost connection (the write may or may not have landed), as
+/// opposed to an answer from the service.
+fn is_connection_failure(e: &TenantError) -> bool {
+    matches!(e, TenantError::OutcomeUnknown { .. } | TenantError::Connection { .. })
 }
 
 fn ignore_not_found(r: Result<(), TenantError>) -> Result<(), TenantError> {

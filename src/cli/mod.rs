@@ -1,6 +1,7 @@
 //! The command-line edge: flags (clap), one module per command under [`commands`], and the
 //! single mapping from outcomes and error kinds to exit codes ([`error`]).
 
+pub mod args;
 pub mod commands;
 pub mod error;
 pub mod load;

@@ -39,10 +39,21 @@ pub fn configuration(ctx: &Context, vars: &VarArgs) -> Result<Loaded, CliError> 
     Ok(loaded)
 }
 
-pub fn load_state(ctx: &Context) -> Result<(StateStore, Option<State>), CliError> {
+/// Loads the state of `-C DIR`, validated whole. With `tenant` (the configuration's tenant
+/// id), a state recorded for another tenant is refused.
+pub fn load_state(ctx: &Context, tenant: Option<&str>) -> Result<(StateStore, Option<State>), CliError> {
     let store = StateStore::new(&ctx.dir);
-    let state = store.load().map_err(|e| CliError::msg(ErrorKind::State, e))?;
+    let state = match tenant {
+        Some(t) => store.load_for(t),
+        None => store.load(),
+    }
+    .map_err(|e| CliError::msg(ErrorKind::State, e))?;
     Ok((store, state))
+}
+
+/// The tenant id of a configuration's tenant block (empty without one).
+pub fn tenant_id(config: &Configuration) -> &str {
+    config.tenant.as_ref().map_or("", |t| t.id.value.as_str())
 }
 
 /// Connects to the configuration's tenant (starting its embedded emulator, if it names one).
@@ -57,7 +68,12 @@ pub fn refresh_request(config: &Configuration, state: Option<&State>) -> Refresh
     for g in config.groups.values() {
         req.groups.insert(normalize::principal(&g.email.value));
         req.principals.extend(g.members.iter().map(|m| normalize::principal(&m.value)));
+        // Exchange keeps `Name` and alias unique: whoever holds them blocks a new group.
+        req.recipient_names.insert(g.name.value.trim().to_string());
+        req.recipient_names.insert(g.effective_alias().trim().to_string());
     }
+    // Tasks, roles and role groups are checked against what the tenant has.
+    req.catalog = !config.policies.is_empty();
     let mut group_ref = |r: &GroupRef| {
         if let Some(email) = config.group_email(r) {
             req.groups.insert(normalize::principal(&email));
@@ -165,12 +181,9 @@ pub fn unknown_targets(targets: &[Address], config: &Configuration, state: Optio
     targets.iter().filter(|t| !known.iter().any(|k| t.selects(k))).cloned().collect()
 }
 
-/// Variable inputs as (name, value) pairs, for the configuration hash of a saved plan.
-pub fn variable_pairs(vars: &VarArgs) -> Vec<(String, String)> {
-    let mut pairs = vars.vars.clone();
-    let mut env: Vec<(String, String)> =
-        std::env::vars().filter(|(k, _)| k.starts_with("PAMFORM_VAR_")).collect();
-    env.sort();
-    pairs.extend(env);
-    pairs
+/// Each declared variable's value as evaluation used it, as (name, JSON) pairs, for the
+/// configuration hash of a saved plan: `--var`, `PAMFORM_VAR_*`, `*.pamvars.hcl` and defaults
+/// are read once, by the evaluation.
+pub fn variable_pairs(config: &Configuration) -> Vec<(String, String)> {
+    config.variables.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()
 }

@@ -1,13 +1,14 @@
 //! Checks across resources, after evaluation: unique group emails, unique policy targets,
-//! Microsoft's limit of 30 policies, and `import`/`moved` addresses that must exist.
+//! Microsoft's limit of 30 policies, `import` addresses that must exist, and `moved` blocks
+//! as Terraform validates them (targets, types, still declared, ambiguous, cycles, chains).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::MAX_POLICIES;
 use super::codes;
 use super::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::normalize::principal;
-use crate::model::{Address, Configuration, Span};
+use crate::model::{Address, Configuration, Moved, Span};
 
 pub fn run(config: &Configuration, diags: &mut Diagnostics) {
     let groups = config.groups.iter().map(|(a, g)| (principal(&g.email.value), a, g.email.span));
@@ -63,11 +64,29 @@ pub fn run(config: &Configuration, diags: &mut Diagnostics) {
             diags.push(unknown_address("import", &import.to.value, import.to.span));
         }
     }
+    moves(config, &exists, diags);
+}
+
+/// Checks `moved` blocks as Terraform does: each moves to an address the configuration
+/// defines (or to the `from` of another block, a chain), between addresses of one type,
+/// away from an address no longer declared; no address is moved twice or moved into twice;
+/// no chain comes back to where it started.
+fn moves(config: &Configuration, exists: &dyn Fn(&Address) -> bool, diags: &mut Diagnostics) {
+    let froms: HashSet<&Address> = config.moves.iter().map(|m| &m.from.value).collect();
     for moved in &config.moves {
-        if !exists(&moved.to.value) {
-            diags.push(unknown_address("moved", &moved.to.value, moved.to.span));
+        let (from, to) = (&moved.from.value, &moved.to.value);
+        if from == to {
+            diags.push(
+                Diagnostic::error(codes::MOVED_CYCLE, format!("`moved` moves `{from}` to itself"))
+                    .with_label(moved.to.span, "the same address")
+                    .with_help("delete this moved block"),
+            );
+            continue;
         }
-        if moved.from.value.kind != moved.to.value.kind {
+        if !exists(to) && !froms.contains(to) {
+            diags.push(unknown_address("moved", to, moved.to.span));
+        }
+        if from.kind != to.kind {
             diags.push(
                 Diagnostic::error(codes::INVALID_ADDRESS, "`moved` cannot change a resource's type")
                     .with_label(moved.to.span, "a different type")
@@ -75,7 +94,94 @@ pub fn run(config: &Configuration, diags: &mut Diagnostics) {
                     .with_help("move only between addresses of the same type"),
             );
         }
+        if exists(from) {
+            let mut d = Diagnostic::error(
+                codes::MOVED_STILL_DECLARED,
+                format!("`moved` moves `{from}` to `{to}`, but `{from}` is still declared"),
+            )
+            .with_label(moved.from.span, "still in the configuration");
+            if let Some(span) = config.block_span(from) {
+                d = d.with_extra_label(span, "declared here");
+            }
+            diags.push(d.with_help(format!(
+                "rename the block at `{from}` to `{to}` to move it, or delete this moved block to keep it where it is"
+            )));
+        }
     }
+    let by_from = config.moves.iter().map(|m| (m.from.value.to_string(), &m.from.value, m.from.span));
+    for_duplicates(by_from, |address, span, _, first_span| {
+        diags.push(
+            Diagnostic::error(codes::AMBIGUOUS_MOVE, format!("`{address}` is moved by two `moved` blocks"))
+                .with_label(span, "moved again here")
+                .with_extra_label(first_span, "first moved here")
+                .with_help("an object moves to one address only: delete one of these moved blocks"),
+        );
+    });
+    let by_to = config.moves.iter().map(|m| (m.to.value.to_string(), &m.to.value, m.to.span));
+    for_duplicates(by_to, |address, span, _, first_span| {
+        diags.push(
+            Diagnostic::error(
+                codes::AMBIGUOUS_MOVE,
+                format!("two `moved` blocks move objects into `{address}`"),
+            )
+            .with_label(span, "moved into again here")
+            .with_extra_label(first_span, "first moved into here")
+            .with_help("only one object can live at an address: delete one of these moved blocks"),
+        );
+    });
+    // Cycles: a chain of moves that returns to its start, reported once at its first block.
+    let next: HashMap<&Address, &Address> =
+        config.moves.iter().rev().map(|m| (&m.from.value, &m.to.value)).collect();
+    let mut reported: HashSet<&Address> = HashSet::new();
+    for moved in &config.moves {
+        let start = &moved.from.value;
+        if start == &moved.to.value || reported.contains(start) {
+            continue;
+        }
+        let mut path = vec![start];
+        let mut at = next[start];
+        while let Some(n) = next.get(at) {
+            if at == start || path.contains(&at) {
+                break;
+            }
+            path.push(at);
+            at = n;
+        }
+        if at != start {
+            continue;
+        }
+        reported.extend(path.iter().copied());
+        let chain: Vec<String> = path.iter().chain([&start]).map(|a| format!("`{a}`")).collect();
+        diags.push(
+            Diagnostic::error(
+                codes::MOVED_CYCLE,
+                format!("`moved` blocks form a cycle: {}", chain.join(" -> ")),
+            )
+            .with_label(moved.span, "the cycle starts here")
+            .with_help("each object moves forward once: delete the moved block that leads back"),
+        );
+    }
+}
+
+/// Where the object at each `moved` block's `from` ends up, following chains as Terraform
+/// does (`a -> b` and `b -> c` take the object at `a` to `c`). A cycle stops where it would
+/// repeat (validation rejects cycles); the first block wins where two share a `from`.
+pub fn move_destinations(moves: &[Moved]) -> BTreeMap<Address, Address> {
+    let next: HashMap<&Address, &Address> =
+        moves.iter().rev().map(|m| (&m.from.value, &m.to.value)).collect();
+    let mut out = BTreeMap::new();
+    for from in next.keys() {
+        let mut seen: HashSet<&Address> = HashSet::from([*from]);
+        let mut at = next[from];
+        while let Some(n) = next.get(at) {
+            if !seen.insert(at) {
+                break;
+            }
+            at = n;
+        }
+        out.insert((*from).clone(), at.clone());
+    }
+    out
 }
 
 /// Calls `report(address, span, first_address, first_span)` for every item whose key an

@@ -229,16 +229,96 @@ impl miette::Diagnostic for Report {
     }
 }
 
-fn source_span(span: Span, sources: &Sources) -> SourceSpan {
-    let len = sources.get(span.file).text.len();
-    let start = span.start.min(len);
-    let end = span.end.clamp(start, len);
-    SourceSpan::new(start.into(), end - start)
+/// Lines longer than this (in bytes) are shown clipped around the label.
+const LONG_LINE: usize = 1_000;
+/// Bytes kept on each side of the label in a clipped line.
+const CLIP_WINDOW: usize = 120;
+
+/// A file's text as the renderer sees it: long lines clipped to a window around the
+/// labels on them (the renderer cannot draw lines of any length), with the map from
+/// offsets in the file to offsets in the shown text. Line numbers stay as they are.
+struct Shown {
+    name: String,
+    text: Arc<str>,
+    /// `(start in the file, end in the file, start in the shown text)` of each kept piece.
+    pieces: Vec<(usize, usize, usize)>,
 }
 
-fn named_source(span: Span, sources: &Sources) -> NamedSource<Arc<str>> {
-    let file = sources.get(span.file);
-    NamedSource::new(file.path.display().to_string(), file.text.clone())
+impl Shown {
+    fn new(sources: &Sources, file: crate::model::FileId, points: &[usize]) -> Shown {
+        let source = sources.get(file);
+        let name = source.path.display().to_string();
+        let text = &source.text;
+        if !text.split('\n').any(|l| l.len() > LONG_LINE) {
+            return Shown { name, text: text.clone(), pieces: Vec::new() };
+        }
+        let mut out = String::with_capacity(text.len().min(1 << 20));
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for line in text.split_inclusive('\n') {
+            let end = start + line.len();
+            let content_end = start + line.trim_end_matches(['\n', '\r']).len();
+            if line.len() <= LONG_LINE {
+                pieces.push((start, end, out.len()));
+                out.push_str(line);
+            } else {
+                let centre =
+                    points.iter().copied().find(|p| (start..=content_end).contains(p)).unwrap_or(start);
+                let mut from = centre.saturating_sub(CLIP_WINDOW).max(start);
+                let mut to = centre.saturating_add(CLIP_WINDOW).min(content_end);
+                while !text.is_char_boundary(from) {
+                    from -= 1;
+                }
+                while !text.is_char_boundary(to) {
+                    to += 1;
+                }
+                if from > start {
+                    out.push_str("...");
+                }
+                pieces.push((from, to, out.len()));
+                out.push_str(&text[from..to]);
+                if to < content_end {
+                    out.push_str("...");
+                }
+                out.push_str(&text[content_end..end]);
+            }
+            start = end;
+        }
+        Shown { name, text: Arc::from(out), pieces }
+    }
+
+    /// Where a file offset is in the shown text (clamped into the nearest kept piece).
+    fn offset(&self, at: usize) -> usize {
+        if self.pieces.is_empty() {
+            return at.min(self.text.len());
+        }
+        let i = self.pieces.partition_point(|&(start, _, _)| start <= at).saturating_sub(1);
+        let (start, end, shown) = self.pieces[i];
+        shown + at.clamp(start, end) - start
+    }
+
+    fn span(&self, span: Span, file_len: usize) -> SourceSpan {
+        let start = self.offset(span.start.min(file_len));
+        let end = self.offset(span.end.clamp(span.start.min(file_len), file_len)).max(start);
+        SourceSpan::new(start.into(), end - start)
+    }
+
+    fn named(&self) -> NamedSource<Arc<str>> {
+        NamedSource::new(self.name.clone(), self.text.clone())
+    }
+
+    fn clipped(&self) -> bool {
+        !self.pieces.is_empty()
+    }
+}
+
+/// The text under a label; in a clipped line it says the real position too.
+fn label_text(text: &str, span: Span, shown: &Shown, sources: &Sources) -> String {
+    if !shown.clipped() {
+        return text.to_string();
+    }
+    let (line, column) = sources.line_col(span.file, span.start);
+    format!("{text} (line {line}, column {column})")
 }
 
 /// Binds a diagnostic to its sources for miette rendering.
@@ -258,23 +338,38 @@ pub fn to_report(diagnostic: &Diagnostic, sources: &Sources) -> Report {
     let Some(primary) = &diagnostic.primary else {
         return report;
     };
-    report.source = Some(named_source(primary.span, sources));
+    let file = primary.span.file;
+    let points: Vec<usize> = std::iter::once(primary)
+        .chain(&diagnostic.labels)
+        .filter(|l| l.span.file == file)
+        .map(|l| l.span.start)
+        .collect();
+    let shown = Shown::new(sources, file, &points);
+    let file_len = sources.get(file).text.len();
+    report.source = Some(shown.named());
     report.labels.push(LabeledSpan::new_primary_with_span(
-        Some(primary.text.clone()),
-        source_span(primary.span, sources),
+        Some(label_text(&primary.text, primary.span, &shown, sources)),
+        shown.span(primary.span, file_len),
     ));
     for label in &diagnostic.labels {
-        let span = source_span(label.span, sources);
-        if label.span.file == primary.span.file {
-            report.labels.push(LabeledSpan::new_with_span(Some(label.text.clone()), span));
+        if label.span.file == file {
+            report.labels.push(LabeledSpan::new_with_span(
+                Some(label_text(&label.text, label.span, &shown, sources)),
+                shown.span(label.span, file_len),
+            ));
         } else {
+            let other = Shown::new(sources, label.span.file, &[label.span.start]);
+            let len = sources.get(label.span.file).text.len();
             report.related.push(Report {
                 severity: miette::Severity::Advice,
                 code: diagnostic.code.clone(),
                 message: label.text.clone(),
                 help: None,
-                source: Some(named_source(label.span, sources)),
-                labels: vec![LabeledSpan::new_primary_with_span(Some(label.text.clone()), span)],
+                source: Some(other.named()),
+                labels: vec![LabeledSpan::new_primary_with_span(
+                    Some(label_text(&label.text, label.span, &other, sources)),
+                    other.span(label.span, len),
+                )],
                 related: Vec::new(),
             });
         }

@@ -20,6 +20,7 @@ mod variables;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use checks::move_destinations;
 pub use diagnostic::{
     Diagnostic, Diagnostics, JsonDiagnostic, Label, Severity, render_plain, to_json, to_json_list, to_report,
 };

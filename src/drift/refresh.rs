@@ -3,8 +3,10 @@
 //! date with one Graph `groups/delta` call: membership changes are applied from
 //! `members@delta`, new members (ids only) are resolved with one `$batch` of `/users/{id}`,
 //! and only groups whose own properties changed, or that the cache does not know, are read
-//! again. Without a usable cache, or when the delta link has expired, everything is read
-//! (and a new delta round is started first, so no change can fall between the two).
+//! again. Without a usable cache, or when the delta link fails in any way (expired or
+//! invalid token, 410 Gone, an endpoint that no longer answers), everything is read (and a
+//! new delta round is started first, so no change can fall between the two): a cache never
+//! turns into an error.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,10 +45,24 @@ pub async fn read(
 ) -> Result<DriftRead, TenantError> {
     match cached {
         Ok(c) => match delta(client, req, c).await {
-            Err(TenantError::DeltaExpired) => full(client, req, "the delta link has expired".into()).await,
-            other => other,
+            Ok(read) => Ok(read),
+            Err(Failed::Cache(why)) => full(client, req, why).await,
+            Err(Failed::Tenant(e)) => Err(e),
         },
         Err(why) => full(client, req, why.to_string()).await,
+    }
+}
+
+/// Why a read through the cache failed: the cache could not be used (read everything
+/// instead), or the tenant failed (an error).
+enum Failed {
+    Cache(String),
+    Tenant(TenantError),
+}
+
+impl From<TenantError> for Failed {
+    fn from(e: TenantError) -> Self {
+        Failed::Tenant(e)
     }
 }
 
@@ -72,7 +88,13 @@ fn now() -> String {
 /// them).
 async fn full(client: &Client, req: &RefreshRequest, why: String) -> Result<DriftRead, TenantError> {
     let (_, delta_link) = client.groups_delta_entries(None, wg::DRIFT_DELTA_SELECT).await?;
-    let req = RefreshRequest { roles: BTreeSet::new(), role_groups: BTreeSet::new(), ..req.clone() };
+    let req = RefreshRequest {
+        roles: BTreeSet::new(),
+        role_groups: BTreeSet::new(),
+        catalog: false,
+        recipient_names: BTreeSet::new(),
+        ..req.clone()
+    };
     let snapshot = client.refresh(&req).await?;
     let absent = needed_groups(&req, &snapshot.pam, &snapshot.policies)
         .into_iter()
@@ -81,6 +103,7 @@ async fn full(client: &Client, req: &RefreshRequest, why: String) -> Result<Drif
     let cache = DriftCache {
         format_version: cache::FORMAT_VERSION,
         tenant: client.tenant().to_string(),
+        graph_url: client.endpoints().graph.clone(),
         updated: now(),
         delta_link,
         groups: snapshot.groups.clone(),
@@ -99,11 +122,17 @@ fn properties_changed(e: &wg::DeltaGroup, g: &model::RemoteGroup) -> bool {
         || e.description.as_deref().is_some_and(|d| Some(d) != g.description.as_deref())
 }
 
-async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Result<DriftRead, TenantError> {
+async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Result<DriftRead, Failed> {
     let exchange = async { tokio::join!(client.get_pam_setting(), client.get_remote_policies()) };
     let graph = client.groups_delta_entries(Some(&cache.delta_link), wg::DRIFT_DELTA_SELECT);
     let ((pam, policies), entries) = tokio::join!(exchange, graph);
-    let (pam, policies, (entries, delta_link)) = (pam?, policies?, entries?);
+    let (pam, policies) = (pam?, policies?);
+    let (entries, delta_link) = entries.map_err(|e| {
+        Failed::Cache(match e {
+            TenantError::DeltaExpired => "the delta link has expired".to_string(),
+            e => format!("the delta link could not be used ({e})"),
+        })
+    })?;
     let needed = needed_groups(req, &pam, &policies);
 
     let DriftCache { mut groups, mut absent, .. } = cache;
@@ -207,10 +236,12 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         role_cmdlets: BTreeMap::new(),
         role_group_roles: BTreeMap::new(),
         identity: Some(client.identity().to_string()),
+        ..TenantSnapshot::default()
     };
     let cache = DriftCache {
         format_version: cache::FORMAT_VERSION,
         tenant: client.tenant().to_string(),
+        graph_url: client.endpoints().graph.clone(),
         updated: now(),
         delta_link,
         groups,

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
+use super::journal::{Journal, JournalAction};
 use super::params::{Bound, Kind, Spec, bind};
 use super::seed::{Seed, SeedAuthorization, SeedGroup, SeedPolicy, SeedRequest, SeedUser};
 use super::tokens::Caller;
@@ -48,6 +49,8 @@ pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     /// Replication delay before a new policy takes effect.
     pub delay: Duration,
+    /// Where policy creations and removals are recorded.
+    pub journal: &'a Journal,
 }
 
 /// Request cmdlets: never gated, no Exchange role needed, only a signed-in user.
@@ -91,6 +94,7 @@ fn spec(cmdlet: &str) -> Option<&'static [Spec]> {
         ],
         c::SET_GROUP => &[
             (p::IDENTITY, Str, true),
+            (p::NAME, Str, false),
             (p::DISPLAY_NAME, Str, false),
             (p::DESCRIPTION, Str, false),
             (p::NOTES, Str, false),
@@ -189,7 +193,8 @@ fn run(seed: &mut Seed, ctx: &Ctx, cmd: &str, b: &Bound) -> Res<Output> {
                 .iter()
                 .position(|x| x.identity.eq_ignore_ascii_case(id.trim()))
                 .ok_or_else(|| not_found(&id))?;
-            seed.policies.remove(i);
+            let removed = seed.policies.remove(i);
+            ctx.journal.record(ctx.now, JournalAction::Removed, &removed.task, &removed.identity);
             Ok(Output { wrote: true, ..Output::default() })
         }
         c::NEW_REQUEST => new_request(seed, ctx, b),
@@ -386,7 +391,7 @@ fn resolve_member(seed: &Seed, id: &str) -> Res<String> {
 }
 
 fn user_json(u: &SeedUser) -> Value {
-    to_value(&Recipient {
+    let mut v = to_value(&Recipient {
         identity: u.alias().to_string(),
         name: u.alias().to_string(),
         display_name: u.display(),
@@ -394,11 +399,13 @@ fn user_json(u: &SeedUser) -> Value {
         user_principal_name: Some(u.user_principal_name.clone()),
         external_directory_object_id: u.id.clone(),
         recipient_type_details: u.recipient_type().to_string(),
-    })
+    });
+    insert(&mut v, "Alias", json!(u.alias()));
+    v
 }
 
 fn group_recipient_json(g: &SeedGroup) -> Value {
-    to_value(&Recipient {
+    let mut v = to_value(&Recipient {
         identity: g.name.clone(),
         name: g.name.clone(),
         display_name: g.display(),
@@ -406,7 +413,9 @@ fn group_recipient_json(g: &SeedGroup) -> Value {
         user_principal_name: None,
         external_directory_object_id: g.id.clone(),
         recipient_type_details: group_type_details(g).to_string(),
-    })
+    });
+    insert(&mut v, "Alias", json!(g.alias()));
+    v
 }
 
 fn group_type_details(g: &SeedGroup) -> &'static str {
@@ -698,6 +707,7 @@ fn new_policy(seed: &mut Seed, ctx: &Ctx, b: &Bound) -> Res<Output> {
         created: Some(ctx.now),
     };
     let v = policy_json(seed, &pol);
+    ctx.journal.record(ctx.now, JournalAction::Created, &pol.task, &pol.identity);
     seed.policies.push(pol);
     Ok(Output { value: vec![v], wrote: true, ..Output::default() })
 }
@@ -1010,8 +1020,26 @@ fn new_group(seed: &mut Seed, b: &Bound) -> Res<Output> {
 
 fn set_group(seed: &mut Seed, b: &Bound) -> Res<Output> {
     let i = find_group(seed, &b.req(p::IDENTITY))?;
+    let name = b.str(p::NAME).map(|n| n.trim().to_string());
+    if let Some(n) = &name {
+        if n.is_empty() {
+            return Err(argument("The Name parameter can't be empty."));
+        }
+        if seed.groups.iter().enumerate().any(|(j, g)| j != i && eq(&g.name, n)) {
+            return Err(CmdletError::new(
+                class::ALREADY_EXISTS,
+                format!("The name \"{n}\" is already being used. Please try another name."),
+            ));
+        }
+    }
     let g = &mut seed.groups[i];
     let mut changed = false;
+    if let Some(n) = name
+        && g.name != n
+    {
+        g.name = n;
+        changed = true;
+    }
     if let Some(d) = b.str(p::DISPLAY_NAME)
         && g.display_name.as_deref() != Some(d.as_str())
     {
@@ -1139,9 +1167,10 @@ fn wildcard(pattern: &str, text: &str) -> bool {
 }
 
 /// The OPATH subset the emulator understands: `Prop -eq|-ne|-like|-notlike 'value'`,
-/// joined by `-and`.
+/// joined by `-and` and `-or` (`-and` binds tighter).
 struct Filter {
-    clauses: Vec<(String, String, String)>,
+    /// Alternatives (`-or`), each a list of clauses that must all hold (`-and`).
+    any: Vec<Vec<(String, String, String)>>,
 }
 
 impl Filter {
@@ -1150,17 +1179,20 @@ impl Filter {
             CmdletError::new(
                 class::INVALID_PARAMETER,
                 format!(
-                    "Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": \"Invalid filter syntax '{text}'. The emulator understands Property -eq|-ne|-like|-notlike 'value' joined by -and.\""
+                    "Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": \"Invalid filter syntax '{text}'. The emulator understands Property -eq|-ne|-like|-notlike 'value' joined by -and or -or.\""
                 ),
             )
         };
         let t = text.trim().trim_start_matches('{').trim_end_matches('}').trim();
         let tokens = tokenize(t).ok_or_else(bad)?;
+        let mut any = Vec::new();
         let mut clauses = Vec::new();
         let mut i = 0;
         while i < tokens.len() {
             if i > 0 {
-                if !tokens[i].eq_ignore_ascii_case("-and") {
+                if tokens[i].eq_ignore_ascii_case("-or") {
+                    any.push(std::mem::take(&mut clauses));
+                } else if !tokens[i].eq_ignore_ascii_case("-and") {
                     return Err(bad());
                 }
                 i += 1;
@@ -1179,11 +1211,16 @@ impl Filter {
         if clauses.is_empty() {
             return Err(bad());
         }
-        Ok(Filter { clauses })
+        any.push(clauses);
+        Ok(Filter { any })
     }
 
     fn matches(&self, v: &Value) -> bool {
-        self.clauses.iter().all(|(prop, op, want)| {
+        self.any.iter().any(|clauses| Self::all_hold(clauses, v))
+    }
+
+    fn all_hold(clauses: &[(String, String, String)], v: &Value) -> bool {
+        clauses.iter().all(|(prop, op, want)| {
             let got = v
                 .as_object()
                 .and_then(|m| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(prop)).map(|(_, x)| x.clone()))
@@ -1252,6 +1289,11 @@ mod tests {
         assert!(!wildcard("a*c", "abd"));
         let f = Filter::parse("PrimarySmtpAddress -eq 'x@y.com' -and Name -like 'pam*'").unwrap();
         assert!(f.matches(&json!({"PrimarySmtpAddress": "X@y.com", "Name": "pam-a"})));
+        let or = Filter::parse("Name -eq 'a' -or Alias -eq 'b' -and Name -eq 'c'").unwrap();
+        assert!(or.matches(&json!({"Name": "A", "Alias": "x"})));
+        assert!(or.matches(&json!({"Name": "c", "Alias": "B"})));
+        assert!(!or.matches(&json!({"Name": "d", "Alias": "b"})));
+        assert!(Filter::parse("Name -eq 'a' -or").is_err());
         assert!(!f.matches(&json!({"PrimarySmtpAddress": "x@y.com", "Name": "other"})));
         assert!(Filter::parse("Name -foo 'x'").is_err());
         assert!(Filter::parse("Name -eq 'unterminated").is_err());

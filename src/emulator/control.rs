@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::faults::{Counters, Faults};
+use super::journal;
 use super::seed::Seed;
 use super::store::{Shared, lock};
 use super::tokens;
@@ -31,6 +32,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_emulator/tenant", get(tenant))
         .route("/_emulator/faults", get(get_faults).put(put_faults))
         .route("/_emulator/counters", get(counters).delete(clear_counters))
+        .route("/_emulator/journal", get(journal::serve))
         .route("/_emulator/devicecode/approve", post(approve))
         .route("/_emulator/devicelogin", get(devicelogin))
         .route("/_emulator/clock", get(clock))
@@ -46,6 +48,7 @@ async fn health(State(s): S) -> Response {
 async fn reset(State(s): S) -> Response {
     let pending = s.replace(s.initial.clone());
     s.reset_runtime();
+    s.journal.clear();
     match s.save(pending).await {
         Ok(()) => axum::Json(json!({ "ok": true })).into_response(),
         Err(e) => fail(e),
@@ -143,6 +146,11 @@ async fn advance(State(s): S, body: Bytes) -> Response {
     let Some(ms) = a.seconds.checked_mul(1000).and_then(|x| x.checked_add(a.ms)) else {
         return fail("the clock advance is too large");
     };
-    let offset = s.advance_clock(ms);
+    let Some(offset) = s.advance_clock(ms) else {
+        return fail(format!(
+            "the clock may move at most {} ms from real time; advance it by less",
+            super::store::MAX_CLOCK_OFFSET_MS
+        ));
+    };
     axum::Json(json!({ "now": s.now().to_rfc3339(), "offset_ms": offset })).into_response()
 }

@@ -106,7 +106,12 @@ pub(crate) async fn invoke(
     };
     let name = request.cmdlet_input.cmdlet_name.trim().to_string();
     Counters::bump(&mut lock(&shared.counters).per_cmdlet, &name);
-    let ctx = Ctx { caller: &caller, now: shared.now(), delay: shared.replication_delay() };
+    let ctx = Ctx {
+        caller: &caller,
+        now: shared.now(),
+        delay: shared.replication_delay(),
+        journal: &shared.journal,
+    };
     let (result, pending) = shared.write(|seed| {
         let r = cmdlets::invoke(seed, &ctx, &name, &request.cmdlet_input.parameters);
         let wrote = r.as_ref().is_ok_and(|o| o.wrote);

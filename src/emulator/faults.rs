@@ -80,6 +80,25 @@ impl Faults {
         if self.token_lifetime_secs == 0 {
             return Err("token_lifetime_secs must be at least 1".into());
         }
+        // Bounds that keep every clock addition in range (one day of delay, one year of token).
+        const MAX_MS: u64 = 24 * 60 * 60 * 1000;
+        for (name, ms) in [
+            ("exchange_latency_ms", self.exchange_latency_ms),
+            ("graph_latency_ms", self.graph_latency_ms),
+            ("login_latency_ms", self.login_latency_ms),
+            ("retry_after_ms", self.retry_after_ms),
+            ("replication_delay_ms", self.replication_delay_ms),
+        ] {
+            if ms > MAX_MS {
+                return Err(format!("{name} must be at most {MAX_MS}, got {ms}"));
+            }
+        }
+        if self.token_lifetime_secs > 366 * 24 * 60 * 60 {
+            return Err(format!(
+                "token_lifetime_secs must be at most one year, got {}",
+                self.token_lifetime_secs
+            ));
+        }
         Ok(())
     }
 

@@ -12,6 +12,7 @@ mod control;
 mod exchange;
 pub mod faults;
 mod graph;
+pub mod journal;
 mod params;
 pub mod seed;
 mod server;
@@ -64,6 +65,10 @@ pub enum EmulatorError {
     DefaultSeed(SeedError),
     #[error("the seed is not usable: {0}")]
     Seed(SeedError),
+    #[error(
+        "the data file {path} cannot be written: its directory {dir} does not exist; create it or pick another --data path"
+    )]
+    DataDir { path: PathBuf, dir: PathBuf },
     #[error("could not read the data file {path}: {message}; fix or remove it")]
     Data { path: PathBuf, message: String },
     #[error("the fault options are not valid: {0}")]
@@ -109,8 +114,20 @@ impl RunningEmulator {
 
 /// Binds the listener and starts serving in the background.
 pub async fn start(cfg: EmulatorConfig) -> Result<RunningEmulator, EmulatorError> {
+    start_logged(cfg, false).await
+}
+
+/// [`start`], writing one line per request to stderr when `log_requests` (method, path,
+/// status, time; never a query, token or secret).
+pub async fn start_logged(cfg: EmulatorConfig, log_requests: bool) -> Result<RunningEmulator, EmulatorError> {
     if !cfg.listen.ip().is_loopback() {
         return Err(EmulatorError::NotLoopback(cfg.listen));
+    }
+    if let Some(path) = &cfg.data {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() {
+            return Err(EmulatorError::DataDir { path: path.clone(), dir: dir.to_path_buf() });
+        }
     }
     cfg.faults.validate().map_err(EmulatorError::Faults)?;
     let raw_seed = match cfg.seed {
@@ -148,6 +165,7 @@ pub async fn start(cfg: EmulatorConfig) -> Result<RunningEmulator, EmulatorError
     let base_url = format!("{scheme}://{host}:{}", addr.port());
     let (tenant_domain, tenant_id) = (tenant.tenant.domain.clone(), tenant.tenant.id.clone());
     let shared = Arc::new(store::Shared::new(tenant, initial, base_url.clone(), cfg.faults, cfg.data));
+    shared.set_log_requests(log_requests);
     let app = server::router(shared);
     let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(server::serve(listener, app, acceptor, rx));

@@ -371,6 +371,40 @@ impl Seed {
                 return bad(format!("group '{}' has no valid primary_smtp_address", g.name));
             }
         }
+        let mut group_keys = HashSet::new();
+        for g in &self.groups {
+            for (what, key) in [
+                ("id", g.id.to_lowercase()),
+                ("guid", g.guid.to_lowercase()),
+                ("primary_smtp_address", normalize::principal(&g.primary_smtp_address)),
+            ] {
+                if !group_keys.insert(format!("{what}:{key}")) {
+                    return bad(format!(
+                        "group '{}' has the {what} '{key}' of another group; give each group its own",
+                        g.name
+                    ));
+                }
+            }
+        }
+        let group_emails: HashSet<String> =
+            self.groups.iter().map(|g| normalize::principal(&g.primary_smtp_address)).collect();
+        for p in &self.policies {
+            if !p.approver_group.trim().is_empty()
+                && !group_emails.contains(&normalize::principal(&p.approver_group))
+            {
+                return bad(format!(
+                    "policy for '{}' names approver group '{}', which is not in the seed; add the group or fix the address",
+                    p.task, p.approver_group
+                ));
+            }
+        }
+        if let Some(admin) = self.pam.admin_group.as_deref().filter(|a| !a.trim().is_empty())
+            && !group_emails.contains(&normalize::principal(admin))
+        {
+            return bad(format!(
+                "pam.admin_group '{admin}' is not a group in the seed; add the group or fix the address"
+            ));
+        }
         // Members name users and groups by id, UPN or address: index them once, so that
         // loading a large directory stays linear. The first object with a key wins.
         let mut users_by_key: HashMap<String, usize> = HashMap::new();
@@ -414,9 +448,13 @@ impl Seed {
             }
             group.members = resolved;
         }
+        let mut identities = HashSet::new();
         for p in &mut self.policies {
             if p.identity.is_empty() {
                 p.identity = new_id();
+            }
+            if !identities.insert(p.identity.to_lowercase()) {
+                return bad(format!("policy identity '{}' appears twice", p.identity));
             }
         }
         for f in &mut self.foreign_requests {
@@ -448,6 +486,65 @@ mod tests {
         assert_eq!(grace.recipient_type(), recipient_type::USER);
         let oscar = seed.users.iter().find(|u| u.guest).unwrap();
         assert_eq!(oscar.recipient_type(), recipient_type::GUEST_MAIL_USER);
+    }
+
+    fn group(name: &str, email: &str) -> SeedGroup {
+        SeedGroup {
+            id: String::new(),
+            guid: String::new(),
+            name: name.into(),
+            display_name: None,
+            alias: None,
+            primary_smtp_address: email.into(),
+            description: None,
+            r#type: "Security".into(),
+            members: BTreeSet::new(),
+        }
+    }
+
+    fn invalid(seed: Seed) -> String {
+        match seed.loaded() {
+            Err(SeedError::Invalid(m)) => m,
+            other => panic!("expected an invalid seed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn duplicates_and_dangling_approver_groups_are_refused() {
+        let base: Seed = serde_json::from_str(DEFAULT_SEED_JSON).unwrap();
+        let mut twice = base.clone();
+        twice.groups.push(group("a", "same@contoso.onmicrosoft.com"));
+        twice.groups.push(group("b", "SAME@contoso.onmicrosoft.com"));
+        assert!(invalid(twice).contains("primary_smtp_address"));
+
+        let mut ids = base.clone();
+        let mut a = group("a", "a@contoso.onmicrosoft.com");
+        a.id = "11111111-1111-1111-1111-111111111111".into();
+        let mut b = group("b", "b@contoso.onmicrosoft.com");
+        b.id = a.id.clone();
+        ids.groups.extend([a, b]);
+        assert!(invalid(ids).contains("id"));
+
+        let policy = |identity: &str, group: &str| SeedPolicy {
+            identity: identity.into(),
+            task: "Exchange\\Set-Mailbox".into(),
+            approval_type: "Manual".into(),
+            approver_group: group.into(),
+            created: None,
+        };
+        let mut dangling = base.clone();
+        dangling.policies.push(policy("", "nobody@contoso.onmicrosoft.com"));
+        assert!(invalid(dangling).contains("nobody@contoso.onmicrosoft.com"));
+
+        let mut pam = base.clone();
+        pam.pam.admin_group = Some("ghosts@contoso.onmicrosoft.com".into());
+        assert!(invalid(pam).contains("ghosts@contoso.onmicrosoft.com"));
+
+        let mut same = base.clone();
+        same.groups.push(group("a", "a@contoso.onmicrosoft.com"));
+        same.policies.push(policy("p1", "a@contoso.onmicrosoft.com"));
+        same.policies.push(policy("P1", "a@contoso.onmicrosoft.com"));
+        assert!(invalid(same).contains("twice"));
     }
 
     #[test]

@@ -32,6 +32,10 @@ use crate::wire::graph::code;
 struct ConnKill(Arc<Notify>);
 
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// How long a client may take to send a request's headers, and then its body; a half-sent
+/// request is answered 408 or its connection closed, never kept forever.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let microsoft = Router::new()
@@ -45,7 +49,47 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .merge(super::control::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(read_body))
+        .layer(from_fn_with_state(shared.clone(), log_request))
         .with_state(shared)
+}
+
+/// Reads the whole body within [`BODY_TIMEOUT`] before any handler runs: 408 when the
+/// client stops sending, 413 when it sends too much.
+async fn read_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(bytes)) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(Err(e)) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(serde_json::json!({ "error": format!("the request body could not be read: {e}") })),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            axum::Json(serde_json::json!({ "error": "the request body did not arrive in time" })),
+        )
+            .into_response(),
+    }
+}
+
+/// With request logging on (`emulator serve -v`), one line per request on stderr: method,
+/// path (never the query, which may carry a token), status and time taken.
+async fn log_request(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    if !s.logs_requests() {
+        return next.run(req).await;
+    }
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let response = next.run(req).await;
+    let line = format!(
+        "emulator: {method} {path} {} {}ms",
+        response.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), format!("{line}\n").as_bytes());
+    response
 }
 
 /// The `n`th path segment, percent-decoded (never a rejection: odd bytes are replaced).
@@ -272,8 +316,11 @@ where
         req.extensions_mut().insert(ConnKill(k.clone()));
         app.clone().oneshot(req)
     });
-    let conn =
-        hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(io), svc);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}

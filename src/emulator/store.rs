@@ -4,13 +4,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::faults::{Api, Counters, Dice, Faults};
 use super::graph::DeltaStore;
+use super::journal::Journal;
 use super::seed::{Seed, SeedGroup, SeedUser};
 use super::tokens::{DeviceCode, RefreshGrant};
 use crate::model::normalize;
@@ -19,6 +20,9 @@ use crate::model::normalize;
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// How far `/_emulator/clock/advance` may move the clock from real time: 100 years.
+pub(crate) const MAX_CLOCK_OFFSET_MS: u64 = 100 * 366 * 24 * 60 * 60 * 1000;
 
 /// The groups as they were after a write at a time.
 type GroupsAt = (DateTime<Utc>, Arc<Vec<SeedGroup>>);
@@ -37,10 +41,14 @@ pub(crate) struct Shared {
     pub device_codes: Mutex<HashMap<String, DeviceCode>>,
     pub refresh_tokens: Mutex<HashMap<String, RefreshGrant>>,
     pub delta: Mutex<DeltaStore>,
+    /// Every policy creation and removal (`/_emulator/journal`).
+    pub journal: Journal,
     /// Directory snapshots for the replication delay: (written at, groups after the write).
     history: Mutex<VecDeque<GroupsAt>>,
     persist: Option<Persister>,
     inflight: [AtomicUsize; 3],
+    /// One stderr line per request (`emulator serve -v`).
+    log_requests: AtomicBool,
 }
 
 /// The tenant and a version bumped on every write.
@@ -107,19 +115,39 @@ impl Shared {
             device_codes: Mutex::new(HashMap::new()),
             refresh_tokens: Mutex::new(HashMap::new()),
             delta: Mutex::new(DeltaStore::default()),
+            journal: Journal::default(),
             history: Mutex::new(VecDeque::new()),
             persist: data.map(|path| Persister { path, written: Mutex::new(0) }),
             inflight: [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)],
+            log_requests: AtomicBool::new(false),
         }
     }
 
     /// The emulator's clock: real time plus the offset set by `/_emulator/clock`.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+        let now = Utc::now();
+        Duration::try_milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(now)
     }
 
-    pub fn advance_clock(&self, ms: i64) -> i64 {
-        self.clock_offset_ms.fetch_add(ms, Ordering::Relaxed) + ms
+    /// Moves the clock by `ms` (either way); `None`, and no change, when the clock would
+    /// leave [`MAX_CLOCK_OFFSET_MS`] of real time.
+    pub fn advance_clock(&self, ms: i64) -> Option<i64> {
+        self.clock_offset_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                old.checked_add(ms).filter(|new| new.unsigned_abs() <= MAX_CLOCK_OFFSET_MS)
+            })
+            .ok()
+            .map(|old| old + ms)
+    }
+
+    pub fn set_log_requests(&self, on: bool) {
+        self.log_requests.store(on, Ordering::Relaxed);
+    }
+
+    pub fn logs_requests(&self) -> bool {
+        self.log_requests.load(Ordering::Relaxed)
     }
 
     pub fn clock_offset_ms(&self) -> i64 {
@@ -131,7 +159,8 @@ impl Shared {
     }
 
     pub fn replication_delay(&self) -> Duration {
-        Duration::milliseconds(lock(&self.faults).replication_delay_ms as i64)
+        let ms = lock(&self.faults).replication_delay_ms;
+        Duration::try_milliseconds(i64::try_from(ms).unwrap_or(i64::MAX)).unwrap_or(Duration::MAX)
     }
 
     pub fn set_faults(&self, f: Faults) {
@@ -216,7 +245,7 @@ impl Shared {
         if h.is_empty() {
             return None;
         }
-        let cutoff = self.now() - delay;
+        let cutoff = self.now().checked_sub_signed(delay).unwrap_or(DateTime::<Utc>::MIN_UTC);
         while h.len() > 1 && h[1].0 <= cutoff {
             h.pop_front();
         }

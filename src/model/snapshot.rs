@@ -2,7 +2,7 @@
 //! policy, the approver groups that matter with their members, and the directory objects
 //! behind every principal the configuration names. Plan, drift and export read only this.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,42 @@ pub struct TenantSnapshot {
     /// The identity pamform itself runs as (UPN of a user, or the app's service principal
     /// name), when known.
     pub identity: Option<String>,
+    /// Every cmdlet, role and role group the tenant has, when the refresh read them (a plan
+    /// with policies does); `None` when it did not, and names are then not checked.
+    #[serde(default)]
+    pub catalog: Option<RoleCatalog>,
+    /// Recipients whose Exchange `Name`, display name or alias is one of the names the
+    /// configuration's groups want; a new or renamed group must not take them.
+    #[serde(default)]
+    pub name_holders: Vec<NamedRecipient>,
+}
+
+/// What the tenant's RBAC knows, as the tenant spells it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleCatalog {
+    /// Every cmdlet of every management role.
+    pub cmdlets: BTreeSet<String>,
+    pub roles: BTreeSet<String>,
+    pub role_groups: BTreeSet<String>,
+}
+
+impl RoleCatalog {
+    /// The catalog's spelling of a cmdlet, role or role group, found without case.
+    pub fn find<'a>(names: &'a BTreeSet<String>, name: &str) -> Option<&'a str> {
+        let name = name.trim();
+        names.iter().find(|n| n.eq_ignore_ascii_case(name)).map(String::as_str)
+    }
+}
+
+/// A recipient found by name: the names Exchange keeps unique among recipients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedRecipient {
+    /// `ExternalDirectoryObjectId`.
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub alias: String,
+    pub email: Option<String>,
 }
 
 impl TenantSnapshot {

@@ -147,6 +147,9 @@ fn verdict(plan: &Plan) -> String {
                 let _ = write!(line, "{} to import, ", s.import);
             }
             let _ = write!(line, "{} to add, {} to change, {} to destroy", s.add, s.change, s.destroy);
+            if s.moved > 0 {
+                let _ = write!(line, ", {} to move", s.moved);
+            }
             line
         }
     }
@@ -188,6 +191,34 @@ fn security_table(out: &mut String, f: &SecurityFacts) {
         )
     };
     let _ = writeln!(out, "| approver membership widened | {} |", cell(&widened));
+    if !f.policies_to_wider_group.is_empty() {
+        let items: Vec<String> = f
+            .policies_to_wider_group
+            .iter()
+            .map(|p| {
+                let added = match &p.approvers_added {
+                    Some(m) => {
+                        let names: Vec<String> = m.iter().map(|a| code(a)).collect();
+                        format!("adding {}", name_list(&names))
+                    }
+                    None => "approvers unknown to pamform".to_string(),
+                };
+                format!(
+                    "{} ({}) {} → {}, {added}",
+                    code(&p.address.to_string()),
+                    code(&p.target),
+                    code(&p.group_before),
+                    code(&p.group_after)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| policies moved to a wider approver group | **{}**: {} |",
+            f.policies_to_wider_group.len(),
+            cell(&name_list(&items))
+        );
+    }
 
     let ungated = if f.policies_ungated.is_empty() {
         "no".to_string()
@@ -217,7 +248,16 @@ fn security_table(out: &mut String, f: &SecurityFacts) {
 
     let default_group = match &f.default_approver_group_changed {
         None => "unchanged".to_string(),
-        Some(v) => format!("**changed**: {} → {}", optional_code(&v.before), optional_code(&v.after)),
+        Some(v) => {
+            let added = match &v.approvers_added {
+                Some(m) if !m.is_empty() => {
+                    let names: Vec<String> = m.iter().map(|a| code(a)).collect();
+                    format!(", adding approvers {}", name_list(&names))
+                }
+                _ => String::new(),
+            };
+            format!("**changed**: {} → {}{added}", optional_code(&v.before), optional_code(&v.after))
+        }
     };
     let _ = writeln!(out, "| default approver group | {} |", cell(&default_group));
 
@@ -400,12 +440,19 @@ fn change_section(c: &ResourceChange) -> Section {
     let mut notes = Vec::new();
     if let Some(prev) = &c.previous_address {
         notes.push(format!("moved from {}", code(&prev.to_string())));
+        if c.reasons.contains(&Reason::ImpliedMove) {
+            notes.push(format!(
+                "no `moved` block names this move: the same object was in state as {}, and it is kept rather than destroyed and recreated; add this block to the configuration to make the move explicit:\n>\n> ```hcl\n> moved {{\n>   from = {prev}\n>   to   = {}\n> }}\n> ```",
+                code(&prev.to_string()),
+                c.address
+            ));
+        }
     }
     if let Some(id) = &c.importing {
         notes.push(format!("imported from {}", code(id)));
     }
     for r in &c.reasons {
-        if !matches!(r, Reason::Moved | Reason::DeletedOutside) {
+        if !matches!(r, Reason::Moved | Reason::ImpliedMove | Reason::DeletedOutside) {
             notes.push(format!("because {}", plan_facts::reason_message(r)));
         }
     }

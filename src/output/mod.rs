@@ -54,6 +54,13 @@ impl Printer {
         anstream::stdout()
     }
 
+    /// Writes `bytes` to stdout. A failed write (a reader that closed the pipe, as `head`
+    /// does) is not an error: the reader has what it wanted.
+    pub fn write_out(&self, bytes: &[u8]) {
+        let mut out = self.out();
+        let _ = out.write_all(bytes).and_then(|()| out.flush());
+    }
+
     /// Messages for people: progress, warnings, summaries.
     pub fn err(&self) -> anstream::Stderr {
         anstream::stderr()

@@ -1,9 +1,10 @@
-//! What a reviewer must not miss in a plan, derived once for every renderer: member additions
-//! and removals, and security facts (approver membership widened, policies removed or
-//! replaced, PAM switched off or its defaults changed). Drift and its severities are
-//! classified in [`crate::drift`].
+//! What a reviewer must not miss in a plan, derived once for every renderer (the text plan's
+//! "Security impact" block, the Markdown security table, the JSON `pamform.security`): member
+//! additions and removals, and security facts (approver membership widened, policies removed
+//! or replaced, policies moved to a wider approver group, PAM switched off or its defaults
+//! changed). Drift and its severities are classified in [`crate::drift`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -70,6 +71,7 @@ pub fn reason_message(reason: &Reason) -> &'static str {
         Reason::DeleteBecauseNoResourceConfig => "it is not in the configuration",
         Reason::DeleteBecauseDestroy => "--destroy was given",
         Reason::Moved => "a moved block renamed it",
+        Reason::ImpliedMove => "the same object was in state under its old address",
     }
 }
 
@@ -102,6 +104,23 @@ pub struct PolicyUngated {
 pub struct ValueChange {
     pub before: Option<String>,
     pub after: Option<String>,
+    /// Members of the `after` group that were not members of the `before` group; absent when
+    /// pamform does not manage the groups and cannot tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approvers_added: Option<Vec<String>>,
+}
+
+/// A policy replaced to name another approver group that has approvers the old one did not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyRegated {
+    pub address: Address,
+    pub target: String,
+    pub group_before: String,
+    pub group_after: String,
+    /// Members of the new group that were not members of the old one; absent when pamform
+    /// does not manage the groups and cannot tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approvers_added: Option<Vec<String>>,
 }
 
 /// The security-relevant facts of a plan.
@@ -117,15 +136,29 @@ pub struct SecurityFacts {
     pub default_approver_group_changed: Option<ValueChange>,
     /// System accounts are exempt from PAM: additions widen who bypasses it.
     pub system_accounts: SetDelta,
+    /// PAM goes from off to on: its default group and system accounts widen nothing then.
+    #[serde(skip)]
+    pub pam_enabled: bool,
+    /// Policies that move to an approver group with more (or unknown) approvers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies_to_wider_group: Vec<PolicyRegated>,
 }
 
 impl SecurityFacts {
     pub fn of(plan: &Plan) -> SecurityFacts {
         let mut f = SecurityFacts::default();
+        let groups = GroupMembers::of(plan);
         for c in &plan.changes {
-            f.add_change(c);
+            f.add_change(c, &groups);
         }
         f
+    }
+
+    /// The approval of a policy goes from manual to auto (requests no longer need anyone).
+    pub fn approvals_to_auto(&self) -> impl Iterator<Item = &PolicyUngated> {
+        self.policies_ungated
+            .iter()
+            .filter(|p| p.approval_before == "manual" && p.approval_after.as_deref() == Some("auto"))
     }
 
     /// The number of members added over all groups.
@@ -133,7 +166,7 @@ impl SecurityFacts {
         self.approver_members_added.iter().map(|g| g.members.len()).sum()
     }
 
-    fn add_change(&mut self, c: &ResourceChange) {
+    fn add_change(&mut self, c: &ResourceChange, groups: &GroupMembers) {
         if c.action == Action::NoOp {
             return;
         }
@@ -153,6 +186,21 @@ impl SecurityFacts {
                 }
             }
             ResourceType::AccessPolicy => {
+                if let (Action::Replace, Some(Attrs::Policy(b)), Some(Attrs::Policy(a))) =
+                    (c.action, before, after)
+                    && !b.approver_group.eq_ignore_ascii_case(&a.approver_group)
+                {
+                    let added = groups.added(&b.approver_group, &a.approver_group);
+                    if added.as_ref().is_none_or(|m| !m.is_empty()) {
+                        self.policies_to_wider_group.push(PolicyRegated {
+                            address: c.address.clone(),
+                            target: policy_target(a),
+                            group_before: b.approver_group.clone(),
+                            group_after: a.approver_group.clone(),
+                            approvers_added: added,
+                        });
+                    }
+                }
                 if let (Action::Delete | Action::Replace, Some(Attrs::Policy(p))) = (c.action, before) {
                     self.policies_ungated.push(PolicyUngated {
                         address: c.address.clone(),
@@ -171,11 +219,17 @@ impl SecurityFacts {
                 let was_on = was.is_some_and(|p| p.enabled);
                 let will_on = will.is_some_and(|p| p.enabled);
                 self.pam_disabled = was_on && !will_on;
+                self.pam_enabled = !was_on && will_on;
                 if will_on {
                     let b = was.filter(|p| p.enabled).and_then(|p| p.default_approver_group.clone());
                     let a = will.and_then(|p| p.default_approver_group.clone());
                     if b != a {
-                        self.default_approver_group_changed = Some(ValueChange { before: b, after: a });
+                        let approvers_added = match (&b, &a) {
+                            (Some(b), Some(a)) => groups.added(b, a),
+                            _ => None,
+                        };
+                        self.default_approver_group_changed =
+                            Some(ValueChange { before: b, after: a, approvers_added });
                     }
                     let b = was.filter(|p| p.enabled).map(|p| &p.system_accounts).unwrap_or(empty_set());
                     let a = will.map(|p| &p.system_accounts).unwrap_or(empty_set());
@@ -192,6 +246,57 @@ impl SecurityFacts {
             || self.pam_disabled
             || self.default_approver_group_changed.is_some()
             || !self.system_accounts.is_empty()
+            || !self.policies_to_wider_group.is_empty()
+    }
+
+    /// The default approver group changes while PAM stays on.
+    pub fn default_group_switched(&self) -> Option<&ValueChange> {
+        self.default_approver_group_changed.as_ref().filter(|_| !self.pam_enabled)
+    }
+
+    /// System accounts added while PAM stays on (switching PAM on exempts nobody new).
+    pub fn system_accounts_widened(&self) -> &[String] {
+        if self.pam_enabled { &[] } else { &self.system_accounts.added }
+    }
+
+    /// Whether anything widens access or leaves something ungated: system accounts only
+    /// removed, for one, is not worth a warning.
+    pub fn any_widening(&self) -> bool {
+        !self.approver_members_added.is_empty()
+            || !self.policies_ungated.is_empty()
+            || self.pam_disabled
+            || self.default_group_switched().is_some()
+            || !self.system_accounts_widened().is_empty()
+            || !self.policies_to_wider_group.is_empty()
+    }
+}
+
+/// The members of each approver group the plan knows, by email, before and after it.
+struct GroupMembers<'a> {
+    before: BTreeMap<String, &'a BTreeSet<String>>,
+    after: BTreeMap<String, &'a BTreeSet<String>>,
+}
+
+impl<'a> GroupMembers<'a> {
+    fn of(plan: &'a Plan) -> Self {
+        let mut g = GroupMembers { before: BTreeMap::new(), after: BTreeMap::new() };
+        for c in &plan.changes {
+            if let Some(Attrs::Group(b)) = &c.before {
+                g.before.insert(b.email.to_lowercase(), &b.members);
+            }
+            if let (Some(Attrs::Group(a)), false) = (&c.after, c.action == Action::Delete) {
+                g.after.insert(a.email.to_lowercase(), &a.members);
+            }
+        }
+        g
+    }
+
+    /// Members `to` will have that `from` has now; None when either is unknown.
+    fn added(&self, from: &str, to: &str) -> Option<Vec<String>> {
+        let old = self.before.get(&from.to_lowercase())?;
+        let new = self.after.get(&to.to_lowercase())?;
+        let old: BTreeSet<String> = old.iter().map(|m| m.to_lowercase()).collect();
+        Some(new.iter().filter(|m| !old.contains(&m.to_lowercase())).cloned().collect())
     }
 }
 
@@ -230,5 +335,61 @@ mod tests {
         let f = SecurityFacts::of(&plan);
         assert_eq!(f.approver_members_added_count(), 2);
         assert!(f.approver_members_added[0].new_group);
+    }
+
+    #[test]
+    fn a_policy_moved_to_a_narrower_group_widens_nothing_and_an_unknown_group_is_said() {
+        let policy = |group: &str| {
+            Attrs::Policy(PolicyAttrs {
+                task: Some("Exchange\\Set-Mailbox".into()),
+                role: None,
+                role_group: None,
+                approval: crate::model::Approval::Manual,
+                approver_group: group.into(),
+            })
+        };
+        let group_of = |email: &str, members: &[&str]| {
+            let mut g = group(members);
+            if let Attrs::Group(a) = &mut g {
+                a.email = email.into();
+            }
+            g
+        };
+        let noop = |name: &str, attrs: Attrs| ResourceChange {
+            address: Address::group(name),
+            action: Action::NoOp,
+            before: Some(attrs.clone()),
+            after: Some(attrs),
+            changed: vec![],
+            replace_paths: vec![],
+            reasons: vec![],
+            remote_id: None,
+            importing: None,
+            previous_address: None,
+            dependencies: vec![],
+        };
+        let regate = |from: &str, to: &str| ResourceChange {
+            address: Address::policy("p"),
+            action: Action::Replace,
+            before: Some(policy(from)),
+            after: Some(policy(to)),
+            ..noop("unused", group(&[]))
+        };
+        let wide = noop("wide", group_of("wide@x.io", &["a", "b"]));
+        let narrow = noop("narrow", group_of("narrow@x.io", &["a"]));
+        let facts = |c: ResourceChange| {
+            let plan = Plan {
+                mode: Default::default(),
+                targets: vec![],
+                changes: vec![wide.clone(), narrow.clone(), c],
+                drift: vec![],
+            };
+            SecurityFacts::of(&plan)
+        };
+        assert!(facts(regate("wide@x.io", "narrow@x.io")).policies_to_wider_group.is_empty());
+        let f = facts(regate("narrow@x.io", "wide@x.io"));
+        assert_eq!(f.policies_to_wider_group[0].approvers_added, Some(vec!["b".to_string()]));
+        let f = facts(regate("narrow@x.io", "unmanaged@x.io"));
+        assert_eq!(f.policies_to_wider_group[0].approvers_added, None);
     }
 }

@@ -1,11 +1,14 @@
 //! The human plan, in Terraform's shape: one block per resource with `+`, `~`, `-`, `-/+`,
-//! member lists element by element, `# forces replacement`, and the closing summary line.
+//! member lists element by element, `# forces replacement`, move notes, a "Security impact"
+//! block when the plan widens access or leaves something ungated, and the closing summary
+//! line.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use serde_json::Value;
 
+use super::plan_facts::SecurityFacts;
 use super::style::{self, paint};
 use crate::model::{Address, ResourceType};
 use crate::plan::attributes::Attrs;
@@ -38,6 +41,7 @@ pub fn render(plan: &Plan) -> String {
         render_change(&mut out, c);
         out.push('\n');
     }
+    out.push_str(&security_impact(&SecurityFacts::of(plan)));
     out.push_str(&summary_line(plan));
     out.push('\n');
     if !plan.targets.is_empty() {
@@ -49,7 +53,8 @@ pub fn render(plan: &Plan) -> String {
     out
 }
 
-/// `Plan: N to import, N to add, N to change, N to destroy.`
+/// `Plan: N to import, N to add, N to change, N to destroy.`, with `, N to move` before the
+/// period when the plan moves anything.
 pub fn summary_line(plan: &Plan) -> String {
     let s = plan.summary();
     let mut line = String::from("Plan: ");
@@ -58,12 +63,95 @@ pub fn summary_line(plan: &Plan) -> String {
     }
     let _ = write!(
         line,
-        "{} to add, {} to change, {} to destroy.",
+        "{} to add, {} to change, {} to destroy",
         paint(style::CREATE, s.add),
         paint(style::UPDATE, s.change),
         paint(style::DESTROY, s.destroy)
     );
+    if s.moved > 0 {
+        let _ = write!(line, ", {} to move", s.moved);
+    }
+    line.push('.');
     paint(style::BOLD, line)
+}
+
+/// Names listed in one line of the security block before the rest is counted.
+const MAX_NAMES: usize = 10;
+
+/// The "Security impact" block: what the plan ungates or widens, from the same facts the
+/// Markdown and JSON renderers show; empty when there is nothing to say.
+pub fn security_impact(f: &SecurityFacts) -> String {
+    if !f.any_widening() {
+        return String::new();
+    }
+    let mut lines: Vec<String> = Vec::new();
+    if f.pam_disabled {
+        lines.push(
+            "PAM will be switched off: no task, role or role group needs approval until it is switched on again"
+                .into(),
+        );
+    }
+    for p in &f.policies_ungated {
+        lines.push(match p.action {
+            Action::Replace => format!(
+                "{} is replaced: {} is not gated between the removal and the re-creation",
+                p.address, p.target
+            ),
+            _ => format!("{} is destroyed: {} will no longer be gated", p.address, p.target),
+        });
+    }
+    for p in f.approvals_to_auto() {
+        lines.push(format!(
+            "{}: approval of {} changes from manual to auto (requests are approved without an approver)",
+            p.address, p.target
+        ));
+    }
+    for g in &f.approver_members_added {
+        let what = if g.new_group { "the new group " } else { "" };
+        lines.push(format!("approvers added to {what}{} ({}): {}", g.address, g.email, names(&g.members)));
+    }
+    for p in &f.policies_to_wider_group {
+        let added = match &p.approvers_added {
+            Some(m) => format!(", adding approvers: {}", names(m)),
+            None => " (pamform does not manage these groups' members: check who approves now)".into(),
+        };
+        lines.push(format!(
+            "{}: {} moves from approver group {} to {}{added}",
+            p.address, p.target, p.group_before, p.group_after
+        ));
+    }
+    if let Some(v) = f.default_group_switched() {
+        let side = |s: &Option<String>| s.clone().unwrap_or_else(|| "none".into());
+        let added = match &v.approvers_added {
+            Some(m) if !m.is_empty() => format!(", adding approvers: {}", names(m)),
+            _ => String::new(),
+        };
+        lines.push(format!(
+            "the default approver group changes from {} to {}{added}",
+            side(&v.before),
+            side(&v.after)
+        ));
+    }
+    if !f.system_accounts_widened().is_empty() {
+        lines.push(format!(
+            "system accounts added (they bypass approval): {}",
+            names(f.system_accounts_widened())
+        ));
+    }
+    let mut out = format!("{}\n", paint(style::WARNING, "Security impact:"));
+    for l in lines {
+        let _ = writeln!(out, "  - {l}");
+    }
+    out.push('\n');
+    out
+}
+
+fn names(items: &[String]) -> String {
+    let mut shown = items.iter().take(MAX_NAMES).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > MAX_NAMES {
+        let _ = write!(shown, " and {} more", items.len() - MAX_NAMES);
+    }
+    shown
 }
 
 fn header(c: &ResourceChange) -> String {
@@ -80,11 +168,21 @@ fn header(c: &ResourceChange) -> String {
         }
         Action::Delete => "will be destroyed\n  # (because it is not in the configuration)".to_string(),
         Action::NoOp if c.importing.is_some() => "will be imported".to_string(),
-        Action::NoOp => "has moved".to_string(),
+        Action::NoOp => String::new(),
     };
-    let mut h = format!("  # {a} {what}");
-    if let Some(prev) = &c.previous_address {
-        let _ = write!(h, "\n  # (moved from {prev})");
+    let mut h = match (&c.previous_address, what.is_empty()) {
+        // Terraform's wording for a move that changes nothing else.
+        (Some(prev), true) => format!("  # {prev} has moved to {a}"),
+        (Some(prev), false) => format!("  # {a} {what}\n  # (moved from {prev})"),
+        (None, _) if what.is_empty() => format!("  # {a} is unchanged"),
+        (None, _) => format!("  # {a} {what}"),
+    };
+    if let Some(prev) = c.previous_address.as_ref().filter(|_| c.reasons.contains(&Reason::ImpliedMove)) {
+        let _ = write!(
+            h,
+            "\n  # (the same {key} was in state as {prev}:\n  #  the object is kept, not destroyed and recreated)\n  # Add this block to the configuration to make the move explicit:\n  #   moved {{\n  #     from = {prev}\n  #     to   = {a}\n  #   }}",
+            key = natural_key(a.kind)
+        );
     }
     if let Some(id) = &c.importing
         && c.action != Action::NoOp
@@ -97,6 +195,15 @@ fn header(c: &ResourceChange) -> String {
         );
     }
     paint(style::BOLD, h)
+}
+
+/// What identifies an object of `kind` in the tenant, in words.
+fn natural_key(kind: ResourceType) -> &'static str {
+    match kind {
+        ResourceType::AccessPolicy => "task, role or role group",
+        ResourceType::ApproverGroup => "email address",
+        ResourceType::PrivilegedAccess => "tenant",
+    }
 }
 
 fn block_open(address: &Address) -> String {

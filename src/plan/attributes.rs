@@ -196,41 +196,88 @@ impl PolicyAttrs {
     }
 }
 
-/// Maps directory object ids to the name the configuration uses for them, so that a member
-/// written as `Alice@Contoso.com` and found as UPN `alice@contoso.com` is one member.
+/// Resolves members to directory objects, so that the diff compares objects, not spellings:
+/// a UPN, a mail address and another address of one user are one member. Each object is
+/// shown by the name the group's configuration uses for it (the first it lists that the
+/// object answers to), so the plan stays readable.
 #[derive(Debug, Default)]
 pub struct MemberNames {
+    /// Lower-cased configured name -> directory object id.
+    ids: BTreeMap<String, String>,
+    /// Object id -> its name in any group of the configuration (the first one listed).
     by_id: BTreeMap<String, String>,
+    /// Lower-cased group email -> object id -> its name in that group.
+    by_group: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl MemberNames {
     pub fn new(config: &Configuration, snapshot: &TenantSnapshot) -> Self {
-        let mut by_id = BTreeMap::new();
-        let names = config.groups.values().flat_map(|g| g.members.iter().map(|m| m.value.as_str())).chain(
-            config.privileged_access.iter().flat_map(|p| p.system_accounts.iter().map(|s| s.value.as_str())),
-        );
-        for name in names {
-            if let Some(obj) = snapshot.principal(name) {
-                by_id.entry(obj.id.clone()).or_insert_with(|| normalize::principal(name));
+        let mut names = MemberNames::default();
+        for g in config.groups.values() {
+            let in_group = names.by_group.entry(normalize::principal(&g.email.value)).or_default();
+            for m in &g.members {
+                let Some(obj) = snapshot.principal(&m.value) else { continue };
+                let name = normalize::principal(&m.value);
+                names.ids.insert(name.clone(), obj.id.clone());
+                let slot = in_group.entry(obj.id.clone()).or_insert_with(|| name.clone());
+                // A name the object answers to (UPN, mail) beats an alternative address.
+                if !obj.answers_to(slot) && obj.answers_to(&name) {
+                    *slot = name.clone();
+                }
+                names.by_id.entry(obj.id.clone()).or_insert(name);
             }
         }
-        MemberNames { by_id }
+        for s in config.privileged_access.iter().flat_map(|p| &p.system_accounts) {
+            if let Some(obj) = snapshot.principal(&s.value) {
+                let name = normalize::principal(&s.value);
+                names.ids.insert(name.clone(), obj.id.clone());
+                names.by_id.entry(obj.id.clone()).or_insert(name);
+            }
+        }
+        names
     }
 
     /// The comparable name of a live member.
     pub fn name_of(&self, obj: &DirectoryObject) -> String {
         self.by_id.get(&obj.id).cloned().unwrap_or_else(|| normalize::principal(obj.label()))
     }
+
+    /// The comparable name of a live member of the group at `group_email`.
+    pub fn name_in(&self, group_email: &str, obj: &DirectoryObject) -> String {
+        self.by_group
+            .get(&normalize::principal(group_email))
+            .and_then(|m| m.get(&obj.id))
+            .cloned()
+            .unwrap_or_else(|| self.name_of(obj))
+    }
+
+    /// The comparable name of a configured member of the group at `group_email`: the name
+    /// that group uses for the same directory object, or the name itself when the directory
+    /// does not know it.
+    pub fn desired_in(&self, group_email: &str, name: &str) -> String {
+        let name = normalize::principal(name);
+        self.ids
+            .get(&name)
+            .and_then(|id| self.by_group.get(&normalize::principal(group_email))?.get(id))
+            .cloned()
+            .unwrap_or(name)
+    }
+
+    /// The directory object id a configured name resolves to.
+    pub fn id_of(&self, name: &str) -> Option<&str> {
+        self.ids.get(&normalize::principal(name)).map(String::as_str)
+    }
 }
 
-/// Desired attributes of a configured group.
-pub fn desired_group(g: &ApproverGroup) -> GroupAttrs {
+/// Desired attributes of a configured group; members named twice (by UPN and by mail, say)
+/// are one member.
+pub fn desired_group(g: &ApproverGroup, names: &MemberNames) -> GroupAttrs {
     GroupAttrs {
         name: g.name.value.clone(),
         email: normalize::principal(&g.email.value),
         alias: g.effective_alias(),
         description: g.description.as_ref().map(|d| d.value.clone()).unwrap_or_default(),
-        members: g.members.iter().map(|m| normalize::principal(&m.value)).collect(),
+        members: g.members.iter().map(|m| names.desired_in(&g.email.value, &m.value)).collect(),
         membership: g.membership,
     }
 }
@@ -242,7 +289,7 @@ pub fn live_group(g: &RemoteGroup, names: &MemberNames, membership: Membership) 
         email: normalize::principal(&g.email),
         alias: g.alias.clone(),
         description: g.description.clone().unwrap_or_default(),
-        members: g.members.iter().map(|m| names.name_of(m)).collect(),
+        members: g.members.iter().map(|m| names.name_in(&g.email, m)).collect(),
         membership,
     }
 }
@@ -329,6 +376,49 @@ mod tests {
         }
         a.take_attributes(&b, &["members"]);
         assert_eq!(a.changed_attributes(&b), vec!["name"]);
+    }
+
+    #[test]
+    fn members_compare_as_directory_objects_named_as_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("main.pam.hcl"),
+            "tenant {\n  id = \"contoso.onmicrosoft.com\"\n}\napprover_group \"a\" {\n  name = \"A\"\n  email = \"a@contoso.onmicrosoft.com\"\n  members = [\"zoe.smith@contoso.com\", \"Zoe@contoso.onmicrosoft.com\", \"bob@contoso.onmicrosoft.com\"]\n}\n",
+        )
+        .unwrap();
+        let config = crate::config::load(dir.path(), &Default::default()).map(|l| l.configuration).unwrap();
+        let zoe = DirectoryObject {
+            id: "id-zoe".into(),
+            kind: crate::model::ObjectKind::User,
+            upn: Some("zoe@contoso.onmicrosoft.com".into()),
+            mail: Some("zoe.smith@contoso.com".into()),
+            display_name: None,
+            has_mailbox: true,
+            is_guest: false,
+        };
+        let mut snapshot = TenantSnapshot::default();
+        snapshot.principals.insert("zoe.smith@contoso.com".into(), Some(zoe.clone()));
+        snapshot.principals.insert("zoe@contoso.onmicrosoft.com".into(), Some(zoe.clone()));
+        snapshot.principals.insert("bob@contoso.onmicrosoft.com".into(), None);
+        let names = MemberNames::new(&config, &snapshot);
+        let g = config.groups.values().next().unwrap();
+        let desired = desired_group(g, &names);
+        let want: BTreeSet<String> =
+            ["zoe.smith@contoso.com", "bob@contoso.onmicrosoft.com"].map(String::from).into();
+        assert_eq!(desired.members, want, "one member under the first name listed");
+        let live = RemoteGroup {
+            id: "g".into(),
+            name: "A".into(),
+            display_name: "A".into(),
+            alias: "a".into(),
+            email: "A@contoso.onmicrosoft.com".into(),
+            description: None,
+            security_enabled: true,
+            members: vec![zoe],
+        };
+        let live = live_group(&live, &names, Membership::Authoritative);
+        assert!(live.members.contains("zoe.smith@contoso.com"), "{:?}", live.members);
+        assert_eq!(names.id_of("ZOE@contoso.onmicrosoft.com"), Some("id-zoe"));
     }
 
     #[test]

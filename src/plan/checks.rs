@@ -1,15 +1,18 @@
 //! Plan-time checks against the tenant, each pointing at the configuration: unknown members,
-//! members without a mailbox, guest approvers, approver groups that would be empty, the
-//! 30-policy limit counting unmanaged policies, approver groups that do not exist, and
-//! self-lockout (a policy gating a cmdlet pamform itself runs while its own identity is not
-//! a system account).
+//! members without a mailbox, guest approvers, members listed twice under two names,
+//! approver groups that would be empty, the 30-policy limit counting unmanaged policies,
+//! approver groups that do not exist, tasks, roles and role groups the tenant does not have,
+//! group names another recipient holds, and self-lockout (a policy in force after the plan
+//! gating a cmdlet pamform itself runs while PAM is on and pamform's identity is not a
+//! system account).
 
 use std::collections::BTreeSet;
 
 use crate::config::{Diagnostic, Diagnostics};
-use crate::model::{Configuration, GroupRef, PolicyTarget, TenantSnapshot, normalize};
-use crate::plan::Plan;
-use crate::plan::attributes::Attrs;
+use crate::model::snapshot::RoleCatalog;
+use crate::model::{Configuration, GroupRef, PolicyTarget, ResourceType, Span, TenantSnapshot, normalize};
+use crate::plan::attributes::{Attrs, MemberNames};
+use crate::plan::{Action, Plan};
 use crate::state::State;
 use crate::wire::exchange::{MAX_POLICIES, cmdlet};
 
@@ -45,6 +48,11 @@ pub mod code {
     pub const UNKNOWN_APPROVER_GROUP: &str = "pamform::unknown_approver_group";
     pub const UNKNOWN_SYSTEM_ACCOUNT: &str = "pamform::unknown_system_account";
     pub const DEFAULT_GROUP_REPLACED: &str = "pamform::default_group_replaced";
+    pub const DUPLICATE_MEMBER: &str = "pamform::duplicate_member";
+    pub const UNKNOWN_TASK: &str = "pamform::unknown_task";
+    pub const UNKNOWN_ROLE: &str = "pamform::unknown_role";
+    pub const UNKNOWN_ROLE_GROUP: &str = "pamform::unknown_role_group";
+    pub const GROUP_NAME_TAKEN: &str = "pamform::group_name_taken";
 }
 
 /// Runs every check; errors and warnings together.
@@ -56,10 +64,13 @@ pub fn check(
 ) -> Diagnostics {
     let mut out = Diagnostics::new();
     members(config, snapshot, &mut out);
+    duplicate_members(config, snapshot, &mut out);
     empty_groups(config, plan, &mut out);
     group_refs(config, snapshot, &mut out);
     policy_limit(config, snapshot, state, &mut out);
-    self_lockout(config, snapshot, &mut out);
+    tenant_names(config, snapshot, &mut out);
+    group_names(config, snapshot, plan, &mut out);
+    self_lockout(config, snapshot, state, plan, &mut out);
     default_group_replaced(config, plan, &mut out);
     out.sort();
     out
@@ -232,36 +243,233 @@ fn policy_limit(
     }
 }
 
-fn self_lockout(config: &Configuration, snapshot: &TenantSnapshot, out: &mut Diagnostics) {
-    let Some(pam) = &config.privileged_access else { return };
-    if !pam.enabled.value {
+/// A member listed twice in one group under two names (UPN and mail, say) is one member:
+/// a warning at the second name.
+fn duplicate_members(config: &Configuration, snapshot: &TenantSnapshot, out: &mut Diagnostics) {
+    let names = MemberNames::new(config, snapshot);
+    for (address, g) in &config.groups {
+        let mut seen: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
+        for m in &g.members {
+            let key =
+                names.id_of(&m.value).map(str::to_string).unwrap_or_else(|| normalize::principal(&m.value));
+            match seen.get(&key) {
+                Some(first) => out.push(
+                    Diagnostic::warning(
+                        code::DUPLICATE_MEMBER,
+                        format!("{address} lists the same member twice: `{}` is `{first}`", m.value),
+                    )
+                    .with_label(m.span, "already listed under another name")
+                    .with_help("list each member once; pamform compares members as directory objects"),
+                ),
+                None => {
+                    seen.insert(key, m.value.as_str());
+                }
+            }
+        }
+    }
+}
+
+/// Tasks, roles and role groups the tenant does not have fail only halfway through an apply:
+/// check them against the tenant's catalog (when the refresh read it), unless the tenant
+/// already has a policy for the target.
+fn tenant_names(config: &Configuration, snapshot: &TenantSnapshot, out: &mut Diagnostics) {
+    let Some(catalog) = &snapshot.catalog else { return };
+    for (address, p) in &config.policies {
+        let target = &p.target.value;
+        if snapshot.policy_by_target(target).is_some() {
+            continue;
+        }
+        let (names, code, what, lister) = match target {
+            PolicyTarget::Task(_) => (
+                &catalog.cmdlets,
+                code::UNKNOWN_TASK,
+                "cmdlet",
+                "tasks are the cmdlets of the tenant's management roles, which Get-ManagementRoleEntry \"*\\*\" lists",
+            ),
+            PolicyTarget::Role(_) => (
+                &catalog.roles,
+                code::UNKNOWN_ROLE,
+                "management role",
+                "Get-ManagementRole lists the tenant's roles",
+            ),
+            PolicyTarget::RoleGroup(_) => (
+                &catalog.role_groups,
+                code::UNKNOWN_ROLE_GROUP,
+                "role group",
+                "Get-RoleGroup lists the tenant's role groups",
+            ),
+        };
+        if RoleCatalog::find(names, target.name()).is_some() {
+            continue;
+        }
+        let shown = |n: &str| match target {
+            PolicyTarget::Task(_) => format!("Exchange\\{n}"),
+            _ => n.to_string(),
+        };
+        let d = Diagnostic::error(code, format!("{address}: the tenant has no {what} `{}`", target.name()));
+        let d = match did_you_mean(target.name(), names) {
+            Some(best) => d
+                .with_label(p.target.span, format!("did you mean \"{}\"?", shown(best)))
+                .with_help(format!("did you mean \"{}\"? {lister}", shown(best))),
+            None => d
+                .with_label(p.target.span, format!("no such {what}"))
+                .with_help(format!("check the spelling; {lister}")),
+        };
+        out.push(d);
+    }
+}
+
+/// The closest name, when one is close enough to be a likely typo.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a String>) -> Option<&'a str> {
+    let wanted = name.trim().to_lowercase();
+    let limit = (wanted.chars().count() / 3).clamp(1, 4);
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&wanted, &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
+        .map(|(_, c)| c.as_str())
+}
+
+/// A new group (or a group being renamed) must not take the Exchange `Name`, display name or
+/// alias of another recipient: Exchange refuses it only at apply.
+fn group_names(config: &Configuration, snapshot: &TenantSnapshot, plan: &Plan, out: &mut Diagnostics) {
+    for (address, g) in &config.groups {
+        let Some(change) = plan.change(address) else { continue };
+        let Some(after) = change.after.as_ref().and_then(Attrs::as_group) else { continue };
+        let renamed = change.changed.iter().any(|c| c == "name");
+        let realiased = change.changed.iter().any(|c| c == "alias");
+        let new = matches!(change.action, Action::Create | Action::Replace);
+        if !(new || renamed || realiased) {
+            continue;
+        }
+        // The group itself (by id, or by address when it is adopted) holds its own names.
+        let others = snapshot.name_holders.iter().filter(|r| {
+            !change.remote_id.as_deref().is_some_and(|id| r.id.eq_ignore_ascii_case(id))
+                && !r.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&after.email))
+        });
+        let name = after.name.trim();
+        let alias = after.alias.trim();
+        for r in others {
+            let holder = r.email.as_deref().unwrap_or(&r.name);
+            let (what, span) = if (new || renamed)
+                && (r.name.trim().eq_ignore_ascii_case(name)
+                    || r.display_name.trim().eq_ignore_ascii_case(name))
+            {
+                ("name", g.name.span)
+            } else if (new || realiased) && !alias.is_empty() && r.alias.trim().eq_ignore_ascii_case(alias) {
+                ("alias", g.alias.as_ref().map(|a| a.span).unwrap_or(g.email.span))
+            } else {
+                continue;
+            };
+            let value = if what == "name" { name } else { alias };
+            out.push(
+                Diagnostic::error(
+                    code::GROUP_NAME_TAKEN,
+                    format!("{address}: the {what} `{value}` is already taken by `{holder}` in the tenant"),
+                )
+                .with_label(span, format!("{what} in use"))
+                .with_help(format!(
+                    "Exchange keeps names and aliases unique among recipients: choose another {what}, or import `{holder}` if it is the group you mean"
+                )),
+            );
+            break;
+        }
+    }
+}
+
+/// PAM after the plan: the configuration's `privileged_access` block when there is one, else
+/// the tenant's live switch, with its system accounts.
+fn pam_after(config: &Configuration, snapshot: &TenantSnapshot) -> (bool, Vec<String>, Option<Span>) {
+    match &config.privileged_access {
+        Some(p) => {
+            (p.enabled.value, p.system_accounts.iter().map(|s| s.value.clone()).collect(), Some(p.span))
+        }
+        None => (snapshot.pam.enabled, snapshot.pam.system_accounts.clone(), None),
+    }
+}
+
+fn self_lockout(
+    config: &Configuration,
+    snapshot: &TenantSnapshot,
+    state: Option<&State>,
+    plan: &Plan,
+    out: &mut Diagnostics,
+) {
+    let (enabled, accounts, pam_span) = pam_after(config, snapshot);
+    if !enabled {
         return;
     }
     let Some(identity) = snapshot.identity.as_deref() else { return };
-    if pam.system_accounts.iter().any(|s| s.value.trim().eq_ignore_ascii_case(identity.trim())) {
+    if accounts.iter().any(|s| s.trim().eq_ignore_ascii_case(identity.trim())) {
         return;
     }
+    let fix = match pam_span {
+        Some(_) => format!("add \"{identity}\" to privileged_access.system_accounts"),
+        None => format!(
+            "PAM is on in the tenant: add a privileged_access block whose system_accounts include \"{identity}\""
+        ),
+    };
+    let hits = |target: &PolicyTarget| -> Vec<&'static str> {
+        let gated = gated_cmdlets(target, snapshot);
+        CMDLETS_PAMFORM_RUNS.iter().copied().filter(|c| gated.contains(&c.to_lowercase())).collect()
+    };
+    let how = |t: &PolicyTarget| match t {
+        PolicyTarget::Task(_) => String::new(),
+        t => format!(" (through {} `{}`)", t.attribute().replace('_', " "), t.name()),
+    };
     for (address, p) in &config.policies {
-        let gated = gated_cmdlets(&p.target.value, snapshot);
-        let hit: Vec<&str> =
-            CMDLETS_PAMFORM_RUNS.iter().copied().filter(|c| gated.contains(&c.to_lowercase())).collect();
+        let hit = hits(&p.target.value);
         if let Some(first) = hit.first() {
-            let how = match &p.target.value {
-                PolicyTarget::Task(_) => String::new(),
-                t => format!(" (through {} `{}`)", t.attribute().replace('_', " "), t.name()),
-            };
-            out.push(
-                Diagnostic::error(
-                    code::SELF_LOCKOUT,
-                    format!(
-                        "{address} would lock pamform out: it gates Exchange\\{first}{how}, which pamform runs, and pamform's identity `{identity}` is not a system account"
-                    ),
-                )
-                .with_label(p.target.span, format!("gates {} cmdlet(s) pamform needs", hit.len()))
-                .with_extra_label(pam.span, "system_accounts does not list pamform's identity")
-                .with_help(format!("add \"{identity}\" to privileged_access.system_accounts, or gate something narrower")),
-            );
+            let mut d = Diagnostic::error(
+                code::SELF_LOCKOUT,
+                format!(
+                    "{address} would lock pamform out: it gates Exchange\\{first}{}, which pamform runs, and pamform's identity `{identity}` is not a system account",
+                    how(&p.target.value)
+                ),
+            )
+            .with_label(p.target.span, format!("gates {} cmdlet(s) pamform needs", hit.len()));
+            if let Some(span) = pam_span {
+                d = d.with_extra_label(span, "system_accounts does not list pamform's identity");
+            }
+            out.push(d.with_help(format!("{fix}, or gate something narrower")));
         }
+    }
+    // Policies already in the tenant that this plan keeps: neither configured nor destroyed.
+    let planned: BTreeSet<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.address.kind == ResourceType::AccessPolicy)
+        .filter_map(|c| c.remote_id.as_deref().map(str::to_lowercase))
+        .chain(state.into_iter().flat_map(|s| {
+            s.resources
+                .iter()
+                .filter(|r| r.address.kind == ResourceType::AccessPolicy && config.contains(&r.address))
+                .map(|r| r.id.to_lowercase())
+        }))
+        .collect();
+    let wanted: BTreeSet<String> = config.policies.values().map(|p| p.target.value.natural_key()).collect();
+    for live in &snapshot.policies {
+        if planned.contains(&live.id.to_lowercase()) || wanted.contains(&live.target.natural_key()) {
+            continue;
+        }
+        let hit = hits(&live.target);
+        let Some(first) = hit.first() else { continue };
+        let mut d = Diagnostic::error(
+            code::SELF_LOCKOUT,
+            format!(
+                "the policy for {} already in the tenant (id {}) would lock pamform out: it gates Exchange\\{first}{}, which pamform runs, PAM is on and pamform's identity `{identity}` is not a system account",
+                live.target.display_value(),
+                live.id,
+                how(&live.target)
+            ),
+        );
+        if let Some(span) = pam_span {
+            d = d.with_label(span, "system_accounts does not list pamform's identity");
+        }
+        out.push(d.with_help(format!(
+            "{fix}, or remove that policy from the tenant (pamform import it, then delete its block)"
+        )));
     }
 }
 
@@ -280,5 +488,248 @@ pub fn gated_cmdlets(target: &PolicyTarget, snapshot: &TenantSnapshot) -> BTreeS
             .flatten()
             .flat_map(|r| role(r))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::snapshot::NamedRecipient;
+    use crate::model::{Approval, DirectoryObject, ObjectKind, PamSetting, RemotePolicy};
+    use crate::plan::PlanOptions;
+
+    const APP: &str = "app-id";
+
+    fn load(hcl: &str) -> Configuration {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("main.pam.hcl"),
+            format!("tenant {{\n  id = \"contoso.onmicrosoft.com\"\n}}\n{hcl}"),
+        )
+        .unwrap();
+        match crate::config::load(dir.path(), &crate::config::VarInputs::default()) {
+            Ok(l) => l.configuration,
+            Err(e) => panic!("{}", crate::config::render_plain(&e.diagnostics, &e.sources)),
+        }
+    }
+
+    fn user(name: &str, mail: &str) -> DirectoryObject {
+        DirectoryObject {
+            id: format!("id-{name}"),
+            kind: ObjectKind::User,
+            upn: Some(format!("{name}@contoso.onmicrosoft.com")),
+            mail: Some(mail.to_string()),
+            display_name: Some(name.to_string()),
+            has_mailbox: true,
+            is_guest: false,
+        }
+    }
+
+    /// Alice (also `alice.a@contoso.com`) and Bob are in the directory; the catalog has the
+    /// move and group cmdlets.
+    fn tenant(config: &Configuration) -> TenantSnapshot {
+        let mut s = TenantSnapshot { identity: Some(APP.into()), ..Default::default() };
+        let alice = user("alice", "alice.a@contoso.com");
+        let bob = user("bob", "bob@contoso.onmicrosoft.com");
+        for g in config.groups.values() {
+            for m in &g.members {
+                let found = [&alice, &bob].into_iter().find(|o| o.answers_to(&m.value)).cloned();
+                s.principals.insert(normalize::principal(&m.value), found);
+            }
+        }
+        let groups = ["Get-DistributionGroup", "New-DistributionGroup"];
+        s.role_cmdlets.insert("distribution groups".into(), groups.map(String::from).to_vec());
+        s.role_cmdlets.insert("move mailboxes".into(), vec!["New-MoveRequest".into()]);
+        s.role_group_roles.insert("recipient management".into(), vec!["Distribution Groups".into()]);
+        s.catalog = Some(RoleCatalog {
+            cmdlets: ["New-MoveRequest", "Get-DistributionGroup", "New-DistributionGroup"]
+                .map(String::from)
+                .into(),
+            roles: ["Move Mailboxes", "Distribution Groups"].map(String::from).into(),
+            role_groups: ["Recipient Management"].map(String::from).into(),
+        });
+        s
+    }
+
+    const GROUP: &str = "approver_group \"approvers\" {\n  name    = \"PAM Approvers\"\n  email   = \"pam-approvers@contoso.onmicrosoft.com\"\n  members = [\"alice@contoso.onmicrosoft.com\", \"bob@contoso.onmicrosoft.com\"]\n}\n";
+
+    fn gate(attribute: &str, value: &str) -> String {
+        format!(
+            "{GROUP}access_policy \"gate\" {{\n  {attribute} = \"{value}\"\n  approver_group = approver_group.approvers\n}}\n"
+        )
+    }
+
+    /// (code, configured text under the primary label, message) of each diagnostic.
+    fn run(config: &Configuration, snapshot: &TenantSnapshot) -> Vec<(String, String, String)> {
+        let plan = crate::plan::build(config, snapshot, None, &PlanOptions::default()).expect("plan");
+        check(config, snapshot, None, &plan)
+            .iter()
+            .map(|d| {
+                let at = d
+                    .primary
+                    .as_ref()
+                    .map(|l| config.sources.snippet(l.span).to_string())
+                    .unwrap_or_default();
+                (d.code.clone(), at, d.message.clone())
+            })
+            .collect()
+    }
+
+    fn codes(found: &[(String, String, String)]) -> Vec<&str> {
+        found.iter().map(|d| d.0.as_str()).collect()
+    }
+
+    fn live_pam(enabled: bool, system_accounts: &[&str]) -> PamSetting {
+        PamSetting {
+            enabled,
+            default_approver_group: Some("hand@contoso.onmicrosoft.com".into()),
+            system_accounts: system_accounts.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn without_a_block_the_live_pam_switch_decides_self_lockout() {
+        let config = load(&gate("task", "Exchange\\\\Get-DistributionGroup"));
+        let mut snapshot = tenant(&config);
+        assert!(run(&config, &snapshot).is_empty(), "PAM is off in the tenant");
+        snapshot.pam = live_pam(true, &[]);
+        let found = run(&config, &snapshot);
+        assert_eq!(codes(&found), vec![code::SELF_LOCKOUT]);
+        assert_eq!(found[0].1, "\"Exchange\\\\Get-DistributionGroup\"");
+        snapshot.pam = live_pam(true, &["APP-ID"]);
+        assert!(run(&config, &snapshot).is_empty(), "pamform is a live system account");
+    }
+
+    #[test]
+    fn the_block_wins_over_the_live_switch() {
+        let off =
+            format!("{}privileged_access {{\n  enabled = false\n}}\n", gate("role", "Distribution Groups"));
+        let config = load(&off);
+        let mut snapshot = tenant(&config);
+        snapshot.pam = live_pam(true, &[]);
+        assert!(!codes(&run(&config, &snapshot)).contains(&code::SELF_LOCKOUT), "the plan turns PAM off");
+    }
+
+    #[test]
+    fn an_unmanaged_policy_that_stays_locks_pamform_out() {
+        let config = load(GROUP);
+        let mut snapshot = tenant(&config);
+        snapshot.pam = live_pam(true, &[]);
+        snapshot.policies.push(RemotePolicy {
+            id: "p-1".into(),
+            target: PolicyTarget::RoleGroup("Recipient Management".into()),
+            approval: Approval::Manual,
+            approver_group: "hand@contoso.onmicrosoft.com".into(),
+        });
+        let found = run(&config, &snapshot);
+        assert_eq!(codes(&found), vec![code::SELF_LOCKOUT]);
+        assert!(
+            found[0].2.contains("the policy for Recipient Management already in the tenant"),
+            "{found:?}"
+        );
+        assert!(found[0].2.contains("through role group `Recipient Management`"), "{found:?}");
+        // Configured, the same policy is reported once, at its span.
+        let config = load(&gate("role_group", "Recipient Management"));
+        let found = run(&config, &snapshot);
+        assert_eq!(codes(&found), vec![code::SELF_LOCKOUT]);
+        assert_eq!(found[0].1, "\"Recipient Management\"");
+    }
+
+    #[test]
+    fn names_the_tenant_lacks_are_errors_with_a_suggestion() {
+        let cases = [
+            ("task", "Exchange\\\\New-MoveReqest", code::UNKNOWN_TASK, Some("Exchange\\New-MoveRequest")),
+            ("role", "Move Mailbox", code::UNKNOWN_ROLE, Some("Move Mailboxes")),
+            ("role_group", "recipient managment", code::UNKNOWN_ROLE_GROUP, Some("Recipient Management")),
+            ("task", "Exchange\\\\Set-Whatever", code::UNKNOWN_TASK, None),
+        ];
+        for (attribute, value, want, suggestion) in cases {
+            let config = load(&gate(attribute, value));
+            let found = run(&config, &tenant(&config));
+            assert_eq!(codes(&found), vec![want], "{value}");
+            assert_eq!(found[0].1, format!("\"{value}\""));
+            let diag = check(
+                &config,
+                &tenant(&config),
+                None,
+                &crate::plan::build(&config, &tenant(&config), None, &PlanOptions::default()).unwrap(),
+            );
+            let help = diag.iter().next().and_then(|d| d.help.clone()).unwrap_or_default();
+            match suggestion {
+                Some(s) => assert!(help.contains(&format!("did you mean \"{s}\"")), "{help}"),
+                None => assert!(!help.contains("did you mean"), "{help}"),
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_not_checked_without_a_catalog_or_when_the_policy_exists() {
+        let config = load(&gate("task", "Exchange\\\\New-Thing"));
+        let mut snapshot = tenant(&config);
+        snapshot.catalog = None;
+        assert!(run(&config, &snapshot).is_empty());
+        let mut snapshot = tenant(&config);
+        snapshot.policies.push(RemotePolicy {
+            id: "p-1".into(),
+            target: PolicyTarget::Task("new-thing".into()),
+            approval: Approval::Manual,
+            approver_group: "pam-approvers@contoso.onmicrosoft.com".into(),
+        });
+        assert!(!codes(&run(&config, &snapshot)).contains(&code::UNKNOWN_TASK));
+    }
+
+    #[test]
+    fn did_you_mean_picks_the_closest_likely_typo() {
+        let names: BTreeSet<String> =
+            ["New-MoveRequest", "Get-MoveRequest", "Set-Mailbox"].map(String::from).into();
+        assert_eq!(did_you_mean("new-movereqest", &names), Some("New-MoveRequest"));
+        assert_eq!(did_you_mean("Set-Mailbx", &names), Some("Set-Mailbox"));
+        assert_eq!(did_you_mean("Remove-Everything", &names), None);
+    }
+
+    #[test]
+    fn a_new_group_must_not_take_another_recipients_name_or_alias() {
+        let config = load(GROUP);
+        let holder = |id: &str, name: &str, alias: &str, email: &str| NamedRecipient {
+            id: id.into(),
+            name: name.into(),
+            display_name: name.into(),
+            alias: alias.into(),
+            email: Some(email.into()),
+        };
+        let mut snapshot = tenant(&config);
+        snapshot.name_holders.push(holder("g-old", "PAM Approvers", "old", "old@contoso.onmicrosoft.com"));
+        let found = run(&config, &snapshot);
+        assert_eq!(codes(&found), vec![code::GROUP_NAME_TAKEN]);
+        assert_eq!(found[0].1, "\"PAM Approvers\"");
+        assert!(found[0].2.contains("old@contoso.onmicrosoft.com"), "{found:?}");
+
+        let mut snapshot = tenant(&config);
+        snapshot.name_holders.push(holder("u-1", "pam-approvers", "pam-approvers", "someone@contoso.com"));
+        let found = run(&config, &snapshot);
+        assert_eq!(codes(&found), vec![code::GROUP_NAME_TAKEN]);
+        assert!(found[0].2.contains("alias `pam-approvers`"), "{found:?}");
+
+        // The group itself, found by its address, holds its own names.
+        let mut snapshot = tenant(&config);
+        snapshot.name_holders.push(holder(
+            "g-self",
+            "PAM Approvers",
+            "pam-approvers",
+            "PAM-Approvers@contoso.onmicrosoft.com",
+        ));
+        assert!(run(&config, &snapshot).is_empty());
+    }
+
+    #[test]
+    fn one_user_listed_by_upn_and_by_mail_is_a_warning_at_the_second_name() {
+        let hcl = GROUP.replace(
+            "\"bob@contoso.onmicrosoft.com\"",
+            "\"Alice.A@contoso.com\", \"bob@contoso.onmicrosoft.com\"",
+        );
+        let config = load(&hcl);
+        let found = run(&config, &tenant(&config));
+        assert_eq!(codes(&found), vec![code::DUPLICATE_MEMBER]);
+        assert_eq!(found[0].1, "\"Alice.A@contoso.com\"");
     }
 }

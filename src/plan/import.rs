@@ -1,9 +1,11 @@
 //! Import lookup: finds the tenant object an import id names for a configured address (an
 //! `import` block or `pamform import`), and checks that it is the object the block describes:
-//! same kind, same email or target. Pure: it reads a snapshot.
+//! same kind, same email or target, and managed by no other address. Pure: it reads a
+//! snapshot and the state.
 
 use crate::model::{Address, Configuration, ResourceType, TenantSnapshot, normalize};
 use crate::plan::PRIVILEGED_ACCESS_ID;
+use crate::state::State;
 use crate::wire::exchange::task;
 
 /// Why an object cannot be imported.
@@ -23,6 +25,11 @@ pub enum ImportError {
     /// The id names an object of the right kind, but not the one the block describes.
     #[error("{0}")]
     Differs(String),
+    /// Another address already manages the object: one remote object, one address.
+    #[error(
+        "`{id}` is already managed by {owner}; to manage it as {address} instead, add a `moved` block from {owner} to {address}, or run `pamform state rm {owner}` first"
+    )]
+    OwnedElsewhere { id: String, owner: Box<Address>, address: Box<Address> },
 }
 
 impl ImportError {
@@ -116,6 +123,22 @@ pub fn find(
     }
 }
 
+/// Fails when another state address than `address` already records the remote id `found`
+/// (as [`find`] returns it): a remote object belongs to one address.
+pub fn check_owner(state: &State, address: &Address, id: &str, found: &str) -> Result<(), ImportError> {
+    if address.kind == ResourceType::PrivilegedAccess {
+        return Ok(());
+    }
+    match state.resources.iter().find(|r| &r.address != address && r.id.eq_ignore_ascii_case(found)) {
+        Some(r) => Err(ImportError::OwnedElsewhere {
+            id: id.trim().to_string(),
+            owner: Box::new(r.address.clone()),
+            address: Box::new(address.clone()),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn not_found(kind: ResourceType, id: &str) -> ImportError {
     ImportError::NotFound { kind, id: id.to_string(), hint: hint(kind) }
 }
@@ -204,6 +227,35 @@ mod tests {
         assert!(err.to_string().contains("import it into an access_policy block"), "{err}");
         let err = any(&Address::policy("a"), "g@x.io").unwrap_err();
         assert!(err.to_string().contains("is an approver group (G@x.io), not an access policy"), "{err}");
+    }
+
+    #[test]
+    fn an_id_another_address_manages_is_refused_with_its_owner() {
+        let mut state = State::new("contoso");
+        let owner = Address::policy("old");
+        state.upsert(crate::state::ResourceState::new(
+            owner.clone(),
+            "P1".into(),
+            serde_json::json!({}),
+            vec![],
+        ));
+        let err = check_owner(&state, &Address::policy("new"), "Exchange\\Set-Mailbox", "p1").unwrap_err();
+        assert_eq!(
+            err,
+            ImportError::OwnedElsewhere {
+                id: "Exchange\\Set-Mailbox".into(),
+                owner: Box::new(owner.clone()),
+                address: Box::new(Address::policy("new"))
+            }
+        );
+        let text = err.to_string();
+        assert!(text.contains("managed by access_policy.old"), "{text}");
+        assert!(
+            text.contains("`moved` block") && text.contains("pamform state rm access_policy.old"),
+            "{text}"
+        );
+        assert!(check_owner(&state, &owner, "p1", "p1").is_ok());
+        assert!(check_owner(&state, &Address::policy("new"), "p2", "p2").is_ok());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The diff: configuration vs refreshed tenant vs state, into a [`Plan`] of actions, each
-//! with its reason. Normalisation lives in [`attributes`]; checks against the tenant in
+//! with its reason; a remote object belongs to one address (renames are moves, never
+//! destroy and create). Normalisation lives in [`attributes`]; checks against the tenant in
 //! [`checks`]; rendering elsewhere ([`crate::output`]). The plan is pure data: building it
 //! makes no calls.
 
@@ -59,6 +60,9 @@ pub enum Reason {
     DeleteBecauseDestroy,
     /// A `moved` block renamed the resource.
     Moved,
+    /// The object in state under another address that left the configuration has the same
+    /// natural key (task, role, role group; group email): it is moved, never recreated.
+    ImpliedMove,
 }
 
 impl Reason {
@@ -204,6 +208,19 @@ impl PlanError {
     }
 }
 
+/// The stable codes of the errors that make a plan impossible.
+pub mod code {
+    pub const PREVENT_DESTROY: &str = "pamform::prevent_destroy";
+    pub const IMPORT_NOT_FOUND: &str = "pamform::import_not_found";
+    /// An import of an object another address already manages.
+    pub const IMPORT_OWNED: &str = "pamform::import_owned";
+    pub const MOVED_BOTH_EXIST: &str = "pamform::moved_both_exist";
+    /// Two addresses would manage one remote object.
+    pub const OWNER_CONFLICT: &str = "pamform::owner_conflict";
+    /// A group would be removed while a policy or the PAM switch still names it.
+    pub const GROUP_STILL_NAMED: &str = "pamform::group_still_named";
+}
+
 /// The id state records for `privileged_access`: there is one per tenant.
 pub const PRIVILEGED_ACCESS_ID: &str = "tenant";
 
@@ -242,6 +259,11 @@ fn live_attrs(
 }
 
 /// Builds the plan. `state` is `None` before the first apply.
+///
+/// A remote object belongs to one address, in state and in the plan: an object is adopted
+/// by its natural key only when no state address records it; an address that leaves the
+/// configuration while another with the same natural key appears is moved, never destroyed
+/// and created again; what cannot be decided safely is an error at the span.
 pub fn build(
     config: &Configuration,
     snapshot: &TenantSnapshot,
@@ -253,71 +275,12 @@ pub fn build(
     let empty = State::new("");
     let state = state.unwrap_or(&empty);
 
-    // Moves: the state entry at `from` is treated as living at `to`.
-    let mut moved_from: BTreeMap<Address, Address> = BTreeMap::new();
-    for m in &config.moves {
-        let (from, to) = (&m.from.value, &m.to.value);
-        match (state.get(from).is_some(), state.get(to).is_some()) {
-            (true, false) => {
-                moved_from.insert(to.clone(), from.clone());
-            }
-            (true, true) => errors.push(PlanError::new(
-                "pamform::moved_both_exist",
-                format!("cannot move {from} to {to}: both are in state"),
-                Some(m.span),
-                Some("remove one of them with `pamform state rm`, or delete this moved block"),
-            )),
-            _ => {}
-        }
-    }
-    let imports: BTreeMap<&Address, &crate::model::Import> =
-        config.imports.iter().map(|i| (&i.to.value, i)).collect();
-
-    // The state entry for each configured address (following moves).
-    let state_entry =
-        |addr: &Address| state.get(addr).or_else(|| moved_from.get(addr).and_then(|from| state.get(from)));
-
-    // Drift: state vs tenant, for every resource in state.
-    let mut drift = Vec::new();
-    for r in &state.resources {
-        let Some(recorded) = Attrs::from_value(r.address.kind, &r.attributes) else { continue };
-        let membership = recorded.as_group().map(|g| g.membership).unwrap_or_default();
-        let live =
-            live_attrs(&r.address, Some(&r.id), None, membership, snapshot, &names).filter(|(id, _)| {
-                r.address.kind == ResourceType::PrivilegedAccess || id.eq_ignore_ascii_case(&r.id)
-            });
-        match live {
-            None => drift.push(ResourceDrift {
-                address: r.address.clone(),
-                remote_id: r.id.clone(),
-                before: recorded,
-                after: None,
-                changed: vec![],
-            }),
-            Some((_, mut now)) => {
-                if let (Attrs::Group(rec), Attrs::Group(n)) = (&recorded, &mut now)
-                    && rec.membership == crate::model::Membership::Additive
-                {
-                    // Additive groups only own the listed members: others are not drift.
-                    n.members.retain(|m| rec.members.contains(m));
-                }
-                let changed = recorded.changed_attributes(&now);
-                if !changed.is_empty() {
-                    drift.push(ResourceDrift {
-                        address: r.address.clone(),
-                        remote_id: r.id.clone(),
-                        before: recorded,
-                        after: Some(now),
-                        changed: changed.into_iter().map(str::to_string).collect(),
-                    });
-                }
-            }
-        }
-    }
-
-    let mut changes = Vec::new();
+    let mut drift = refresh_drift(state, snapshot, &names);
     if options.mode == PlanMode::RefreshOnly {
-        return finish(Plan { mode: options.mode, targets: options.targets.clone(), changes, drift }, errors);
+        return finish(
+            Plan { mode: options.mode, targets: options.targets.clone(), changes: vec![], drift },
+            errors,
+        );
     }
 
     // Desired resources.
@@ -326,7 +289,11 @@ pub fn build(
         for (a, g) in &config.groups {
             desired.insert(
                 a.clone(),
-                (Attrs::Group(attributes::desired_group(g)), g.meta.dependencies.clone(), Some(g.span)),
+                (
+                    Attrs::Group(attributes::desired_group(g, &names)),
+                    g.meta.dependencies.clone(),
+                    Some(g.span),
+                ),
             );
         }
         for (a, p) in &config.policies {
@@ -346,9 +313,90 @@ pub fn build(
             );
         }
     }
+    // A policy or PAM switch that names a configured group by its email string depends on
+    // that group as a reference would: the group is created before and removed after it.
+    let by_email: BTreeMap<String, &Address> =
+        config.groups.iter().map(|(a, g)| (crate::model::normalize::principal(&g.email.value), a)).collect();
+    for (attrs, deps, _) in desired.values_mut() {
+        let named = match attrs {
+            Attrs::Policy(p) => Some(p.approver_group.as_str()),
+            Attrs::Pam(p) => p.default_approver_group.as_deref(),
+            Attrs::Group(_) => None,
+        };
+        if let Some(group) = named.and_then(|e| by_email.get(&crate::model::normalize::principal(e))) {
+            deps.insert((*group).clone());
+        }
+    }
 
-    for (address, (want, deps, _span)) in &desired {
-        let entry = state_entry(address);
+    // Moves from `moved` blocks (chains followed): the state entry at `from` lives at `to`.
+    let ends = crate::config::move_destinations(&config.moves);
+    let moved_from = match options.mode {
+        PlanMode::Normal => explicit_moves(config, state, &ends, &mut errors),
+        _ => BTreeMap::new(),
+    };
+    let moved_to: BTreeMap<&Address, &Address> = moved_from.iter().map(|(to, from)| (from, to)).collect();
+    let imports: BTreeMap<&Address, &crate::model::Import> =
+        config.imports.iter().map(|i| (&i.to.value, i)).collect();
+    let owners = Owners::of(state);
+
+    // Implied moves: a new address whose object (found by natural key) a state address that
+    // leaves the configuration records takes that state entry over.
+    let mut implied: BTreeMap<Address, Address> = BTreeMap::new();
+    let mut refused: BTreeSet<Address> = BTreeSet::new();
+    let mut claims: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
+    for (address, (want, _, span)) in &desired {
+        if address.kind == ResourceType::PrivilegedAccess
+            || state.get(address).is_some()
+            || moved_from.contains_key(address)
+            || imports.contains_key(address)
+        {
+            continue;
+        }
+        let membership = want.as_group().map(|g| g.membership).unwrap_or_default();
+        let Some((id, _)) = live_attrs(address, None, Some(want), membership, snapshot, &names) else {
+            continue;
+        };
+        let Some(owner) = owners.get(address.kind, &id) else { continue };
+        let now_at = moved_to.get(owner).copied().unwrap_or(owner);
+        if desired.contains_key(now_at) {
+            errors.push(PlanError::new(
+                code::OWNER_CONFLICT,
+                format!("{address} describes the object `{id}`, which {now_at} manages"),
+                *span,
+                Some(&format!(
+                    "a remote object belongs to one address: give {address} other values, or hand the object over in two steps (remove the block at {now_at} and add `moved {{ from = {now_at}, to = {address} }}`, apply, then declare {now_at} again)"
+                )),
+            ));
+            refused.insert(address.clone());
+            continue;
+        }
+        claims.entry(owner).or_default().push(address);
+    }
+    for (old, news) in claims {
+        if let [new] = news[..] {
+            implied.insert(new.clone(), old.clone());
+            continue;
+        }
+        for new in &news {
+            let others: Vec<String> = news.iter().filter(|n| n != &new).map(|n| n.to_string()).collect();
+            errors.push(PlanError::new(
+                code::OWNER_CONFLICT,
+                format!("{new} and {} both describe the object that {old} manages", others.join(", ")),
+                config.block_span(new),
+                Some(&format!("add a `moved` block from {old} to the address that should keep its object")),
+            ));
+            refused.insert((*new).clone());
+        }
+    }
+
+    let mut changes = Vec::new();
+    let mut guarded: Vec<(Address, PlanError)> = Vec::new();
+    for (address, (want, deps, span)) in &desired {
+        if refused.contains(address) {
+            continue;
+        }
+        let previous_address = moved_from.get(address).or_else(|| implied.get(address)).cloned();
+        let entry = state.get(address).or_else(|| previous_address.as_ref().and_then(|p| state.get(p)));
         let meta = config.meta(address);
         let membership = want.as_group().map(|g| g.membership).unwrap_or_default();
         let mut reasons = Vec::new();
@@ -356,22 +404,49 @@ pub fn build(
         let live = match entry {
             Some(e) => {
                 let found = live_attrs(address, Some(&e.id), Some(want), membership, snapshot, &names);
-                if found.is_none() {
-                    reasons.push(Reason::DeletedOutside);
+                match &found {
+                    None => reasons.push(Reason::DeletedOutside),
+                    // The recorded object is gone and another with the same natural key is
+                    // there: it is taken over only if no other address records it.
+                    Some((id, _)) if !id.eq_ignore_ascii_case(&e.id) => {
+                        if let Some(other) = owners.get(address.kind, id).filter(|o| **o != e.address) {
+                            errors.push(PlanError::new(
+                                code::OWNER_CONFLICT,
+                                format!(
+                                    "{address}: its object `{}` is gone, and the object with the same key (`{id}`) is managed by {other}",
+                                    e.id
+                                ),
+                                *span,
+                                Some(&format!(
+                                    "a remote object belongs to one address: change {address} or {other} so that they describe different objects"
+                                )),
+                            ));
+                            continue;
+                        }
+                    }
+                    Some(_) => {}
                 }
                 found
             }
             None => {
                 if let Some(imp) = imports.get(address) {
-                    match import::find(address, &imp.id.value, config, snapshot) {
+                    let found = import::find(address, &imp.id.value, config, snapshot).and_then(|id| {
+                        import::check_owner(state, address, &imp.id.value, &id)?;
+                        Ok(id)
+                    });
+                    match found {
                         Ok(id) => {
                             reasons.push(Reason::ImportBlock);
                             importing = Some(imp.id.value.clone());
                             live_attrs(address, Some(&id), Some(want), membership, snapshot, &names)
                         }
                         Err(e) => {
+                            let code = match e {
+                                import::ImportError::OwnedElsewhere { .. } => code::IMPORT_OWNED,
+                                _ => code::IMPORT_NOT_FOUND,
+                            };
                             errors.push(PlanError::new(
-                                "pamform::import_not_found",
+                                code,
                                 format!("cannot import {address}: {e}"),
                                 Some(imp.id.span),
                                 None,
@@ -391,6 +466,8 @@ pub fn build(
                             importing = Some(PRIVILEGED_ACCESS_ID.to_string());
                         }
                         Some(_) if address.kind == ResourceType::PrivilegedAccess => {}
+                        // Owned objects were moved or refused above; never adopt one twice.
+                        Some((id, _)) if owners.get(address.kind, id).is_some() => continue,
                         Some((id, _)) => {
                             reasons.push(Reason::Adopt);
                             importing = Some(id.clone());
@@ -434,9 +511,22 @@ pub fn build(
                 (action, to_strings(&changed), to_strings(&forces), Some(id), Some(now))
             }
         };
-        let previous_address = moved_from.get(address).cloned();
+        if action == Action::Replace && meta.is_some_and(|m| m.lifecycle.prevent_destroy) {
+            guarded.push((
+                address.clone(),
+                PlanError::new(
+                    code::PREVENT_DESTROY,
+                    format!(
+                        "{address} has lifecycle.prevent_destroy set, but the plan would replace it (destroy, then create) because {} changed",
+                        replace_paths.join(", ")
+                    ),
+                    config.block_span(address),
+                    Some("set those attributes back, or remove prevent_destroy from its lifecycle block first"),
+                ),
+            ));
+        }
         if previous_address.is_some() {
-            reasons.push(Reason::Moved);
+            reasons.push(if moved_from.contains_key(address) { Reason::Moved } else { Reason::ImpliedMove });
         }
         changes.push(ResourceChange {
             address: address.clone(),
@@ -453,12 +543,11 @@ pub fn build(
         });
     }
 
-    // Resources in state but not desired: delete. Deleting one that has prevent_destroy is
-    // an error, unless --target leaves it out of the plan.
-    let mut guarded: Vec<(Address, PlanError)> = Vec::new();
-    let moved_away: BTreeSet<&Address> = moved_from.values().collect();
+    // Resources in state but not desired (and not moved): delete. Deleting one that has
+    // prevent_destroy is an error, unless --target leaves it out of the plan.
+    let taken: BTreeSet<&Address> = moved_from.values().chain(implied.values()).collect();
     for r in &state.resources {
-        if desired.contains_key(&r.address) || moved_away.contains(&r.address) {
+        if desired.contains_key(&r.address) || taken.contains(&r.address) {
             continue;
         }
         let Some(recorded) = Attrs::from_value(r.address.kind, &r.attributes) else { continue };
@@ -475,13 +564,13 @@ pub fn build(
             // PAM is already off: nothing to destroy.
             continue;
         }
-        if let Some(meta) = config.meta(&r.address)
-            && meta.lifecycle.prevent_destroy
-        {
+        let meta = config.meta(&r.address).or_else(|| ends.get(&r.address).and_then(|to| config.meta(to)));
+        if meta.is_some_and(|m| m.lifecycle.prevent_destroy) {
+            let at = ends.get(&r.address).filter(|to| config.contains(to)).unwrap_or(&r.address);
             guarded.push((r.address.clone(), PlanError::new(
-                "pamform::prevent_destroy",
+                code::PREVENT_DESTROY,
                 format!("{} has lifecycle.prevent_destroy set, but the plan would destroy it", r.address),
-                config.block_span(&r.address),
+                config.block_span(at),
                 Some("remove prevent_destroy from its lifecycle block first, or leave it out of --destroy with --target"),
             )));
         }
@@ -506,6 +595,7 @@ pub fn build(
     }
 
     changes.sort_by(|a, b| a.address.cmp(&b.address));
+    errors.extend(shared_objects(config, &changes));
     if !options.targets.is_empty() {
         let keep = targeted(&options.targets, &changes);
         changes.retain(|c| keep.contains(&c.address));
@@ -513,7 +603,271 @@ pub fn build(
     }
     errors
         .extend(guarded.into_iter().filter(|(a, _)| changes.iter().any(|c| &c.address == a)).map(|(_, e)| e));
+    errors.extend(groups_still_named(config, snapshot, state, &changes));
     finish(Plan { mode: options.mode, targets: options.targets.clone(), changes, drift }, errors)
+}
+
+/// Drift: state vs tenant, for every resource in state.
+fn refresh_drift(state: &State, snapshot: &TenantSnapshot, names: &MemberNames) -> Vec<ResourceDrift> {
+    let mut drift = Vec::new();
+    for r in &state.resources {
+        let Some(recorded) = Attrs::from_value(r.address.kind, &r.attributes) else { continue };
+        let membership = recorded.as_group().map(|g| g.membership).unwrap_or_default();
+        let live =
+            live_attrs(&r.address, Some(&r.id), None, membership, snapshot, names).filter(|(id, _)| {
+                r.address.kind == ResourceType::PrivilegedAccess || id.eq_ignore_ascii_case(&r.id)
+            });
+        match live {
+            None => drift.push(ResourceDrift {
+                address: r.address.clone(),
+                remote_id: r.id.clone(),
+                before: recorded,
+                after: None,
+                changed: vec![],
+            }),
+            Some((_, mut now)) => {
+                if let (Attrs::Group(rec), Attrs::Group(n)) = (&recorded, &mut now)
+                    && rec.membership == crate::model::Membership::Additive
+                {
+                    // Additive groups only own the listed members: others are not drift.
+                    n.members.retain(|m| rec.members.contains(m));
+                }
+                let changed = recorded.changed_attributes(&now);
+                if !changed.is_empty() {
+                    drift.push(ResourceDrift {
+                        address: r.address.clone(),
+                        remote_id: r.id.clone(),
+                        before: recorded,
+                        after: Some(now),
+                        changed: changed.into_iter().map(str::to_string).collect(),
+                    });
+                }
+            }
+        }
+    }
+    drift
+}
+
+/// The moves `moved` blocks make of state entries: destination -> the state address moved
+/// there. A `from` still declared keeps its object (validation rejects such a block).
+fn explicit_moves(
+    config: &Configuration,
+    state: &State,
+    ends: &BTreeMap<Address, Address>,
+    errors: &mut Vec<PlanError>,
+) -> BTreeMap<Address, Address> {
+    let mut out: BTreeMap<Address, Address> = BTreeMap::new();
+    for r in &state.resources {
+        let Some(to) = ends.get(&r.address) else { continue };
+        if to == &r.address || config.contains(&r.address) {
+            continue;
+        }
+        let span = config.moves.iter().find(|m| m.from.value == r.address).map(|m| m.span);
+        let from = &r.address;
+        if !config.contains(to) {
+            errors.push(PlanError::new(
+                code::MOVED_BOTH_EXIST,
+                format!("cannot move {from} to {to}: the configuration declares no resource instance {to}"),
+                span,
+                Some("move to the address of a declared instance, e.g. with its for_each key"),
+            ));
+        } else if state.get(to).is_some() {
+            errors.push(PlanError::new(
+                code::MOVED_BOTH_EXIST,
+                format!("cannot move {from} to {to}: both are in state"),
+                span,
+                Some("remove one of them with `pamform state rm`, or delete this moved block"),
+            ));
+        } else if let Some(other) = out.get(to) {
+            errors.push(PlanError::new(
+                code::MOVED_BOTH_EXIST,
+                format!("cannot move both {other} and {from} to {to}: both are in state"),
+                span,
+                Some("remove one of them with `pamform state rm`, or delete the moved block that leads from it"),
+            ));
+        } else {
+            out.insert(to.clone(), from.clone());
+        }
+    }
+    out
+}
+
+/// Which state address records each remote object (the first, should state hold one twice).
+struct Owners<'a>(BTreeMap<(ResourceType, String), &'a Address>);
+
+impl<'a> Owners<'a> {
+    fn of(state: &'a State) -> Self {
+        let mut map = BTreeMap::new();
+        for r in state.resources.iter().filter(|r| r.address.kind != ResourceType::PrivilegedAccess) {
+            map.entry((r.address.kind, r.id.to_lowercase())).or_insert(&r.address);
+        }
+        Owners(map)
+    }
+
+    fn get(&self, kind: ResourceType, id: &str) -> Option<&'a Address> {
+        self.0.get(&(kind, id.to_lowercase())).copied()
+    }
+}
+
+/// One remote object, one address: changes of two addresses on the same object (a state
+/// file that records it twice) are refused rather than applied twice.
+fn shared_objects(config: &Configuration, changes: &[ResourceChange]) -> Vec<PlanError> {
+    let mut seen: BTreeMap<(ResourceType, String), &Address> = BTreeMap::new();
+    let mut out = Vec::new();
+    for c in changes.iter().filter(|c| c.address.kind != ResourceType::PrivilegedAccess) {
+        let Some(id) = &c.remote_id else { continue };
+        if let Some(first) = seen.insert((c.address.kind, id.to_lowercase()), &c.address) {
+            out.push(PlanError::new(
+                code::OWNER_CONFLICT,
+                format!("{first} and {} both manage the remote object `{id}`", c.address),
+                config.block_span(&c.address).or_else(|| config.block_span(first)),
+                Some(&format!(
+                    "a remote object belongs to one address: forget the one that should not manage it with `pamform state rm`, e.g. `pamform state rm {}`",
+                    if config.contains(&c.address) { first } else { &c.address }
+                )),
+            ));
+        }
+    }
+    out
+}
+
+/// Something that names a group by email once the plan is applied.
+struct Namer {
+    what: String,
+    email: String,
+    /// Where the configuration names it, if it does.
+    span: Option<Span>,
+    is_pam: bool,
+}
+
+/// Everything that names a group after the plan: the policies and PAM switch the plan leaves
+/// or makes (by reference or by email), and what the tenant keeps that the plan does not
+/// touch (unmanaged or untargeted policies, the live PAM switch).
+fn namers_after(
+    config: &Configuration,
+    snapshot: &TenantSnapshot,
+    state: &State,
+    changes: &[ResourceChange],
+) -> Vec<Namer> {
+    let pam_span = config
+        .privileged_access
+        .as_ref()
+        .map(|p| p.default_approver_group.as_ref().map(|g| g.span).unwrap_or(p.span));
+    let mut out = Vec::new();
+    for c in changes.iter().filter(|c| c.action != Action::Delete) {
+        match c.after.as_ref() {
+            Some(Attrs::Policy(p)) => out.push(Namer {
+                what: c.address.to_string(),
+                email: p.approver_group.clone(),
+                span: config.policies.get(&c.address).map(|p| p.approver_group.span),
+                is_pam: false,
+            }),
+            Some(Attrs::Pam(p)) if p.enabled => out.extend(p.default_approver_group.iter().map(|g| Namer {
+                what: "privileged_access (its default approver group)".into(),
+                email: g.clone(),
+                span: pam_span,
+                is_pam: true,
+            })),
+            _ => {}
+        }
+    }
+    let in_plan: BTreeSet<String> = changes
+        .iter()
+        .filter(|c| c.address.kind == ResourceType::AccessPolicy)
+        .filter_map(|c| c.remote_id.as_deref())
+        .map(str::to_lowercase)
+        .collect();
+    for p in snapshot.policies.iter().filter(|p| !in_plan.contains(&p.id.to_lowercase())) {
+        let managed = state
+            .resources
+            .iter()
+            .find(|r| r.address.kind == ResourceType::AccessPolicy && r.id.eq_ignore_ascii_case(&p.id));
+        out.push(Namer {
+            what: match managed {
+                Some(r) => r.address.to_string(),
+                None => format!("the unmanaged policy for {} (`{}`)", p.target.display_value(), p.id),
+            },
+            email: p.approver_group.clone(),
+            span: managed.and_then(|r| config.policies.get(&r.address)).map(|c| c.approver_group.span),
+            is_pam: false,
+        });
+    }
+    if !changes.iter().any(|c| c.address.kind == ResourceType::PrivilegedAccess) && snapshot.pam.enabled {
+        out.extend(snapshot.pam.default_approver_group.iter().map(|g| Namer {
+            what: "the tenant's PAM switch (its default approver group)".into(),
+            email: g.clone(),
+            span: pam_span,
+            is_pam: true,
+        }));
+    }
+    out
+}
+
+/// A group the plan removes (or replaces with another email) while something still names
+/// its email after the plan: Exchange would refuse the removal on every apply.
+fn groups_still_named(
+    config: &Configuration,
+    snapshot: &TenantSnapshot,
+    state: &State,
+    changes: &[ResourceChange],
+) -> Vec<PlanError> {
+    let removed: Vec<(&ResourceChange, &str)> = changes
+        .iter()
+        .filter(|c| c.address.kind == ResourceType::ApproverGroup)
+        .filter_map(|c| {
+            let before = c.before.as_ref().and_then(Attrs::as_group)?;
+            let gone = match c.action {
+                Action::Delete => true,
+                Action::Replace => c
+                    .after
+                    .as_ref()
+                    .and_then(Attrs::as_group)
+                    .is_none_or(|a| !a.email.eq_ignore_ascii_case(&before.email)),
+                _ => false,
+            };
+            gone.then_some((c, before.email.as_str()))
+        })
+        .collect();
+    if removed.is_empty() {
+        return vec![];
+    }
+    let live_default =
+        snapshot.pam.default_approver_group.as_deref().filter(|_| snapshot.pam.enabled).unwrap_or_default();
+    let namers = namers_after(config, snapshot, state, changes);
+    let mut out = Vec::new();
+    for (c, email) in removed {
+        for n in namers.iter().filter(|n| n.email.eq_ignore_ascii_case(email)) {
+            // Replacing PAM's live default group has its own check (plan::checks).
+            if c.action == Action::Replace && n.is_pam && live_default.eq_ignore_ascii_case(email) {
+                continue;
+            }
+            let how = if c.action == Action::Replace {
+                "replaced by a group with another email"
+            } else {
+                "removed"
+            };
+            let help = match n.span {
+                Some(_) => format!(
+                    "point {} at another group (or remove it) in the same change, or keep {}",
+                    n.what, c.address
+                ),
+                None => format!(
+                    "change or remove it in the tenant first (or `pamform import` it and change it here), or keep {}",
+                    c.address
+                ),
+            };
+            out.push(PlanError::new(
+                code::GROUP_STILL_NAMED,
+                format!(
+                    "{} would be {how}, but {} still names its email `{email}`, and Exchange does not remove a group that is still named",
+                    c.address, n.what
+                ),
+                n.span.or_else(|| config.block_span(&c.address)),
+                Some(&help),
+            ));
+        }
+    }
+    out
 }
 
 fn finish(plan: Plan, errors: Vec<PlanError>) -> Result<Plan, Vec<PlanError>> {

@@ -1,21 +1,26 @@
 //! Saved plans (`plan --out FILE`): the planned actions together with what they were
 //! planned against — the configuration's hash, the state's lineage and serial, and a
 //! fingerprint of every tenant object the plan read — so that `apply FILE` applies exactly
-//! what was reviewed, or refuses a stale plan and says what moved. Holds no secrets.
+//! what was reviewed, or refuses a stale plan and says what moved. A saved plan is not
+//! trusted on its own: apply recomputes the plan from the same inputs and compares it with
+//! [`plan_differences`], so a hand-edited file is refused without any key. Holds no secrets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::Plan;
+use super::attributes::Attrs;
+use super::{Plan, ResourceChange};
 use crate::model::{Sources, TenantSnapshot};
 use crate::state::{State, hex, write_atomic};
 
 pub const FORMAT: &str = "pamform-plan";
-pub const VERSION: u32 = 1;
+/// 2: the configuration hash names files relative to the configuration directory and hashes
+/// variables as evaluated.
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SavedPlanError {
@@ -212,22 +217,188 @@ pub fn fingerprints(snapshot: &TenantSnapshot) -> BTreeMap<String, String> {
     out
 }
 
-/// SHA-256 over configuration files (path and text, in order) and variable inputs.
+/// SHA-256 over the configuration: each file's name relative to the configuration directory
+/// (so `-C dir`, `-C ./dir/` and an absolute path agree) with its text, in name order, and
+/// each declared variable's value as evaluation used it.
 pub fn configuration_hash(sources: &Sources, variables: &[(String, String)]) -> String {
+    let mut files: Vec<(String, &str)> = sources
+        .files()
+        .map(|(_, f)| {
+            let name = f.path.file_name().unwrap_or(f.path.as_os_str());
+            (name.to_string_lossy().into_owned(), &*f.text)
+        })
+        .collect();
+    files.sort();
+    let mut variables: Vec<&(String, String)> = variables.iter().collect();
+    variables.sort();
     let mut h = Sha256::new();
-    for (_, f) in sources.files() {
-        h.update(f.path.to_string_lossy().as_bytes());
-        h.update([0]);
-        h.update(f.text.as_bytes());
-        h.update([0]);
+    for (name, text) in files {
+        for part in [name.as_bytes(), text.as_bytes()] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
     }
+    h.update([0xff]);
     for (k, v) in variables {
-        h.update(k.as_bytes());
-        h.update([0]);
-        h.update(v.as_bytes());
-        h.update([0]);
+        for part in [k.as_bytes(), v.as_bytes()] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
     }
     format!("sha256:{}", hex(&h.finalize()))
+}
+
+/// The message that refuses a stale plan: what is wrong, the first few reasons, and what to
+/// do next.
+pub fn refusal(headline: &str, reasons: &[String]) -> String {
+    let mut msg = format!("stale plan: {headline}\n");
+    for r in reasons.iter().take(MAX_NAMED_DIFFERENCES) {
+        msg.push_str(&format!("  - {r}\n"));
+    }
+    if reasons.len() > MAX_NAMED_DIFFERENCES {
+        msg.push_str(&format!("  - and {} more\n", reasons.len() - MAX_NAMED_DIFFERENCES));
+    }
+    msg.push_str("run `pamform plan --out` again and review the new plan");
+    msg
+}
+
+/// How many differences a refusal names before it counts the rest.
+pub const MAX_NAMED_DIFFERENCES: usize = 5;
+
+/// Where a saved plan and the plan recomputed from the same inputs disagree, in words; empty
+/// when they are identical. Every part of a change counts: action, values on both sides,
+/// remote id, import, previous address, reasons and dependencies; drift too.
+pub fn plan_differences(saved: &Plan, fresh: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    if saved.mode != fresh.mode {
+        out.push(format!("the mode: saved {:?}, now {:?}", saved.mode, fresh.mode));
+    }
+    if saved.targets != fresh.targets {
+        out.push("the --target addresses".to_string());
+    }
+    let by_address = |p: &'_ Plan| -> BTreeMap<String, usize> {
+        p.changes.iter().enumerate().map(|(i, c)| (c.address.to_string(), i)).collect()
+    };
+    let (s_index, f_index) = (by_address(saved), by_address(fresh));
+    let addresses: BTreeSet<&String> = s_index.keys().chain(f_index.keys()).collect();
+    for a in addresses {
+        match (s_index.get(a), f_index.get(a)) {
+            (Some(&i), None) if saved.changes[i].is_actionable() => out.push(format!(
+                "{a}: the saved plan will {} it, the configuration does not have it",
+                action_word(saved.changes[i].action)
+            )),
+            (None, Some(&i)) if fresh.changes[i].is_actionable() => out.push(format!(
+                "{a}: the configuration plans to {} it, the saved plan does not",
+                action_word(fresh.changes[i].action)
+            )),
+            (Some(&i), Some(&j)) => change_differences(a, &saved.changes[i], &fresh.changes[j], &mut out),
+            _ => {}
+        }
+    }
+    let s_drift: BTreeMap<String, &super::ResourceDrift> =
+        saved.drift.iter().map(|d| (d.address.to_string(), d)).collect();
+    let f_drift: BTreeMap<String, &super::ResourceDrift> =
+        fresh.drift.iter().map(|d| (d.address.to_string(), d)).collect();
+    let addresses: BTreeSet<&String> = s_drift.keys().chain(f_drift.keys()).collect();
+    for a in addresses {
+        if s_drift.get(a) != f_drift.get(a) {
+            out.push(format!("{a}: the changes found outside pamform differ"));
+        }
+    }
+    out
+}
+
+fn action_word(action: super::Action) -> &'static str {
+    match action {
+        super::Action::NoOp => "keep",
+        super::Action::Create => "create",
+        super::Action::Update => "update",
+        super::Action::Replace => "replace",
+        super::Action::Delete => "destroy",
+    }
+}
+
+fn change_differences(a: &str, saved: &ResourceChange, fresh: &ResourceChange, out: &mut Vec<String>) {
+    if saved.action != fresh.action {
+        out.push(format!(
+            "{a}: the saved plan will {} it, the configuration gives {}",
+            action_word(saved.action),
+            action_word(fresh.action)
+        ));
+    }
+    for (side, s, f) in [("before", &saved.before, &fresh.before), ("after", &saved.after, &fresh.after)] {
+        let (s, f) = (s.as_ref().map(Attrs::to_value), f.as_ref().map(Attrs::to_value));
+        if s == f {
+            continue;
+        }
+        let when = if side == "before" { "in the tenant" } else { "after apply" };
+        let names: BTreeSet<&String> =
+            [&s, &f].into_iter().flatten().filter_map(Value::as_object).flat_map(|o| o.keys()).collect();
+        let mut named = false;
+        for k in names {
+            let (sv, fv) = (s.as_ref().and_then(|v| v.get(k)), f.as_ref().and_then(|v| v.get(k)));
+            if sv == fv {
+                continue;
+            }
+            named = true;
+            out.push(format!("{a}: `{k}` {when} differs{}", value_difference(sv, fv)));
+        }
+        if !named {
+            out.push(format!("{a}: the values {when} differ"));
+        }
+    }
+    let scalar = |what: &str, s: String, f: String, out: &mut Vec<String>| {
+        if s != f {
+            out.push(format!("{a}: the {what} differs (saved {s}, now {f})"));
+        }
+    };
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+    scalar("remote id", opt(&saved.remote_id), opt(&fresh.remote_id), out);
+    scalar("imported id", opt(&saved.importing), opt(&fresh.importing), out);
+    let prev = |v: &Option<crate::model::Address>| v.as_ref().map_or("none".into(), ToString::to_string);
+    scalar("previous address", prev(&saved.previous_address), prev(&fresh.previous_address), out);
+    if saved.reasons != fresh.reasons {
+        out.push(format!("{a}: the reasons for the change differ"));
+    }
+    if saved.changed != fresh.changed || saved.replace_paths != fresh.replace_paths {
+        out.push(format!("{a}: the attributes that change differ"));
+    }
+    if saved.dependencies != fresh.dependencies {
+        out.push(format!("{a}: the dependencies differ"));
+    }
+}
+
+/// What the saved side has that the recomputed one lacks, and the reverse.
+fn value_difference(saved: Option<&Value>, fresh: Option<&Value>) -> String {
+    let items = |v: Option<&Value>| -> Option<BTreeSet<String>> {
+        v.and_then(Value::as_array).map(|a| a.iter().map(show).collect())
+    };
+    match (items(saved), items(fresh)) {
+        (Some(s), Some(f)) => {
+            let mut parts = Vec::new();
+            let extra: Vec<String> = s.difference(&f).cloned().collect();
+            let missing: Vec<String> = f.difference(&s).cloned().collect();
+            if !extra.is_empty() {
+                parts.push(format!("the saved plan adds {}", extra.join(", ")));
+            }
+            if !missing.is_empty() {
+                parts.push(format!("the configuration gives {}", missing.join(", ")));
+            }
+            format!(": {}", parts.join("; "))
+        }
+        _ => format!(
+            " (saved {}, now {})",
+            saved.map(show).unwrap_or_else(|| "null".into()),
+            fresh.map(show).unwrap_or_else(|| "null".into())
+        ),
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -267,6 +438,103 @@ mod tests {
 
         std::fs::write(&path, &text[..text.len() / 2]).unwrap();
         assert!(matches!(SavedPlan::read(&path), Err(SavedPlanError::Malformed { .. })));
+    }
+
+    #[test]
+    fn the_hash_depends_on_file_names_not_on_how_the_directory_was_typed() {
+        let sources = |dir: &str| {
+            let mut s = Sources::new();
+            s.add(format!("{dir}main.pam.hcl"), "a");
+            s.add(format!("{dir}b.pam.hcl"), "b");
+            s
+        };
+        let vars = vec![("x".to_string(), "\"1\"".to_string())];
+        let h = configuration_hash(&sources(""), &vars);
+        for dir in ["dir/", "/abs/dir/", "../other/dir/"] {
+            assert_eq!(configuration_hash(&sources(dir), &vars), h, "{dir}");
+        }
+        let mut renamed = Sources::new();
+        renamed.add("main.pam.hcl", "a");
+        renamed.add("c.pam.hcl", "b");
+        assert_ne!(configuration_hash(&renamed, &vars), h, "a file name is part of the configuration");
+        assert_ne!(configuration_hash(&sources(""), &[]), h, "so are variable values");
+        // Boundaries are unambiguous: moving text between name and content changes the hash.
+        let mut a = Sources::new();
+        a.add("ab", "c");
+        let mut b = Sources::new();
+        b.add("a", "bc");
+        assert_ne!(configuration_hash(&a, &[]), configuration_hash(&b, &[]));
+    }
+
+    #[test]
+    fn plan_differences_name_every_edited_part() {
+        use crate::model::Address;
+        use crate::plan::attributes::PolicyAttrs;
+        use crate::plan::{Action, Reason};
+        let attrs = |group: &str| {
+            Attrs::Policy(PolicyAttrs {
+                task: Some("Exchange\\Set-Mailbox".into()),
+                role: None,
+                role_group: None,
+                approval: Approval::Manual,
+                approver_group: group.into(),
+            })
+        };
+        let change = ResourceChange {
+            address: Address::policy("p"),
+            action: Action::NoOp,
+            before: Some(attrs("g@x.io")),
+            after: Some(attrs("g@x.io")),
+            changed: vec![],
+            replace_paths: vec![],
+            reasons: vec![],
+            remote_id: Some("p1".into()),
+            importing: None,
+            previous_address: None,
+            dependencies: vec![],
+        };
+        let plan = |c: ResourceChange| Plan {
+            mode: PlanMode::Normal,
+            targets: vec![],
+            changes: vec![c],
+            drift: vec![],
+        };
+        let fresh = plan(change.clone());
+        assert!(plan_differences(&fresh, &fresh).is_empty());
+
+        let mut edited = change.clone();
+        edited.action = Action::Replace;
+        edited.after = Some(attrs("h@x.io"));
+        edited.remote_id = Some("p2".into());
+        edited.importing = Some("p2".into());
+        edited.previous_address = Some(Address::policy("q"));
+        edited.reasons = vec![Reason::Moved];
+        let d = plan_differences(&plan(edited), &fresh);
+        let all = d.join("\n");
+        for part in [
+            "access_policy.p: the saved plan will replace it, the configuration gives keep",
+            "`approver_group` after apply differs (saved h@x.io, now g@x.io)",
+            "the remote id differs (saved p2, now p1)",
+            "the imported id differs (saved p2, now none)",
+            "the previous address differs (saved access_policy.q, now none)",
+            "the reasons for the change differ",
+        ] {
+            assert!(all.contains(part), "missing `{part}` in\n{all}");
+        }
+
+        let mut extra = change.clone();
+        extra.address = Address::policy("extra");
+        extra.action = Action::Delete;
+        let mut saved = fresh.clone();
+        saved.changes.push(extra);
+        assert_eq!(
+            plan_differences(&saved, &fresh),
+            vec!["access_policy.extra: the saved plan will destroy it, the configuration does not have it"]
+        );
+        let many: Vec<String> = (0..8).map(|i| i.to_string()).collect();
+        let msg = refusal("x", &many);
+        assert!(msg.starts_with("stale plan: x\n  - 0\n"));
+        assert!(msg.contains("  - and 3 more\n"), "{msg}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The directory lock: `.pamform.lock`, held by every command that writes state. An OS file
-//! lock (released by the kernel if the holder dies) plus the holder's details in the file,
-//! so that a second command can say who holds it.
+//! lock (released by the kernel if the holder dies) on a file that carries the holder's
+//! details from the instant it appears: the details are written to a private file first,
+//! locked, and hard-linked into place, so a second command can always say who holds it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -10,6 +11,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub const LOCK_FILE: &str = ".pamform.lock";
+
+/// How often, and how long apart, a reader rereads a lock file it found empty or partial.
+const REREAD_ATTEMPTS: u32 = 20;
+const REREAD_PAUSE: Duration = Duration::from_millis(25);
 
 /// Who holds the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +56,44 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct LockGuard {
     file: File,
+    path: PathBuf,
     pub info: LockInfo,
+}
+
+/// A private file with the holder's details, locked before anyone can see it; removed
+/// when dropped (the lock file, once linked, is another name for it).
+struct Candidate {
+    file: File,
+    path: PathBuf,
+}
+
+impl Candidate {
+    fn new(dir: &Path, info: &LockInfo) -> std::io::Result<Candidate> {
+        let path = dir.join(format!("{LOCK_FILE}.{}.tmp", info.id));
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o644);
+        }
+        let mut file = options.open(&path)?;
+        let candidate = Candidate { file: file.try_clone()?, path };
+        let body = serde_json::to_vec_pretty(info).map_err(std::io::Error::other)?;
+        file.write_all(&body)?;
+        file.sync_all()?;
+        match candidate.file.try_lock() {
+            Ok(()) => Ok(candidate),
+            Err(fs::TryLockError::WouldBlock) => Err(std::io::Error::other("a fresh lock file is locked")),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+impl Drop for Candidate {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
 }
 
 impl LockGuard {
@@ -59,44 +101,51 @@ impl LockGuard {
     pub fn acquire(dir: &Path, command: &str, timeout: Duration) -> Result<LockGuard, LockError> {
         let path = dir.join(LOCK_FILE);
         let io = |source| LockError::Io { path: path.clone(), source };
-        let deadline = Instant::now() + timeout;
+        let start = Instant::now();
+        let info = LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            pid: std::process::id(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            command: command.to_string(),
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        };
+        let candidate = Candidate::new(dir, &info).map_err(io)?;
         loop {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(io)?;
+            match fs::hard_link(&candidate.path, &path) {
+                Ok(()) => {
+                    let file = candidate.file.try_clone().map_err(io)?;
+                    drop(candidate);
+                    return Ok(LockGuard { file, path, info });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io(e)),
+            }
+            // Someone's lock file is there: held, or left by a holder that died.
+            let mut file = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(e)),
+            };
             match file.try_lock() {
                 Ok(()) => {
-                    // The file may have been removed by force-unlock between open and lock;
-                    // then this lock guards nothing, so start over.
-                    if !same_file(&file, &path) {
-                        continue;
+                    // Nobody holds it. If it is still the lock file, its holder died: remove
+                    // it while holding its lock; either way, try again.
+                    if same_file(&file, &path) {
+                        fs::remove_file(&path).or_else(not_found_ok).map_err(io)?;
                     }
-                    let info = LockInfo {
-                        id: uuid::Uuid::new_v4().to_string(),
-                        pid: std::process::id(),
-                        host: gethostname::gethostname().to_string_lossy().into_owned(),
-                        command: command.to_string(),
-                        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    };
-                    let body = serde_json::to_vec_pretty(&info).expect("lock info serialises");
-                    file.set_len(0).map_err(io)?;
-                    file.seek(SeekFrom::Start(0)).map_err(io)?;
-                    file.write_all(&body).map_err(io)?;
-                    file.sync_all().map_err(io)?;
-                    return Ok(LockGuard { file, info });
+                    drop(file);
+                    continue;
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    if Instant::now() >= deadline {
+                    if start.elapsed() >= timeout {
                         return Err(match read_info(&mut file) {
                             Some(info) => LockError::Held(Box::new(info)),
+                            None if !same_file(&file, &path) => continue,
                             None => LockError::HeldUnknown,
                         });
                     }
-                    std::thread::sleep(Duration::from_millis(100).min(deadline - Instant::now()));
+                    let left = timeout.saturating_sub(start.elapsed());
+                    std::thread::sleep(Duration::from_millis(100).min(left));
                 }
                 Err(fs::TryLockError::Error(e)) => return Err(io(e)),
             }
@@ -104,20 +153,37 @@ impl LockGuard {
     }
 }
 
+fn not_found_ok(e: std::io::Error) -> std::io::Result<()> {
+    if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }
+}
+
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        // Empty the file before unlocking so a stale holder is never reported; the file
-        // itself stays (removing it would race with a waiter that opened it already).
-        let _ = self.file.set_len(0);
+        // Remove the lock file while still holding it, then unlock: a waiter that opened it
+        // already finds, once it gets the lock, that it is no longer the lock file.
+        if same_file(&self.file, &self.path) {
+            let _ = fs::remove_file(&self.path);
+        }
         let _ = self.file.unlock();
     }
 }
 
+/// The holder's details. A file found empty or partial (written by an older pamform, or
+/// being replaced) is read again a few times before the holder is called unknown.
 fn read_info(file: &mut File) -> Option<LockInfo> {
-    let mut s = String::new();
-    file.seek(SeekFrom::Start(0)).ok()?;
-    file.read_to_string(&mut s).ok()?;
-    serde_json::from_str(&s).ok()
+    for attempt in 0..REREAD_ATTEMPTS {
+        let mut s = String::new();
+        if file.seek(SeekFrom::Start(0)).is_ok()
+            && file.read_to_string(&mut s).is_ok()
+            && let Ok(info) = serde_json::from_str(&s)
+        {
+            return Some(info);
+        }
+        if attempt + 1 < REREAD_ATTEMPTS {
+            std::thread::sleep(REREAD_PAUSE);
+        }
+    }
+    None
 }
 
 #[cfg(unix)]
@@ -198,6 +264,68 @@ mod tests {
         std::thread::sleep(Duration::from_millis(300));
         drop(first);
         assert!(waiter.join().unwrap().is_ok());
+    }
+
+    #[test]
+    fn concurrent_acquirers_always_see_the_holder() {
+        use std::sync::{Arc, Barrier};
+        const N: usize = 16;
+        let dir = tempfile::tempdir().unwrap();
+        for _round in 0..20 {
+            let start = Arc::new(Barrier::new(N));
+            let done = Arc::new(Barrier::new(N));
+            let threads: Vec<_> = (0..N)
+                .map(|i| {
+                    let (start, done, path) = (start.clone(), done.clone(), dir.path().to_path_buf());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        let result = LockGuard::acquire(&path, &format!("apply {i}"), Duration::ZERO);
+                        // The winner holds the lock until every loser has looked.
+                        done.wait();
+                        result.map(|g| g.info.clone())
+                    })
+                })
+                .collect();
+            let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+            let winners: Vec<&LockInfo> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+            assert_eq!(winners.len(), 1, "{results:?}");
+            for r in &results {
+                match r {
+                    Ok(_) => {}
+                    Err(LockError::Held(info)) => assert_eq!(**info, *winners[0]),
+                    Err(e) => panic!("a loser got {e:?}, not the holder's details"),
+                }
+            }
+            assert_eq!(holder(dir.path()).unwrap(), None);
+        }
+        // Only the lock machinery's own files are ever there, and none is left behind.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_lock_left_by_a_dead_holder_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        // What a crashed holder leaves: the file with its details, unlocked.
+        let stale = LockInfo {
+            id: "dead".into(),
+            pid: 1,
+            host: "h".into(),
+            command: "apply".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+        };
+        fs::write(dir.path().join(LOCK_FILE), serde_json::to_vec(&stale).unwrap()).unwrap();
+        let g = LockGuard::acquire(dir.path(), "apply", Duration::ZERO).unwrap();
+        assert_eq!(holder(dir.path()).unwrap(), Some(g.info.clone()));
+        // An empty file left by an older version is taken over too.
+        drop(g);
+        fs::write(dir.path().join(LOCK_FILE), b"").unwrap();
+        LockGuard::acquire(dir.path(), "apply", Duration::ZERO).unwrap();
+    }
+
+    #[test]
+    fn a_huge_timeout_does_not_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let _g = LockGuard::acquire(dir.path(), "apply", Duration::MAX).unwrap();
     }
 
     #[test]

@@ -38,6 +38,14 @@ pub enum StateError {
     Version { path: PathBuf, found: u32 },
     #[error("state file {path} lists {address} twice; it was left untouched: restore it from {path}.backup")]
     Duplicate { path: PathBuf, address: Address },
+    #[error(
+        "state file {path} records remote id {id} under both {first} and {second}; it was left untouched: restore it from {path}.backup, or run `pamform state rm` on the address that should not own it"
+    )]
+    SharedId { path: PathBuf, id: String, first: Box<Address>, second: Box<Address> },
+    #[error(
+        "state file {path} belongs to tenant {found}, but the configuration's tenant block names {configured}; point -C at the directory of {configured}'s configuration, or move {path} away to start over with an empty state"
+    )]
+    OtherTenant { path: PathBuf, found: String, configured: String },
     #[error("no resource {0} in state; run `pamform state list` to see what is there")]
     NotFound(Address),
 }
@@ -156,12 +164,46 @@ impl State {
         }
         let state: State = serde_json::from_value(body)
             .map_err(|source| StateError::Corrupt { path: path.into(), source })?;
-        for pair in state.resources.windows(2) {
-            if pair[0].address == pair[1].address {
-                return Err(StateError::Duplicate { path: path.into(), address: pair[0].address.clone() });
+        state.validate(path)?;
+        Ok(state)
+    }
+
+    /// Checks the state as a whole: every address once, and every remote id owned by one
+    /// address only (the tenant-wide `privileged_access` id aside).
+    pub fn validate(&self, path: &Path) -> Result<(), StateError> {
+        let mut addresses = std::collections::HashSet::new();
+        let mut owners: std::collections::HashMap<String, &Address> = std::collections::HashMap::new();
+        for r in &self.resources {
+            if !addresses.insert(&r.address) {
+                return Err(StateError::Duplicate { path: path.into(), address: r.address.clone() });
+            }
+            if r.address.kind == ResourceType::PrivilegedAccess || r.id.is_empty() {
+                continue;
+            }
+            let key = format!("{}:{}", r.address.kind.as_str(), r.id.to_ascii_lowercase());
+            if let Some(first) = owners.insert(key, &r.address) {
+                return Err(StateError::SharedId {
+                    path: path.into(),
+                    id: r.id.clone(),
+                    first: Box::new(first.clone()),
+                    second: Box::new(r.address.clone()),
+                });
             }
         }
-        Ok(state)
+        Ok(())
+    }
+
+    /// Refuses a state recorded for another tenant than `configured` (a tenant id or domain,
+    /// compared without case).
+    pub fn check_tenant(&self, path: &Path, configured: &str) -> Result<(), StateError> {
+        if self.tenant.trim().eq_ignore_ascii_case(configured.trim()) {
+            return Ok(());
+        }
+        Err(StateError::OtherTenant {
+            path: path.into(),
+            found: self.tenant.clone(),
+            configured: configured.to_string(),
+        })
     }
 }
 
@@ -196,6 +238,16 @@ impl StateStore {
 
     pub fn backup_path(&self) -> PathBuf {
         with_suffix(&self.path, ".backup")
+    }
+
+    /// Reads the state of `tenant`: `None` when there is no state file yet; an error when
+    /// the file belongs to another tenant.
+    pub fn load_for(&self, tenant: &str) -> Result<Option<State>, StateError> {
+        let state = self.load()?;
+        if let Some(s) = &state {
+            s.check_tenant(&self.path, tenant)?;
+        }
+        Ok(state)
     }
 
     /// Reads the state; `None` when there is no state file yet.
@@ -324,6 +376,44 @@ mod tests {
             let mode = fs::metadata(store.path()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn duplicates_anywhere_are_refused() {
+        let mut s = sample();
+        // g, b, then g again: not adjacent.
+        let g = s.resources[0].clone();
+        s.resources.push(g);
+        let err = State::from_bytes(Path::new("s.json"), &s.to_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, StateError::Duplicate { address, .. } if *address == Address::group("g")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn one_remote_id_under_two_addresses_is_refused() {
+        let mut s = sample();
+        s.upsert(ResourceState::new(Address::group("h"), "GUID-G".into(), json!({}), vec![]));
+        let err = State::from_bytes(Path::new("s.json"), &s.to_bytes()).unwrap_err();
+        assert!(matches!(err, StateError::SharedId { .. }), "{err}");
+        assert!(err.to_string().contains("approver_group.g") && err.to_string().contains("approver_group.h"));
+    }
+
+    #[test]
+    fn state_of_another_tenant_is_refused_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path());
+        store.save(&mut sample()).unwrap();
+        assert!(store.load_for("CONTOSO.onmicrosoft.com").unwrap().is_some());
+        let err = store.load_for("fabrikam.onmicrosoft.com").unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, StateError::OtherTenant { .. }));
+        assert!(
+            text.contains("contoso.onmicrosoft.com") && text.contains("fabrikam.onmicrosoft.com"),
+            "{text}"
+        );
+        assert!(text.contains("-C") && text.contains("move"), "{text}");
     }
 
     #[test]

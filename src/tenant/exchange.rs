@@ -247,15 +247,17 @@ impl Client {
         self.invoke_first(&req).await
     }
 
+    /// Sets a group's name (both its Exchange `Name`, which must be unique, and its display
+    /// name, so that another group can take the old name later) and its description.
     pub async fn set_group(
         &self,
         identity: &str,
-        display_name: Option<&str>,
+        name: Option<&str>,
         description: Option<&str>,
     ) -> Result<(), TenantError> {
         let mut req = wx::InvokeCommandRequest::new(cmdlet::SET_GROUP).param(param::IDENTITY, identity);
-        if let Some(d) = display_name {
-            req = req.param(param::DISPLAY_NAME, d);
+        if let Some(n) = name {
+            req = req.param(param::NAME, n).param(param::DISPLAY_NAME, n);
         }
         if let Some(d) = description {
             req = req.param(param::DESCRIPTION, d);

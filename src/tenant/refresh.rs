@@ -10,7 +10,9 @@ use super::client::Client;
 use super::error::TenantError;
 use super::exchange::{exchange_group, recipient_object};
 use super::graph::remote_group;
+use crate::model::snapshot::{NamedRecipient, RoleCatalog};
 use crate::model::{self, PolicyTarget, normalize};
+use crate::wire::exchange::{self as wx, cmdlet, param};
 
 /// What a refresh should look at besides the PAM setting and the policies (always read).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,7 +25,18 @@ pub struct RefreshRequest {
     pub roles: BTreeSet<String>,
     /// Role groups whose roles (and their cmdlets) to list.
     pub role_groups: BTreeSet<String>,
+    /// Read every cmdlet, role and role group the tenant has (two requests, paged), so that
+    /// the plan can check the names the configuration uses; `roles` and `role_groups` are
+    /// then answered from it.
+    pub catalog: bool,
+    /// Names a new or renamed group would take (Exchange `Name`, display name, alias): the
+    /// recipients that already hold any of them are read.
+    pub recipient_names: BTreeSet<String>,
 }
+
+/// The role contents a refresh read: roles of each role group, cmdlets of each role (both
+/// keyed by lower-cased name), and the whole catalog when it was read.
+type RoleContents = (BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<String>>, Option<RoleCatalog>);
 
 /// A spinner on stderr while the refresh runs, when stderr is a terminal.
 struct Progress(Option<indicatif::ProgressBar>);
@@ -116,19 +129,27 @@ impl Client {
         };
         // Role groups, then the requested roles with the roles they contain: one chain that
         // starts first, so its second step does not wait for unrelated reads.
+        // With the catalog, one read of each answers for every role and role group.
         let roles_chain = async {
+            if req.catalog
+                && let Some(contents) = self.read_catalog().await?
+            {
+                return Ok(contents);
+            }
             let role_groups = self.read_role_groups(&req.role_groups).await?;
             let mut roles: BTreeSet<String> = req.roles.clone();
             roles.extend(role_groups.values().flatten().cloned());
             let cmdlets = self.read_roles(&roles).await?;
-            Ok::<_, TenantError>((role_groups, cmdlets))
+            Ok::<RoleContents, TenantError>((role_groups, cmdlets, None))
         };
+        let names = self.read_name_holders(&req.recipient_names);
 
-        let (roles, first, groups_and_principals) =
-            tokio::join!(roles_chain, pam_and_policies, groups_and_principals);
+        let (roles, first, groups_and_principals, name_holders) =
+            tokio::join!(roles_chain, pam_and_policies, groups_and_principals, names);
         let (pam, policies) = first?;
         let (mut groups, principals) = groups_and_principals?;
-        let (mut role_group_roles, mut role_cmdlets) = roles?;
+        let (mut role_group_roles, mut role_cmdlets, catalog) = roles?;
+        let name_holders = name_holders?;
         progress.step("reading groups and roles the policies name");
 
         // Groups and role groups only the tenant names: a second, usually small, round.
@@ -142,7 +163,7 @@ impl Client {
                 PolicyTarget::RoleGroup(g) => Some(g.clone()),
                 _ => None,
             })
-            .filter(|g| !role_group_roles.contains_key(&normalize::principal(g)))
+            .filter(|g| catalog.is_none() && !role_group_roles.contains_key(&normalize::principal(g)))
             .collect();
         let extra_groups: Vec<String> = extra_groups.into_iter().collect();
         let (more_groups, more_role_groups) =
@@ -155,7 +176,7 @@ impl Client {
             PolicyTarget::Role(r) => Some(r.clone()),
             _ => None,
         }));
-        roles.retain(|r| !role_cmdlets.contains_key(&normalize::principal(r)));
+        roles.retain(|r| catalog.is_none() && !role_cmdlets.contains_key(&normalize::principal(r)));
         if !roles.is_empty() {
             progress.step("reading role contents");
             role_cmdlets.extend(self.read_roles(&roles).await?);
@@ -169,7 +190,61 @@ impl Client {
             role_cmdlets,
             role_group_roles,
             identity: Some(self.identity().to_string()),
+            catalog,
+            name_holders,
         })
+    }
+
+    /// Every role entry and every role group, in two requests; `None` when pamform may not
+    /// read them (its role lacks the cmdlets, or PAM gates them), and the plan then checks
+    /// no names.
+    async fn read_catalog(&self) -> Result<Option<RoleContents>, TenantError> {
+        let entries = wx::InvokeCommandRequest::new(cmdlet::GET_ROLE_ENTRY)
+            .param(param::IDENTITY, wx::ALL_ROLE_ENTRIES);
+        let groups =
+            wx::InvokeCommandRequest::new(cmdlet::GET_ROLE_GROUP).param(param::RESULT_SIZE, param::UNLIMITED);
+        let (entries, groups) =
+            tokio::join!(self.invoke_as::<wx::RoleEntry>(&entries), self.invoke_as::<wx::RoleGroup>(&groups));
+        let (entries, groups) = match (entries, groups) {
+            (Ok(e), Ok(g)) => (e, g),
+            (Err(e), _) | (_, Err(e)) if not_allowed(&e) => return Ok(None),
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
+        Ok(Some(catalog_of(entries, groups)))
+    }
+
+    /// Recipients whose `Name`, display name or alias is one of `names`, a few names per
+    /// filtered `Get-Recipient`.
+    async fn read_name_holders(&self, names: &BTreeSet<String>) -> Result<Vec<NamedRecipient>, TenantError> {
+        let names: Vec<String> =
+            names.iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
+        let filters: Vec<String> = names.chunks(wx::NAMES_PER_FILTER).map(wx::opath::any_name).collect();
+        let answers = for_each(self, filters, |client, filter| async move {
+            client
+                .invoke_as::<wx::RecipientName>(
+                    &wx::InvokeCommandRequest::new(cmdlet::GET_RECIPIENT)
+                        .param(param::FILTER, filter)
+                        .param(param::RESULT_SIZE, param::UNLIMITED),
+                )
+                .await
+        })
+        .await?;
+        let mut out: BTreeMap<String, NamedRecipient> = BTreeMap::new();
+        for r in answers.into_iter().flat_map(|(_, found)| found) {
+            let key = if r.external_directory_object_id.is_empty() {
+                r.name.to_lowercase()
+            } else {
+                r.external_directory_object_id.clone()
+            };
+            out.entry(key).or_insert_with(|| NamedRecipient {
+                id: r.external_directory_object_id,
+                alias: r.alias.unwrap_or_default(),
+                display_name: r.display_name,
+                name: r.name,
+                email: r.primary_smtp_address.filter(|m| !m.is_empty()),
+            });
+        }
+        Ok(out.into_values().collect())
     }
 
     /// Groups by address (lower-cased keys), with their members; absent when not found.
@@ -283,5 +358,54 @@ impl Client {
             out.insert(normalize::principal(&name), cmdlets);
         }
         Ok(out)
+    }
+}
+
+/// Whether a read failed because pamform may not run the cmdlet (RBAC or PAM said no).
+fn not_allowed(e: &TenantError) -> bool {
+    matches!(e.exchange_class(), Some(c) if c == wx::class::ACCESS_DENIED || c == wx::class::ELEVATION_REQUIRED)
+}
+
+/// The catalog and the role contents from every role entry and role group.
+fn catalog_of(entries: Vec<wx::RoleEntry>, groups: Vec<wx::RoleGroup>) -> RoleContents {
+    let mut catalog = RoleCatalog::default();
+    let mut role_cmdlets: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in entries {
+        catalog.cmdlets.insert(e.name.clone());
+        catalog.roles.insert(e.role.clone());
+        role_cmdlets.entry(normalize::principal(&e.role)).or_default().push(e.name);
+    }
+    for cmdlets in role_cmdlets.values_mut() {
+        cmdlets.sort();
+        cmdlets.dedup();
+    }
+    let mut role_group_roles = BTreeMap::new();
+    for g in groups {
+        catalog.role_groups.insert(g.name.clone());
+        let mut roles = g.roles;
+        roles.sort();
+        role_group_roles.insert(normalize::principal(&g.name), roles);
+    }
+    (role_group_roles, role_cmdlets, Some(catalog))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalog_keys_roles_without_case() {
+        let entry = |role: &str, name: &str| wx::RoleEntry { name: name.into(), role: role.into() };
+        let (groups, roles, catalog) = catalog_of(
+            vec![entry("Move Mailboxes", "New-MoveRequest"), entry("Move Mailboxes", "Get-MoveRequest")],
+            vec![wx::RoleGroup { name: "Recipient Management".into(), roles: vec!["Move Mailboxes".into()] }],
+        );
+        let catalog = catalog.unwrap();
+        assert_eq!(roles["move mailboxes"], vec!["Get-MoveRequest", "New-MoveRequest"]);
+        assert_eq!(groups["recipient management"], vec!["Move Mailboxes"]);
+        assert_eq!(RoleCatalog::find(&catalog.cmdlets, "new-moverequest"), Some("New-MoveRequest"));
+        assert!(
+            catalog.roles.contains("Move Mailboxes") && catalog.role_groups.contains("Recipient Management")
+        );
     }
 }

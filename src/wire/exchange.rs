@@ -554,6 +554,63 @@ pub fn role_entry_identity(role: &str) -> String {
     format!("{role}\\*")
 }
 
+/// PAM names a task by its cmdlet, `Exchange\New-MoveRequest`, and the tasks a tenant offers
+/// are the cmdlets of its management roles (the admin center lists exactly those). (**doc**:
+/// <https://learn.microsoft.com/purview/privileged-access-management-configuration>)
+///
+/// `Get-ManagementRoleEntry -Identity "*\*"` lists every cmdlet of every role in one call
+/// (paged like any output): the wildcard works on both sides of the backslash. (**doc**:
+/// <https://learn.microsoft.com/powershell/module/exchange/get-managementroleentry>, whose
+/// examples use `*\<Cmdlet>` and `<Role>\*`; both sides at once is **assumed**)
+pub const ALL_ROLE_ENTRIES: &str = "*\\*";
+
+/// `Get-Recipient` output, the names Exchange keeps unique among recipients: `Name` and
+/// `Alias` must be unique in the organization (a new object taking either fails with
+/// `ADObjectAlreadyExistsException`). `Alias` is in the output (**doc**); uniqueness of
+/// `Name` **observed**.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RecipientName {
+    pub name: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub alias: Option<String>,
+    #[serde(default)]
+    pub primary_smtp_address: Option<String>,
+    #[serde(default)]
+    pub external_directory_object_id: String,
+}
+
+/// OPATH filters (`-Filter`): `Property -eq 'value'` clauses joined by `-and` / `-or`, with
+/// `-and` binding tighter; a single quote inside a value is doubled. (**doc**:
+/// <https://learn.microsoft.com/powershell/exchange/filter-properties>)
+pub mod opath {
+    pub const NAME: &str = "Name";
+    pub const DISPLAY_NAME: &str = "DisplayName";
+    pub const ALIAS: &str = "Alias";
+
+    /// `'value'` with embedded quotes doubled.
+    pub fn quote(value: &str) -> String {
+        format!("'{}'", value.replace('\'', "''"))
+    }
+
+    /// A filter matching recipients whose `Name`, `DisplayName` or `Alias` is any of `values`.
+    pub fn any_name(values: &[String]) -> String {
+        values
+            .iter()
+            .flat_map(|v| {
+                let q = quote(v);
+                [NAME, DISPLAY_NAME, ALIAS].map(move |p| format!("{p} -eq {q}"))
+            })
+            .collect::<Vec<_>>()
+            .join(" -or ")
+    }
+}
+
+/// How many names one `Get-Recipient -Filter` asks about, keeping filters short. (**assumed**)
+pub const NAMES_PER_FILTER: usize = 10;
+
 /// What an app needs to call the Exchange admin API, named in 401/403 errors: the app role and
 /// an Exchange admin role assigned to the app's service principal. (**doc**)
 pub const REQUIRED_APP_ACCESS: &str = "the application permission Exchange.ManageAsApp (admin consent granted) and an Exchange admin role such as Organization Management assigned to the app";
@@ -589,5 +646,12 @@ mod tests {
             assert_eq!(task::decode(&task::encode(&t)), Some(t));
         }
         assert_eq!(task::decode("nonsense"), None);
+    }
+
+    #[test]
+    fn name_filters_quote_values() {
+        let f = opath::any_name(&["O'Brien".to_string()]);
+        assert_eq!(f, "Name -eq 'O''Brien' -or DisplayName -eq 'O''Brien' -or Alias -eq 'O''Brien'");
+        assert_eq!(ALL_ROLE_ENTRIES, "*\\*");
     }
 }

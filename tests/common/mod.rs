@@ -277,3 +277,69 @@ pub fn huge(members: usize) -> Plan {
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     plan(changes)
 }
+
+/// `access_policy.move` kept from `access_policy.move_request`, found by its task in state
+/// under the old address (no `moved` block).
+pub fn implied_move() -> ResourceChange {
+    let p = task_policy("New-MoveRequest", Approval::Manual, MAILBOX);
+    let mut c = change(Address::policy("move"), Action::NoOp, Some(p.clone()), Some(p));
+    c.reasons = vec![Reason::ImpliedMove];
+    c.previous_address = Some(Address::policy("move_request"));
+    c.remote_id = Some("policy-move-request".into());
+    c
+}
+
+/// `approver_group.mailbox_approvers` renamed by a moved block and given a member.
+pub fn moved_and_updated() -> ResourceChange {
+    let before = group("PAM Mailbox Approvers", MAILBOX, &["alice@contoso.com"]);
+    let after = group("PAM Mailbox Approvers", MAILBOX, &["alice@contoso.com", "bob@contoso.com"]);
+    let mut c = change(Address::group("mailbox_approvers"), Action::Update, Some(before), Some(after));
+    c.reasons = vec![Reason::Moved];
+    c.previous_address = Some(Address::group("mailbox"));
+    c.remote_id = Some("group-mailbox".into());
+    c
+}
+
+/// `approver_group.default`, unchanged: three approvers.
+pub fn default_group_unchanged() -> ResourceChange {
+    let g = group("PAM Approvers", DEFAULT, &["carol@contoso.com", "dave@contoso.com", "erin@contoso.com"]);
+    let mut c = change(Address::group("default"), Action::NoOp, Some(g.clone()), Some(g));
+    c.remote_id = Some("7c1e2d3f-0000-4000-8000-00000000000a".into());
+    c
+}
+
+/// `access_policy.set_mailbox` replaced to name the wider default group instead of the
+/// mailbox group.
+pub fn to_wider_group() -> ResourceChange {
+    let mut c = change(
+        Address::policy("set_mailbox"),
+        Action::Replace,
+        Some(task_policy("Set-Mailbox", Approval::Manual, MAILBOX)),
+        Some(task_policy("Set-Mailbox", Approval::Manual, DEFAULT)),
+    );
+    c.replace_paths = vec!["approver_group".into()];
+    c.reasons = vec![Reason::ReplaceBecauseCannotUpdate];
+    c.remote_id = Some("policy-set-mailbox".into());
+    c
+}
+
+/// Every security fact at once: PAM off, a policy removed, one replaced manual -> auto, one
+/// moved to a wider group, approvers added, system accounts widened, the default group
+/// changed; and both kinds of move.
+pub fn security() -> Plan {
+    let mut pam = pam_update();
+    if let Some(Attrs::Pam(p)) = &mut pam.after {
+        p.enabled = true;
+    }
+    let mut changes = vec![
+        replace(),
+        delete(),
+        to_wider_group(),
+        moved_and_updated(),
+        default_group_unchanged(),
+        implied_move(),
+        pam,
+    ];
+    changes.sort_by(|a, b| a.address.cmp(&b.address));
+    plan(changes)
+}

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::apply::executor::TenantExecutor;
@@ -13,7 +14,7 @@ use crate::cli::{CliError, Context, ErrorKind, Outcome};
 use crate::model::{Address, ResourceType};
 use crate::output::plan_text;
 use crate::output::style::{self, paint};
-use crate::plan::saved::{SavedPlan, configuration_hash};
+use crate::plan::saved::{SavedPlan, configuration_hash, plan_differences, refusal};
 use crate::plan::{Action, Plan, PlanMode, PlanOptions};
 use crate::state::State;
 use crate::state::lock::LockGuard;
@@ -38,13 +39,13 @@ pub struct Args {
     #[arg(long, conflicts_with = "destroy")]
     pub refresh_only: bool,
     /// Wait this long for the state lock (e.g. 30s, 2m) instead of failing at once
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::args::duration, default_value = "0s")]
     pub lock_timeout: Duration,
     /// Operations to run at once (the client also limits requests per API)
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = crate::cli::args::parallelism)]
     pub parallelism: usize,
     /// How long to wait for new objects to become visible in the tenant's reads
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "2m")]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::args::duration, default_value = "2m")]
     pub visibility_timeout: Duration,
 }
 
@@ -64,7 +65,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let _lock = LockGuard::acquire(&ctx.dir, "pamform apply", args.lock_timeout)
         .map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
     let loaded = pipeline::configuration(ctx, &args.vars)?;
-    let (store, state) = pipeline::load_state(ctx)?;
+    let (store, state) = pipeline::load_state(ctx, Some(pipeline::tenant_id(&loaded.configuration)))?;
     let config = &loaded.configuration;
     let tenant_id = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
     if let Some(t) = pipeline::unknown_targets(&args.target, config, state.as_ref()).first() {
@@ -79,19 +80,26 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         let snapshot = pipeline::refresh(&conn, &pipeline::refresh_request(config, state.as_ref())).await?;
         let plan = match saved {
             Some(saved) => {
-                let hash = configuration_hash(loaded.sources(), &pipeline::variable_pairs(&args.vars));
-                let stale = saved.staleness(&hash, state.as_ref(), &snapshot);
+                // The file is not trusted: the plan is made again from the same inputs and
+                // must come out identical; the recomputed plan is the one applied.
+                let hash = configuration_hash(loaded.sources(), &pipeline::variable_pairs(config));
+                let stale: Vec<String> =
+                    saved.staleness(&hash, state.as_ref(), &snapshot).iter().map(ToString::to_string).collect();
                 if !stale.is_empty() {
-                    let list: Vec<String> = stale.iter().map(|s| format!("  - {s}")).collect();
-                    return Err(CliError::msg(
-                        ErrorKind::StalePlan,
-                        format!(
-                            "stale plan: the saved plan no longer matches what it was made against\n{}\nrun `pamform plan --out` again and review the new plan",
-                            list.join("\n")
-                        ),
-                    ));
+                    let msg = refusal("the saved plan no longer matches what it was made against", &stale);
+                    return Err(CliError::msg(ErrorKind::StalePlan, msg));
                 }
-                saved.plan
+                let options = PlanOptions { mode: saved.plan.mode, targets: saved.plan.targets.clone() };
+                let fresh = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &options)?;
+                let differences = plan_differences(&saved.plan, &fresh);
+                if !differences.is_empty() {
+                    let msg = refusal(
+                        "the saved plan differs from the plan its configuration, the state and the tenant give (was the file edited?)",
+                        &differences,
+                    );
+                    return Err(CliError::msg(ErrorKind::StalePlan, msg));
+                }
+                fresh
             }
             None => {
                 let mode = if args.destroy {
@@ -104,7 +112,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                 let plan = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &PlanOptions { mode, targets: args.target.clone() })?;
                 let _ = ctx.printer.out().write_all(plan_text::render(&plan).as_bytes());
                 if !plan.has_changes() {
-                    return Ok(Outcome::Success);
+                    return write_back_refresh(ctx, &plan, state, &store);
                 }
                 if !args.auto_approve {
                     confirm(ctx)?;
@@ -114,16 +122,121 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         };
         if !plan.has_changes() {
             let _ = writeln!(ctx.printer.out(), "No changes. The tenant matches the configuration.");
-            return Ok(Outcome::Success);
+            return write_back_refresh(ctx, &plan, state, &store);
         }
         let mut state = state.unwrap_or_else(|| State::new(tenant_id.clone()));
         let executor = TenantExecutor::new(&conn.client, args.visibility_timeout);
         let printer = &ctx.printer;
-        let report = apply::run(&plan, &executor, &mut state, &store, args.parallelism, &|e| progress(printer, e))
-            .await
-            .map_err(|e| CliError::msg(ErrorKind::State, e))?;
+        let options = apply::Options {
+            concurrency: args.parallelism,
+            live_policies: Some(snapshot.policies.len()),
+            ..apply::Options::default()
+        };
+        let interrupt = Arc::new(apply::Interrupt::default());
+        let signals = watch_signals(ctx.printer.clone(), interrupt.clone());
+        let result =
+            apply::run(&plan, &executor, &mut state, &store, &options, &interrupt, &|e| progress(printer, e)).await;
+        signals.abort();
+        let report = result.map_err(|e| CliError::msg(ErrorKind::State, e))?;
         summarize(ctx, &plan, &report)
     })
+}
+
+/// With nothing to apply, still records what the refresh found (new ids of objects recreated
+/// outside pamform, current values, objects gone), as Terraform's apply does.
+fn write_back_refresh(
+    ctx: &Context,
+    plan: &Plan,
+    state: Option<State>,
+    store: &crate::state::StateStore,
+) -> Result<Outcome, CliError> {
+    let Some(mut state) = state else { return Ok(Outcome::Success) };
+    let n = apply::record_refresh(plan, &mut state);
+    if n == 0 {
+        return Ok(Outcome::Success);
+    }
+    store.save(&mut state).map_err(|e| CliError::msg(ErrorKind::State, e))?;
+    let what = if n == 1 { "resource" } else { "resources" };
+    let _ = writeln!(
+        ctx.printer.out(),
+        "State updated from the tenant: {n} {what} recorded with the ids and values found by the refresh."
+    );
+    Ok(Outcome::Success)
+}
+
+/// First SIGINT or SIGTERM: stop starting operations and let those in flight finish, as
+/// Terraform does. Second: exit at once; state is consistent, as it is saved after every
+/// write. The handlers are installed before this returns, so that a signal that arrives as
+/// soon as the first operation starts is never the default one that kills the process.
+fn watch_signals(
+    printer: crate::output::Printer,
+    interrupt: Arc<apply::Interrupt>,
+) -> tokio::task::JoinHandle<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let handlers = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+        tokio::spawn(async move {
+            let (Ok(mut int), Ok(mut term)) = handlers else { return };
+            watch_unix(&printer, &interrupt, &mut int, &mut term).await
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::spawn(watch_ctrl_c(printer, interrupt))
+    }
+}
+
+#[cfg(unix)]
+async fn watch_unix(
+    printer: &crate::output::Printer,
+    interrupt: &apply::Interrupt,
+    int: &mut tokio::signal::unix::Signal,
+    term: &mut tokio::signal::unix::Signal,
+) {
+    let mut received = 0;
+    loop {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        received += 1;
+        if received == 1 {
+            let _ = writeln!(
+                printer.err(),
+                "\n{}\nPlease wait for pamform to exit or data loss may occur.\nGracefully shutting down...",
+                paint(style::WARNING, "Interrupt received."),
+            );
+            interrupt.trigger();
+        } else {
+            let _ = writeln!(
+                printer.err(),
+                "\n{}",
+                paint(
+                    style::ERROR,
+                    "Two interrupts received. Exiting immediately: state records every operation that finished; operations in flight may have run in the tenant, run `pamform plan` to see where things stand."
+                )
+            );
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn watch_ctrl_c(printer: crate::output::Printer, interrupt: Arc<apply::Interrupt>) {
+    let mut received = 0;
+    while tokio::signal::ctrl_c().await.is_ok() {
+        received += 1;
+        if received == 1 {
+            let _ = writeln!(
+                printer.err(),
+                "\nInterrupt received.\nPlease wait for pamform to exit or data loss may occur.\nGracefully shutting down..."
+            );
+            interrupt.trigger();
+        } else {
+            std::process::exit(1);
+        }
+    }
 }
 
 /// Asks for "yes"; refuses to ask without a terminal.
@@ -160,11 +273,27 @@ fn verb(action: Action) -> (&'static str, &'static str) {
     }
 }
 
+/// Terraform's word for an operation that is taking a while.
+fn still(action: Action) -> &'static str {
+    match action {
+        Action::Create => "Still creating...",
+        Action::Update | Action::NoOp => "Still modifying...",
+        Action::Replace => "Still replacing...",
+        Action::Delete => "Still destroying...",
+    }
+}
+
 fn progress(printer: &crate::output::Printer, event: Event<'_>) {
     match event {
         Event::Started(c) => {
             printer.note(format!("{}: {}", paint(style::BOLD, &c.address), verb(c.action).0))
         }
+        Event::StillRunning(c, elapsed) => printer.note(format!(
+            "{}: {} [{}s elapsed]",
+            paint(style::BOLD, &c.address),
+            still(c.action),
+            elapsed.as_secs()
+        )),
         Event::Finished(c, took, id) => {
             let id = id.filter(|_| c.address.kind != ResourceType::PrivilegedAccess);
             let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
@@ -210,6 +339,8 @@ fn summarize(ctx: &Context, plan: &Plan, report: &apply::Report) -> Result<Outco
         line.push_str(&format!("{added} added, {changed} changed, {destroyed} destroyed."));
         line = if report.is_success() {
             format!("Apply complete! Resources: {line}")
+        } else if report.interrupted {
+            format!("Apply interrupted. Resources: {line}")
         } else {
             format!("Apply incomplete. Resources: {line}")
         };
@@ -219,13 +350,29 @@ fn summarize(ctx: &Context, plan: &Plan, report: &apply::Report) -> Result<Outco
         return Ok(Outcome::Success);
     }
     let _ = writeln!(ctx.printer.out(), "\n{}", paint(style::WARNING, line));
-    let mut msg = String::from("apply failed; state records everything that succeeded\n");
+    let mut msg = if report.interrupted {
+        String::from("apply interrupted; state records everything that succeeded\n")
+    } else {
+        String::from("apply failed; state records everything that succeeded\n")
+    };
+    for (a, action) in &report.not_started {
+        let what = match action {
+            Action::Delete => "destroyed",
+            Action::Create => "created",
+            _ => "changed",
+        };
+        msg.push_str(&format!("  - {a} was not {what}\n"));
+    }
     for (a, e) in &report.failed {
         msg.push_str(&format!("  - {a} failed: {e}\n"));
     }
     for (a, because) in &report.skipped {
         msg.push_str(&format!("  - {a} skipped because {because} failed\n"));
     }
-    msg.push_str("fix the cause and run `pamform apply` again: it picks up where this one stopped");
+    if report.interrupted && report.failed.is_empty() && report.skipped.is_empty() {
+        msg.push_str("run `pamform apply` again to finish: it picks up where this one stopped");
+    } else {
+        msg.push_str("fix the cause and run `pamform apply` again: it picks up where this one stopped");
+    }
     Err(CliError::msg(ErrorKind::Tenant, msg))
 }

@@ -12,6 +12,10 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "pamform", &mut ctx.printer.out());
+    // Generated into memory: clap_complete panics on a failed write, and a closed pipe
+    // (`pamform completions bash | head -1`) is not an error.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "pamform", &mut script);
+    ctx.printer.write_out(&script);
     Ok(Outcome::Success)
 }

@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long)]
     pub no_cache: bool,
     /// Give up on a failing or throttled request after this long (e.g. 30s, 2m)
-    #[arg(long, value_name = "DURATION", env = "PAMFORM_RETRY_BUDGET", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", env = "PAMFORM_RETRY_BUDGET", value_parser = crate::cli::args::duration)]
     pub retry_budget: Option<Duration>,
 }
 
@@ -49,7 +49,7 @@ fn parse_ignore(s: &str) -> Result<Ignore, String> {
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let loaded = pipeline::configuration(ctx, &args.vars)?;
     let config = &loaded.configuration;
-    let (_, state) = pipeline::load_state(ctx)?;
+    let (_, state) = pipeline::load_state(ctx, Some(pipeline::tenant_id(config)))?;
     let Some(state) = state else {
         return Err(CliError::msg(
             ErrorKind::State,
@@ -74,7 +74,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         let cached = if args.no_cache {
             Err(cache::Unusable::Missing)
         } else {
-            cache::load(&ctx.dir, conn.client.tenant())
+            cache::load(&ctx.dir, conn.client.tenant(), &conn.client.endpoints().graph)
         };
         let read = drift::refresh::read(&conn.client, &request, cached).await.map_err(pipeline::tenant_error);
         let stats = conn.client.stats();

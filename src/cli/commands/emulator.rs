@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::super::{CliError, Context, ErrorKind, Outcome};
+use super::super::{CliError, Context, ErrorKind, Outcome, args};
 use crate::emulator::{self, EmulatorConfig, Faults, Seed};
 
 #[derive(Debug, clap::Args)]
@@ -42,37 +42,37 @@ pub struct ServeArgs {
 #[derive(Debug, clap::Args)]
 pub struct FaultArgs {
     /// Latency added to every Exchange admin API answer
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = args::millis)]
     pub exchange_latency_ms: u64,
     /// Latency added to every Graph answer
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = args::millis)]
     pub graph_latency_ms: u64,
     /// Latency added to every token and device-code answer
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = args::millis)]
     pub login_latency_ms: u64,
     /// Concurrent Exchange requests per tenant before the concurrency message (0: no limit)
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::limit)]
     pub exchange_concurrency_limit: usize,
     /// Status of an answer over the concurrency limit (429 or 503)
     #[arg(long, value_name = "STATUS", default_value_t = 429)]
     pub concurrency_limit_status: u16,
     /// Share of Exchange and Graph requests answered 429 (0 to 1)
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = args::rate)]
     pub throttle_rate: f64,
     /// Retry-After of throttled answers
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = args::millis)]
     pub retry_after_ms: u64,
     /// Share of Exchange and Graph requests answered 503 (0 to 1)
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = args::rate)]
     pub server_error_rate: f64,
     /// Share of Exchange and Graph requests whose connection is dropped (0 to 1)
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = args::rate)]
     pub drop_rate: f64,
     /// Delay before a write shows in Graph and a new policy takes effect
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = args::millis)]
     pub replication_delay_ms: u64,
     /// Lifetime of issued access tokens
-    #[arg(long, value_name = "SECS", default_value_t = 3599)]
+    #[arg(long, value_name = "SECS", default_value_t = 3599, value_parser = args::token_secs)]
     pub token_lifetime_secs: u64,
     /// Seed of the random fault choices, for reproducible runs
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -139,7 +139,8 @@ fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome, CliError> {
         .map_err(|e| CliError::msg(ErrorKind::Internal, format!("could not start the async runtime: {e}")))?;
     runtime.block_on(async {
         let cfg = EmulatorConfig { listen: args.listen, data: args.data, seed, faults, tls: args.tls };
-        let running = emulator::start(cfg).await.map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
+        let running =
+            emulator::start_logged(cfg, ctx.verbose).await.map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
         let mut out = ctx.printer.out();
         let _ = writeln!(out, "base_url: {}", running.base_url);
         let _ = writeln!(out, "tenant: {} ({})", running.tenant_domain, running.tenant_id);

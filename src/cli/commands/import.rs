@@ -1,6 +1,7 @@
 //! `pamform import ADDR ID`: adopt an existing tenant object into state without changing it.
 //! ADDR must be in the configuration; ID names the object (group: email or object id;
-//! policy: Identity, task, role or role group; privileged_access: any id, e.g. the tenant).
+//! policy: Identity, task, role or role group; privileged_access: any id, e.g. the tenant)
+//! and no other address may manage the object already.
 //! Holds the state lock; on any error the state is left as it was.
 
 use std::io::Write;
@@ -27,7 +28,7 @@ pub struct Args {
     #[command(flatten)]
     pub vars: VarArgs,
     /// Wait this long for the state lock (e.g. 30s, 2m) instead of failing at once
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::args::duration, default_value = "0s")]
     pub lock_timeout: Duration,
 }
 
@@ -35,7 +36,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let _lock = LockGuard::acquire(&ctx.dir, "pamform import", args.lock_timeout)
         .map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
     let loaded = pipeline::configuration(ctx, &args.vars)?;
-    let (store, state) = pipeline::load_state(ctx)?;
+    let (store, state) = pipeline::load_state(ctx, Some(pipeline::tenant_id(&loaded.configuration)))?;
     let config = &loaded.configuration;
     let address = &args.address;
     let usage = |e: ImportError| CliError::msg(ErrorKind::Usage, e);
@@ -70,6 +71,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             }
             Err(e) => return Err(usage(e)),
         };
+        if let Some(state) = &state {
+            crate::plan::import::check_owner(state, address, &args.id, &found).map_err(usage)?;
+        }
         conn.close().await;
         let entry = import::state_entry(address, &found, config, &snapshot).ok_or_else(|| {
             CliError::msg(

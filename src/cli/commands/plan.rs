@@ -57,7 +57,7 @@ impl Args {
 
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let loaded = pipeline::configuration(ctx, &args.vars)?;
-    let (_, state) = pipeline::load_state(ctx)?;
+    let (_, state) = pipeline::load_state(ctx, Some(pipeline::tenant_id(&loaded.configuration)))?;
     let config = &loaded.configuration;
     let unknown = pipeline::unknown_targets(&args.target, config, state.as_ref());
     if let Some(t) = unknown.first() {
@@ -75,7 +75,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     })?;
     if let Some(out) = &args.out {
         let tenant = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
-        let hash = configuration_hash(loaded.sources(), &pipeline::variable_pairs(&args.vars));
+        let hash = configuration_hash(loaded.sources(), &pipeline::variable_pairs(config));
         SavedPlan::new(plan.clone(), &tenant, hash, state.as_ref(), &snapshot)
             .write(&pipeline::in_dir(ctx, out))
             .map_err(|e| CliError::msg(ErrorKind::State, e))?;

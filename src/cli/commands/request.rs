@@ -107,10 +107,10 @@ pub struct WaitArgs {
     /// Request id, or a unique start of it
     pub id: String,
     /// Give up after this long (e.g. 30m, 2h); exit 1
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::args::duration)]
     pub timeout: Option<Duration>,
     /// How often to ask
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "5s")]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::args::positive_duration, default_value = "5s")]
     pub interval: Duration,
     /// Print the request as JSON at the end
     #[arg(long)]

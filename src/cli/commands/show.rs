@@ -31,7 +31,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             render::plan(&saved.plan, format, path.to_str())
         }
         None => {
-            let (_, state) = pipeline::load_state(ctx)?;
+            let (_, state) = pipeline::load_state(ctx, None)?;
             match (state, format) {
                 // Like Terraform's: the format version and no resources.
                 (None, Format::Json) => format!(

@@ -30,7 +30,7 @@ pub enum StateCommand {
         #[arg(required = true, value_parser = pipeline::parse_address)]
         addresses: Vec<Address>,
         /// Wait this long for the state lock
-        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+        #[arg(long, value_name = "DURATION", value_parser = crate::cli::args::duration, default_value = "0s")]
         lock_timeout: Duration,
     },
 }
@@ -39,13 +39,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let mut out = ctx.printer.out();
     match args.command {
         StateCommand::List => {
-            let (_, state) = pipeline::load_state(ctx)?;
+            let (_, state) = pipeline::load_state(ctx, None)?;
             for r in state.iter().flat_map(|s| &s.resources) {
                 let _ = writeln!(out, "{}", r.address);
             }
         }
         StateCommand::Show { address } => {
-            let (_, state) = pipeline::load_state(ctx)?;
+            let (_, state) = pipeline::load_state(ctx, None)?;
             let r = state
                 .as_ref()
                 .and_then(|s| s.get(&address))
@@ -55,7 +55,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         StateCommand::Rm { addresses, lock_timeout } => {
             let _lock = LockGuard::acquire(&ctx.dir, "pamform state rm", lock_timeout)
                 .map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
-            let (store, state) = pipeline::load_state(ctx)?;
+            let (store, state) = pipeline::load_state(ctx, None)?;
             let mut state =
                 state.ok_or_else(|| CliError::msg(ErrorKind::Usage, "no state file: nothing to remove"))?;
             let mut removed = Vec::new();
