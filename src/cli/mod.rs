@@ -15,8 +15,12 @@ use clap::{Parser, Subcommand};
 use crate::output::{ColorMode, Printer};
 pub use error::{CliError, ErrorKind, Outcome};
 
+/// What `pamform --version` and `pamform version` print after the name: the crate version and
+/// the commit it was built from (set by build.rs; "unknown" when no commit could be found).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("PAMFORM_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
-#[command(name = "pamform", version, about = "Microsoft 365 privileged access management as code")]
+#[command(name = "pamform", version = VERSION, about = "Microsoft 365 privileged access management as code")]
 pub struct Cli {
     /// Configuration directory
     #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR", default_value = ".")]
@@ -66,6 +70,8 @@ pub enum Command {
     Logout(commands::logout::Args),
     /// Just-in-time access requests: new, list, show, approve, deny, revoke, wait
     Request(commands::request::Args),
+    /// Print the version and the commit pamform was built from
+    Version,
 }
 
 /// Global context every command receives.
@@ -109,5 +115,9 @@ fn run(command: Command, ctx: &Context) -> Result<Outcome, CliError> {
         Command::Login(args) => commands::login::run(args, ctx),
         Command::Logout(args) => commands::logout::run(args, ctx),
         Command::Request(args) => commands::request::run(args, ctx),
+        Command::Version => {
+            ctx.printer.write_out(format!("pamform {VERSION}\n").as_bytes());
+            Ok(Outcome::Success)
+        }
     }
 }
