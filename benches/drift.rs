@@ -115,8 +115,13 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let emu = large_tenant::start().await;
+        let scale = scale();
+        if quick() {
+            println!("quick mode: a tiny tenant without latency; the figures mean nothing");
+        }
         println!(
-            "tenant: {USERS} users, {GROUPS} groups x {MEMBERS} members, {POLICIES} policies; Exchange {EXCHANGE_MS} ms, Graph {GRAPH_MS} ms"
+            "tenant: {} users, {GROUPS} groups x {} members, {POLICIES} policies; Exchange {} ms, Graph {} ms",
+            scale.users, scale.members, latency(EXCHANGE_MS), latency(GRAPH_MS)
         );
         let c = client(&emu, EXCHANGE_CONCURRENCY);
         // Sign in first, so the figures below are the check's own.
@@ -146,7 +151,7 @@ fn main() {
             if s.graph_requests <= 5 { "ok" } else { "MISSED" }
         );
 
-        c.add_group_member(&group(0), &user(USERS - 1)).await.expect("out-of-band change");
+        c.add_group_member(&group(0), &user(scale.users - 1)).await.expect("out-of-band change");
         let before = c.stats();
         let t = Instant::now();
         let (changed, report) = check(&c, Some(&state), Ok(delta.cache)).await;

@@ -10,7 +10,7 @@ use pamform::tenant::{ClientOptions, RefreshRequest};
 
 mod support;
 
-use support::tenant::{DOMAIN, GROUPS, MEMBERS, POLICIES, USERS, seed};
+use support::tenant::{DOMAIN, GROUPS, POLICIES, latency, quick, scale, seed};
 
 const EXCHANGE_MS: u64 = 300;
 const GRAPH_MS: u64 = 50;
@@ -22,7 +22,11 @@ fn ms(d: Duration) -> String {
 #[allow(clippy::print_stdout)]
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let faults = Faults { exchange_latency_ms: EXCHANGE_MS, graph_latency_ms: GRAPH_MS, ..Faults::default() };
+    let faults = Faults {
+        exchange_latency_ms: latency(EXCHANGE_MS),
+        graph_latency_ms: latency(GRAPH_MS),
+        ..Faults::default()
+    };
     let emu = rt
         .block_on(emulator::start(EmulatorConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
@@ -32,8 +36,16 @@ fn main() {
             tls: false,
         }))
         .expect("emulator");
+    let scale = scale();
+    if quick() {
+        println!("quick mode: a tiny tenant without latency; the figures mean nothing");
+    }
     println!(
-        "tenant: {USERS} users, {GROUPS} groups x {MEMBERS} members, {POLICIES} policies; Exchange {EXCHANGE_MS} ms, Graph {GRAPH_MS} ms"
+        "tenant: {} users, {GROUPS} groups x {} members, {POLICIES} policies; Exchange {} ms, Graph {} ms",
+        scale.users,
+        scale.members,
+        latency(EXCHANGE_MS),
+        latency(GRAPH_MS)
     );
 
     // The library path: the refresh export makes (nothing requested: PAM, policies and the

@@ -172,10 +172,13 @@ fn state_list_show_and_rm() {
 }
 
 /// Runs `pamform ARGS` on a pseudo-terminal (through util-linux `script`), typing `input`.
-fn on_terminal(ws: &Workspace, args: &[&str], input: &str) -> Option<cli_support::Run> {
-    let probe = std::process::Command::new("script").arg("--version").output().ok()?;
-    if !probe.status.success() {
-        return None;
+/// Panics when `script` is missing: the prompt is only asked on a terminal, so without one
+/// this test would check nothing (`.ci/run` installs it; `apt-get install bsdutils` does).
+fn on_terminal(ws: &Workspace, args: &[&str], input: &str) -> cli_support::Run {
+    let probe = std::process::Command::new("script").arg("--version").output();
+    match probe {
+        Ok(p) if p.status.success() && String::from_utf8_lossy(&p.stdout).contains("util-linux") => {}
+        _ => panic!("util-linux `script` is needed to test the prompt on a terminal: install bsdutils"),
     }
     let bin = env!("CARGO_BIN_EXE_pamform");
     let line = format!("{bin} -C {} {}", ws.path().display(), args.join(" "));
@@ -187,27 +190,30 @@ fn on_terminal(ws: &Workspace, args: &[&str], input: &str) -> Option<cli_support
     let mut script = std::process::Command::new("script");
     script.args(["-qec", &line, "/dev/null"]).envs(envs).stdin(std::process::Stdio::piped());
     script.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let mut child = script.spawn().ok()?;
+    let mut child = script.spawn().expect("script starts");
+    // The terminal buffers what is typed until the prompt reads it; stdin stays open until
+    // pamform exits, so `script` never sees end of input before the answer is read.
+    let mut stdin = child.stdin.take().unwrap();
     {
         use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        // Give the prompt time to appear; the terminal buffers what is typed meanwhile.
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = stdin.write_all(input.as_bytes());
+        stdin.write_all(input.as_bytes()).expect("typing into the terminal");
+        stdin.flush().unwrap();
     }
-    Some(child.wait_with_output().unwrap().into())
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    out.into()
 }
 
 #[test]
 fn apply_asks_on_a_terminal_and_accepts_only_yes() {
     let tenant = Tenant::start();
     let ws = Workspace::new(&tenant, QUICKSTART);
-    let Some(no) = on_terminal(&ws, &["apply"], "y\n") else { return };
+    let no = on_terminal(&ws, &["apply"], "y\n");
     assert!(no.all().contains("Only 'yes' will be accepted"), "{}", no.all());
     assert!(no.all().contains("apply cancelled"), "{}", no.all());
     assert_eq!(no.code, 1, "{}", no.all());
     assert_eq!(tenant.write_count(), 0, "anything but yes changes nothing");
-    let yes = on_terminal(&ws, &["apply"], "yes\n").unwrap();
+    let yes = on_terminal(&ws, &["apply"], "yes\n");
     assert!(yes.all().contains("Apply complete!"), "{}", yes.all());
     assert_eq!(yes.code, 0, "{}", yes.all());
     ws.run(&["plan", "--detailed-exitcode"]).expect(0);

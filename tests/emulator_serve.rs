@@ -69,6 +69,21 @@ fn serve_refuses_non_loopback_addresses() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid value '3' for '--throttle-rate <RATE>'")
+            && stderr.contains("between 0 and 1"),
+        "{stderr}"
+    );
+    // Rates that are each in range but add up to more than 1 cannot all be honoured.
+    let out = Command::new(env!("CARGO_BIN_EXE_pamform"))
+        .args(["emulator", "serve", "--listen", "127.0.0.1:0", "--throttle-rate", "0.7"])
+        .args(["--server-error-rate", "0.5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("add up to 1.2, more than 1"), "{stderr}");
 }
 
 #[tokio::test]

@@ -106,3 +106,30 @@ fn a_move_with_changes_keeps_the_action_header() {
     );
     assert!(out.contains("Plan: 0 to add, 1 to change, 0 to destroy, 1 to move."), "{out}");
 }
+
+/// A policy that moves to another task leaves its old task ungated for good, not only for the
+/// moment of a replacement; every renderer says so.
+#[test]
+fn a_policy_moved_to_another_task_leaves_the_old_one_ungated_for_good() {
+    use pamform::model::{Address, Approval, ResourceType};
+    use pamform::plan::{Action, Reason};
+    let mut c = change(
+        Address::new(ResourceType::AccessPolicy, "mailbox"),
+        Action::Replace,
+        Some(task_policy("Set-Mailbox", Approval::Manual, "pam@contoso.com")),
+        Some(task_policy("Set-User", Approval::Manual, "pam@contoso.com")),
+    );
+    c.replace_paths = vec!["task".into()];
+    c.reasons = vec![Reason::ReplaceBecauseCannotUpdate];
+    let p = plan(vec![c]);
+    let out = text(&p);
+    assert!(
+        out.contains("access_policy.mailbox now gates Exchange\\Set-User instead of Exchange\\Set-Mailbox: Exchange\\Set-Mailbox will no longer be gated by it"),
+        "{out}"
+    );
+    assert!(out.contains("# note: Exchange\\Set-Mailbox will no longer be gated by this policy"), "{out}");
+    assert!(!out.contains("briefly"), "{out}");
+    let md = pamform::output::markdown::render(&p, &pamform::output::markdown::MarkdownOptions::default());
+    assert!(md.contains("moved to `Exchange\\Set-User`"), "{md}");
+    assert!(md.contains("once this policy gates its new target"), "{md}");
+}

@@ -10,7 +10,7 @@ use pamform::tenant::{Client, ClientOptions, RefreshRequest};
 #[path = "tenant.rs"]
 mod tenant;
 
-pub use tenant::{DOMAIN, GROUPS, MEMBERS, POLICIES, USERS, group, seed, user};
+pub use tenant::{DOMAIN, GROUPS, POLICIES, group, latency, quick, scale, seed, user};
 
 pub const EXCHANGE_MS: u64 = 300;
 pub const GRAPH_MS: u64 = 50;
@@ -23,7 +23,7 @@ pub const EXCHANGE_PAGE: usize = 1000;
 
 /// What a configuration of this tenant names (see `tenant::request_at`).
 pub fn request() -> RefreshRequest {
-    tenant::request_at(tenant::FULL)
+    tenant::request_at(scale())
 }
 
 pub fn client(emu: &RunningEmulator, exchange_concurrency: usize) -> Client {
@@ -37,7 +37,11 @@ pub fn client(emu: &RunningEmulator, exchange_concurrency: usize) -> Client {
 
 /// Starts the emulator with the large tenant and the benchmark latencies.
 pub async fn start() -> RunningEmulator {
-    let faults = Faults { exchange_latency_ms: EXCHANGE_MS, graph_latency_ms: GRAPH_MS, ..Faults::default() };
+    let faults = Faults {
+        exchange_latency_ms: tenant::latency(EXCHANGE_MS),
+        graph_latency_ms: tenant::latency(GRAPH_MS),
+        ..Faults::default()
+    };
     emulator::start(EmulatorConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data: None,

@@ -1,6 +1,9 @@
 //! The large benchmark tenant, shared by the benchmarks: 10,000 users, 31 mail-enabled
 //! security groups of 2,000 members each (overlapping), 30 task policies and PAM enabled
 //! with the last group as default approver group and the emulator's app as system account.
+//! In quick mode (`PAMFORM_BENCH_QUICK=1`, as CI runs every benchmark once) the directory is
+//! tiny and there is no latency: the run checks that a benchmark still works, its figures
+//! mean nothing.
 
 use std::collections::BTreeSet;
 
@@ -33,6 +36,24 @@ pub const FULL: Scale = Scale { users: USERS, members: MEMBERS, stride: STRIDE }
 /// figures show the client's scheduling alone.
 pub const SMALL: Scale = Scale { users: 1_000, members: 200, stride: 25 };
 
+/// The tiny tenant of quick mode: same groups and policies, few users and members.
+pub const QUICK: Scale = Scale { users: 400, members: 20, stride: 5 };
+
+/// Whether the benchmarks run in quick mode (`PAMFORM_BENCH_QUICK` set, and not to `0`).
+pub fn quick() -> bool {
+    std::env::var_os("PAMFORM_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The full tenant, or the tiny one in quick mode.
+pub fn scale() -> Scale {
+    if quick() { QUICK } else { FULL }
+}
+
+/// A per-request latency in milliseconds, or none in quick mode.
+pub fn latency(ms: u64) -> u64 {
+    if quick() { 0 } else { ms }
+}
+
 pub fn user(i: usize) -> String {
     format!("user{i:05}@{DOMAIN}")
 }
@@ -41,9 +62,9 @@ pub fn group(g: usize) -> String {
     format!("approvers-{g:02}@{DOMAIN}")
 }
 
-/// The full-size tenant.
+/// The full-size tenant (the tiny one in quick mode).
 pub fn seed() -> Seed {
-    seed_at(FULL)
+    seed_at(scale())
 }
 
 /// The default seed's roles, role groups and app, with a generated directory and policies.

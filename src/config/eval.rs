@@ -73,6 +73,99 @@ pub fn evaluate(decls: &Declarations<'_>, dir: &Path, config: &mut Configuration
     ev.run(config, diags);
     build_tenant(decls, dir, &ev, config, diags);
     build_imports_and_moves(decls, &ev, config, diags);
+    config.sensitive = sensitivity(decls, config);
+}
+
+/// Which attributes of the built resources take their value from a sensitive variable (the
+/// rule [`crate::model::Sensitivity`] documents).
+fn sensitivity(decls: &Declarations<'_>, config: &Configuration) -> crate::model::Sensitivity {
+    let sensitive_vars: BTreeSet<&str> = decls
+        .variables
+        .iter()
+        .filter(|(_, v)| {
+            v.block
+                .attribute("sensitive")
+                .is_some_and(|a| matches!(&a.value, Expression::Bool(b) if *b.value()))
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut out = crate::model::Sensitivity::default();
+    if sensitive_vars.is_empty() {
+        return out;
+    }
+    let locals: BTreeMap<&str, &Expression> =
+        decls.locals_blocks.iter().flat_map(|b| b.attributes()).map(|a| (a.key.as_str(), &a.value)).collect();
+    // Locals that reach a sensitive variable, to a fixed point (cycles are reported elsewhere).
+    let mut sensitive_locals: BTreeSet<&str> = BTreeSet::new();
+    loop {
+        let before = sensitive_locals.len();
+        for (name, expr) in &locals {
+            let hit = refs::collect(expr).refs.iter().any(|r| match (r.root.as_str(), r.name.as_deref()) {
+                ("var", Some(n)) => sensitive_vars.contains(n),
+                ("local", Some(n)) => sensitive_locals.contains(n),
+                _ => false,
+            });
+            if hit {
+                sensitive_locals.insert(name);
+            }
+        }
+        if sensitive_locals.len() == before {
+            break;
+        }
+    }
+    // Sensitive attributes per block, to a fixed point over references between blocks.
+    let mut blocks: BTreeMap<(ResourceType, String), BTreeSet<String>> = BTreeMap::new();
+    loop {
+        let mut grew = false;
+        for block in &decls.resources {
+            let Some(kind) = ResourceType::from_name(block.kind()) else { continue };
+            let name = block.label().unwrap_or_default().to_string();
+            let each = block.attribute("for_each").is_some_and(|a| {
+                refs::collect(&a.value).refs.iter().any(|r| match (r.root.as_str(), r.name.as_deref()) {
+                    ("var", Some(n)) => sensitive_vars.contains(n),
+                    ("local", Some(n)) => sensitive_locals.contains(n),
+                    _ => false,
+                })
+            });
+            for attr in block.attributes() {
+                let attr_name = attr.key.as_str();
+                if matches!(attr_name, "for_each" | "depends_on") {
+                    continue;
+                }
+                let hit = refs::collect(&attr.value).refs.iter().any(|r| {
+                    match (r.root.as_str(), r.name.as_deref()) {
+                        ("var", Some(n)) => sensitive_vars.contains(n),
+                        ("local", Some(n)) => sensitive_locals.contains(n),
+                        ("each", _) => each,
+                        ("privileged_access", _) => blocks
+                            .get(&(ResourceType::PrivilegedAccess, String::new()))
+                            .is_some_and(|s| !s.is_empty()),
+                        // A group reference stands for the group's email address.
+                        ("approver_group", Some(n)) => blocks
+                            .get(&(ResourceType::ApproverGroup, n.to_string()))
+                            .is_some_and(|s| s.contains("email")),
+                        (root, Some(n)) => ResourceType::from_name(root)
+                            .is_some_and(|k| blocks.get(&(k, n.to_string())).is_some_and(|s| !s.is_empty())),
+                        _ => false,
+                    }
+                });
+                if hit && blocks.entry((kind, name.clone())).or_default().insert(attr_name.to_string()) {
+                    grew = true;
+                }
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    for address in config.addresses() {
+        if let Some(attrs) = blocks.get(&(address.kind, address.name.clone())) {
+            for a in attrs {
+                out.mark(address, a);
+            }
+        }
+    }
+    out
 }
 
 struct Evaluator<'a, 'd> {

@@ -32,6 +32,9 @@ pub struct Faults {
     pub server_error_rate: f64,
     /// Share of Exchange and Graph requests whose connection is closed without an answer.
     pub drop_rate: f64,
+    /// Close the connection without an answer after an Exchange write has changed the tenant,
+    /// so the client cannot know whether it ran.
+    pub drop_after_write: bool,
     /// Delay before a directory write shows in Graph and a new policy takes effect.
     pub replication_delay_ms: u64,
     /// Lifetime of issued access tokens.
@@ -52,6 +55,7 @@ impl Default for Faults {
             retry_after_ms: 1000,
             server_error_rate: 0.0,
             drop_rate: 0.0,
+            drop_after_write: false,
             replication_delay_ms: 0,
             token_lifetime_secs: 3599,
             fault_seed: 0,
@@ -70,6 +74,14 @@ impl Faults {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1, got {rate}"));
             }
+        }
+        // One draw picks at most one fault (dropped, then throttled, then a server error), so
+        // the rates share the same unit interval.
+        let total = self.throttle_rate + self.server_error_rate + self.drop_rate;
+        if total > 1.0 + 1e-9 {
+            return Err(format!(
+                "throttle_rate, server_error_rate and drop_rate add up to {total}, more than 1: lower them so that their sum is at most 1"
+            ));
         }
         if !matches!(self.concurrency_limit_status, 429 | 503) {
             return Err(format!(
@@ -240,5 +252,14 @@ mod tests {
         assert_eq!(f.retry_after_header(), "0.200");
         f.throttle_rate = 2.0;
         assert!(f.validate().is_err());
+    }
+
+    #[test]
+    fn rates_that_add_up_to_more_than_one_are_refused() {
+        let f = Faults { throttle_rate: 1.0, server_error_rate: 0.5, ..Faults::default() };
+        let err = f.validate().unwrap_err();
+        assert!(err.contains("add up to 1.5, more than 1"), "{err}");
+        let f = Faults { throttle_rate: 0.5, server_error_rate: 0.3, drop_rate: 0.2, ..Faults::default() };
+        assert_eq!(f.validate(), Ok(()));
     }
 }

@@ -256,6 +256,17 @@ async fn fault_layer(State(s): State<Arc<Shared>>, req: Request, next: Next) -> 
                     .into_response()
                 };
             }
+            Injected::None if faults.drop_after_write && api == Api::Exchange => {
+                let kill = req.extensions().get::<ConnKill>().cloned();
+                let writes = lock(&s.counters).writes;
+                let answer = next.run(req).await;
+                if let Some(kill) = kill.filter(|_| lock(&s.counters).writes > writes) {
+                    lock(&s.counters).dropped += 1;
+                    kill.0.notify_one();
+                    std::future::pending::<()>().await;
+                }
+                answer
+            }
             Injected::None => next.run(req).await,
         }
     };

@@ -24,6 +24,40 @@ pub struct Configuration {
     /// The value of each declared variable as evaluation used it (after `--var`, the
     /// environment, `*.pamvars.hcl` files and defaults), in JSON form.
     pub variables: BTreeMap<String, serde_json::Value>,
+    /// The attributes of each resource whose value comes from a sensitive variable (see
+    /// [`Sensitivity`]); renderers show them as `(sensitive value)`.
+    pub sensitive: Sensitivity,
+}
+
+/// Which attributes of which resources hold sensitive values. An attribute is sensitive when
+/// its expression references a variable declared with `sensitive = true`, directly, through
+/// a local value, through `each` of a sensitive `for_each`, or through a reference to another
+/// resource: a reference to an approver group stands for its email address, so it is
+/// sensitive when that group's `email` is; a reference to another block is sensitive when any
+/// of its attributes is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sensitivity(pub BTreeMap<String, BTreeSet<String>>);
+
+impl Sensitivity {
+    /// Marks `attribute` of `address` as sensitive.
+    pub fn mark(&mut self, address: &Address, attribute: &str) {
+        self.0.entry(address.to_string()).or_default().insert(attribute.to_string());
+    }
+
+    /// Whether `attribute` of `address` is sensitive.
+    pub fn is_sensitive(&self, address: &Address, attribute: &str) -> bool {
+        self.0.get(&address.to_string()).is_some_and(|s| s.contains(attribute))
+    }
+
+    /// The sensitive attributes of `address`.
+    pub fn attributes(&self, address: &Address) -> impl Iterator<Item = &str> {
+        self.0.get(&address.to_string()).into_iter().flatten().map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl Configuration {

@@ -12,7 +12,7 @@ pub mod source;
 pub use address::{Address, ResourceType};
 pub use desired::{
     AccessPolicy, Approval, ApproverGroup, Configuration, GroupRef, Import, Lifecycle, Membership, Meta,
-    Moved, PolicyTarget, PrivilegedAccess, Tenant,
+    Moved, PolicyTarget, PrivilegedAccess, Sensitivity, Tenant,
 };
 pub use snapshot::{DirectoryObject, ObjectKind, PamSetting, RemoteGroup, RemotePolicy, TenantSnapshot};
 pub use source::{FileId, SourceFile, Sources, Span, Spanned};

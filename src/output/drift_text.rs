@@ -23,6 +23,7 @@ fn severity_style(s: Severity) -> anstyle::Style {
 
 fn show(v: &Value) -> String {
     let s = match v {
+        v if super::sensitive::is_redacted(v) => super::sensitive::REDACTED.to_string(),
         Value::Null => "(none)".to_string(),
         Value::String(s) => s.clone(),
         Value::Array(items) if items.is_empty() => "[]".to_string(),

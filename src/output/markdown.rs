@@ -10,8 +10,10 @@ use serde_json::Value;
 
 use super::plan_facts::{self, SecurityFacts, policy_target};
 use super::plan_text::{attribute_names, is_empty};
+use super::sensitive::{REDACTED, is_redacted, redact, redact_differences};
 use crate::drift::{self, Counts, Difference, Report, Severity, Unmanaged};
 use crate::model::Address;
+use crate::model::Sensitivity;
 use crate::plan::attributes::Attrs;
 use crate::plan::{Action, Plan, PlanMode, Reason, ResourceChange};
 
@@ -37,11 +39,13 @@ pub struct MarkdownOptions {
     pub plan_file: Option<String>,
     /// The most bytes the output may take (bytes bound characters from above).
     pub budget: usize,
+    /// Attributes shown as `(sensitive value)`.
+    pub sensitivity: Sensitivity,
 }
 
 impl Default for MarkdownOptions {
     fn default() -> Self {
-        MarkdownOptions { plan_file: None, budget: DEFAULT_BUDGET }
+        MarkdownOptions { plan_file: None, budget: DEFAULT_BUDGET, sensitivity: Sensitivity::default() }
     }
 }
 
@@ -49,7 +53,8 @@ impl Default for MarkdownOptions {
 pub fn render(plan: &Plan, options: &MarkdownOptions) -> String {
     let mut head = format!("{PLAN_MARKER}\n");
     let actionable: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_actionable()).collect();
-    let differences = drift::differences(&plan.drift, None);
+    let mut differences = drift::differences(&plan.drift, None);
+    redact_differences(&mut differences, &options.sensitivity);
     head.push_str(&verdict(plan));
     head.push_str("\n\n");
     if !plan.targets.is_empty() {
@@ -62,7 +67,7 @@ pub fn render(plan: &Plan, options: &MarkdownOptions) -> String {
     }
     if plan.mode != PlanMode::RefreshOnly && !actionable.is_empty() {
         summary_table(&mut head, plan);
-        security_table(&mut head, &SecurityFacts::of(plan));
+        security_table(&mut head, &SecurityFacts::of_redacted(plan, &options.sensitivity));
     }
     if !differences.is_empty() {
         let counts = Counts::of(differences.iter().map(|d| d.severity));
@@ -80,7 +85,7 @@ pub fn render(plan: &Plan, options: &MarkdownOptions) -> String {
         plan.drift.iter().find(|d| &d.address == a).map(|d| d.remote_id.clone()).filter(|id| !id.is_empty())
     };
     let mut sections = drift_sections(&differences, &order, &remote_id);
-    sections.extend(actionable.iter().map(|c| change_section(c)));
+    sections.extend(actionable.iter().map(|c| change_section(c, &options.sensitivity)));
     let notice_target = match &options.plan_file {
         Some(f) => format!("run `pamform show {f}` for the whole plan"),
         None => "run `pamform plan` for the whole plan".to_string(),
@@ -92,7 +97,9 @@ pub fn render(plan: &Plan, options: &MarkdownOptions) -> String {
 /// the tenant, and the tenant's objects pamform does not manage.
 pub fn render_drift(report: &Report, options: &MarkdownOptions) -> String {
     let mut head = format!("{DRIFT_MARKER}\n");
-    let (differences, unmanaged) = (&report.differences, &report.unmanaged);
+    let mut redacted = report.differences.clone();
+    redact_differences(&mut redacted, &options.sensitivity);
+    let (differences, unmanaged) = (&redacted, &report.unmanaged);
     let counts = &report.summary;
     if counts.total() == 0 {
         head.push_str("**pamform drift**: No drift. The tenant matches the last apply.\n");
@@ -227,7 +234,11 @@ fn security_table(out: &mut String, f: &SecurityFacts) {
             .policies_ungated
             .iter()
             .map(|p| {
-                let what = if p.action == Action::Replace { "replaced" } else { "removed" };
+                let what = match (&p.target_after, p.action) {
+                    (Some(now), _) => format!("moved to {}", code(now)),
+                    (None, Action::Replace) => "replaced".to_string(),
+                    (None, _) => "removed".to_string(),
+                };
                 let approval = match &p.approval_after {
                     Some(after) if *after != p.approval_before => {
                         format!(", approval {} → {after}", p.approval_before)
@@ -238,7 +249,7 @@ fn security_table(out: &mut String, f: &SecurityFacts) {
             })
             .collect();
         format!(
-            "**{}**: {}; a removed policy leaves its task ungated, a replaced one between delete and create",
+            "**{}**: {}; a removed or moved policy leaves its task ungated, a replaced one between delete and create",
             f.policies_ungated.len(),
             name_list(&items)
         )
@@ -425,7 +436,7 @@ fn section(
     Section { open, lines, close: "```\n\n</details>\n\n".into(), omitted }
 }
 
-fn change_section(c: &ResourceChange) -> Section {
+fn change_section(c: &ResourceChange, sensitivity: &Sensitivity) -> Section {
     let (symbol, what) = match c.action {
         Action::Create if c.reasons.contains(&Reason::DeletedOutside) => {
             ("+", "will be created (it was deleted outside pamform)")
@@ -457,16 +468,23 @@ fn change_section(c: &ResourceChange) -> Section {
         }
     }
     if let (Action::Replace | Action::Delete, Some(Attrs::Policy(p))) = (c.action, &c.before) {
-        let when = if c.action == Action::Replace {
-            "between removing and recreating this policy"
-        } else {
-            "once this policy is removed"
+        let retargeted = plan_facts::retargeted(p, c.after.as_ref().and_then(Attrs::as_policy)).is_some();
+        let when = match c.action {
+            Action::Replace if !retargeted => "between removing and recreating this policy",
+            Action::Replace => "once this policy gates its new target",
+            _ => "once this policy is removed",
         };
-        notes.push(format!("**Note**: {when}, {} is not gated", code(&policy_target(p))));
+        let target = if ["task", "role", "role_group"].iter().any(|a| sensitivity.is_sensitive(&c.address, a))
+        {
+            REDACTED.to_string()
+        } else {
+            policy_target(p)
+        };
+        notes.push(format!("**Note**: {when}, {} is not gated", code(&target)));
     }
     let mut lines = Vec::new();
-    let before = c.before.as_ref().map(Attrs::to_value);
-    let after = c.after.as_ref().map(Attrs::to_value);
+    let before = redact(c.before.as_ref().map(Attrs::to_value), &c.address, sensitivity);
+    let after = redact(c.after.as_ref().map(Attrs::to_value), &c.address, sensitivity);
     let mut rows: Vec<Row> = Vec::new();
     if let Some(id) = &c.remote_id {
         let id = Value::String(id.clone());
@@ -656,6 +674,7 @@ fn forces_note(forces: bool) -> &'static str {
 /// out of its diff line or the code block).
 fn show(v: &Value) -> String {
     match v {
+        v if is_redacted(v) => REDACTED.to_string(),
         Value::String(s) => serde_json::to_string(s).unwrap_or_default().replace("```", "`\u{200b}``"),
         Value::Null => "null".into(),
         other => other.to_string(),

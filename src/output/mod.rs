@@ -8,6 +8,7 @@ pub mod plan_facts;
 pub mod plan_json;
 pub mod plan_text;
 pub mod render;
+pub mod sensitive;
 pub mod state_text;
 pub mod style;
 
@@ -77,6 +78,16 @@ impl Printer {
     pub fn debug(&self, line: impl std::fmt::Display) {
         if self.verbose {
             let _ = writeln!(self.err(), "{line}");
+        }
+    }
+
+    /// Warnings Exchange returned with cmdlet results, each as `WARNING: Cmdlet: text` on
+    /// stderr, as the Exchange Online PowerShell module shows them. Shown even with
+    /// `--quiet`: a warning can say that a write did less than asked.
+    pub fn exchange_warnings(&self, warnings: &[String]) {
+        let mut err = self.err();
+        for w in warnings {
+            let _ = writeln!(err, "WARNING: {w}");
         }
     }
 

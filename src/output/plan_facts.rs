@@ -97,6 +97,20 @@ pub struct PolicyUngated {
     pub approval_before: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_after: Option<String>,
+    /// For a replacement that gates another target: that target. `target` is then no longer
+    /// gated by this policy, not only between the delete and the create.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_after: Option<String>,
+}
+
+/// The target a replacement moves a policy to, when it is another one.
+pub fn retargeted(before: &PolicyAttrs, after: Option<&PolicyAttrs>) -> Option<String> {
+    let after = after?;
+    let (b, a) = (policy_target(before), policy_target(after));
+    let same = before.task.is_some() == after.task.is_some()
+        && before.role.is_some() == after.role.is_some()
+        && b.eq_ignore_ascii_case(&a);
+    (!same).then_some(a)
 }
 
 /// A value that changes from `before` to `after`.
@@ -150,6 +164,39 @@ impl SecurityFacts {
         let groups = GroupMembers::of(plan);
         for c in &plan.changes {
             f.add_change(c, &groups);
+        }
+        f
+    }
+
+    /// The facts of `plan` with every value of a sensitive attribute shown as
+    /// `(sensitive value)` (counts are kept: a reviewer still sees that approvers were added).
+    pub fn of_redacted(plan: &Plan, sensitivity: &crate::model::Sensitivity) -> SecurityFacts {
+        let secrets = super::sensitive::secret_strings(plan, sensitivity);
+        let mut f = SecurityFacts::of(plan);
+        if secrets.is_empty() {
+            return f;
+        }
+        let s = |v: &mut String| *v = super::sensitive::scrub(v, &secrets);
+        let all = |v: &mut Vec<String>| v.iter_mut().for_each(|x| *x = super::sensitive::scrub(x, &secrets));
+        for g in &mut f.approver_members_added {
+            s(&mut g.email);
+            all(&mut g.members);
+        }
+        for p in &mut f.policies_ungated {
+            s(&mut p.target);
+        }
+        if let Some(c) = &mut f.default_approver_group_changed {
+            c.before.iter_mut().for_each(s);
+            c.after.iter_mut().for_each(s);
+            c.approvers_added.iter_mut().for_each(all);
+        }
+        all(&mut f.system_accounts.added);
+        all(&mut f.system_accounts.removed);
+        for p in &mut f.policies_to_wider_group {
+            s(&mut p.target);
+            s(&mut p.group_before);
+            s(&mut p.group_after);
+            p.approvers_added.iter_mut().for_each(all);
         }
         f
     }
@@ -210,6 +257,7 @@ impl SecurityFacts {
                         approval_after: after
                             .and_then(Attrs::as_policy)
                             .map(|a| a.approval.as_str().to_string()),
+                        target_after: retargeted(p, after.and_then(Attrs::as_policy)),
                     });
                 }
             }

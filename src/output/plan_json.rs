@@ -6,6 +6,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use super::plan_facts::{self, SecurityFacts, set_delta};
+use super::sensitive::json_marks;
+use crate::model::Sensitivity;
 use crate::model::{Address, ResourceType};
 use crate::plan::attributes::Attrs;
 use crate::plan::{Action, Plan, ResourceChange, ResourceDrift};
@@ -26,6 +28,8 @@ pub struct PlanMeta {
     pub pamform_version: String,
     /// Whether planning failed part-way; an errored plan is neither applyable nor complete.
     pub errored: bool,
+    /// Attributes marked in `before_sensitive`, `after_sensitive` and `sensitive_values`.
+    pub sensitivity: Sensitivity,
 }
 
 impl PlanMeta {
@@ -36,15 +40,21 @@ impl PlanMeta {
 
     /// Metadata for a plan made at `timestamp` by this build of pamform.
     pub fn at(timestamp: DateTime<Utc>) -> PlanMeta {
-        PlanMeta { timestamp, pamform_version: env!("CARGO_PKG_VERSION").to_string(), errored: false }
+        PlanMeta {
+            timestamp,
+            pamform_version: env!("CARGO_PKG_VERSION").to_string(),
+            errored: false,
+            sensitivity: Sensitivity::default(),
+        }
     }
 }
 
 /// Renders a plan as Terraform's JSON plan representation.
 pub fn render(plan: &Plan, meta: &PlanMeta) -> Value {
-    let resource_changes: Vec<Value> = plan.changes.iter().map(resource_change).collect();
-    let resource_drift: Vec<Value> = plan.drift.iter().map(resource_drift).collect();
-    let planned: Vec<Value> = plan.changes.iter().filter_map(planned_value).collect();
+    let s = &meta.sensitivity;
+    let resource_changes: Vec<Value> = plan.changes.iter().map(|c| resource_change(c, s)).collect();
+    let resource_drift: Vec<Value> = plan.drift.iter().map(|d| resource_drift(d, s)).collect();
+    let planned: Vec<Value> = plan.changes.iter().filter_map(|c| planned_value(c, s)).collect();
     json!({
         "format_version": FORMAT_VERSION,
         "terraform_version": meta.pamform_version,
@@ -96,12 +106,7 @@ fn has_remote_id(kind: ResourceType) -> bool {
     kind != ResourceType::PrivilegedAccess
 }
 
-/// The `sensitive` object for one side: `false` when that side is absent, as Terraform does.
-fn sensitive(side: &Value) -> Value {
-    if side.is_null() { json!(false) } else { json!({}) }
-}
-
-fn resource_change(c: &ResourceChange) -> Value {
+fn resource_change(c: &ResourceChange, s: &Sensitivity) -> Value {
     let kind = c.address.kind;
     let id = c.remote_id.as_deref();
     let before = c.before.as_ref().map_or(Value::Null, |a| values(kind, a, id));
@@ -112,7 +117,8 @@ fn resource_change(c: &ResourceChange) -> Value {
         (Some(a), _) => values(kind, a, id),
     };
     let after_unknown = if new_object && has_remote_id(kind) { json!({ "id": true }) } else { json!({}) };
-    let (before_sensitive, after_sensitive) = (sensitive(&before), sensitive(&after));
+    let (before_sensitive, after_sensitive) =
+        (json_marks(&before, &c.address, s), json_marks(&after, &c.address, s));
     let mut change = Map::new();
     change.insert("actions".into(), json!(c.action.terraform_actions()));
     change.insert("before".into(), before);
@@ -138,7 +144,7 @@ fn resource_change(c: &ResourceChange) -> Value {
     Value::Object(m)
 }
 
-fn resource_drift(d: &ResourceDrift) -> Value {
+fn resource_drift(d: &ResourceDrift, s: &Sensitivity) -> Value {
     let kind = d.address.kind;
     let id = (!d.remote_id.is_empty()).then_some(d.remote_id.as_str());
     let before = values(kind, &d.before, id);
@@ -146,7 +152,8 @@ fn resource_drift(d: &ResourceDrift) -> Value {
         Some(now) => (json!(["update"]), values(kind, now, id)),
         None => (json!(["delete"]), Value::Null),
     };
-    let (before_sensitive, after_sensitive) = (sensitive(&before), sensitive(&after));
+    let (before_sensitive, after_sensitive) =
+        (json_marks(&before, &d.address, s), json_marks(&after, &d.address, s));
     let mut m = identity(&d.address);
     m.insert(
         "change".into(),
@@ -163,7 +170,7 @@ fn resource_drift(d: &ResourceDrift) -> Value {
 }
 
 /// A `planned_values` entry: the resource as it will be after apply.
-fn planned_value(c: &ResourceChange) -> Option<Value> {
+fn planned_value(c: &ResourceChange, s: &Sensitivity) -> Option<Value> {
     if c.action == Action::Delete {
         return None;
     }
@@ -171,8 +178,10 @@ fn planned_value(c: &ResourceChange) -> Option<Value> {
     let id = if matches!(c.action, Action::Create | Action::Replace) { None } else { c.remote_id.as_deref() };
     let mut m = identity(&c.address);
     m.insert("schema_version".into(), json!(0));
-    m.insert("values".into(), values(c.address.kind, after, id));
-    m.insert("sensitive_values".into(), json!({}));
+    let values = values(c.address.kind, after, id);
+    let marks = json_marks(&values, &c.address, s);
+    m.insert("values".into(), values);
+    m.insert("sensitive_values".into(), marks);
     Some(Value::Object(m))
 }
 

@@ -8,17 +8,24 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::plan_facts::SecurityFacts;
+use super::plan_facts::{self, SecurityFacts};
+use super::sensitive::{REDACTED, is_redacted, redact};
 use super::style::{self, paint};
+use crate::model::Sensitivity;
 use crate::model::{Address, ResourceType};
 use crate::plan::attributes::Attrs;
 use crate::plan::{Action, Plan, PlanMode, Reason, ResourceChange, ResourceDrift};
 
 /// Renders a whole plan.
 pub fn render(plan: &Plan) -> String {
+    render_redacted(plan, &Sensitivity::default())
+}
+
+/// Renders a whole plan, showing the attributes `sensitivity` marks as `(sensitive value)`.
+pub fn render_redacted(plan: &Plan, sensitivity: &Sensitivity) -> String {
     let mut out = String::new();
     if !plan.drift.is_empty() {
-        render_drift(&mut out, &plan.drift);
+        render_drift(&mut out, &plan.drift, sensitivity);
     }
     let actionable: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_actionable()).collect();
     if plan.mode == PlanMode::RefreshOnly {
@@ -38,10 +45,10 @@ pub fn render(plan: &Plan) -> String {
     }
     out.push_str("pamform will perform the following actions:\n\n");
     for c in &actionable {
-        render_change(&mut out, c);
+        render_change(&mut out, c, sensitivity);
         out.push('\n');
     }
-    out.push_str(&security_impact(&SecurityFacts::of(plan)));
+    out.push_str(&security_impact(&SecurityFacts::of_redacted(plan, sensitivity)));
     out.push_str(&summary_line(plan));
     out.push('\n');
     if !plan.targets.is_empty() {
@@ -92,8 +99,12 @@ pub fn security_impact(f: &SecurityFacts) -> String {
         );
     }
     for p in &f.policies_ungated {
-        lines.push(match p.action {
-            Action::Replace => format!(
+        lines.push(match (p.action, &p.target_after) {
+            (Action::Replace, Some(now)) => format!(
+                "{} now gates {now} instead of {}: {} will no longer be gated by it",
+                p.address, p.target, p.target
+            ),
+            (Action::Replace, None) => format!(
                 "{} is replaced: {} is not gated between the removal and the re-creation",
                 p.address, p.target
             ),
@@ -213,7 +224,7 @@ fn block_open(address: &Address) -> String {
     }
 }
 
-fn render_change(out: &mut String, c: &ResourceChange) {
+fn render_change(out: &mut String, c: &ResourceChange, sensitivity: &Sensitivity) {
     let _ = writeln!(out, "{}", header(c));
     let (symbol, sty) = match c.action {
         Action::Create => ("  +", style::CREATE),
@@ -223,8 +234,8 @@ fn render_change(out: &mut String, c: &ResourceChange) {
         Action::NoOp => ("   ", style::DIM),
     };
     let _ = writeln!(out, "{} {} {{", paint(sty, symbol), block_open(&c.address));
-    let before = c.before.as_ref().map(Attrs::to_value);
-    let after = c.after.as_ref().map(Attrs::to_value);
+    let before = redact(c.before.as_ref().map(Attrs::to_value), &c.address, sensitivity);
+    let after = redact(c.after.as_ref().map(Attrs::to_value), &c.address, sensitivity);
     let mut rows = Vec::new();
     let keys = attribute_names(before.as_ref(), after.as_ref());
     if let Some(id) = c.remote_id.as_ref().filter(|_| c.address.kind != ResourceType::PrivilegedAccess) {
@@ -263,20 +274,29 @@ fn render_change(out: &mut String, c: &ResourceChange) {
     if c.action == Action::Replace
         && let Some(Attrs::Policy(p)) = &c.before
     {
-        let target =
-            p.task.clone().or_else(|| p.role.clone()).or_else(|| p.role_group.clone()).unwrap_or_default();
+        let target = if ["task", "role", "role_group"].iter().any(|a| sensitivity.is_sensitive(&c.address, a))
+        {
+            REDACTED.to_string()
+        } else {
+            p.task.clone().or_else(|| p.role.clone()).or_else(|| p.role_group.clone()).unwrap_or_default()
+        };
         let _ = writeln!(
             out,
             "  {}",
             paint(
                 style::WARNING,
-                format!("# note: between removing and recreating this policy, {target} is briefly not gated")
+                match plan_facts::retargeted(p, c.after.as_ref().and_then(Attrs::as_policy)) {
+                    Some(_) => format!("# note: {target} will no longer be gated by this policy"),
+                    None => format!(
+                        "# note: between removing and recreating this policy, {target} is briefly not gated"
+                    ),
+                }
             )
         );
     }
 }
 
-fn render_drift(out: &mut String, drift: &[ResourceDrift]) {
+fn render_drift(out: &mut String, drift: &[ResourceDrift], sensitivity: &Sensitivity) {
     out.push_str(&paint(style::BOLD, "Note: Objects have changed outside of pamform\n\n"));
     out.push_str("pamform detected the following changes made outside of pamform since the last \"pamform apply\":\n\n");
     for d in drift {
@@ -291,7 +311,8 @@ fn render_drift(out: &mut String, drift: &[ResourceDrift]) {
             Some(now) => {
                 let _ = writeln!(out, "{}", paint(style::BOLD, format!("  # {} has changed", d.address)));
                 let _ = writeln!(out, "{} {} {{", paint(style::UPDATE, "  ~"), block_open(&d.address));
-                let (b, a) = (d.before.to_value(), now.to_value());
+                let b = redact(Some(d.before.to_value()), &d.address, sensitivity).unwrap_or_default();
+                let a = redact(Some(now.to_value()), &d.address, sensitivity).unwrap_or_default();
                 let mut rows = Vec::new();
                 if d.address.kind != ResourceType::PrivilegedAccess {
                     rows.push(Row::same("id", &Value::String(d.remote_id.clone())));
@@ -337,6 +358,9 @@ impl Row {
     }
     fn changed(name: &str, before: Option<&Value>, after: Option<&Value>, forces: bool) -> Row {
         let value = match (before, after) {
+            (b, a) if b.is_some_and(is_redacted) || a.is_some_and(is_redacted) => {
+                RowValue::Scalar(REDACTED.to_string())
+            }
             (Some(Value::Array(b)), Some(Value::Array(a))) => list_diff(b, a),
             (b, a) => RowValue::Scalar(format!(
                 "{} -> {}",
@@ -431,6 +455,7 @@ pub(super) fn is_empty(v: &Value) -> bool {
 
 fn show(v: &Value) -> String {
     match v {
+        v if is_redacted(v) => REDACTED.to_string(),
         Value::String(s) => quote(s),
         Value::Null => "null".into(),
         other => other.to_string(),

@@ -1,6 +1,7 @@
 //! Picks the renderer for a plan: human text, Terraform-style JSON or Markdown.
 
 use super::markdown::MarkdownOptions;
+use crate::model::Sensitivity;
 use crate::plan::Plan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -14,17 +15,48 @@ pub enum Format {
 /// The plan in `format`, ending with a newline. `plan_file` names the saved plan, if any,
 /// in the Markdown truncation notice.
 pub fn plan(plan: &Plan, format: Format, plan_file: Option<&str>) -> String {
+    plan_redacted(plan, format, plan_file, &Sensitivity::default())
+}
+
+/// [`plan`], showing the attributes `sensitivity` marks as `(sensitive value)` (marked in
+/// JSON, as Terraform does).
+pub fn plan_redacted(
+    plan: &Plan,
+    format: Format,
+    plan_file: Option<&str>,
+    sensitivity: &Sensitivity,
+) -> String {
     match format {
-        Format::Text => super::plan_text::render(plan),
+        Format::Text => super::plan_text::render_redacted(plan, sensitivity),
         Format::Json => {
-            let meta = super::plan_json::PlanMeta::now();
+            let meta = super::plan_json::PlanMeta {
+                sensitivity: sensitivity.clone(),
+                ..super::plan_json::PlanMeta::now()
+            };
             let mut s = serde_json::to_string_pretty(&super::plan_json::render(plan, &meta)).expect("json");
             s.push('\n');
             s
         }
         Format::Markdown => super::markdown::render(
             plan,
-            &MarkdownOptions { plan_file: plan_file.map(str::to_string), ..Default::default() },
+            &MarkdownOptions {
+                plan_file: plan_file.map(str::to_string),
+                sensitivity: sensitivity.clone(),
+                ..Default::default()
+            },
         ),
     }
+}
+
+/// The JSON plan of a plan that was rejected (`errored`: neither applyable nor complete),
+/// showing what `sensitivity` marks as Terraform does.
+pub fn plan_json_errored(plan: &Plan, sensitivity: &Sensitivity) -> String {
+    let meta = super::plan_json::PlanMeta {
+        sensitivity: sensitivity.clone(),
+        errored: true,
+        ..super::plan_json::PlanMeta::now()
+    };
+    let mut s = serde_json::to_string_pretty(&super::plan_json::render(plan, &meta)).expect("json");
+    s.push('\n');
+    s
 }

@@ -63,6 +63,9 @@ pub struct SavedPlan {
     /// Object key -> SHA-256 of the object as read.
     pub fingerprints: BTreeMap<String, String>,
     pub plan: Plan,
+    /// Attributes `show` renders as `(sensitive value)`.
+    #[serde(default, skip_serializing_if = "crate::model::Sensitivity::is_empty")]
+    pub sensitive: crate::model::Sensitivity,
 }
 
 /// What moved since a plan was made.
@@ -124,6 +127,7 @@ impl SavedPlan {
             state: state.map(|s| StateRef { lineage: s.lineage.clone(), serial: s.serial }),
             fingerprints: fingerprints(snapshot),
             plan,
+            sensitive: Default::default(),
         }
     }
 

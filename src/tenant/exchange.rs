@@ -89,8 +89,10 @@ impl Client {
             }
         }
         if !out.warnings.is_empty() {
+            // Shown as they come only with --verbose; commands show them all at the end
+            // (`take_warnings`).
             for w in &out.warnings {
-                self.printer().note(format_args!("warning: {name}: {w}"));
+                self.printer().debug(format_args!("warning: {name}: {w}"));
             }
             if let Ok(mut all) = self.inner.warnings.lock() {
                 all.extend(out.warnings.iter().map(|w| format!("{name}: {w}")));

@@ -281,6 +281,20 @@ impl Transport {
                     *kind
                 }
             };
+            // An untrusted certificate stays untrusted: waiting and retrying cannot help.
+            if let Err((_, e)) = &outcome
+                && is_certificate_error(e)
+            {
+                return Err(TenantError::Connection {
+                    api: req.api,
+                    method: req.method.to_string(),
+                    path: path.clone(),
+                    message: format!(
+                        "{}; the server's TLS certificate is not trusted: set PAMFORM_CA_CERT to the PEM file of the CA that issued it",
+                        connection_error_text(e)
+                    ),
+                });
+            }
             let Some(reason) = retry::classify(attempt, req.idempotency) else {
                 return match outcome {
                     Ok(inc) => Ok(inc),
@@ -356,6 +370,32 @@ fn connection_error_text(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// Whether the TLS handshake failed on the server's certificate (unknown issuer, wrong name,
+/// expired): a setting to fix, not a passing network problem.
+fn is_certificate_error(e: &reqwest::Error) -> bool {
+    use std::error::Error as _;
+    let is_cert = |err: &(dyn std::error::Error + 'static)| {
+        matches!(
+            err.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+        )
+    };
+    let mut source = e.source();
+    while let Some(s) = source {
+        // An io::Error hides the error it wraps from `source()`.
+        let wrapped = s.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+        // The text is the fallback for wrappers that hide the rustls error from both.
+        if is_cert(s)
+            || wrapped.is_some_and(|w| is_cert(w))
+            || s.to_string().starts_with("invalid peer certificate")
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// Shared handle to the transport.

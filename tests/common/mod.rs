@@ -33,6 +33,7 @@ pub fn meta() -> PlanMeta {
         timestamp: Utc.with_ymd_and_hms(2026, 11, 28, 9, 30, 0).unwrap(),
         pamform_version: "0.1.0".into(),
         errored: false,
+        sensitivity: Default::default(),
     }
 }
 

@@ -110,7 +110,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                     PlanMode::Normal
                 };
                 let plan = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &PlanOptions { mode, targets: args.target.clone() })?;
-                let _ = ctx.printer.out().write_all(plan_text::render(&plan).as_bytes());
+                let _ = ctx.printer.out().write_all(plan_text::render_redacted(&plan, &config.sensitive).as_bytes());
                 if !plan.has_changes() {
                     return write_back_refresh(ctx, &plan, state, &store);
                 }
@@ -137,6 +137,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         let result =
             apply::run(&plan, &executor, &mut state, &store, &options, &interrupt, &|e| progress(printer, e)).await;
         signals.abort();
+        ctx.printer.exchange_warnings(&conn.client.take_warnings());
         let report = result.map_err(|e| CliError::msg(ErrorKind::State, e))?;
         summarize(ctx, &plan, &report)
     })

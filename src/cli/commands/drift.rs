@@ -111,7 +111,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             ));
         }
     }
-    let report = drift::report(
+    let mut report = drift::report(
         &plan.drift,
         &state,
         snapshot,
@@ -120,6 +120,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         &ignore_changes,
         chrono::Utc::now(),
     );
+    crate::output::sensitive::redact_differences(&mut report.differences, &config.sensitive);
 
     // The configuration side: changes a plan would make that are not yet applied.
     if let Ok(normal) = crate::plan::build(config, snapshot, Some(&state), &PlanOptions::default()) {

@@ -91,6 +91,7 @@ impl FaultArgs {
             retry_after_ms: self.retry_after_ms,
             server_error_rate: self.server_error_rate,
             drop_rate: self.drop_rate,
+            drop_after_write: false,
             replication_delay_ms: self.replication_delay_ms,
             token_lifetime_secs: self.token_lifetime_secs,
             fault_seed: self.fault_seed,

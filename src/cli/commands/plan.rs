@@ -67,25 +67,47 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         ));
     }
     let rt = pipeline::runtime()?;
-    let (plan, snapshot) = rt.block_on(async {
+    let (planned, snapshot) = rt.block_on(async {
         let conn = pipeline::connect(ctx, config).await?;
         let snapshot = pipeline::refresh(&conn, &pipeline::refresh_request(config, state.as_ref())).await?;
-        let plan = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &args.options())?;
-        Ok::<_, CliError>((plan, snapshot))
+        ctx.printer.exchange_warnings(&conn.client.take_warnings());
+        let planned = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &args.options());
+        Ok::<_, CliError>((planned, snapshot))
     })?;
+    let plan =
+        match planned {
+            Ok(plan) => plan,
+            Err(e) => {
+                // A rejected plan still gives JSON readers a document, marked errored (neither
+                // applyable nor complete), with the changes as far as they could be worked out.
+                if args.format() == Format::Json {
+                    let options = args.options();
+                    let partial = crate::plan::build(config, &snapshot, state.as_ref(), &options)
+                        .unwrap_or_else(|_| crate::plan::Plan {
+                            mode: options.mode,
+                            targets: options.targets.clone(),
+                            changes: vec![],
+                            drift: vec![],
+                        });
+                    ctx.printer.write_out(render::plan_json_errored(&partial, &config.sensitive).as_bytes());
+                }
+                return Err(e);
+            }
+        };
     if let Some(out) = &args.out {
         let tenant = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
         let hash = configuration_hash(loaded.sources(), &pipeline::variable_pairs(config));
-        SavedPlan::new(plan.clone(), &tenant, hash, state.as_ref(), &snapshot)
-            .write(&pipeline::in_dir(ctx, out))
-            .map_err(|e| CliError::msg(ErrorKind::State, e))?;
+        let mut saved = SavedPlan::new(plan.clone(), &tenant, hash, state.as_ref(), &snapshot);
+        saved.sensitive = config.sensitive.clone();
+        saved.write(&pipeline::in_dir(ctx, out)).map_err(|e| CliError::msg(ErrorKind::State, e))?;
         ctx.printer.note(format!(
             "Saved the plan to {}; apply it with `pamform apply {}`",
             out.display(),
             out.display()
         ));
     }
-    let text = render::plan(&plan, args.format(), args.out.as_deref().and_then(|p| p.to_str()));
+    let plan_file = args.out.as_deref().and_then(|p| p.to_str());
+    let text = render::plan_redacted(&plan, args.format(), plan_file, &config.sensitive);
     let _ = ctx.printer.out().write_all(text.as_bytes());
     Ok(if args.detailed_exitcode && plan.has_changes() { Outcome::Differences } else { Outcome::Success })
 }

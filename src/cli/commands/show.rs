@@ -28,7 +28,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         Some(path) => {
             let saved = SavedPlan::read(&pipeline::in_dir(ctx, path))
                 .map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?;
-            render::plan(&saved.plan, format, path.to_str())
+            render::plan_redacted(&saved.plan, format, path.to_str(), &saved.sensitive)
         }
         None => {
             let (_, state) = pipeline::load_state(ctx, None)?;
