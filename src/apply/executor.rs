@@ -233,10 +233,49 @@ impl<'a> TenantExecutor<'a> {
                     // One policy per target: the stale one goes first.
                     ignore_not_found(self.client.remove_policy(&p.id).await)?;
                 }
-                self.client.new_policy(&target, after.approval, &after.approver_group).await?.identity
+                match self.client.new_policy(&target, after.approval, &after.approver_group).await {
+                    Ok(p) => p.identity,
+                    // A policy for the target exists that the reads do not show yet: one an
+                    // interrupted run created just before (replication delay). Wait for it
+                    // to show, then adopt it, or replace it when its values differ.
+                    Err(e) if e.is_already_exists() => {
+                        let Some(p) = self.wait_for_target(&key).await? else { return Err(e) };
+                        if p.approval == after.approval
+                            && p.approver_group.eq_ignore_ascii_case(&after.approver_group)
+                        {
+                            p.id
+                        } else {
+                            ignore_not_found(self.client.remove_policy(&p.id).await)?;
+                            self.client
+                                .new_policy(&target, after.approval, &after.approver_group)
+                                .await?
+                                .identity
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         };
         Ok(Applied::Recorded { id, attributes: Attrs::Policy(after.clone()) })
+    }
+
+    /// Waits, within the visibility budget, until the tenant's reads show a policy for the
+    /// target with this natural key; `None` when none shows in time.
+    async fn wait_for_target(&self, key: &str) -> Result<Option<crate::model::RemotePolicy>, TenantError> {
+        let deadline = Instant::now() + self.visibility_budget;
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let found =
+                self.client.get_remote_policies().await?.into_iter().find(|p| p.target.natural_key() == key);
+            if found.is_some() {
+                return Ok(found);
+            }
+            if Instant::now() + delay > deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
     }
 
     async fn wait_for_policy(&self, id: &str) {

@@ -273,6 +273,9 @@ pub async fn run<E: Executor>(
                 if writing.len() < concurrency && ready && fits {
                     pending.remove(k);
                     live_policies += delta[i].max(0);
+                    if mark_pending(state, c) {
+                        keep_save_error(&mut save_error, store.save(state));
+                    }
                     on_event(Event::Started(c));
                     writing.push(write(i));
                     continue;
@@ -298,6 +301,9 @@ pub async fn run<E: Executor>(
                 Some(k) => {
                     let i = pending.remove(k);
                     live_policies += delta[i].max(0);
+                    if mark_pending(state, &ops[i].change) {
+                        keep_save_error(&mut save_error, store.save(state));
+                    }
                     on_event(Event::Started(&ops[i].change));
                     writing.push(write(i));
                 }
@@ -321,6 +327,9 @@ pub async fn run<E: Executor>(
                         settling.push(settle(i, applied));
                     }
                     Err(e) => {
+                        if unmark_pending(state, c) {
+                            keep_save_error(&mut save_error, store.save(state));
+                        }
                         on_event(Event::Failed(c, &e));
                         report.failed.push((c.address.clone(), e.0.clone()));
                         failed[i] = Some(i);
@@ -356,11 +365,19 @@ pub fn record_refresh(plan: &Plan, state: &mut State) -> usize {
         }
     }
     for c in &plan.changes {
-        if c.action != Action::NoOp || c.importing.is_some() {
+        if c.importing.is_some() || c.action == Action::Delete {
             continue;
         }
-        let (Some(id), Some(after)) = (&c.remote_id, &c.after) else { continue };
+        // A change to an object other than the one state records (recreated outside
+        // pamform, or handed over from another address): state records that object, as it
+        // is now, before the change runs, so that no id is ever recorded under two addresses
+        // and an interruption leaves state naming the objects the plan manages.
+        let values = if c.action == Action::NoOp { &c.after } else { &c.before };
+        let (Some(id), Some(after)) = (&c.remote_id, values) else { continue };
         let Some(r) = state.get(&c.address) else { continue };
+        if c.action != Action::NoOp && r.id.eq_ignore_ascii_case(id) {
+            continue;
+        }
         let value = after.to_value();
         if r.id != *id || r.attributes != value || r.dependencies != c.dependencies {
             state.upsert(ResourceState::new(c.address.clone(), id.clone(), value, c.dependencies.clone()));
@@ -368,6 +385,45 @@ pub fn record_refresh(plan: &Plan, state: &mut State) -> usize {
         }
     }
     n
+}
+
+/// Before a group or policy is created, state records it as pending (its address, the
+/// values it is created with, no id yet), so that a run killed after the tenant made the
+/// object and before state recorded its id leaves no orphan: the next plan finds the object
+/// by the natural key recorded, and adopts it, or removes it when the configuration no
+/// longer wants it. Returns whether state changed.
+fn mark_pending(state: &mut State, c: &ResourceChange) -> bool {
+    if c.action != Action::Create
+        || c.address.kind == ResourceType::PrivilegedAccess
+        || state.get(&c.address).is_some()
+    {
+        return false;
+    }
+    let Some(after) = &c.after else { return false };
+    state.upsert(ResourceState::new(
+        c.address.clone(),
+        String::new(),
+        after.to_value(),
+        c.dependencies.clone(),
+    ));
+    true
+}
+
+/// A create the tenant refused made nothing: its pending entry goes. Returns whether state
+/// changed.
+fn unmark_pending(state: &mut State, c: &ResourceChange) -> bool {
+    if c.action != Action::Create || !state.get(&c.address).is_some_and(|r| r.id.is_empty()) {
+        return false;
+    }
+    state.remove(&c.address).is_some()
+}
+
+fn keep_save_error(first: &mut Option<StateError>, result: Result<(), StateError>) {
+    if let Err(e) = result
+        && first.is_none()
+    {
+        *first = Some(e);
+    }
 }
 
 /// Records a write's outcome in state; returns the object's id when it exists.

@@ -95,9 +95,9 @@ async fn creates_wait_for_dependencies_and_state_is_saved_after_each() {
     let calls = ex.calls.lock().unwrap().clone();
     assert_eq!(calls[0], "approver_group.g");
     assert_eq!(state.resources.len(), 3);
-    // One save per operation.
+    // One save per operation, and one before each create (recording it as pending).
     let saved = StateStore::new(dir.path()).load().unwrap().unwrap();
-    assert_eq!(saved.serial, 3);
+    assert_eq!(saved.serial, 6);
     assert_eq!(saved, state);
 }
 

@@ -126,7 +126,10 @@ pub fn plan(
     let config = &loaded.configuration;
     let mut diagnostics = Diagnostics::new();
     let plan = match plan::build(config, snapshot, state, options) {
-        Ok(p) => Some(p),
+        Ok(mut p) => {
+            plan::checks::order_after_exemption(config, snapshot, &mut p);
+            Some(p)
+        }
         Err(errors) => {
             for e in errors {
                 let mut d = Diagnostic::error(e.code, e.message);

@@ -457,6 +457,27 @@ impl Seed {
                 return bad(format!("policy identity '{}' appears twice", p.identity));
             }
         }
+        // The service's own rules for policies: a known target, one policy per target, at
+        // most MAX_POLICIES of them.
+        let mut targets = HashSet::new();
+        for p in &self.policies {
+            let Some(target) = crate::wire::exchange::task::decode(&p.task) else {
+                return bad(format!(
+                    "policy task '{}' is none of `Exchange\\Verb-Noun`, `Role:NAME`, `RoleGroup:NAME`",
+                    p.task
+                ));
+            };
+            if !targets.insert(target.natural_key()) {
+                return bad(format!("two policies for '{}': the service keeps one per task", p.task));
+            }
+        }
+        if self.policies.len() > crate::wire::exchange::MAX_POLICIES {
+            return bad(format!(
+                "{} policies: the service allows at most {}",
+                self.policies.len(),
+                crate::wire::exchange::MAX_POLICIES
+            ));
+        }
         for f in &mut self.foreign_requests {
             if f.identity.is_empty() {
                 f.identity = new_id();

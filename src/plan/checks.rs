@@ -71,6 +71,7 @@ pub fn check(
     tenant_names(config, snapshot, &mut out);
     group_names(config, snapshot, plan, &mut out);
     self_lockout(config, snapshot, state, plan, &mut out);
+    exemption_removed_with_gating_policy(config, snapshot, plan, &mut out);
     default_group_replaced(config, plan, &mut out);
     out.sort();
     out
@@ -210,20 +211,31 @@ fn policy_limit(
     state: Option<&State>,
     out: &mut Diagnostics,
 ) {
-    let managed_ids: BTreeSet<String> = state
-        .map(|s| {
-            s.resources
-                .iter()
-                .filter(|r| r.address.kind == crate::model::ResourceType::AccessPolicy)
-                .map(|r| r.id.to_lowercase())
-                .collect()
-        })
-        .unwrap_or_default();
+    let state_policies = || {
+        state
+            .into_iter()
+            .flat_map(|s| s.resources.iter())
+            .filter(|r| r.address.kind == crate::model::ResourceType::AccessPolicy)
+    };
+    let managed_ids: BTreeSet<String> = state_policies().map(|r| r.id.to_lowercase()).collect();
+    // A live policy for a target state records is the object state manages, even when it was
+    // recreated out of band under a new id: the plan adopts it (and destroys it when its
+    // address is gone), so it is not an unmanaged policy that stays.
+    let managed_keys: BTreeSet<String> = state_policies()
+        .filter_map(|r| Attrs::from_value(r.address.kind, &r.attributes))
+        .filter_map(|a| a.as_policy().and_then(|p| p.target()))
+        .map(|t| t.natural_key())
+        .collect();
     let wanted: BTreeSet<String> = config.policies.values().map(|p| p.target.value.natural_key()).collect();
     let unmanaged = snapshot
         .policies
         .iter()
-        .filter(|p| !managed_ids.contains(&p.id.to_lowercase()) && !wanted.contains(&p.target.natural_key()))
+        .filter(|p| {
+            let key = p.target.natural_key();
+            !managed_ids.contains(&p.id.to_lowercase())
+                && !wanted.contains(&key)
+                && !managed_keys.contains(&key)
+        })
         .count();
     let total = config.policies.len() + unmanaged;
     if total > MAX_POLICIES
@@ -469,6 +481,94 @@ fn self_lockout(
         }
         out.push(d.with_help(format!(
             "{fix}, or remove that policy from the tenant (pamform import it, then delete its block)"
+        )));
+    }
+}
+
+/// Whether pamform's identity is gated while PAM is `enabled` with `accounts` exempt.
+fn identity_gated(identity: &str, enabled: bool, accounts: &[String]) -> bool {
+    enabled && !accounts.iter().any(|s| s.trim().eq_ignore_ascii_case(identity.trim()))
+}
+
+/// The cmdlets pamform runs that a policy target gates.
+fn gates_pamform(target: &PolicyTarget, snapshot: &TenantSnapshot) -> bool {
+    let gated = gated_cmdlets(target, snapshot);
+    CMDLETS_PAMFORM_RUNS.iter().any(|c| gated.contains(&c.to_lowercase()))
+}
+
+/// Orders an apply so that pamform never locks itself out halfway: when the tenant's PAM
+/// switch gates pamform now and this plan's change to the switch exempts it (a system
+/// account, or PAM off), every policy the plan creates that gates a cmdlet pamform runs
+/// waits for that change. Otherwise the policy can take effect first and the switch's own
+/// update (and whatever else follows) is refused, in this apply and every later one.
+pub fn order_after_exemption(config: &Configuration, snapshot: &TenantSnapshot, plan: &mut Plan) {
+    let Some(identity) = snapshot.identity.as_deref() else { return };
+    if !identity_gated(identity, snapshot.pam.enabled, &snapshot.pam.system_accounts) {
+        return;
+    }
+    let pam = crate::model::Address::privileged_access();
+    let switch_exempts = plan
+        .change(&pam)
+        .is_some_and(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace));
+    let (enabled, accounts, _) = pam_after(config, snapshot);
+    if !switch_exempts || identity_gated(identity, enabled, &accounts) {
+        return;
+    }
+    for c in plan.changes.iter_mut() {
+        if c.address.kind != ResourceType::AccessPolicy
+            || !matches!(c.action, Action::Create | Action::Replace)
+            || c.dependencies.contains(&pam)
+        {
+            continue;
+        }
+        let target = c.after.as_ref().and_then(Attrs::as_policy).and_then(|p| p.target());
+        if target.is_some_and(|t| gates_pamform(&t, snapshot)) {
+            c.dependencies.push(pam.clone());
+        }
+    }
+}
+
+/// A plan that takes pamform's exemption away (PAM switched on, or pamform's identity
+/// dropped from the system accounts) while it removes a policy that gates the removal of
+/// policies cannot be ordered safely: the switch may change first, and the removal is then
+/// refused in this apply and every later one, leaving the policy in force. Two applies can.
+fn exemption_removed_with_gating_policy(
+    config: &Configuration,
+    snapshot: &TenantSnapshot,
+    plan: &Plan,
+    out: &mut Diagnostics,
+) {
+    let Some(identity) = snapshot.identity.as_deref() else { return };
+    let (enabled, accounts, pam_span) = pam_after(config, snapshot);
+    if !identity_gated(identity, enabled, &accounts)
+        || identity_gated(identity, snapshot.pam.enabled, &snapshot.pam.system_accounts)
+    {
+        return;
+    }
+    for c in &plan.changes {
+        if c.address.kind != ResourceType::AccessPolicy || c.action != Action::Delete {
+            continue;
+        }
+        let Some(target) = c.before.as_ref().and_then(Attrs::as_policy).and_then(|p| p.target()) else {
+            continue;
+        };
+        if !gated_cmdlets(&target, snapshot).contains(&cmdlet::REMOVE_POLICY.to_lowercase()) {
+            continue;
+        }
+        let mut d = Diagnostic::error(
+            code::SELF_LOCKOUT,
+            format!(
+                "{} gates Exchange\\{}, which removes it, and is removed by the same apply that stops exempting pamform's identity `{identity}` from PAM: if the switch changes first, pamform is locked out before the removal",
+                c.address,
+                cmdlet::REMOVE_POLICY
+            ),
+        );
+        if let Some(span) = pam_span {
+            d = d.with_label(span, "stops exempting pamform");
+        }
+        out.push(d.with_help(format!(
+            "apply in two steps: first remove {} (keeping pamform exempt), then change privileged_access",
+            c.address
         )));
     }
 }

@@ -389,6 +389,17 @@ pub fn build(
         }
     }
 
+    // The state entry each desired address starts from (its own, or the one moved to it).
+    let entries: BTreeMap<&Address, &crate::state::ResourceState> = desired
+        .keys()
+        .filter_map(|a| {
+            let e = state
+                .get(a)
+                .or_else(|| moved_from.get(a).or_else(|| implied.get(a)).and_then(|p| state.get(p)))?;
+            Some((a, e))
+        })
+        .collect();
+    let exchanged = exchanges(&desired, &entries, snapshot, &names);
     let mut changes = Vec::new();
     let mut guarded: Vec<(Address, PlanError)> = Vec::new();
     for (address, (want, deps, span)) in &desired {
@@ -403,12 +414,18 @@ pub fn build(
         let mut importing = None;
         let live = match entry {
             Some(e) => {
-                let found = live_attrs(address, Some(&e.id), Some(want), membership, snapshot, &names);
+                let own = exchanged.get(address).map_or(e.id.as_str(), String::as_str);
+                let found = live_attrs(address, Some(own), None, membership, snapshot, &names)
+                    .filter(|(id, _)| {
+                        address.kind == ResourceType::PrivilegedAccess || id.eq_ignore_ascii_case(own)
+                    })
+                    .or_else(|| recreated(address, e, &desired, membership, snapshot, &names, &owners))
+                    .or_else(|| live_attrs(address, None, Some(want), membership, snapshot, &names));
                 match &found {
                     None => reasons.push(Reason::DeletedOutside),
                     // The recorded object is gone and another with the same natural key is
                     // there: it is taken over only if no other address records it.
-                    Some((id, _)) if !id.eq_ignore_ascii_case(&e.id) => {
+                    Some((id, _)) if !id.eq_ignore_ascii_case(own) => {
                         if let Some(other) = owners.get(address.kind, id).filter(|o| **o != e.address) {
                             errors.push(PlanError::new(
                                 code::OWNER_CONFLICT,
@@ -546,16 +563,27 @@ pub fn build(
     // Resources in state but not desired (and not moved): delete. Deleting one that has
     // prevent_destroy is an error, unless --target leaves it out of the plan.
     let taken: BTreeSet<&Address> = moved_from.values().chain(implied.values()).collect();
+    // The object recorded for an address that leaves the configuration, when it was
+    // recreated outside pamform with the same natural key, is re-adopted to be destroyed,
+    // unless another address owns or takes that object.
+    let claimed: BTreeSet<(ResourceType, String)> = changes
+        .iter()
+        .filter_map(|c| c.remote_id.as_deref().map(|id| (c.address.kind, id.to_lowercase())))
+        .collect();
     for r in &state.resources {
         if desired.contains_key(&r.address) || taken.contains(&r.address) {
             continue;
         }
         let Some(recorded) = Attrs::from_value(r.address.kind, &r.attributes) else { continue };
         let membership = recorded.as_group().map(|g| g.membership).unwrap_or_default();
-        let live =
-            live_attrs(&r.address, Some(&r.id), None, membership, snapshot, &names).filter(|(id, _)| {
-                r.address.kind == ResourceType::PrivilegedAccess || id.eq_ignore_ascii_case(&r.id)
-            });
+        let live = live_attrs(&r.address, Some(&r.id), Some(&recorded), membership, snapshot, &names).filter(
+            |(id, _)| {
+                r.address.kind == ResourceType::PrivilegedAccess
+                    || id.eq_ignore_ascii_case(&r.id)
+                    || (owners.get(r.address.kind, id).is_none()
+                        && !claimed.contains(&(r.address.kind, id.to_lowercase())))
+            },
+        );
         let Some((id, now)) = live else {
             // Already gone: the refresh drops it from state; nothing to do in the tenant.
             continue;
@@ -597,7 +625,24 @@ pub fn build(
     changes.sort_by(|a, b| a.address.cmp(&b.address));
     errors.extend(shared_objects(config, &changes));
     if !options.targets.is_empty() {
-        let keep = targeted(&options.targets, &changes);
+        let mut keep = targeted(&options.targets, &changes);
+        // An object handed from one address to another is recorded under the new one only
+        // together with the change of the address that held it: both or neither.
+        loop {
+            let more: Vec<Address> = changes
+                .iter()
+                .filter(|c| keep.contains(&c.address))
+                .filter_map(|c| owners.get(c.address.kind, c.remote_id.as_deref()?))
+                .filter(|o| !keep.contains(*o) && changes.iter().any(|c| &c.address == *o))
+                .cloned()
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            for a in more {
+                keep.extend(targeted(std::slice::from_ref(&a), &changes));
+            }
+        }
         changes.retain(|c| keep.contains(&c.address));
         drift.retain(|d| keep.contains(&d.address));
     }
@@ -605,6 +650,119 @@ pub fn build(
         .extend(guarded.into_iter().filter(|(a, _)| changes.iter().any(|c| &c.address == a)).map(|(_, e)| e));
     errors.extend(groups_still_named(config, snapshot, state, &changes));
     finish(Plan { mode: options.mode, targets: options.targets.clone(), changes, drift }, errors)
+}
+
+/// Addresses that stay in the configuration but now describe the object another of them
+/// records (two policies' tasks swapped, a task handed from one block to another, two
+/// groups' emails swapped): each takes over the object with its new natural key instead of
+/// both being replaced, so that no task both configurations gate is ungated. Objects none
+/// of them wants any more stay with their address when it found none, else go to those
+/// that found none, which replace them: every object keeps exactly one address. Returns
+/// address -> the remote id it manages from now on.
+fn exchanges(
+    desired: &BTreeMap<Address, (Attrs, BTreeSet<Address>, Option<Span>)>,
+    entries: &BTreeMap<&Address, &crate::state::ResourceState>,
+    snapshot: &TenantSnapshot,
+    names: &MemberNames,
+) -> BTreeMap<Address, String> {
+    struct Moving<'a> {
+        address: &'a Address,
+        id: String,
+        now_key: String,
+        want_key: String,
+    }
+    let mut moving: Vec<Moving> = Vec::new();
+    for (address, (want, _, _)) in desired {
+        if address.kind == ResourceType::PrivilegedAccess {
+            continue;
+        }
+        let Some(e) = entries.get(address) else { continue };
+        let membership = want.as_group().map(|g| g.membership).unwrap_or_default();
+        let Some((id, now)) = live_attrs(address, Some(&e.id), None, membership, snapshot, names)
+            .filter(|(id, _)| id.eq_ignore_ascii_case(&e.id))
+        else {
+            continue;
+        };
+        let (Some(now_key), Some(want_key)) = (natural_key(&now), natural_key(want)) else { continue };
+        if now_key != want_key {
+            moving.push(Moving { address, id, now_key, want_key });
+        }
+    }
+    let mut out: BTreeMap<Address, String> = BTreeMap::new();
+    // Objects (by index in `moving`) that have their address, and addresses that have one.
+    let mut taken: BTreeSet<usize> = BTreeSet::new();
+    let mut placed: BTreeSet<usize> = BTreeSet::new();
+    for (i, m) in moving.iter().enumerate() {
+        let other = moving.iter().position(|o| {
+            o.address != m.address && o.address.kind == m.address.kind && o.now_key == m.want_key
+        });
+        if let Some(j) = other {
+            out.insert(m.address.clone(), moving[j].id.clone());
+            taken.insert(j);
+            placed.insert(i);
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    // Those that found no object keep their own when nobody took it...
+    for i in 0..moving.len() {
+        if !placed.contains(&i) && !taken.contains(&i) {
+            taken.insert(i);
+            placed.insert(i);
+        }
+    }
+    // ...or replace one that nobody wants any more.
+    for (i, m) in moving.iter().enumerate() {
+        if placed.contains(&i) {
+            continue;
+        }
+        if let Some(j) =
+            (0..moving.len()).find(|j| !taken.contains(j) && moving[*j].address.kind == m.address.kind)
+        {
+            out.insert(m.address.clone(), moving[j].id.clone());
+            taken.insert(j);
+            placed.insert(i);
+        }
+    }
+    out
+}
+
+/// The object recreated outside pamform for a state entry whose recorded object is gone:
+/// the one with the natural key state recorded (old group email, old policy target), when no
+/// other state address owns it and no configured resource of the same kind has that key
+/// (that one adopts it instead).
+fn recreated(
+    address: &Address,
+    entry: &crate::state::ResourceState,
+    desired: &BTreeMap<Address, (Attrs, BTreeSet<Address>, Option<Span>)>,
+    membership: crate::model::Membership,
+    snapshot: &TenantSnapshot,
+    names: &MemberNames,
+    owners: &Owners<'_>,
+) -> Option<(String, Attrs)> {
+    let recorded = Attrs::from_value(address.kind, &entry.attributes)?;
+    let key = natural_key(&recorded)?;
+    let wanted_elsewhere = desired.iter().any(|(a, (w, _, _))| {
+        a != address && a.kind == address.kind && natural_key(w).as_ref() == Some(&key)
+    });
+    if wanted_elsewhere {
+        return None;
+    }
+    let (id, now) = live_attrs(address, None, Some(&recorded), membership, snapshot, names)?;
+    if owners.get(address.kind, &id).is_some_and(|o| o != address) {
+        return None;
+    }
+    Some((id, now))
+}
+
+/// The natural key of a group (email) or policy (target), lower-cased.
+fn natural_key(attrs: &Attrs) -> Option<String> {
+    match attrs {
+        Attrs::Group(g) => Some(crate::model::normalize::principal(&g.email)),
+        Attrs::Policy(p) => p.target().map(|t| t.natural_key()),
+        Attrs::Pam(_) => None,
+    }
 }
 
 /// Drift: state vs tenant, for every resource in state.

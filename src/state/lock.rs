@@ -38,8 +38,12 @@ impl std::fmt::Display for LockInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("the state is locked by another command: {0}; wait for it to finish, retry with --lock-timeout, or if it crashed run `pamform force-unlock {id}`", id = .0.id)]
+    #[error("the state is locked by another command: {0}; wait for it to finish, retry with --lock-timeout, or if it hangs stop it (a lock left by a command that died is taken over by the next one; on a file system without locks run `pamform force-unlock {id}`)", id = .0.id)]
     Held(Box<LockInfo>),
+    #[error(
+        "the lock is held by a command that is still running: {0}; nothing was removed: wait for it to finish or stop it (its lock is then released)"
+    )]
+    StillHeld(Box<LockInfo>),
     #[error(
         "the state is locked by another command (holder unknown); wait for it to finish or retry with --lock-timeout"
     )]
@@ -231,7 +235,16 @@ pub fn force_unlock(dir: &Path, id: &str) -> Result<LockInfo, LockError> {
     if info.id != id {
         return Err(LockError::WrongId { given: id.to_string(), actual: Box::new(info) });
     }
+    // A holder that is still running keeps its OS lock: removing its file would let a
+    // second command write the state beside it.
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => return Err(LockError::StillHeld(Box::new(info))),
+        // A file system without locks: the file is all there is.
+        Err(fs::TryLockError::Error(_)) => {}
+    }
     fs::remove_file(&path).map_err(|source| LockError::Io { path, source })?;
+    let _ = file.unlock();
     Ok(info)
 }
 
@@ -333,8 +346,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let held = LockGuard::acquire(dir.path(), "apply", Duration::ZERO).unwrap();
         assert!(matches!(force_unlock(dir.path(), "nope"), Err(LockError::WrongId { .. })));
-        let removed = force_unlock(dir.path(), &held.info.id).unwrap();
-        assert_eq!(removed.id, held.info.id);
+        // A running holder's lock is not removed.
+        assert!(matches!(force_unlock(dir.path(), &held.info.id), Err(LockError::StillHeld(_))));
+        assert_eq!(holder(dir.path()).unwrap(), Some(held.info.clone()));
+        // What a holder that died leaves: the file with its details, unlocked.
+        let info = held.info.clone();
+        std::mem::forget(held);
+        let removed = force_unlock(dir.path(), &info.id).unwrap_err();
+        assert!(matches!(removed, LockError::StillHeld(_)), "the forgotten guard's file is still locked");
+        let path = dir.path().join(LOCK_FILE);
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, serde_json::to_vec(&info).unwrap()).unwrap();
+        let removed = force_unlock(dir.path(), &info.id).unwrap();
+        assert_eq!(removed.id, info.id);
         // A new command can now take a fresh lock.
         LockGuard::acquire(dir.path(), "apply", Duration::ZERO).unwrap();
     }

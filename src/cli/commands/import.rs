@@ -43,7 +43,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     if !config.contains(address) {
         return Err(usage(ImportError::NotConfigured(address.clone())));
     }
-    if state.as_ref().is_some_and(|s| s.get(address).is_some()) {
+    // An entry without an id is a create an interrupted apply left pending: importing the
+    // object it made is what the next plan would do too.
+    if state.as_ref().is_some_and(|s| s.get(address).is_some_and(|r| !r.id.is_empty())) {
         return Err(usage(ImportError::AlreadyManaged(address.clone())));
     }
     let tenant_id = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
