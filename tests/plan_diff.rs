@@ -755,7 +755,7 @@ fn policies_hcl(names: &[(usize, Rename)], first: bool) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
 
     /// Any renaming of addresses that keeps every natural key plans moves only: nothing is
     /// created, destroyed or replaced, each object keeps its id, and no id has two owners.

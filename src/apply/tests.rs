@@ -599,7 +599,7 @@ fn swap_plan(s: &Swap) -> (Plan, Model) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
 
     /// Whatever the mix and timing, the tenant never holds more than 30 policies, no group
     /// is removed while a policy names it, and the apply converges in one run.
