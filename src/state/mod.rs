@@ -400,6 +400,31 @@ mod tests {
         assert!(err.to_string().contains("approver_group.g") && err.to_string().contains("approver_group.h"));
     }
 
+    /// Creates interrupted in parallel leave several pending entries (no id yet) and the
+    /// tenant-wide privileged_access entry: none of them is an id shared by two addresses.
+    #[test]
+    fn pending_entries_and_privileged_access_share_no_id() {
+        let mut s = sample();
+        for name in ["p1", "p2"] {
+            s.upsert(ResourceState::new(Address::policy(name), String::new(), json!({}), vec![]));
+        }
+        s.upsert(ResourceState::new(Address::privileged_access(), "tenant".into(), json!({}), vec![]));
+        let loaded = State::from_bytes(Path::new("s.json"), &s.to_bytes()).unwrap();
+        assert_eq!(loaded.resources.len(), 5);
+    }
+
+    /// Only a missing file means "no state yet": a state file that cannot be read is an error,
+    /// never a reason to plan every object anew.
+    #[test]
+    fn an_unreadable_state_file_is_an_error_not_an_empty_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path());
+        assert!(store.load().unwrap().is_none());
+        fs::create_dir(dir.path().join(STATE_FILE)).unwrap();
+        let err = store.load().unwrap_err();
+        assert!(matches!(err, StateError::Read { .. }), "{err}");
+    }
+
     #[test]
     fn state_of_another_tenant_is_refused_naming_both() {
         let dir = tempfile::tempdir().unwrap();
