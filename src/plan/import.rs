@@ -222,6 +222,37 @@ mod tests {
     }
 
     #[test]
+    fn what_is_not_found_says_what_to_give() {
+        let err = any(&Address::group("a"), "h@x.io").unwrap_err().to_string();
+        assert!(err.contains("give the group's email address or its object id"), "{err}");
+        let err = any(&Address::policy("a"), "Exchange\\Set-User").unwrap_err().to_string();
+        assert!(err.contains("give the policy's Identity"), "{err}");
+    }
+
+    /// A bare name that is both a role and a role group picks the kind the block declares.
+    #[test]
+    fn a_bare_name_prefers_the_kind_the_block_declares() {
+        let s = snapshot();
+        assert_eq!(find_policy("journaling", Some("role_group"), &s).unwrap().id, "p3");
+        assert_eq!(find_policy("journaling", Some("role"), &s).unwrap().id, "p2");
+    }
+
+    /// Importing a group into a block configured with another email is refused: the block
+    /// would otherwise manage (and converge) the wrong group.
+    #[test]
+    fn a_group_with_another_email_is_not_imported() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "tenant {\n  id = \"x.io\"\n}\napprover_group \"a\" {\n  name = \"A\"\n  email = \"a@x.io\"\n  members = [\"m@x.io\"]\n}\napprover_group \"b\" {\n  name = \"G\"\n  email = \"g@X.io\"\n  members = [\"m@x.io\"]\n}\n";
+        std::fs::write(dir.path().join("main.pam.hcl"), text).unwrap();
+        let config =
+            crate::config::load(dir.path(), &crate::config::VarInputs::default()).unwrap().configuration;
+        let err = find(&Address::group("a"), "gid", &config, &snapshot()).unwrap_err();
+        assert!(matches!(err, ImportError::Differs(_)), "{err}");
+        assert!(err.to_string().contains("configured with email a@x.io"), "{err}");
+        assert_eq!(find(&Address::group("b"), "gid", &config, &snapshot()).unwrap(), "gid");
+    }
+
+    #[test]
     fn the_wrong_kind_is_named() {
         let err = any(&Address::group("a"), "p1").unwrap_err();
         assert!(err.to_string().contains("import it into an access_policy block"), "{err}");
