@@ -7,31 +7,9 @@ mod cli_support;
 
 use std::collections::BTreeMap;
 
-use cli_support::{QUICKSTART, Tenant, Workspace};
+use cli_support::{QUICKSTART, Tenant, Workspace, converged, policy_ids, state_ids};
 use pamform::emulator::journal::{JournalAction, JournalEntry};
 use serde_json::Value;
-
-fn converged(ws: &Workspace) {
-    ws.run(&["apply", "--auto-approve"]).expect(0);
-    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
-}
-
-/// Policy identity by task, as the tenant has them.
-fn policy_ids(tenant: &Tenant) -> BTreeMap<String, String> {
-    tenant
-        .policies()
-        .iter()
-        .map(|p| {
-            let task = p["Task"].as_str().or(p["Role"].as_str()).unwrap_or_default().to_lowercase();
-            (task, p["Identity"].as_str().unwrap_or_default().to_string())
-        })
-        .collect()
-}
-
-/// Addresses in state, with their ids.
-fn state_ids(ws: &Workspace) -> BTreeMap<String, String> {
-    ws.state().unwrap().resources.iter().map(|r| (r.address.to_string(), r.id.clone())).collect()
-}
 
 /// Every id in state once (the PAM switch aside).
 fn no_id_twice(ws: &Workspace) {

@@ -4,6 +4,7 @@
 //! the seeded app, the way an admin with PowerShell would make them.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -273,3 +274,26 @@ impl Run {
 
 /// The quickstart's configuration (its tenant block lives in another file).
 pub const QUICKSTART: &str = include_str!("../../examples/quickstart/main.pam.hcl");
+
+/// Applies, then checks that the next plan is empty.
+pub fn converged(ws: &Workspace) {
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+/// Policy identity by task, as the tenant has them.
+pub fn policy_ids(tenant: &Tenant) -> BTreeMap<String, String> {
+    tenant
+        .policies()
+        .iter()
+        .map(|p| {
+            let task = p["Task"].as_str().or(p["Role"].as_str()).unwrap_or_default().to_lowercase();
+            (task, p["Identity"].as_str().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+/// Addresses in state, with their ids.
+pub fn state_ids(ws: &Workspace) -> BTreeMap<String, String> {
+    ws.state().unwrap().resources.iter().map(|r| (r.address.to_string(), r.id.clone())).collect()
+}
