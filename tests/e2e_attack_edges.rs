@@ -95,30 +95,9 @@ fn removing_a_policy_that_gates_its_own_removal_with_the_exemption_is_refused_at
 /// must stay, or a second apply writes the tenant and the state beside the first.
 #[test]
 fn force_unlock_refuses_the_lock_of_a_running_apply() {
-    use pamform::state::lock;
-    use std::time::{Duration, Instant};
-
     let tenant = Tenant::start();
     let ws = Workspace::new(&tenant, cli_support::QUICKSTART);
-    tenant.set_faults(json!({"exchange_latency_ms": 150}));
-    let mut first = ws
-        .command(&["apply", "--auto-approve"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let info = loop {
-        if let Some(info) = lock::holder(ws.path()).unwrap() {
-            break info;
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = first.kill();
-            let _ = first.wait();
-            panic!("apply never took the lock");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let (mut first, info) = cli_support::hold_lock(&tenant, &ws);
     let unlock = ws.run(&["force-unlock", &info.id]);
     let second = ws.run(&["apply", "--auto-approve"]);
     let done = first.wait().unwrap();

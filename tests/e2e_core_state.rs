@@ -4,35 +4,8 @@
 
 mod cli_support;
 
-use std::time::{Duration, Instant};
-
-use cli_support::{QUICKSTART, Tenant, Workspace};
-use pamform::state::lock;
+use cli_support::{QUICKSTART, Tenant, Workspace, hold_lock};
 use serde_json::json;
-
-/// Spawns a slow apply and waits until it holds the lock; the caller waits for the child.
-#[allow(clippy::zombie_processes)]
-fn hold_lock(tenant: &Tenant, ws: &Workspace) -> (std::process::Child, lock::LockInfo) {
-    tenant.set_faults(json!({"exchange_latency_ms": 150}));
-    let mut child = ws
-        .command(&["apply", "--auto-approve"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    loop {
-        if let Some(info) = lock::holder(ws.path()).unwrap() {
-            return (child, info);
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("apply never took the lock");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 #[test]
 fn a_second_apply_fails_at_once_naming_the_holder() {

@@ -5,19 +5,10 @@
 
 mod cli_support;
 
-use cli_support::{Tenant, Workspace, upn};
+use cli_support::{Tenant, Workspace, position, upn};
 use pamform::emulator::{Faults, Seed, seed::SeedUser};
 use pamform::wire::exchange::cmdlet;
 use serde_json::json;
-
-/// The position (line:col, 1-based) of `needle` in main.pam.hcl.
-fn position(ws: &Workspace, needle: &str) -> String {
-    let text = std::fs::read_to_string(ws.file("main.pam.hcl")).unwrap();
-    let at = text.find(needle).unwrap_or_else(|| panic!("{needle} not in the configuration"));
-    let line = text[..at].matches('\n').count() + 1;
-    let col = at - text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-    format!("main.pam.hcl:{line}:{col}")
-}
 
 const GROUP: &str = r#"
 approver_group "approvers" {

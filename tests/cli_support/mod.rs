@@ -297,3 +297,36 @@ pub fn policy_ids(tenant: &Tenant) -> BTreeMap<String, String> {
 pub fn state_ids(ws: &Workspace) -> BTreeMap<String, String> {
     ws.state().unwrap().resources.iter().map(|r| (r.address.to_string(), r.id.clone())).collect()
 }
+
+/// The position (line:col, 1-based) of `needle` in main.pam.hcl.
+pub fn position(ws: &Workspace, needle: &str) -> String {
+    let text = std::fs::read_to_string(ws.file("main.pam.hcl")).unwrap();
+    let at = text.find(needle).unwrap_or_else(|| panic!("{needle} not in the configuration"));
+    let line = text[..at].matches('\n').count() + 1;
+    let col = at - text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    format!("main.pam.hcl:{line}:{col}")
+}
+
+/// Spawns a slow apply and waits until it holds the lock; the caller waits for the child.
+#[allow(clippy::zombie_processes)]
+pub fn hold_lock(tenant: &Tenant, ws: &Workspace) -> (std::process::Child, pamform::state::lock::LockInfo) {
+    tenant.set_faults(json!({"exchange_latency_ms": 150}));
+    let mut child = ws
+        .command(&["apply", "--auto-approve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(info) = pamform::state::lock::holder(ws.path()).unwrap() {
+            return (child, info);
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("apply never took the lock");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
