@@ -5,10 +5,12 @@
 //! snapshot; [`plan`] diffs desired, live and recorded ([`state`]) into actions; [`apply`]
 //! carries them out; [`output`] renders plans and reports. [`wire`] holds Microsoft's wire
 //! formats for both the client and the [`emulator`]. [`cli`] is the command-line edge.
+//! Every stage reports problems as [`diagnostic`]s, rendered one way.
 
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod diagnostic;
 pub mod drift;
 pub mod emulator;
 pub mod export;

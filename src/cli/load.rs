@@ -4,7 +4,8 @@
 
 use std::io::Write;
 
-use crate::config::{self, Diagnostics, Loaded, VarInputs};
+use crate::config::{self, Loaded, VarInputs};
+use crate::diagnostic::{self, Diagnostics};
 use crate::model::Sources;
 
 use super::{CliError, Context, ErrorKind};
@@ -32,7 +33,7 @@ impl VarArgs {
 pub fn render_diagnostics(ctx: &Context, diagnostics: &Diagnostics, sources: &Sources) {
     let mut err = ctx.printer.err();
     for d in diagnostics {
-        let report = miette::Report::new(config::to_report(d, sources));
+        let report = miette::Report::new(diagnostic::to_report(d, sources));
         let _ = writeln!(err, "{report:?}");
     }
 }

@@ -7,7 +7,8 @@ use std::io::Write;
 
 use crate::cli::load::{VarArgs, load_configuration, render_diagnostics};
 use crate::cli::{CliError, Context, ErrorKind};
-use crate::config::{Diagnostic, Diagnostics, Loaded};
+use crate::config::Loaded;
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{Address, Configuration, GroupRef, PolicyTarget, TenantSnapshot, normalize};
 use crate::plan::attributes::Attrs;
 use crate::plan::{self, Plan, PlanOptions};

@@ -5,8 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::MAX_POLICIES;
-use super::codes;
-use super::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, codes};
 use crate::model::normalize::principal;
 use crate::model::{Address, Configuration, Moved, Span};
 

@@ -10,12 +10,11 @@ use hcl::eval::{Context, Evaluate};
 use hcl_edit::expr::{Expression, TraversalOperator};
 use hcl_edit::structure::Attribute;
 
-use super::codes;
-use super::diagnostic::{Diagnostic, Diagnostics};
 use super::functions::{self, FUNCTIONS, base_context};
 use super::refs::{self, ROOTS, Reference};
 use super::syntax::{BlockRef, GROUP_ATTRIBUTES, POLICY_ATTRIBUTES, did_you_mean, span_of};
 use super::values::{self, VarType, type_name};
+use crate::diagnostic::{Diagnostic, Diagnostics, codes};
 use crate::model::normalize::{is_email_like, is_task_shaped, task_cmdlet};
 use crate::model::{
     AccessPolicy, Address, Approval, ApproverGroup, Configuration, FileId, GroupRef, Import, Lifecycle,

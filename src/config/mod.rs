@@ -7,8 +7,6 @@
 #![allow(clippy::result_large_err)]
 
 mod checks;
-pub mod codes;
-pub mod diagnostic;
 mod eval;
 pub mod format;
 mod functions;
@@ -21,8 +19,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use checks::move_destinations;
-pub use diagnostic::{
-    Diagnostic, Diagnostics, JsonDiagnostic, Label, Severity, render_plain, to_json, to_json_list, to_report,
+// The language reports in diagnostics; re-exported for the callers of `load`.
+pub use crate::diagnostic::{
+    Diagnostic, Diagnostics, JsonDiagnostic, Label, Severity, codes, render_plain, to_json, to_json_list,
+    to_report,
 };
 pub use syntax::{parse_file, parse_text};
 pub use variables::{ENV_PREFIX, VarInputs};

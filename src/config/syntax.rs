@@ -5,8 +5,7 @@
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Attribute, Block, Body, Structure};
 
-use super::codes;
-use super::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, codes};
 use crate::model::{FileId, Sources, Span};
 
 /// Parses one source file into an hcl-edit body, or a syntax diagnostic.

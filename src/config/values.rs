@@ -4,10 +4,9 @@
 use hcl::Value;
 use hcl_edit::expr::Expression;
 
-use super::codes;
-use super::diagnostic::Diagnostic;
 use super::functions::to_set;
 use super::syntax::span_of;
+use crate::diagnostic::{Diagnostic, codes};
 use crate::model::{FileId, Span, Spanned};
 
 /// A short name of a value's type for messages.

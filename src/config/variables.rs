@@ -8,12 +8,11 @@ use hcl::Value;
 use hcl::eval::{Context, Evaluate};
 use hcl_edit::structure::Body;
 
-use super::codes;
-use super::diagnostic::{Diagnostic, Diagnostics};
 use super::eval::VariableDef;
 use super::functions::base_context;
 use super::syntax::{BlockRef, did_you_mean, span_of};
 use super::values::VarType;
+use crate::diagnostic::{Diagnostic, Diagnostics, codes};
 use crate::model::{FileId, Span};
 
 /// Variable values given outside the configuration files.

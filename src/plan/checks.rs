@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, codes};
 use crate::model::snapshot::RoleCatalog;
 use crate::model::{Configuration, GroupRef, PolicyTarget, ResourceType, Span, TenantSnapshot, normalize};
 use crate::plan::attributes::{Attrs, MemberNames};
@@ -38,23 +38,6 @@ pub const CMDLETS_PAMFORM_RUNS: &[&str] = &[
     cmdlet::GET_ROLE_GROUP,
 ];
 
-pub mod code {
-    pub const UNKNOWN_MEMBER: &str = "pamform::unknown_member";
-    pub const MEMBER_WITHOUT_MAILBOX: &str = "pamform::member_without_mailbox";
-    pub const GUEST_APPROVER: &str = "pamform::guest_approver";
-    pub const EMPTY_APPROVER_GROUP: &str = "pamform::empty_approver_group";
-    pub const TOO_MANY_POLICIES: &str = "pamform::too_many_policies";
-    pub const SELF_LOCKOUT: &str = "pamform::self_lockout";
-    pub const UNKNOWN_APPROVER_GROUP: &str = "pamform::unknown_approver_group";
-    pub const UNKNOWN_SYSTEM_ACCOUNT: &str = "pamform::unknown_system_account";
-    pub const DEFAULT_GROUP_REPLACED: &str = "pamform::default_group_replaced";
-    pub const DUPLICATE_MEMBER: &str = "pamform::duplicate_member";
-    pub const UNKNOWN_TASK: &str = "pamform::unknown_task";
-    pub const UNKNOWN_ROLE: &str = "pamform::unknown_role";
-    pub const UNKNOWN_ROLE_GROUP: &str = "pamform::unknown_role_group";
-    pub const GROUP_NAME_TAKEN: &str = "pamform::group_name_taken";
-}
-
 /// Runs every check; errors and warnings together.
 pub fn check(
     config: &Configuration,
@@ -82,13 +65,13 @@ fn members(config: &Configuration, snapshot: &TenantSnapshot, out: &mut Diagnost
         for m in &g.members {
             match snapshot.principals.get(&normalize::principal(&m.value)) {
                 Some(None) => out.push(
-                    Diagnostic::error(code::UNKNOWN_MEMBER, format!("no user or recipient `{}` in the tenant", m.value))
+                    Diagnostic::error(codes::UNKNOWN_MEMBER, format!("no user or recipient `{}` in the tenant", m.value))
                         .with_label(m.span, "not found in the directory")
                         .with_help("check the spelling, or create the user (with a mailbox) first"),
                 ),
                 Some(Some(obj)) if !obj.has_mailbox => out.push(
                     Diagnostic::error(
-                        code::MEMBER_WITHOUT_MAILBOX,
+                        codes::MEMBER_WITHOUT_MAILBOX,
                         format!("`{}` has no mailbox: only mail-enabled recipients can be members of an approver group", m.value),
                     )
                     .with_label(m.span, "not mail-enabled")
@@ -96,7 +79,7 @@ fn members(config: &Configuration, snapshot: &TenantSnapshot, out: &mut Diagnost
                 ),
                 Some(Some(obj)) if obj.is_guest => out.push(
                     Diagnostic::warning(
-                        code::GUEST_APPROVER,
+                        codes::GUEST_APPROVER,
                         format!("`{}` is a guest: guests can be members but can never approve requests", m.value),
                     )
                     .with_label(m.span, "guest account")
@@ -111,7 +94,7 @@ fn members(config: &Configuration, snapshot: &TenantSnapshot, out: &mut Diagnost
             if let Some(None) = snapshot.principals.get(&normalize::principal(&s.value)) {
                 out.push(
                     Diagnostic::error(
-                        code::UNKNOWN_SYSTEM_ACCOUNT,
+                        codes::UNKNOWN_SYSTEM_ACCOUNT,
                         format!("no account `{}` in the tenant", s.value),
                     )
                     .with_label(s.span, "not found in the directory")
@@ -134,7 +117,7 @@ fn empty_groups(config: &Configuration, plan: &Plan, out: &mut Diagnostics) {
             let span = g.members.first().map(|m| m.span).unwrap_or(g.span);
             out.push(
                 Diagnostic::error(
-                    code::EMPTY_APPROVER_GROUP,
+                    codes::EMPTY_APPROVER_GROUP,
                     format!("{address} would have no members: nobody could approve its requests"),
                 )
                 .with_label(span, "no members")
@@ -168,7 +151,7 @@ fn default_group_replaced(config: &Configuration, plan: &Plan, out: &mut Diagnos
         {
             out.push(
                 Diagnostic::error(
-                    code::DEFAULT_GROUP_REPLACED,
+                    codes::DEFAULT_GROUP_REPLACED,
                     format!("{address} must be replaced, but it is PAM's default approver group `{live_default}`, which Exchange does not let go while PAM names it"),
                 )
                 .with_label(g.email.span, "a new address means a new group")
@@ -195,7 +178,7 @@ fn group_refs(config: &Configuration, snapshot: &TenantSnapshot, out: &mut Diagn
         {
             out.push(
                 Diagnostic::error(
-                    code::UNKNOWN_APPROVER_GROUP,
+                    codes::UNKNOWN_APPROVER_GROUP,
                     format!("{what}: no group `{email}` in the tenant or the configuration"),
                 )
                 .with_label(span, "unknown group")
@@ -243,7 +226,7 @@ fn policy_limit(
     {
         out.push(
             Diagnostic::error(
-                code::TOO_MANY_POLICIES,
+                codes::TOO_MANY_POLICIES,
                 format!(
                     "the tenant would hold {total} access policies ({} configured, {unmanaged} unmanaged already there); Microsoft allows {MAX_POLICIES}",
                     config.policies.len()
@@ -267,7 +250,7 @@ fn duplicate_members(config: &Configuration, snapshot: &TenantSnapshot, out: &mu
             match seen.get(&key) {
                 Some(first) => out.push(
                     Diagnostic::warning(
-                        code::DUPLICATE_MEMBER,
+                        codes::DUPLICATE_MEMBER,
                         format!("{address} lists the same member twice: `{}` is `{first}`", m.value),
                     )
                     .with_label(m.span, "already listed under another name")
@@ -294,19 +277,19 @@ fn tenant_names(config: &Configuration, snapshot: &TenantSnapshot, out: &mut Dia
         let (names, code, what, lister) = match target {
             PolicyTarget::Task(_) => (
                 &catalog.cmdlets,
-                code::UNKNOWN_TASK,
+                codes::UNKNOWN_TASK,
                 "cmdlet",
                 "tasks are the cmdlets of the tenant's management roles, which Get-ManagementRoleEntry \"*\\*\" lists",
             ),
             PolicyTarget::Role(_) => (
                 &catalog.roles,
-                code::UNKNOWN_ROLE,
+                codes::UNKNOWN_ROLE,
                 "management role",
                 "Get-ManagementRole lists the tenant's roles",
             ),
             PolicyTarget::RoleGroup(_) => (
                 &catalog.role_groups,
-                code::UNKNOWN_ROLE_GROUP,
+                codes::UNKNOWN_ROLE_GROUP,
                 "role group",
                 "Get-RoleGroup lists the tenant's role groups",
             ),
@@ -377,7 +360,7 @@ fn group_names(config: &Configuration, snapshot: &TenantSnapshot, plan: &Plan, o
             let value = if what == "name" { name } else { alias };
             out.push(
                 Diagnostic::error(
-                    code::GROUP_NAME_TAKEN,
+                    codes::GROUP_NAME_TAKEN,
                     format!("{address}: the {what} `{value}` is already taken by `{holder}` in the tenant"),
                 )
                 .with_label(span, format!("{what} in use"))
@@ -434,7 +417,7 @@ fn self_lockout(
         let hit = hits(&p.target.value);
         if let Some(first) = hit.first() {
             let mut d = Diagnostic::error(
-                code::SELF_LOCKOUT,
+                codes::SELF_LOCKOUT,
                 format!(
                     "{address} would lock pamform out: it gates Exchange\\{first}{}, which pamform runs, and pamform's identity `{identity}` is not a system account",
                     how(&p.target.value)
@@ -468,7 +451,7 @@ fn self_lockout(
         let hit = hits(&live.target);
         let Some(first) = hit.first() else { continue };
         let mut d = Diagnostic::error(
-            code::SELF_LOCKOUT,
+            codes::SELF_LOCKOUT,
             format!(
                 "the policy for {} already in the tenant (id {}) would lock pamform out: it gates Exchange\\{first}{}, which pamform runs, PAM is on and pamform's identity `{identity}` is not a system account",
                 live.target.display_value(),
@@ -556,7 +539,7 @@ fn exemption_removed_with_gating_policy(
             continue;
         }
         let mut d = Diagnostic::error(
-            code::SELF_LOCKOUT,
+            codes::SELF_LOCKOUT,
             format!(
                 "{} gates Exchange\\{}, which removes it, and is removed by the same apply that stops exempting pamform's identity `{identity}` from PAM: if the switch changes first, pamform is locked out before the removal",
                 c.address,
@@ -609,7 +592,7 @@ mod tests {
         .unwrap();
         match crate::config::load(dir.path(), &crate::config::VarInputs::default()) {
             Ok(l) => l.configuration,
-            Err(e) => panic!("{}", crate::config::render_plain(&e.diagnostics, &e.sources)),
+            Err(e) => panic!("{}", crate::diagnostic::render_plain(&e.diagnostics, &e.sources)),
         }
     }
 
@@ -694,7 +677,7 @@ mod tests {
         assert!(run(&config, &snapshot).is_empty(), "PAM is off in the tenant");
         snapshot.pam = live_pam(true, &[]);
         let found = run(&config, &snapshot);
-        assert_eq!(codes(&found), vec![code::SELF_LOCKOUT]);
+        assert_eq!(codes(&found), vec![codes::SELF_LOCKOUT]);
         assert_eq!(found[0].1, "\"Exchange\\\\Get-DistributionGroup\"");
         snapshot.pam = live_pam(true, &["APP-ID"]);
         assert!(run(&config, &snapshot).is_empty(), "pamform is a live system account");
@@ -707,7 +690,7 @@ mod tests {
         let config = load(&off);
         let mut snapshot = tenant(&config);
         snapshot.pam = live_pam(true, &[]);
-        assert!(!codes(&run(&config, &snapshot)).contains(&code::SELF_LOCKOUT), "the plan turns PAM off");
+        assert!(!codes(&run(&config, &snapshot)).contains(&codes::SELF_LOCKOUT), "the plan turns PAM off");
     }
 
     #[test]
@@ -722,7 +705,7 @@ mod tests {
             approver_group: "hand@contoso.onmicrosoft.com".into(),
         });
         let found = run(&config, &snapshot);
-        assert_eq!(codes(&found), vec![code::SELF_LOCKOUT]);
+        assert_eq!(codes(&found), vec![codes::SELF_LOCKOUT]);
         assert!(
             found[0].2.contains("the policy for Recipient Management already in the tenant"),
             "{found:?}"
@@ -731,17 +714,17 @@ mod tests {
         // Configured, the same policy is reported once, at its span.
         let config = load(&gate("role_group", "Recipient Management"));
         let found = run(&config, &snapshot);
-        assert_eq!(codes(&found), vec![code::SELF_LOCKOUT]);
+        assert_eq!(codes(&found), vec![codes::SELF_LOCKOUT]);
         assert_eq!(found[0].1, "\"Recipient Management\"");
     }
 
     #[test]
     fn names_the_tenant_lacks_are_errors_with_a_suggestion() {
         let cases = [
-            ("task", "Exchange\\\\New-MoveReqest", code::UNKNOWN_TASK, Some("Exchange\\New-MoveRequest")),
-            ("role", "Move Mailbox", code::UNKNOWN_ROLE, Some("Move Mailboxes")),
-            ("role_group", "recipient managment", code::UNKNOWN_ROLE_GROUP, Some("Recipient Management")),
-            ("task", "Exchange\\\\Set-Whatever", code::UNKNOWN_TASK, None),
+            ("task", "Exchange\\\\New-MoveReqest", codes::UNKNOWN_TASK, Some("Exchange\\New-MoveRequest")),
+            ("role", "Move Mailbox", codes::UNKNOWN_ROLE, Some("Move Mailboxes")),
+            ("role_group", "recipient managment", codes::UNKNOWN_ROLE_GROUP, Some("Recipient Management")),
+            ("task", "Exchange\\\\Set-Whatever", codes::UNKNOWN_TASK, None),
         ];
         for (attribute, value, want, suggestion) in cases {
             let config = load(&gate(attribute, value));
@@ -775,7 +758,7 @@ mod tests {
             approval: Approval::Manual,
             approver_group: "pam-approvers@contoso.onmicrosoft.com".into(),
         });
-        assert!(!codes(&run(&config, &snapshot)).contains(&code::UNKNOWN_TASK));
+        assert!(!codes(&run(&config, &snapshot)).contains(&codes::UNKNOWN_TASK));
     }
 
     #[test]
@@ -800,14 +783,14 @@ mod tests {
         let mut snapshot = tenant(&config);
         snapshot.name_holders.push(holder("g-old", "PAM Approvers", "old", "old@contoso.onmicrosoft.com"));
         let found = run(&config, &snapshot);
-        assert_eq!(codes(&found), vec![code::GROUP_NAME_TAKEN]);
+        assert_eq!(codes(&found), vec![codes::GROUP_NAME_TAKEN]);
         assert_eq!(found[0].1, "\"PAM Approvers\"");
         assert!(found[0].2.contains("old@contoso.onmicrosoft.com"), "{found:?}");
 
         let mut snapshot = tenant(&config);
         snapshot.name_holders.push(holder("u-1", "pam-approvers", "pam-approvers", "someone@contoso.com"));
         let found = run(&config, &snapshot);
-        assert_eq!(codes(&found), vec![code::GROUP_NAME_TAKEN]);
+        assert_eq!(codes(&found), vec![codes::GROUP_NAME_TAKEN]);
         assert!(found[0].2.contains("alias `pam-approvers`"), "{found:?}");
 
         // The group itself, found by its address, holds its own names.
@@ -829,7 +812,7 @@ mod tests {
         );
         let config = load(&hcl);
         let found = run(&config, &tenant(&config));
-        assert_eq!(codes(&found), vec![code::DUPLICATE_MEMBER]);
+        assert_eq!(codes(&found), vec![codes::DUPLICATE_MEMBER]);
         assert_eq!(found[0].1, "\"Alice.A@contoso.com\"");
     }
 }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::super::load::render_diagnostics;
 use super::super::{CliError, Context, ErrorKind, Outcome};
-use crate::config::{self, Diagnostics, format::format_source};
+use crate::config::{self, format::format_source};
+use crate::diagnostic::{Diagnostic, Diagnostics, codes};
 use crate::model::Sources;
 
 #[derive(Debug, clap::Args)]
@@ -65,7 +66,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                 let mut sources = Sources::new();
                 let file = sources.add(shown(path), config::format::strip_bom(&text));
                 let d = config::parse_file(&sources, file).err().unwrap_or_else(|| {
-                    config::Diagnostic::error(config::codes::SYNTAX, format!("syntax error: {}", e.message()))
+                    Diagnostic::error(codes::SYNTAX, format!("syntax error: {}", e.message()))
                 });
                 render_diagnostics(ctx, &Diagnostics::from(d), &sources);
                 failed = true;

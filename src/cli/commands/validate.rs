@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::super::load::{VarArgs, render_diagnostics};
 use super::super::{CliError, Context, ErrorKind, Outcome};
-use crate::config::{self, JsonDiagnostic};
+use crate::config;
+use crate::diagnostic::{self, JsonDiagnostic};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -36,7 +37,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             valid: result.is_ok(),
             error_count: diagnostics.error_count(),
             warning_count: diagnostics.warning_count(),
-            diagnostics: config::to_json_list(diagnostics, sources),
+            diagnostics: diagnostic::to_json_list(diagnostics, sources),
         };
         let text = serde_json::to_string_pretty(&out)
             .map_err(|e| CliError::msg(ErrorKind::Internal, format!("cannot render JSON: {e}")))?;

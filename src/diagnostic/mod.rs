@@ -1,6 +1,9 @@
-//! Diagnostics: what went wrong (or looks wrong) in a configuration, with a stable code, the
-//! exact source span and a hint. Any stage may build them from model spans; rendering turns
-//! them into miette reports for people and JSON objects for tools.
+//! Diagnostics: what went wrong (or looks wrong) in a configuration or in what it asks of
+//! the tenant, with a stable code ([`codes`]), the exact source span and a hint. Any stage
+//! may build them from model spans (the language, the plan, the plan-time checks); rendering
+//! turns them into miette reports for people and JSON objects for tools, one way for all.
+
+pub mod codes;
 
 use std::fmt;
 use std::sync::Arc;
@@ -29,7 +32,7 @@ pub struct Label {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// A stable, descriptive code such as `pamform::unknown_attribute` (see [`super::codes`]).
+    /// A stable, descriptive code such as `pamform::unknown_attribute` (see [`codes`]).
     pub code: String,
     pub message: String,
     /// The offending span; `None` for problems that concern no text (e.g. an empty directory).
