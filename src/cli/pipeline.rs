@@ -8,9 +8,8 @@ use std::io::Write;
 use crate::cli::load::{VarArgs, load_configuration, render_diagnostics};
 use crate::cli::{CliError, Context, ErrorKind};
 use crate::config::Loaded;
-use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::model::{Address, Configuration, GroupRef, PolicyTarget, TenantSnapshot, normalize};
-use crate::plan::attributes::Attrs;
+use crate::diagnostic::Diagnostics;
+use crate::model::{Address, Configuration, TenantSnapshot};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::state::{State, StateStore};
 use crate::tenant::{self, Connection, RefreshRequest};
@@ -63,53 +62,9 @@ pub async fn connect(ctx: &Context, config: &Configuration) -> Result<Connection
     tenant::connect(tenant, tenant::ConnectOptions::default(), &ctx.printer).await.map_err(tenant_error)
 }
 
-/// Everything a plan for `config` and `state` needs to read.
+/// Everything a plan for `config` and `state` needs to read (decided by the plan).
 pub fn refresh_request(config: &Configuration, state: Option<&State>) -> RefreshRequest {
-    let mut req = RefreshRequest::default();
-    for g in config.groups.values() {
-        req.groups.insert(normalize::principal(&g.email.value));
-        req.principals.extend(g.members.iter().map(|m| normalize::principal(&m.value)));
-        // Exchange keeps `Name` and alias unique: whoever holds them blocks a new group.
-        req.recipient_names.insert(g.name.value.trim().to_string());
-        req.recipient_names.insert(g.effective_alias().trim().to_string());
-    }
-    // Tasks, roles and role groups are checked against what the tenant has.
-    req.catalog = !config.policies.is_empty();
-    let mut group_ref = |r: &GroupRef| {
-        if let Some(email) = config.group_email(r) {
-            req.groups.insert(normalize::principal(&email));
-        }
-    };
-    for p in config.policies.values() {
-        group_ref(&p.approver_group.value);
-    }
-    if let Some(p) = &config.privileged_access {
-        if let Some(g) = &p.default_approver_group {
-            group_ref(&g.value);
-        }
-        req.principals.extend(p.system_accounts.iter().map(|s| normalize::principal(&s.value)));
-    }
-    for p in config.policies.values() {
-        match &p.target.value {
-            PolicyTarget::Role(r) => {
-                req.roles.insert(r.clone());
-            }
-            PolicyTarget::RoleGroup(g) => {
-                req.role_groups.insert(g.clone());
-            }
-            PolicyTarget::Task(_) => {}
-        }
-    }
-    if let Some(state) = state {
-        for r in &state.resources {
-            if let Some(Attrs::Group(g)) = Attrs::from_value(r.address.kind, &r.attributes) {
-                req.groups.insert(g.email);
-            }
-        }
-    }
-    // System accounts may be application ids, which the directory lookup does not know.
-    req.principals.retain(|p| normalize::is_email_like(p));
-    req
+    plan::reads(config, state)
 }
 
 pub async fn refresh(conn: &Connection, req: &RefreshRequest) -> Result<TenantSnapshot, CliError> {
@@ -132,16 +87,7 @@ pub fn plan(
             Some(p)
         }
         Err(errors) => {
-            for e in errors {
-                let mut d = Diagnostic::error(e.code, e.message);
-                if let Some(span) = e.span {
-                    d = d.with_label(span, "here");
-                }
-                if let Some(h) = e.help {
-                    d = d.with_help(h);
-                }
-                diagnostics.push(d);
-            }
+            diagnostics.extend(errors);
             None
         }
     };
