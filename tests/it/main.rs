@@ -1,0 +1,49 @@
+//! pamform's integration tests, in one binary: one module per topic, and `support` for what
+//! they share (the emulated tenant, the real `pamform` binary, the harnesses around them).
+//! Snapshots live in `snapshots/`, property-test regressions beside their test file.
+
+mod support;
+
+mod config_cli;
+mod config_errors;
+mod config_eval;
+mod config_fmt;
+mod e2e_apply;
+mod e2e_apply_engine;
+mod e2e_attack_core;
+mod e2e_attack_edges;
+mod e2e_core_actions;
+mod e2e_core_checks;
+mod e2e_core_converge;
+mod e2e_core_crash;
+mod e2e_core_faults;
+mod e2e_core_state;
+mod e2e_drift;
+mod e2e_export;
+mod e2e_hardening_emulator;
+mod e2e_hardening_flags;
+mod e2e_hardening_state;
+mod e2e_model;
+mod e2e_owner_moves;
+mod e2e_paths;
+mod e2e_paths_dropped_write;
+mod e2e_promises;
+mod e2e_requests;
+mod e2e_saved_plan;
+mod e2e_sensitive;
+mod e2e_tenant_checks;
+mod emulator_auth;
+mod emulator_exchange;
+mod emulator_graph;
+mod emulator_pam;
+mod emulator_serve;
+mod export_files;
+mod export_import;
+mod export_roundtrip;
+mod install_package;
+mod plan_diff;
+mod render_json;
+mod render_markdown;
+mod render_schemas;
+mod render_text;
+mod tenant_e2e;
