@@ -227,7 +227,7 @@ fn removed_resources_are_destroyed_and_prevent_destroy_stops_destroy() {
     .unwrap_err();
     assert_eq!(err.len(), 1);
     assert_eq!(err[0].code, "pamform::prevent_destroy");
-    assert!(err[0].span.is_some());
+    assert!(err[0].span().is_some());
 }
 
 #[test]
@@ -417,8 +417,8 @@ fn actions(plan: &Plan) -> Vec<(String, Action)> {
     plan.changes.iter().map(|c| (c.address.to_string(), c.action)).collect()
 }
 
-fn error_codes(errors: &[plan::PlanError]) -> Vec<&'static str> {
-    errors.iter().map(|e| e.code).collect()
+fn error_codes(errors: &[pamform::diagnostic::Diagnostic]) -> Vec<&str> {
+    errors.iter().map(|e| e.code.as_str()).collect()
 }
 
 fn load_errors(hcl: &str) -> Vec<(String, String)> {
@@ -536,7 +536,7 @@ fn a_new_address_never_adopts_an_object_a_declared_address_manages() {
     let err = plan::build(&both, &snapshot, Some(&state), &PlanOptions::default()).unwrap_err();
     assert_eq!(error_codes(&err), vec!["pamform::owner_conflict"]);
     assert!(err[0].message.contains("access_policy.move_request"), "{}", err[0].message);
-    assert_eq!(both.sources.snippet(err[0].span.unwrap()), "access_policy \"move\"");
+    assert_eq!(both.sources.snippet(err[0].span().unwrap()), "access_policy \"move\"");
 }
 
 #[test]
@@ -550,7 +550,7 @@ fn an_import_of_an_object_another_address_manages_is_refused() {
     assert_eq!(error_codes(&err), vec!["pamform::import_owned"]);
     assert!(err[0].message.contains("managed by access_policy.move_request"), "{}", err[0].message);
     assert!(err[0].message.contains("pamform state rm access_policy.move_request"), "{}", err[0].message);
-    assert_eq!(config.sources.snippet(err[0].span.unwrap()), "\"pol-1\"");
+    assert_eq!(config.sources.snippet(err[0].span().unwrap()), "\"pol-1\"");
 }
 
 #[test]
@@ -629,7 +629,7 @@ fn prevent_destroy_stops_a_replacement() {
     let err = plan::build(&config, &snapshot, Some(&state), &PlanOptions::default()).unwrap_err();
     assert_eq!(error_codes(&err), vec!["pamform::prevent_destroy"]);
     assert!(err[0].message.contains("replace") && err[0].message.contains("approval"), "{}", err[0].message);
-    assert!(config.sources.snippet(err[0].span.unwrap()).starts_with("access_policy \"move_request\""));
+    assert!(config.sources.snippet(err[0].span().unwrap()).starts_with("access_policy \"move_request\""));
     // Unchanged, the guarded policy plans fine.
     assert!(plan::build(&load(&guarded), &snapshot, Some(&state), &PlanOptions::default()).is_ok());
 
@@ -681,7 +681,7 @@ fn a_group_still_named_by_its_email_is_not_removed() {
     let err = plan::build(&without, &snapshot, Some(&state), &PlanOptions::default()).unwrap_err();
     assert_eq!(error_codes(&err), vec!["pamform::group_still_named"]);
     assert!(err[0].message.contains("access_policy.move_request"), "{}", err[0].message);
-    assert_eq!(without.sources.snippet(err[0].span.unwrap()), "\"others@contoso.onmicrosoft.com\"");
+    assert_eq!(without.sources.snippet(err[0].span().unwrap()), "\"others@contoso.onmicrosoft.com\"");
 
     // Removing the naming in the same plan is fine: apply orders it first.
     let both_go = load(BASIC);
