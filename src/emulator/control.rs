@@ -1,11 +1,12 @@
 //! The emulator's own endpoints, all under `/_emulator/` (never under Microsoft's paths):
-//! reset, seed, tenant dump, faults, counters, device-code approval, and the clock.
+//! reset, seed, tenant dump, faults, counters, policy journal, device-code approval, and the
+//! clock.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,9 +14,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::faults::{Counters, Faults};
-use super::journal;
 use super::seed::Seed;
-use super::store::{Shared, lock};
+use super::store::{MAX_CLOCK_OFFSET_MS, Shared};
+use super::sync::lock;
+use super::tenant_data::TenantData;
 use super::tokens;
 
 type S = State<Arc<Shared>>;
@@ -32,7 +34,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_emulator/tenant", get(tenant))
         .route("/_emulator/faults", get(get_faults).put(put_faults))
         .route("/_emulator/counters", get(counters).delete(clear_counters))
-        .route("/_emulator/journal", get(journal::serve))
+        .route("/_emulator/journal", get(journal))
         .route("/_emulator/devicecode/approve", post(approve))
         .route("/_emulator/devicelogin", get(devicelogin))
         .route("/_emulator/clock", get(clock))
@@ -41,7 +43,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
 
 async fn health(State(s): S) -> Response {
     let t = lock(&s.tenant);
-    axum::Json(json!({ "ok": true, "tenant": t.seed.tenant.domain, "tenant_id": t.seed.tenant.id }))
+    axum::Json(json!({ "ok": true, "tenant": t.data.tenant.domain, "tenant_id": t.data.tenant.id }))
         .into_response()
 }
 
@@ -58,7 +60,7 @@ async fn reset(State(s): S) -> Response {
 async fn load_seed(State(s): S, body: Bytes) -> Response {
     let seed = match std::str::from_utf8(&body)
         .map_err(|e| e.to_string())
-        .and_then(|t| Seed::from_json(t).and_then(Seed::loaded).map_err(|e| e.to_string()))
+        .and_then(|t| Seed::from_json(t).and_then(TenantData::load).map_err(|e| e.to_string()))
     {
         Ok(seed) => seed,
         Err(e) => return fail(format!("the seed was not loaded: {e}")),
@@ -71,7 +73,7 @@ async fn load_seed(State(s): S, body: Bytes) -> Response {
 }
 
 async fn tenant(State(s): S) -> Response {
-    axum::Json(lock(&s.tenant).seed.clone()).into_response()
+    axum::Json(lock(&s.tenant).data.clone()).into_response()
 }
 
 async fn get_faults(State(s): S) -> Response {
@@ -97,6 +99,23 @@ async fn counters(State(s): S) -> Response {
 async fn clear_counters(State(s): S) -> Response {
     *lock(&s.counters) = Counters::default();
     axum::Json(json!({ "ok": true })).into_response()
+}
+
+/// `GET /_emulator/journal[?since=SEQ]`: `{"entries": [...]}`, oldest first.
+async fn journal(State(s): S, RawQuery(query): RawQuery) -> Response {
+    let mut since = 0;
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if k == "since" {
+            match v.parse::<u64>() {
+                Ok(n) => since = n,
+                Err(_) => {
+                    let error = format!("since must be a sequence number, not '{v}'; use ?since=0 for all");
+                    return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": error }))).into_response();
+                }
+            }
+        }
+    }
+    axum::Json(json!({ "entries": s.journal.since(since) })).into_response()
 }
 
 #[derive(Deserialize)]
@@ -149,7 +168,7 @@ async fn advance(State(s): S, body: Bytes) -> Response {
     let Some(offset) = s.advance_clock(ms) else {
         return fail(format!(
             "the clock may move at most {} ms from real time; advance it by less",
-            super::store::MAX_CLOCK_OFFSET_MS
+            MAX_CLOCK_OFFSET_MS
         ));
     };
     axum::Json(json!({ "now": s.now().to_rfc3339(), "offset_ms": offset })).into_response()

@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::cmdlets::{self, CmdletError, Ctx};
 use super::faults::Counters;
-use super::store::{Shared, lock};
+use super::store::Shared;
+use super::sync::lock;
 use super::tokens::{self, Caller};
 use crate::wire::exchange::{
     self as wx, ErrorEnvelope, FORBIDDEN_NUL_BODY_LEN, InvokeCommandRequest, InvokeCommandResponse, class,
@@ -112,8 +113,8 @@ pub(crate) async fn invoke(
         delay: shared.replication_delay(),
         journal: &shared.journal,
     };
-    let (result, pending) = shared.write(|seed| {
-        let r = cmdlets::invoke(seed, &ctx, &name, &request.cmdlet_input.parameters);
+    let (result, pending) = shared.write(|data| {
+        let r = cmdlets::invoke(data, &ctx, &name, &request.cmdlet_input.parameters);
         let wrote = r.as_ref().is_ok_and(|o| o.wrote);
         (r, wrote)
     });

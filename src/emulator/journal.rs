@@ -1,17 +1,14 @@
 //! The emulator's policy journal: every access policy creation and removal, in order, with the
-//! emulator's time, the policy's target and its id, served at `GET /_emulator/journal` so that
-//! a test can tell whether a task was ever left ungated, and for how long.
+//! emulator's time, the policy's target and its id. `control` serves it at
+//! `GET /_emulator/journal` so that a test can tell whether a task was ever left ungated, and
+//! for how long.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::store::{Shared, lock};
+use super::sync::lock;
 
 /// Entries kept; the oldest are dropped past this (sequence numbers keep counting).
 const MAX_ENTRIES: usize = 100_000;
@@ -75,23 +72,6 @@ impl Journal {
     pub fn clear(&self) {
         *lock(&self.inner) = Inner::default();
     }
-}
-
-/// `GET /_emulator/journal[?since=SEQ]`: `{"entries": [...]}`, oldest first.
-pub(crate) async fn serve(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
-    let mut since = 0;
-    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if k == "since" {
-            match v.parse::<u64>() {
-                Ok(n) => since = n,
-                Err(_) => {
-                    let error = format!("since must be a sequence number, not '{v}'; use ?since=0 for all");
-                    return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": error }))).into_response();
-                }
-            }
-        }
-    }
-    axum::Json(json!({ "entries": s.journal.since(since) })).into_response()
 }
 
 #[cfg(test)]

@@ -2,25 +2,28 @@
 //! loopback port, with the service's rules and quirks. [`start`] binds and serves; the
 //! returned [`RunningEmulator`] says where, and stops it.
 //!
-//! Layout: [`seed`] (tenant data and data-file format), [`store`] (shared state, clock,
-//! persistence), [`tokens`] (identity platform), [`cmdlets`] and [`exchange`] (admin API),
-//! [`graph`] (Graph reads), [`faults`] (fault options and counters), [`control`]
-//! (`/_emulator/`), [`server`] (HTTP, TLS, fault layer).
+//! Layout: [`seed`] (seed and data-file format), `tenant_data` (the live data and its
+//! loading rules), `store` (shared state, clock, persistence), `tokens` (identity platform),
+//! `cmdlets` and `exchange` (admin API), `graph` (Graph reads), [`faults`] (fault options and
+//! counters), [`journal`] (policy journal), `control` (`/_emulator/`), `fault_layer` (injected
+//! faults), `server` (HTTP, TLS), `sync` (locking).
 
 mod cmdlets;
 mod control;
 mod exchange;
+mod fault_layer;
 pub mod faults;
 mod graph;
 pub mod journal;
-mod params;
 pub mod seed;
 mod server;
 mod store;
+mod sync;
+mod tenant_data;
 mod tokens;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -30,6 +33,8 @@ use tokio::task::JoinHandle;
 pub use faults::{Counters, Faults};
 pub use seed::{Seed, SeedError};
 pub use tokens::cert_thumbprint;
+
+use tenant_data::TenantData;
 
 /// How to run the emulator.
 #[derive(Debug, Clone)]
@@ -120,65 +125,77 @@ pub async fn start(cfg: EmulatorConfig) -> Result<RunningEmulator, EmulatorError
 /// [`start`], writing one line per request to stderr when `log_requests` (method, path,
 /// status, time; never a query, token or secret).
 pub async fn start_logged(cfg: EmulatorConfig, log_requests: bool) -> Result<RunningEmulator, EmulatorError> {
-    if !cfg.listen.ip().is_loopback() {
-        return Err(EmulatorError::NotLoopback(cfg.listen));
-    }
-    if let Some(path) = &cfg.data {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        if !dir.is_dir() {
-            return Err(EmulatorError::DataDir { path: path.clone(), dir: dir.to_path_buf() });
-        }
-    }
-    cfg.faults.validate().map_err(EmulatorError::Faults)?;
-    let raw_seed = match cfg.seed {
+    check_config(&cfg)?;
+    let seed = match cfg.seed {
         Some(s) => s,
         None => Seed::default_seed().map_err(EmulatorError::DefaultSeed)?,
     };
-    let (client_id, client_secret) = raw_seed
-        .app_secret()
-        .or_else(|| raw_seed.apps.first().map(|a| (a.client_id.clone(), String::new())))
-        .unwrap_or_default();
-    let initial = raw_seed.loaded().map_err(EmulatorError::Seed)?;
+    let app = app_credentials(&seed);
+    let initial = TenantData::load(seed).map_err(EmulatorError::Seed)?;
     let tenant = match &cfg.data {
-        Some(path) if path.exists() => {
-            let data_err = |message: String| EmulatorError::Data { path: path.clone(), message };
-            let text = std::fs::read_to_string(path).map_err(|e| data_err(e.to_string()))?;
-            Seed::from_json(&text).and_then(Seed::loaded).map_err(|e| data_err(e.to_string()))?
-        }
+        Some(path) if path.exists() => load_data_file(path)?,
         _ => initial.clone(),
     };
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| EmulatorError::Bind { addr: cfg.listen, source })?;
     let addr = listener.local_addr().map_err(|source| EmulatorError::Bind { addr: cfg.listen, source })?;
-    let host = match addr {
-        SocketAddr::V4(a) => a.ip().to_string(),
-        SocketAddr::V6(a) => format!("[{}]", a.ip()),
-    };
     let (acceptor, ca_pem_path) = if cfg.tls {
         let (a, p) = tls_acceptor(addr)?;
         (Some(a), Some(p))
     } else {
         (None, None)
     };
-    let scheme = if cfg.tls { "https" } else { "http" };
-    let base_url = format!("{scheme}://{host}:{}", addr.port());
+    let base_url = base_url(addr, cfg.tls);
     let (tenant_domain, tenant_id) = (tenant.tenant.domain.clone(), tenant.tenant.id.clone());
     let shared = Arc::new(store::Shared::new(tenant, initial, base_url.clone(), cfg.faults, cfg.data));
     shared.set_log_requests(log_requests);
-    let app = server::router(shared);
+    let router = server::router(shared);
     let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(server::serve(listener, app, acceptor, rx));
-    Ok(RunningEmulator {
-        addr,
-        base_url,
-        tenant_domain,
-        tenant_id,
-        app: AppCredentials { client_id, client_secret },
-        ca_pem_path,
-        shutdown: tx,
-        task,
-    })
+    let task = tokio::spawn(server::serve(listener, router, acceptor, rx));
+    Ok(RunningEmulator { addr, base_url, tenant_domain, tenant_id, app, ca_pem_path, shutdown: tx, task })
+}
+
+/// Refuses what cannot work before anything is bound: an address off loopback, a data file
+/// in a missing directory, fault options out of range.
+fn check_config(cfg: &EmulatorConfig) -> Result<(), EmulatorError> {
+    if !cfg.listen.ip().is_loopback() {
+        return Err(EmulatorError::NotLoopback(cfg.listen));
+    }
+    if let Some(path) = &cfg.data {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(EmulatorError::DataDir { path: path.clone(), dir: dir.to_path_buf() });
+        }
+    }
+    cfg.faults.validate().map_err(EmulatorError::Faults)
+}
+
+/// `http(s)://HOST:PORT` of the bound address.
+fn base_url(addr: SocketAddr, tls: bool) -> String {
+    let host = match addr {
+        SocketAddr::V4(a) => a.ip().to_string(),
+        SocketAddr::V6(a) => format!("[{}]", a.ip()),
+    };
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{host}:{}", addr.port())
+}
+
+/// The app a client of the seeded tenant signs in as: the first with a client secret, or
+/// else the first app.
+fn app_credentials(seed: &Seed) -> AppCredentials {
+    let (client_id, client_secret) = seed
+        .app_secret()
+        .or_else(|| seed.apps.first().map(|a| (a.client_id.clone(), String::new())))
+        .unwrap_or_default();
+    AppCredentials { client_id, client_secret }
+}
+
+/// The tenant a data file kept.
+fn load_data_file(path: &Path) -> Result<TenantData, EmulatorError> {
+    let data_err = |message: String| EmulatorError::Data { path: path.to_path_buf(), message };
+    let text = std::fs::read_to_string(path).map_err(|e| data_err(e.to_string()))?;
+    Seed::from_json(&text).and_then(TenantData::load).map_err(|e| data_err(e.to_string()))
 }
 
 /// A self-signed certificate for 127.0.0.1 and localhost; its PEM goes to a file to trust.

@@ -1,6 +1,6 @@
-//! HTTP(S) serving: the router of Microsoft's paths and `/_emulator/`, the fault layer
-//! (latency, concurrency limit, throttling, server errors, dropped connections, counters),
-//! and the accept loop with optional TLS and graceful shutdown.
+//! HTTP(S) serving: the router of Microsoft's paths and `/_emulator/` (behind the fault
+//! layer of `fault_layer`), request bodies read in time, request logging, and the accept loop
+//! with optional TLS and graceful shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -20,16 +20,12 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use super::exchange;
-use super::faults::{Api, Counters, Injected};
+use super::fault_layer::{ConnKill, fault_layer};
 use super::graph;
-use super::store::{Shared, lock};
+use super::store::Shared;
 use super::tokens;
-use crate::wire::exchange::{CONCURRENCY_LIMIT_MESSAGE, HEADER_CLIENT_REQUEST_ID, class};
+use crate::wire::exchange::class;
 use crate::wire::graph::code;
-
-/// Lets a handler close its connection without answering (a dropped connection).
-#[derive(Clone)]
-struct ConnKill(Arc<Notify>);
 
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
 /// How long a client may take to send a request's headers, and then its body; a half-sent
@@ -148,130 +144,6 @@ async fn fallback(uri: Uri) -> Response {
         )
             .into_response()
     }
-}
-
-/// Endpoint name for counters: ids replaced by `{id}`.
-fn endpoint_name(api: Api, path: &str) -> String {
-    match api {
-        Api::Login => path.rsplit('/').next().unwrap_or("token").to_string(),
-        Api::Exchange => "InvokeCommand".to_string(),
-        Api::Graph => {
-            let p = path.strip_prefix("/v1.0").unwrap_or(path);
-            let segs: Vec<&str> = p
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .enumerate()
-                .map(|(i, s)| if i == 1 && s != "delta" { "{id}" } else { s })
-                .collect();
-            format!("graph /{}", segs.join("/"))
-        }
-    }
-}
-
-fn with_retry_after(mut r: Response, value: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
-}
-
-async fn fault_layer(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
-    let api = if path.starts_with("/adminapi/") {
-        Api::Exchange
-    } else if path.starts_with("/v1.0/") {
-        Api::Graph
-    } else {
-        Api::Login
-    };
-    {
-        let mut c = lock(&s.counters);
-        c.requests += 1;
-        Counters::bump(&mut c.per_endpoint, &endpoint_name(api, &path));
-        if let Some(id) = req.headers().get(HEADER_CLIENT_REQUEST_ID).and_then(|v| v.to_str().ok()) {
-            c.saw_request_id(id);
-        }
-    }
-    let (_guard, inflight) = s.enter(api);
-    let faults = s.faults();
-    let response = 'answer: {
-        if api == Api::Exchange
-            && faults.exchange_concurrency_limit > 0
-            && inflight > faults.exchange_concurrency_limit
-        {
-            lock(&s.counters).throttled += 1;
-            let status = StatusCode::from_u16(faults.concurrency_limit_status)
-                .unwrap_or(StatusCode::TOO_MANY_REQUESTS);
-            break 'answer with_retry_after(
-                (status, CONCURRENCY_LIMIT_MESSAGE).into_response(),
-                &faults.retry_after_header(),
-            );
-        }
-        let latency = match api {
-            Api::Login => faults.login_latency_ms,
-            Api::Exchange => faults.exchange_latency_ms,
-            Api::Graph => faults.graph_latency_ms,
-        };
-        if latency > 0 {
-            tokio::time::sleep(Duration::from_millis(latency)).await;
-        }
-        let roll = if api == Api::Login { Injected::None } else { lock(&s.dice).roll(&faults) };
-        match roll {
-            Injected::Drop => {
-                lock(&s.counters).dropped += 1;
-                if let Some(kill) = req.extensions().get::<ConnKill>() {
-                    kill.0.notify_one();
-                    // The connection task drops this request with its connection.
-                    std::future::pending::<()>().await;
-                }
-                break 'answer StatusCode::SERVICE_UNAVAILABLE.into_response();
-            }
-            Injected::Throttle => {
-                lock(&s.counters).throttled += 1;
-                let r = if api == Api::Exchange {
-                    exchange::envelope(
-                        429,
-                        class::THROTTLED,
-                        "The request was throttled; retry after the interval in Retry-After.",
-                    )
-                } else {
-                    graph::throttled(&faults.retry_after_header()).into_response()
-                };
-                break 'answer with_retry_after(r, &faults.retry_after_header());
-            }
-            Injected::ServerError => {
-                lock(&s.counters).server_errors += 1;
-                break 'answer if api == Api::Exchange {
-                    exchange::envelope(
-                        503,
-                        class::SERVER_ERROR,
-                        "The service is temporarily unavailable; try again.",
-                    )
-                } else {
-                    graph::error(
-                        503,
-                        code::SERVICE_UNAVAILABLE,
-                        "The service is temporarily unavailable; try again.",
-                    )
-                    .into_response()
-                };
-            }
-            Injected::None if faults.drop_after_write && api == Api::Exchange => {
-                let kill = req.extensions().get::<ConnKill>().cloned();
-                let writes = lock(&s.counters).writes;
-                let answer = next.run(req).await;
-                if let Some(kill) = kill.filter(|_| lock(&s.counters).writes > writes) {
-                    lock(&s.counters).dropped += 1;
-                    kill.0.notify_one();
-                    std::future::pending::<()>().await;
-                }
-                answer
-            }
-            Injected::None => next.run(req).await,
-        }
-    };
-    Counters::bump(&mut lock(&s.counters).per_status, response.status().as_str());
-    response
 }
 
 /// Accepts connections until `shutdown` flips, then lets open connections finish.

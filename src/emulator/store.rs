@@ -1,25 +1,27 @@
 //! The emulator's shared state: the tenant behind a lock, its clock, fault settings and
-//! counters, the delayed Graph view of the directory, and atomic persistence to the data file.
+//! counters, sign-ins, Graph delta state, the delayed Graph view of the directory, and atomic
+//! persistence to the data file. The state types live in the submodules.
+
+mod delta;
+mod sign_in;
+mod tenant;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 
+pub(crate) use self::delta::{DeltaStore, Snapshot};
+pub(crate) use self::sign_in::{DeviceCode, DeviceState, RefreshGrant};
+pub(crate) use self::tenant::LiveTenant;
 use super::faults::{Api, Counters, Dice, Faults};
-use super::graph::DeltaStore;
 use super::journal::Journal;
-use super::seed::{Seed, SeedGroup, SeedUser};
-use super::tokens::{DeviceCode, RefreshGrant};
-use crate::model::normalize;
-
-/// Locks a mutex, recovering the data if a holder panicked (state stays usable).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use super::seed::SeedGroup;
+use super::sync::lock;
+use super::tenant_data::TenantData;
 
 /// How far `/_emulator/clock/advance` may move the clock from real time: 100 years.
 pub(crate) const MAX_CLOCK_OFFSET_MS: u64 = 100 * 366 * 24 * 60 * 60 * 1000;
@@ -28,9 +30,9 @@ pub(crate) const MAX_CLOCK_OFFSET_MS: u64 = 100 * 366 * 24 * 60 * 60 * 1000;
 type GroupsAt = (DateTime<Utc>, Arc<Vec<SeedGroup>>);
 
 pub(crate) struct Shared {
-    pub tenant: Mutex<Tenant>,
+    pub tenant: Mutex<LiveTenant>,
     /// The loaded seed `reset` returns to.
-    pub initial: Seed,
+    pub initial: TenantData,
     pub base_url: String,
     clock_offset_ms: AtomicI64,
     pub faults: Mutex<Faults>,
@@ -51,60 +53,17 @@ pub(crate) struct Shared {
     log_requests: AtomicBool,
 }
 
-/// The tenant and a version bumped on every write.
-pub(crate) struct Tenant {
-    pub seed: Seed,
-    pub version: u64,
-    /// Lookups into `seed.users`, rebuilt on every write.
-    pub users: UserIndex,
-}
-
-impl Tenant {
-    fn new(seed: Seed, version: u64) -> Self {
-        let users = UserIndex::build(&seed.users);
-        Tenant { seed, version, users }
-    }
-
-    /// The user with this object id (ASCII case-insensitive).
-    pub fn user_by_id(&self, id: &str) -> Option<&SeedUser> {
-        self.users.by_id.get(&id.to_ascii_lowercase()).and_then(|&i| self.seed.users.get(i))
-    }
-
-    /// The user with this object id or user principal name (case-insensitive, trimmed).
-    pub fn user_by_id_or_upn(&self, key: &str) -> Option<&SeedUser> {
-        self.user_by_id(key).or_else(|| {
-            self.users.by_upn.get(&normalize::principal(key)).and_then(|&i| self.seed.users.get(i))
-        })
-    }
-}
-
-/// Positions of users in `Seed::users` by lower-cased object id and by normalized UPN.
-#[derive(Default)]
-pub(crate) struct UserIndex {
-    by_id: HashMap<String, usize>,
-    by_upn: HashMap<String, usize>,
-}
-
-impl UserIndex {
-    /// The first user wins on a duplicate key, as a linear search would find it.
-    fn build(users: &[SeedUser]) -> Self {
-        let mut index = UserIndex {
-            by_id: HashMap::with_capacity(users.len()),
-            by_upn: HashMap::with_capacity(users.len()),
-        };
-        for (i, u) in users.iter().enumerate() {
-            index.by_id.entry(u.id.to_ascii_lowercase()).or_insert(i);
-            index.by_upn.entry(normalize::principal(&u.user_principal_name)).or_insert(i);
-        }
-        index
-    }
-}
-
 impl Shared {
-    pub fn new(seed: Seed, initial: Seed, base_url: String, faults: Faults, data: Option<PathBuf>) -> Self {
+    pub fn new(
+        tenant: TenantData,
+        initial: TenantData,
+        base_url: String,
+        faults: Faults,
+        data: Option<PathBuf>,
+    ) -> Self {
         let key: [u8; 32] = rand::random();
         Shared {
-            tenant: Mutex::new(Tenant::new(seed, 0)),
+            tenant: Mutex::new(LiveTenant::new(tenant, 0)),
             initial,
             base_url,
             clock_offset_ms: AtomicI64::new(0),
@@ -173,7 +132,7 @@ impl Shared {
 
     pub fn tenant_matches(&self, name: &str) -> bool {
         let t = lock(&self.tenant);
-        let info = &t.seed.tenant;
+        let info = &t.data.tenant;
         name.eq_ignore_ascii_case(&info.domain) || name.eq_ignore_ascii_case(&info.id)
     }
 
@@ -188,37 +147,36 @@ impl Shared {
 
     /// Runs `f` on the tenant. When it reports a write, the version is bumped, the Graph
     /// history records the new directory and the returned bytes are what to persist.
-    pub fn write<R>(&self, f: impl FnOnce(&mut Seed) -> (R, bool)) -> (R, Option<(u64, Vec<u8>)>) {
+    pub fn write<R>(&self, f: impl FnOnce(&mut TenantData) -> (R, bool)) -> (R, Option<(u64, Vec<u8>)>) {
         let delayed = !self.replication_delay().is_zero();
         let mut t = lock(&self.tenant);
         if delayed {
             let mut h = lock(&self.history);
             if h.is_empty() {
-                h.push_back((DateTime::<Utc>::MIN_UTC, Arc::new(t.seed.groups.clone())));
+                h.push_back((DateTime::<Utc>::MIN_UTC, Arc::new(t.data.groups.clone())));
             }
         }
-        let (r, wrote) = f(&mut t.seed);
+        let (r, wrote) = f(&mut t.data);
         if !wrote {
             return (r, None);
         }
-        t.version += 1;
-        t.users = UserIndex::build(&t.seed.users);
+        t.wrote();
         lock(&self.counters).writes += 1;
         if delayed {
-            lock(&self.history).push_back((self.now(), Arc::new(t.seed.groups.clone())));
+            lock(&self.history).push_back((self.now(), Arc::new(t.data.groups.clone())));
         }
-        let bytes = self.persist.as_ref().and_then(|_| serde_json::to_vec_pretty(&t.seed).ok());
+        let bytes = self.persist.as_ref().and_then(|_| serde_json::to_vec_pretty(&t.data).ok());
         (r, bytes.map(|b| (t.version, b)))
     }
 
     /// Replaces the whole tenant (reset, seed load).
-    pub fn replace(&self, seed: Seed) -> Option<(u64, Vec<u8>)> {
+    pub fn replace(&self, data: TenantData) -> Option<(u64, Vec<u8>)> {
         lock(&self.history).clear();
         lock(&self.delta).clear();
         let mut t = lock(&self.tenant);
         let version = t.version + 1;
-        *t = Tenant::new(seed, version);
-        let bytes = self.persist.as_ref().and_then(|_| serde_json::to_vec_pretty(&t.seed).ok());
+        *t = LiveTenant::new(data, version);
+        let bytes = self.persist.as_ref().and_then(|_| serde_json::to_vec_pretty(&t.data).ok());
         bytes.map(|b| (t.version, b))
     }
 
@@ -258,7 +216,7 @@ impl Shared {
             return f(&view);
         }
         let t = lock(&self.tenant);
-        f(&t.seed.groups)
+        f(&t.data.groups)
     }
 
     pub fn reset_runtime(&self) {

@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::seed::{SeedApp, secret_hash};
-use super::store::{Shared, lock};
+use super::store::{DeviceCode, DeviceState, RefreshGrant, Shared};
+use super::sync::lock;
 use crate::model::normalize;
 use crate::wire::oauth::{self, AccessTokenClaims, TokenError, TokenResponse, aadsts};
 
@@ -34,30 +35,6 @@ impl Caller {
             Caller::User { upn } => normalize::principal(upn),
         }
     }
-}
-
-/// A pending device-code sign-in.
-#[derive(Debug, Clone)]
-pub struct DeviceCode {
-    pub user_code: String,
-    pub client_id: String,
-    pub resource: String,
-    pub expires: DateTime<Utc>,
-    pub state: DeviceState,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeviceState {
-    Pending,
-    Approved(String),
-    Declined,
-}
-
-/// What a refresh token stands for.
-#[derive(Debug, Clone)]
-pub struct RefreshGrant {
-    pub client_id: String,
-    pub upn: String,
 }
 
 /// Lifetime of device codes and the polling interval. (**assumed** values for the emulator;
@@ -171,7 +148,7 @@ fn client_credentials(
 ) -> Response {
     let app = {
         let t = lock(&shared.tenant);
-        t.seed.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(client_id)).cloned()
+        t.data.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(client_id)).cloned()
     };
     let Some(app) = app else {
         return app_not_found(client_id);
@@ -230,7 +207,7 @@ fn issue(
     let now = shared.now().timestamp();
     claims.iat = now;
     claims.exp = now + lifetime as i64;
-    claims.tid = lock(&shared.tenant).seed.tenant.id.clone();
+    claims.tid = lock(&shared.tenant).data.tenant.id.clone();
     let scope = format!("{}/.default", claims.aud);
     match jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -331,7 +308,7 @@ fn check_assertion(
         let c = data.claims;
         let urls: Vec<String> = {
             let t = lock(&shared.tenant);
-            [tenant.to_string(), t.seed.tenant.domain.clone(), t.seed.tenant.id.clone()]
+            [tenant.to_string(), t.data.tenant.domain.clone(), t.data.tenant.id.clone()]
                 .iter()
                 .map(|x| format!("{}{}", shared.base_url, oauth::token_path(x)))
                 .collect()
@@ -387,7 +364,7 @@ pub(crate) fn devicecode(shared: &Arc<Shared>, tenant: &str, body: &[u8]) -> Res
         Err(r) => return *r,
     };
     let known = client_id.eq_ignore_ascii_case(oauth::EXCHANGE_PUBLIC_CLIENT_ID)
-        || lock(&shared.tenant).seed.apps.iter().any(|a| a.client_id.eq_ignore_ascii_case(&client_id));
+        || lock(&shared.tenant).data.apps.iter().any(|a| a.client_id.eq_ignore_ascii_case(&client_id));
     if !known {
         return app_not_found(&client_id);
     }
@@ -470,7 +447,7 @@ fn refresh_grant(shared: &Arc<Shared>, f: &HashMap<String, String>, client_id: &
 
 fn delegated(shared: &Arc<Shared>, client_id: &str, upn: &str, resource: &str) -> Response {
     let oid = lock(&shared.tenant)
-        .seed
+        .data
         .users
         .iter()
         .find(|u| u.user_principal_name.eq_ignore_ascii_case(upn))
@@ -483,7 +460,7 @@ fn delegated(shared: &Arc<Shared>, client_id: &str, upn: &str, resource: &str) -
         preferred_username: Some(upn.to_string()),
         upn: Some(upn.to_string()),
         oid: oid.clone(),
-        tid: Some(lock(&shared.tenant).seed.tenant.id.clone()),
+        tid: Some(lock(&shared.tenant).data.tenant.id.clone()),
     };
     let id_token = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -514,7 +491,7 @@ pub(crate) fn approve_device_code(
     let upn = {
         let t = lock(&shared.tenant);
         let key = normalize::principal(user);
-        t.seed
+        t.data
             .users
             .iter()
             .find(|u| {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::cmdlets::CmdletError;
+use super::error::CmdletError;
 use crate::wire::exchange::{COMMON_PARAMETERS, class, param};
 
 /// What a parameter accepts.

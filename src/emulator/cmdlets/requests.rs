@@ -1,0 +1,285 @@
+//! Elevated access requests and their authorizations: `New-`, `Get-`, `Approve-`,
+//! `Deny-ElevatedAccessRequest`, `Get-ElevatedAccessAuthorization` and
+//! `Revoke-ElevatedAccessAuthorization`, with the service's rules (a signed-in user, an
+//! effective policy, approver-group approval, never one's own, expiry of pending requests).
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use super::error::{CmdletError, Res, argument, denied, not_found};
+use super::lookup::{eq, find_user};
+use super::pam::{effective, same_target};
+use super::params::Bound;
+use super::{Ctx, Output, one, time, to_value};
+use crate::emulator::seed::{SeedAuthorization, SeedRequest};
+use crate::emulator::tenant_data::TenantData;
+use crate::emulator::tokens::Caller;
+use crate::wire::exchange::{
+    self as wx, Authorization, ElevatedAccessRequest, class, cmdlet as c, param as p, request_status,
+    request_type, task,
+};
+
+fn user_of(ctx: &Ctx, cmdlet: &str) -> Res<String> {
+    match ctx.caller {
+        Caller::User { upn } => Ok(upn.clone()),
+        Caller::App { .. } => Err(CmdletError::new(
+            class::INVALID_OPERATION,
+            format!(
+                "'{cmdlet}' needs a signed-in user; app-only callers cannot use it. Sign in with the device code flow."
+            ),
+        )),
+    }
+}
+
+fn status_of(r: &SeedRequest, now: DateTime<Utc>) -> &str {
+    if r.status == request_status::PENDING
+        && now > r.requested + Duration::hours(wx::PENDING_REQUEST_EXPIRY_HOURS)
+    {
+        request_status::EXPIRED
+    } else {
+        &r.status
+    }
+}
+
+fn request_json(r: &SeedRequest, now: DateTime<Utc>) -> Value {
+    to_value(&ElevatedAccessRequest {
+        identity: r.identity.clone(),
+        request_status: Some(status_of(r, now).to_string()),
+        requestor: Some(r.requestor.clone()),
+        task: Some(r.task.clone()),
+        reason: Some(r.reason.clone()),
+        duration_hours: Some(r.duration_hours),
+        requested_date_time: Some(time(&r.requested)),
+        request_type: Some(request_type::ELEVATED_ACCESS.to_string()),
+        approver: r.approver.clone(),
+        approval_date_time: r.decided.as_ref().map(time),
+        comment: r.comment.clone(),
+        approver_group: Some(r.approver_group.clone()),
+    })
+}
+
+fn authorization_json(a: &SeedAuthorization) -> Value {
+    to_value(&Authorization {
+        identity: a.identity.clone(),
+        request_id: Some(a.request_id.clone()),
+        user: Some(a.user.clone()),
+        task: Some(a.task.clone()),
+        start_time_utc: Some(time(&a.start)),
+        end_time_utc: Some(time(&a.end)),
+        revoked: a.revoked,
+        revoked_by: a.revoked_by.clone(),
+        revocation_date_time_utc: a.revoked_at.as_ref().map(time),
+    })
+}
+
+pub(super) fn new_request(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Output> {
+    let upn = user_of(ctx, c::NEW_REQUEST)?;
+    if !data.pam.enabled {
+        return Err(CmdletError::new(
+            class::INVALID_OPERATION,
+            "Elevated access control isn't enabled for this organization, so there is nothing to request.",
+        ));
+    }
+    let raw = b.req(p::TASK);
+    let target = task::decode(&raw)
+        .ok_or_else(|| argument(format!("The task '{raw}' isn't valid. Use 'Exchange\\<Cmdlet>'.")))?;
+    let pol = data
+        .policies
+        .iter()
+        .find(|x| effective(ctx, x) && same_target(&x.task, &target))
+        .ok_or_else(|| {
+            argument(format!(
+                "No approval policy exists for '{}'; there is nothing to request.",
+                task::encode(&target)
+            ))
+        })?
+        .clone();
+    let hours = b.int(p::DURATION_HOURS).unwrap_or(i64::from(wx::DEFAULT_REQUEST_HOURS));
+    if !(1..=i64::from(wx::MAX_REQUEST_HOURS)).contains(&hours) {
+        return Err(argument(format!(
+            "DurationHours must be between 1 and {}, got {hours}.",
+            wx::MAX_REQUEST_HOURS
+        )));
+    }
+    let reason = b.req(p::REASON);
+    if reason.trim().is_empty() {
+        return Err(argument("Reason can't be empty; say why you need access."));
+    }
+    let mut req = SeedRequest {
+        identity: uuid::Uuid::new_v4().to_string(),
+        requestor: upn.clone(),
+        task: pol.task.clone(),
+        reason,
+        duration_hours: hours as u32,
+        requested: ctx.now,
+        status: request_status::PENDING.to_string(),
+        approver_group: pol.approver_group.clone(),
+        approver: None,
+        decided: None,
+        comment: None,
+    };
+    if pol.approval_type == wx::APPROVAL_AUTO {
+        req.status = request_status::APPROVED.to_string();
+        req.decided = Some(ctx.now);
+        req.approver = Some("Auto".into());
+        data.authorizations.push(grant(&req, ctx.now));
+    }
+    let v = request_json(&req, ctx.now);
+    data.requests.push(req);
+    Ok(Output { value: vec![v], wrote: true, ..Output::default() })
+}
+
+fn grant(r: &SeedRequest, now: DateTime<Utc>) -> SeedAuthorization {
+    SeedAuthorization {
+        identity: uuid::Uuid::new_v4().to_string(),
+        request_id: r.identity.clone(),
+        user: r.requestor.clone(),
+        task: r.task.clone(),
+        start: now,
+        end: now + Duration::hours(i64::from(r.duration_hours)),
+        revoked: false,
+        revoked_by: None,
+        revoked_at: None,
+    }
+}
+
+pub(super) fn get_requests(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Output> {
+    let foreign = data.foreign_requests.iter().map(|f| {
+        to_value(&ElevatedAccessRequest {
+            identity: f.identity.clone(),
+            request_status: f.request_status.clone(),
+            requestor: f.requestor.clone(),
+            task: None,
+            reason: f.reason.clone(),
+            duration_hours: None,
+            requested_date_time: f.requested_date_time.clone(),
+            request_type: Some(f.request_type.clone()),
+            approver: None,
+            approval_date_time: None,
+            comment: None,
+            approver_group: None,
+        })
+    });
+    let all: Vec<Value> = data.requests.iter().map(|r| request_json(r, ctx.now)).chain(foreign).collect();
+    match b.str(p::IDENTITY) {
+        Some(id) => {
+            let v = all
+                .into_iter()
+                .find(|v| v["Identity"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(id.trim())))
+                .ok_or_else(|| not_found(&id))?;
+            Ok(one(v))
+        }
+        None => Ok(Output { value: all, ..Output::default() }),
+    }
+}
+
+/// Whether a user is a (non-guest) member of the group with this address.
+fn approver_member(data: &TenantData, group: &str, upn: &str) -> bool {
+    let Some(user) = find_user(data, upn) else { return false };
+    !user.guest
+        && data
+            .groups
+            .iter()
+            .find(|g| eq(&g.primary_smtp_address, group))
+            .is_some_and(|g| g.members.contains(&user.id))
+}
+
+/// `Approve-ElevatedAccessRequest`: grants the authorization.
+pub(super) fn approve(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Output> {
+    decide(data, ctx, b, true)
+}
+
+/// `Deny-ElevatedAccessRequest`.
+pub(super) fn deny(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Output> {
+    decide(data, ctx, b, false)
+}
+
+fn decide(data: &mut TenantData, ctx: &Ctx, b: &Bound, approve: bool) -> Res<Output> {
+    let cmd = if approve { c::APPROVE_REQUEST } else { c::DENY_REQUEST };
+    let upn = user_of(ctx, cmd)?;
+    let id = b.req(p::REQUEST_ID);
+    let i = data
+        .requests
+        .iter()
+        .position(|r| r.identity.eq_ignore_ascii_case(id.trim()))
+        .ok_or_else(|| not_found(&id))?;
+    let r = &data.requests[i];
+    let status = status_of(r, ctx.now);
+    if status != request_status::PENDING {
+        return Err(CmdletError::new(
+            class::INVALID_OPERATION,
+            format!("The request '{}' is {status} and can no longer be approved or denied.", r.identity),
+        ));
+    }
+    if eq(&r.requestor, &upn) {
+        return Err(denied(
+            "You can't approve or deny your own request. Ask another member of the approver group.",
+        ));
+    }
+    if find_user(data, &upn).is_some_and(|u| u.guest) {
+        return Err(denied("Guest users can't approve or deny elevated access requests."));
+    }
+    if !approver_member(data, &r.approver_group, &upn) {
+        return Err(denied(format!(
+            "Only members of the approver group '{}' can approve or deny this request.",
+            r.approver_group
+        )));
+    }
+    let r = &mut data.requests[i];
+    r.status = if approve { request_status::APPROVED } else { request_status::DENIED }.to_string();
+    r.approver = Some(upn);
+    r.decided = Some(ctx.now);
+    r.comment = b.str(p::COMMENT);
+    let r = r.clone();
+    if approve {
+        data.authorizations.push(grant(&r, ctx.now));
+    }
+    Ok(Output { value: vec![request_json(&r, ctx.now)], wrote: true, ..Output::default() })
+}
+
+pub(super) fn revoke(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Output> {
+    let upn = user_of(ctx, c::REVOKE_AUTHORIZATION)?;
+    let id = b.req(p::REQUEST_ID);
+    let i = data
+        .authorizations
+        .iter()
+        .position(|a| {
+            a.request_id.eq_ignore_ascii_case(id.trim()) || a.identity.eq_ignore_ascii_case(id.trim())
+        })
+        .ok_or_else(|| not_found(&id))?;
+    let a = &data.authorizations[i];
+    if a.revoked {
+        return Err(CmdletError::new(
+            class::INVALID_OPERATION,
+            format!("The authorization for request '{id}' is already revoked."),
+        ));
+    }
+    let group = data.requests.iter().find(|r| r.identity == a.request_id).map(|r| r.approver_group.clone());
+    let allowed = eq(&a.user, &upn) || group.is_some_and(|g| approver_member(data, &g, &upn));
+    if !allowed {
+        return Err(denied(
+            "Only the requestor or a member of the approver group can revoke this authorization.",
+        ));
+    }
+    let a = &mut data.authorizations[i];
+    a.revoked = true;
+    a.revoked_by = Some(upn);
+    a.revoked_at = Some(ctx.now);
+    Ok(Output { value: vec![authorization_json(a)], wrote: true, ..Output::default() })
+}
+
+/// `Get-ElevatedAccessAuthorization`: live authorizations, by identity or request id.
+pub(super) fn get_authorizations(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Output> {
+    let id = b.str(p::IDENTITY);
+    let value: Vec<Value> = data
+        .authorizations
+        .iter()
+        .filter(|a| !a.revoked && a.end > ctx.now)
+        .filter(|a| {
+            id.as_deref()
+                .is_none_or(|i| a.identity.eq_ignore_ascii_case(i) || a.request_id.eq_ignore_ascii_case(i))
+        })
+        .map(authorization_json)
+        .collect();
+    Ok(Output { value, ..Output::default() })
+}
