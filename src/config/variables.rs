@@ -14,7 +14,7 @@ use super::eval::VariableDef;
 use super::functions::base_context;
 use super::syntax::{BlockRef, did_you_mean, span_of};
 use super::values::VarType;
-use crate::model::{FileId, Span};
+use crate::model::{Configuration, FileId, Span};
 
 /// Variable values given outside the configuration files.
 #[derive(Debug, Clone, Default)]
@@ -29,11 +29,19 @@ pub struct VarInputs {
 pub const ENV_PREFIX: &str = "PAMFORM_VAR_";
 
 impl VarInputs {
-    /// Collects `PAMFORM_VAR_*` from the process environment, with `--var` assignments.
+    /// Collects `PAMFORM_VAR_*` from the process environment, with `--var` assignments. The
+    /// one place the environment is read for variable values.
+    ///
+    /// Other variables in the environment are never looked at, whatever their encoding. A
+    /// name that is not UTF-8 cannot name a declared variable and is skipped; a value that is
+    /// not UTF-8 is read with U+FFFD in place of the bytes that are not, as the configuration
+    /// is UTF-8 text.
     pub fn from_env(cli: Vec<(String, String)>) -> Self {
-        let env = std::env::vars()
-            .filter_map(|(k, v)| k.strip_prefix(ENV_PREFIX).map(|n| (n.to_string(), v)))
-            .filter(|(n, _)| !n.is_empty())
+        let env = std::env::vars_os()
+            .filter_map(|(k, v)| {
+                let name = k.to_str()?.strip_prefix(ENV_PREFIX)?;
+                (!name.is_empty()).then(|| (name.to_string(), v.to_string_lossy().into_owned()))
+            })
             .collect();
         VarInputs { cli, env }
     }
@@ -47,6 +55,28 @@ impl VarInputs {
             _ => Err(format!("`{s}` is not NAME=VALUE; write e.g. --var domain=contoso.onmicrosoft.com")),
         }
     }
+}
+
+/// Each declared variable's value as evaluation uses it, in JSON: the one record of variable
+/// values, kept in [`Configuration::variables`] and covered by a saved plan's configuration
+/// hash through [`variable_pairs`]. A variable without a value (reported) has none.
+pub(super) fn values_used(
+    variables: &BTreeMap<String, VariableDef<'_>>,
+) -> BTreeMap<String, serde_json::Value> {
+    variables
+        .iter()
+        .filter_map(|(name, def)| {
+            let value = def.value.as_ref()?;
+            Some((name.clone(), serde_json::to_value(value).expect("an HCL value has a JSON form")))
+        })
+        .collect()
+}
+
+/// Each declared variable's value exactly as evaluation used it, as (name, JSON text) pairs:
+/// what a saved plan's configuration hash covers of `--var`, `PAMFORM_VAR_*`,
+/// `*.pamvars.hcl` files and defaults, which only evaluation reads.
+pub fn variable_pairs(config: &Configuration) -> Vec<(String, String)> {
+    config.variables.iter().map(|(name, value)| (name.clone(), value.to_string())).collect()
 }
 
 /// Reads a raw string value for a variable of type `ty`: strings stay as they are, other
@@ -362,5 +392,33 @@ fn validate(block: &BlockRef<'_>, name: &str, value: &Value, diags: &mut Diagnos
                     .with_help(format!("a condition may refer only to `var.{name}`")),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The saved plan's configuration hash covers the values after precedence and type
+    /// conversion, not the text they were given as.
+    #[test]
+    fn pairs_are_the_values_evaluation_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = r#"tenant { id = "contoso.onmicrosoft.com" }
+variable "count" { type = number }
+variable "tasks" { type = list(string) }
+variable "who" { default = "default" }
+variable "nothing" { default = null }
+"#;
+        std::fs::write(dir.path().join("main.pam.hcl"), config).unwrap();
+        std::fs::write(dir.path().join("a.pamvars.hcl"), "who = \"file\"\n").unwrap();
+        let inputs = VarInputs {
+            cli: vec![("count".into(), " 42 ".into()), ("tasks".into(), r#"[ "a",  "b" ]"#.into())],
+            env: vec![("who".into(), "env".into())],
+        };
+        let loaded = crate::config::load(dir.path(), &inputs).unwrap();
+        let pairs = variable_pairs(&loaded.configuration);
+        let expected = [("count", "42"), ("nothing", "null"), ("tasks", r#"["a","b"]"#), ("who", r#""env""#)];
+        assert_eq!(pairs, expected.map(|(n, v)| (n.to_string(), v.to_string())));
     }
 }
