@@ -130,10 +130,3 @@ pub fn unknown_targets(targets: &[Address], config: &Configuration, state: Optio
         .collect();
     targets.iter().filter(|t| !known.iter().any(|k| t.selects(k))).cloned().collect()
 }
-
-/// Each declared variable's value as evaluation used it, as (name, JSON) pairs, for the
-/// configuration hash of a saved plan: `--var`, `PAMFORM_VAR_*`, `*.pamvars.hcl` and defaults
-/// are read once, by the evaluation.
-pub fn variable_pairs(config: &Configuration) -> Vec<(String, String)> {
-    config.variables.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()
-}

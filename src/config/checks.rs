@@ -71,6 +71,14 @@ pub fn run(config: &Configuration, diags: &mut Diagnostics) {
 /// away from an address no longer declared; no address is moved twice or moved into twice;
 /// no chain comes back to where it started.
 fn moves(config: &Configuration, exists: &dyn Fn(&Address) -> bool, diags: &mut Diagnostics) {
+    each_move(config, exists, diags);
+    duplicate_moves(config, diags);
+    move_cycles(config, diags);
+}
+
+/// Each `moved` block on its own: not to itself, to an address that exists, within one
+/// type, and from an address that is no longer declared.
+fn each_move(config: &Configuration, exists: &dyn Fn(&Address) -> bool, diags: &mut Diagnostics) {
     let froms: HashSet<&Address> = config.moves.iter().map(|m| &m.from.value).collect();
     for moved in &config.moves {
         let (from, to) = (&moved.from.value, &moved.to.value);
@@ -107,6 +115,10 @@ fn moves(config: &Configuration, exists: &dyn Fn(&Address) -> bool, diags: &mut 
             )));
         }
     }
+}
+
+/// Two `moved` blocks from one address, or into one address.
+fn duplicate_moves(config: &Configuration, diags: &mut Diagnostics) {
     let by_from = config.moves.iter().map(|m| (m.from.value.to_string(), &m.from.value, m.from.span));
     for_duplicates(by_from, |address, span, _, first_span| {
         diags.push(
@@ -128,7 +140,10 @@ fn moves(config: &Configuration, exists: &dyn Fn(&Address) -> bool, diags: &mut 
             .with_help("only one object can live at an address: delete one of these moved blocks"),
         );
     });
-    // Cycles: a chain of moves that returns to its start, reported once at its first block.
+}
+
+/// Cycles: a chain of moves that returns to its start, reported once at its first block.
+fn move_cycles(config: &Configuration, diags: &mut Diagnostics) {
     let next: HashMap<&Address, &Address> =
         config.moves.iter().rev().map(|m| (&m.from.value, &m.to.value)).collect();
     let mut reported: HashSet<&Address> = HashSet::new();

@@ -133,19 +133,7 @@ impl Scanner {
             i = text.len() - rest.map_or(0, str::len);
         }
         if !verbatim {
-            let trimmed = text.trim_start();
-            for c in trimmed.chars() {
-                match c {
-                    '}' | ']' | ')' => {
-                        if line.closers == 0 {
-                            line.closes_block = c == '}' && self.brackets.last() == Some(&Open::Block);
-                        }
-                        line.closers += 1;
-                    }
-                    ' ' | '\t' => {}
-                    _ => break,
-                }
-            }
+            self.leading_closers(text, &mut line);
         }
         let bytes = text.as_bytes();
         // Whether an `=` has been seen at this line's body level: a `{` after one opens an
@@ -163,70 +151,101 @@ impl Scanner {
                 }
                 continue;
             }
-            match self.mode() {
-                Mode::Str => match c {
-                    b'\\' => i += 2,
-                    b'"' => {
-                        self.modes.pop();
-                        i += 1;
-                    }
-                    b'$' | b'%' if next == Some(c) => i += 2,
-                    b'$' | b'%' if next == Some(b'{') => {
-                        self.brackets.push(Open::Interp);
-                        self.modes.push(Mode::Code);
-                        i += 2;
-                    }
-                    _ => i += 1,
-                },
-                Mode::Code => {
-                    match c {
-                        b'#' => break,
-                        b'/' if next == Some(b'/') => break,
-                        b'/' if next == Some(b'*') => {
-                            self.block_comment = true;
-                            i += 2;
-                            continue;
-                        }
-                        b'"' => self.modes.push(Mode::Str),
-                        b'<' if next == Some(b'<') => {
-                            let rest = &text[i + 2..];
-                            let rest = rest.strip_prefix('-').unwrap_or(rest);
-                            let marker: String =
-                                rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                            if !marker.is_empty() && rest[marker.len()..].trim().is_empty() {
-                                self.heredoc = Some(marker);
-                                line.heredoc = true;
-                                break;
-                            }
-                        }
-                        b'=' => assigned = true,
-                        b'{' => {
-                            let block = !assigned && self.body_level();
-                            self.brackets.push(if block { Open::Block } else { Open::Object });
-                            if block {
-                                // A new body starts: its attributes are new statements.
-                                assigned = false;
-                            }
-                        }
-                        b'[' | b'(' => self.brackets.push(Open::Other),
-                        b'}' if self.brackets.last() == Some(&Open::Interp) => {
-                            self.brackets.pop();
-                            self.modes.pop();
-                        }
-                        b'}' | b']' | b')' => {
-                            let was_block = self.brackets.pop() == Some(Open::Block);
-                            if was_block {
-                                assigned = false;
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
+            let step = match self.mode() {
+                Mode::Str => Some(self.string_byte(c, next)),
+                Mode::Code => self.code_byte(text, i, &mut assigned, &mut line),
+            };
+            match step {
+                Some(n) => i += n,
+                None => break,
             }
         }
         line.end_depth = self.depth();
         line
+    }
+
+    /// Counts the closing brackets that start a line (they dedent it), and whether the first
+    /// closes a block.
+    fn leading_closers(&self, text: &str, line: &mut Line<'_>) {
+        for c in text.trim_start().chars() {
+            match c {
+                '}' | ']' | ')' => {
+                    if line.closers == 0 {
+                        line.closes_block = c == '}' && self.brackets.last() == Some(&Open::Block);
+                    }
+                    line.closers += 1;
+                }
+                ' ' | '\t' => {}
+                _ => break,
+            }
+        }
+    }
+
+    /// One byte inside a quoted string: how far to advance.
+    fn string_byte(&mut self, c: u8, next: Option<u8>) -> usize {
+        match c {
+            b'\\' => 2,
+            b'"' => {
+                self.modes.pop();
+                1
+            }
+            b'$' | b'%' if next == Some(c) => 2,
+            b'$' | b'%' if next == Some(b'{') => {
+                self.brackets.push(Open::Interp);
+                self.modes.push(Mode::Code);
+                2
+            }
+            _ => 1,
+        }
+    }
+
+    /// The byte at `i` of code: how far to advance, or `None` when the rest of the line is
+    /// a comment or a heredoc's body starts. `assigned` is whether an `=` has been seen at
+    /// this line's body level.
+    fn code_byte(&mut self, text: &str, i: usize, assigned: &mut bool, line: &mut Line<'_>) -> Option<usize> {
+        let bytes = text.as_bytes();
+        let (c, next) = (bytes[i], bytes.get(i + 1).copied());
+        match c {
+            b'#' => return None,
+            b'/' if next == Some(b'/') => return None,
+            b'/' if next == Some(b'*') => {
+                self.block_comment = true;
+                return Some(2);
+            }
+            b'"' => self.modes.push(Mode::Str),
+            b'<' if next == Some(b'<') => {
+                let rest = &text[i + 2..];
+                let rest = rest.strip_prefix('-').unwrap_or(rest);
+                let marker: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if !marker.is_empty() && rest[marker.len()..].trim().is_empty() {
+                    self.heredoc = Some(marker);
+                    line.heredoc = true;
+                    return None;
+                }
+            }
+            b'=' => *assigned = true,
+            b'{' => {
+                let block = !*assigned && self.body_level();
+                self.brackets.push(if block { Open::Block } else { Open::Object });
+                if block {
+                    // A new body starts: its attributes are new statements.
+                    *assigned = false;
+                }
+            }
+            b'[' | b'(' => self.brackets.push(Open::Other),
+            b'}' if self.brackets.last() == Some(&Open::Interp) => {
+                self.brackets.pop();
+                self.modes.pop();
+            }
+            b'}' | b']' | b')' => {
+                let was_block = self.brackets.pop() == Some(Open::Block);
+                if was_block {
+                    *assigned = false;
+                }
+            }
+            _ => {}
+        }
+        Some(1)
     }
 }
 

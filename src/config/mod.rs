@@ -25,7 +25,7 @@ pub use crate::diagnostic::{
     to_report,
 };
 pub use syntax::{parse_file, parse_text};
-pub use variables::{ENV_PREFIX, VarInputs};
+pub use variables::{ENV_PREFIX, VarInputs, variable_pairs};
 
 use crate::model::{Configuration, Sources};
 
@@ -183,13 +183,11 @@ fn evaluate_sources(
             crate::model::Span::new(file, 0..text.find(['\r', '\n']).unwrap_or(text.len()))
         }),
     };
-    let values = decls
-        .variables
-        .iter()
-        .filter_map(|(n, v)| Some((n.clone(), serde_json::to_value(v.value.as_ref()?).ok()?)))
-        .collect();
-    let mut config =
-        Configuration { sources: sources.clone(), variables: values, ..Configuration::default() };
+    let mut config = Configuration {
+        sources: sources.clone(),
+        variables: variables::values_used(&decls.variables),
+        ..Configuration::default()
+    };
     eval::evaluate(&decls, dir, &mut config, diags);
     checks::run(&config, diags);
     config

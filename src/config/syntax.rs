@@ -262,6 +262,24 @@ pub fn top_level_blocks<'a>(file: FileId, body: &'a Body, diags: &mut Diagnostic
 
 /// Checks labels, attributes and nested blocks of one block against its schema.
 pub fn check_block(b: BlockRef<'_>, schema: &Schema, diags: &mut Diagnostics) {
+    check_labels(b, schema, diags);
+    check_body(b, schema, diags);
+    for required in schema.required {
+        if b.attribute(required).is_none() {
+            diags.push(
+                Diagnostic::error(
+                    codes::MISSING_ATTRIBUTE,
+                    format!("`{}` blocks need the attribute `{required}`", schema.kind),
+                )
+                .with_label(b.header(), format!("`{required}` is missing"))
+                .with_help(format!("add `{required} = ...` to this block")),
+            );
+        }
+    }
+}
+
+/// The number of labels the schema asks for, each a valid name.
+fn check_labels(b: BlockRef<'_>, schema: &Schema, diags: &mut Diagnostics) {
     if b.block.labels.len() != schema.labels {
         let span = b.header();
         let d = if schema.labels == 0 {
@@ -287,6 +305,10 @@ pub fn check_block(b: BlockRef<'_>, schema: &Schema, diags: &mut Diagnostics) {
             );
         }
     }
+}
+
+/// Attributes set once and known to the schema; nested blocks known to it, checked in turn.
+fn check_body(b: BlockRef<'_>, schema: &Schema, diags: &mut Diagnostics) {
     let mut seen: Vec<&Attribute> = Vec::new();
     let nested: Vec<&str> = schema.blocks.iter().map(|s| s.kind).collect();
     for structure in b.block.body.iter() {
@@ -341,18 +363,6 @@ pub fn check_block(b: BlockRef<'_>, schema: &Schema, diags: &mut Diagnostics) {
                     }
                 }
             }
-        }
-    }
-    for required in schema.required {
-        if b.attribute(required).is_none() {
-            diags.push(
-                Diagnostic::error(
-                    codes::MISSING_ATTRIBUTE,
-                    format!("`{}` blocks need the attribute `{required}`", schema.kind),
-                )
-                .with_label(b.header(), format!("`{required}` is missing"))
-                .with_help(format!("add `{required} = ...` to this block")),
-            );
         }
     }
 }

@@ -13,7 +13,7 @@ use super::functions::base_context;
 use super::syntax::{BlockRef, did_you_mean, span_of};
 use super::values::VarType;
 use crate::diagnostic::{Diagnostic, Diagnostics, codes};
-use crate::model::{FileId, Span};
+use crate::model::{Configuration, FileId, Span};
 
 /// Variable values given outside the configuration files.
 #[derive(Debug, Clone, Default)]
@@ -28,11 +28,19 @@ pub struct VarInputs {
 pub const ENV_PREFIX: &str = "PAMFORM_VAR_";
 
 impl VarInputs {
-    /// Collects `PAMFORM_VAR_*` from the process environment, with `--var` assignments.
+    /// Collects `PAMFORM_VAR_*` from the process environment, with `--var` assignments. The
+    /// one place the environment is read for variable values.
+    ///
+    /// Other variables in the environment are never looked at, whatever their encoding. A
+    /// name that is not UTF-8 cannot name a declared variable and is skipped; a value that is
+    /// not UTF-8 is read with U+FFFD in place of the bytes that are not, as the configuration
+    /// is UTF-8 text.
     pub fn from_env(cli: Vec<(String, String)>) -> Self {
-        let env = std::env::vars()
-            .filter_map(|(k, v)| k.strip_prefix(ENV_PREFIX).map(|n| (n.to_string(), v)))
-            .filter(|(n, _)| !n.is_empty())
+        let env = std::env::vars_os()
+            .filter_map(|(k, v)| {
+                let name = k.to_str()?.strip_prefix(ENV_PREFIX)?;
+                (!name.is_empty()).then(|| (name.to_string(), v.to_string_lossy().into_owned()))
+            })
             .collect();
         VarInputs { cli, env }
     }
@@ -46,6 +54,28 @@ impl VarInputs {
             _ => Err(format!("`{s}` is not NAME=VALUE; write e.g. --var domain=contoso.onmicrosoft.com")),
         }
     }
+}
+
+/// Each declared variable's value as evaluation uses it, in JSON: the one record of variable
+/// values, kept in [`Configuration::variables`] and covered by a saved plan's configuration
+/// hash through [`variable_pairs`]. A variable without a value (reported) has none.
+pub(super) fn values_used(
+    variables: &BTreeMap<String, VariableDef<'_>>,
+) -> BTreeMap<String, serde_json::Value> {
+    variables
+        .iter()
+        .filter_map(|(name, def)| {
+            let value = def.value.as_ref()?;
+            Some((name.clone(), serde_json::to_value(value).expect("an HCL value has a JSON form")))
+        })
+        .collect()
+}
+
+/// Each declared variable's value exactly as evaluation used it, as (name, JSON text) pairs:
+/// what a saved plan's configuration hash covers of `--var`, `PAMFORM_VAR_*`,
+/// `*.pamvars.hcl` files and defaults, which only evaluation reads.
+pub fn variable_pairs(config: &Configuration) -> Vec<(String, String)> {
+    config.variables.iter().map(|(name, value)| (name.clone(), value.to_string())).collect()
 }
 
 /// Reads a raw string value for a variable of type `ty`: strings stay as they are, other
@@ -105,7 +135,6 @@ pub fn resolve<'a>(
     files: &BTreeMap<String, FileValue>,
     diags: &mut Diagnostics,
 ) -> BTreeMap<String, VariableDef<'a>> {
-    let ctx = base_context();
     let mut out: BTreeMap<String, VariableDef<'a>> = BTreeMap::new();
     for block in blocks {
         let Some(name) = block.label() else { continue };
@@ -118,98 +147,67 @@ pub fn resolve<'a>(
             );
             continue;
         }
+        let value =
+            Declared::read(block, name, diags).and_then(|declared| declared.value(inputs, files, diags));
+        if let Ok(v) = &value {
+            validate(block, name, v, diags);
+        }
+        out.insert(name.to_string(), VariableDef { block: *block, value: value.ok() });
+    }
+    report_undeclared(inputs, files, &out, diags);
+    out
+}
+
+/// One `variable` block: what a value given for it must be.
+struct Declared<'b, 'a> {
+    block: &'b BlockRef<'a>,
+    name: &'b str,
+    ty: VarType,
+    /// Like Terraform: null is a value of every type (the variable then holds null and an
+    /// argument set from it counts as left out), unless `nullable = false`.
+    nullable: bool,
+}
+
+impl<'b, 'a> Declared<'b, 'a> {
+    /// Reads `type` and `nullable`; `Err` when the type is not supported (reported).
+    fn read(block: &'b BlockRef<'a>, name: &'b str, diags: &mut Diagnostics) -> Result<Self, ()> {
         let ty = match block.attribute("type") {
             None => VarType::Any,
-            Some(attr) => match VarType::parse(&attr.value) {
-                Some(t) => t,
-                None => {
-                    diags.push(
-                        Diagnostic::error(codes::VARIABLE_TYPE, "unsupported variable type")
-                            .with_label(block.expr_span(&attr.value), "not a type")
-                            .with_help("use string, number, bool, list(string), map(string) or set(string)"),
-                    );
-                    out.insert(name.to_string(), VariableDef { block: *block, value: None });
-                    continue;
-                }
-            },
-        };
-        let header = block.header();
-        // Like Terraform: null is a value of every type (the variable then holds null and an
-        // argument set from it counts as left out), unless `nullable = false`.
-        let nullable = match block.attribute("nullable") {
-            None => true,
-            Some(attr) => {
-                let span = block.expr_span(&attr.value);
-                let expr: hcl::Expression = attr.value.clone().into();
-                match expr.evaluate(&ctx).map_err(|e| e.to_string()).and_then(|v| match v {
-                    Value::Bool(b) => Ok(b),
-                    other => Err(format!("expected true or false, got {}", super::values::type_name(&other))),
-                }) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        diags.push(
-                            Diagnostic::error(
-                                codes::VARIABLE_TYPE,
-                                format!("invalid `nullable` for variable `{name}`: {e}"),
-                            )
-                            .with_label(span, "not a bool")
-                            .with_help("write `nullable = true` or `nullable = false`"),
-                        );
-                        true
-                    }
-                }
-            }
-        };
-        let converted = |value: Value, span: Option<Span>, origin: &str, diags: &mut Diagnostics| {
-            if value.is_null() {
-                if nullable {
-                    return Ok(Value::Null);
-                }
-                let mut d = Diagnostic::error(
-                    codes::VARIABLE_TYPE,
-                    format!("invalid value for variable `{name}` from {origin}: null is not allowed"),
+            Some(attr) => VarType::parse(&attr.value).ok_or_else(|| {
+                diags.push(
+                    Diagnostic::error(codes::VARIABLE_TYPE, "unsupported variable type")
+                        .with_label(block.expr_span(&attr.value), "not a type")
+                        .with_help("use string, number, bool, list(string), map(string) or set(string)"),
                 )
-                .with_help(
-                    "the variable says `nullable = false`: give it a value, or remove `nullable = false`",
-                );
-                d = match span {
-                    Some(s) => d.with_label(s, "null").with_extra_label(header, "declared here"),
-                    None => d.with_label(header, "declared here"),
-                };
-                diags.push(d);
-                return Err(());
-            }
-            ty.convert(value).map_err(|e| {
-                let mut d = Diagnostic::error(
-                    codes::VARIABLE_TYPE,
-                    format!("invalid value for variable `{name}` from {origin}: {e}"),
-                )
-                .with_help(format!("give a value of type {}", ty.as_str()));
-                d = match span {
-                    Some(s) => d.with_label(s, "this value").with_extra_label(header, "declared here"),
-                    None => d.with_label(header, "declared here"),
-                };
-                diags.push(d);
-            })
+            })?,
         };
-        let cli = inputs.cli.iter().rev().find(|(n, _)| n == name);
-        let env = inputs.env.iter().rev().find(|(n, _)| n == name);
-        let value = if let Some((_, raw)) = cli {
-            raw_value(raw, ty)
-                .map_err(|e| diags_str(diags, name, "--var", &e, header))
-                .and_then(|v| converted(v, None, "--var", diags))
-        } else if let Some((_, raw)) = env {
-            let origin = format!("{ENV_PREFIX}{name}");
-            raw_value(raw, ty)
-                .map_err(|e| diags_str(diags, name, &origin, &e, header))
-                .and_then(|v| converted(v, None, &origin, diags))
-        } else if let Some(fv) = files.get(name) {
-            converted(fv.value.clone(), Some(fv.span), "a .pamvars.hcl file", diags)
-        } else if let Some(attr) = block.attribute("default") {
-            let span = block.expr_span(&attr.value);
+        let nullable = nullable(block, name, diags);
+        Ok(Declared { block, name, ty, nullable })
+    }
+
+    /// The value by precedence: `--var` (the last one), the environment, a `*.pamvars.hcl`
+    /// file, the default; `Err` when there is none or it is wrong (reported).
+    fn value(
+        &self,
+        inputs: &VarInputs,
+        files: &BTreeMap<String, FileValue>,
+        diags: &mut Diagnostics,
+    ) -> Result<Value, ()> {
+        let name = self.name;
+        if let Some((_, raw)) = inputs.cli.iter().rev().find(|(n, _)| n == name) {
+            return self.text_value(raw, "--var", diags);
+        }
+        if let Some((_, raw)) = inputs.env.iter().rev().find(|(n, _)| n == name) {
+            return self.text_value(raw, &format!("{ENV_PREFIX}{name}"), diags);
+        }
+        if let Some(fv) = files.get(name) {
+            return self.convert(fv.value.clone(), Some(fv.span), "a .pamvars.hcl file", diags);
+        }
+        if let Some(attr) = self.block.attribute("default") {
+            let span = self.block.expr_span(&attr.value);
             let expr: hcl::Expression = attr.value.clone().into();
-            match expr.evaluate(&ctx) {
-                Ok(v) => converted(v, Some(span), "its default", diags),
+            return match expr.evaluate(&base_context()) {
+                Ok(v) => self.convert(v, Some(span), "its default", diags),
                 Err(e) => {
                     diags.push(
                         Diagnostic::error(codes::EVALUATION, format!("cannot evaluate the default: {e}"))
@@ -218,31 +216,104 @@ pub fn resolve<'a>(
                     );
                     Err(())
                 }
-            }
-        } else {
-            diags.push(
-                Diagnostic::error(codes::MISSING_VARIABLE, format!("variable `{name}` has no value"))
-                    .with_label(header, "declared here without a default")
-                    .with_help(format!(
-                        "pass --var {name}=VALUE, set {ENV_PREFIX}{name}, add it to a .pamvars.hcl file, or give it a default"
-                    )),
-            );
-            Err(())
-        };
-        let value = value.ok();
-        if let Some(v) = &value {
-            validate(block, name, v, diags);
+            };
         }
-        out.insert(name.to_string(), VariableDef { block: *block, value });
+        diags.push(
+            Diagnostic::error(codes::MISSING_VARIABLE, format!("variable `{name}` has no value"))
+                .with_label(self.block.header(), "declared here without a default")
+                .with_help(format!(
+                    "pass --var {name}=VALUE, set {ENV_PREFIX}{name}, add it to a .pamvars.hcl file, or give it a default"
+                )),
+        );
+        Err(())
     }
-    // Values for variables nobody declared: an error on the command line, a warning in files.
+
+    /// A value given as text (`--var`, the environment), from `origin`.
+    fn text_value(&self, raw: &str, origin: &str, diags: &mut Diagnostics) -> Result<Value, ()> {
+        raw_value(raw, self.ty)
+            .map_err(|e| diags_str(diags, self.name, origin, &e, self.block.header()))
+            .and_then(|v| self.convert(v, None, origin, diags))
+    }
+
+    /// Converts a value from `origin` (at `span`, if it has one) to the declared type.
+    fn convert(
+        &self,
+        value: Value,
+        span: Option<Span>,
+        origin: &str,
+        diags: &mut Diagnostics,
+    ) -> Result<Value, ()> {
+        let (name, header) = (self.name, self.block.header());
+        if value.is_null() {
+            if self.nullable {
+                return Ok(Value::Null);
+            }
+            let mut d = Diagnostic::error(
+                codes::VARIABLE_TYPE,
+                format!("invalid value for variable `{name}` from {origin}: null is not allowed"),
+            )
+            .with_help("the variable says `nullable = false`: give it a value, or remove `nullable = false`");
+            d = match span {
+                Some(s) => d.with_label(s, "null").with_extra_label(header, "declared here"),
+                None => d.with_label(header, "declared here"),
+            };
+            diags.push(d);
+            return Err(());
+        }
+        self.ty.convert(value).map_err(|e| {
+            let mut d = Diagnostic::error(
+                codes::VARIABLE_TYPE,
+                format!("invalid value for variable `{name}` from {origin}: {e}"),
+            )
+            .with_help(format!("give a value of type {}", self.ty.as_str()));
+            d = match span {
+                Some(s) => d.with_label(s, "this value").with_extra_label(header, "declared here"),
+                None => d.with_label(header, "declared here"),
+            };
+            diags.push(d);
+        })
+    }
+}
+
+/// `nullable`: true unless the block says `nullable = false`; a value that is not a bool is
+/// reported and read as true.
+fn nullable(block: &BlockRef<'_>, name: &str, diags: &mut Diagnostics) -> bool {
+    let Some(attr) = block.attribute("nullable") else { return true };
+    let span = block.expr_span(&attr.value);
+    let expr: hcl::Expression = attr.value.clone().into();
+    match expr.evaluate(&base_context()).map_err(|e| e.to_string()).and_then(|v| match v {
+        Value::Bool(b) => Ok(b),
+        other => Err(format!("expected true or false, got {}", super::values::type_name(&other))),
+    }) {
+        Ok(b) => b,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(
+                    codes::VARIABLE_TYPE,
+                    format!("invalid `nullable` for variable `{name}`: {e}"),
+                )
+                .with_label(span, "not a bool")
+                .with_help("write `nullable = true` or `nullable = false`"),
+            );
+            true
+        }
+    }
+}
+
+/// Values for variables nobody declared: an error on the command line, a warning in files.
+fn report_undeclared(
+    inputs: &VarInputs,
+    files: &BTreeMap<String, FileValue>,
+    declared: &BTreeMap<String, VariableDef<'_>>,
+    diags: &mut Diagnostics,
+) {
     for (n, _) in &inputs.cli {
-        if !out.contains_key(n) {
+        if !declared.contains_key(n) {
             let mut d = Diagnostic::error(
                 codes::UNDECLARED_VARIABLE,
                 format!("--var sets `{n}`, which is not declared"),
             );
-            d = match did_you_mean(n, out.keys().map(String::as_str)) {
+            d = match did_you_mean(n, declared.keys().map(String::as_str)) {
                 Some(c) => d.with_help(format!("did you mean `{c}`?")),
                 None => d.with_help(format!("declare it with `variable \"{n}\" {{}}` or drop the --var")),
             };
@@ -250,7 +321,7 @@ pub fn resolve<'a>(
         }
     }
     for (n, fv) in files {
-        if !out.contains_key(n) {
+        if !declared.contains_key(n) {
             diags.push(
                 Diagnostic::warning(
                     codes::UNDECLARED_VARIABLE,
@@ -261,7 +332,6 @@ pub fn resolve<'a>(
             );
         }
     }
-    out
 }
 
 fn diags_str(diags: &mut Diagnostics, name: &str, origin: &str, e: &str, header: Span) {
@@ -321,5 +391,33 @@ fn validate(block: &BlockRef<'_>, name: &str, value: &Value, diags: &mut Diagnos
                     .with_help(format!("a condition may refer only to `var.{name}`")),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The saved plan's configuration hash covers the values after precedence and type
+    /// conversion, not the text they were given as.
+    #[test]
+    fn pairs_are_the_values_evaluation_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = r#"tenant { id = "contoso.onmicrosoft.com" }
+variable "count" { type = number }
+variable "tasks" { type = list(string) }
+variable "who" { default = "default" }
+variable "nothing" { default = null }
+"#;
+        std::fs::write(dir.path().join("main.pam.hcl"), config).unwrap();
+        std::fs::write(dir.path().join("a.pamvars.hcl"), "who = \"file\"\n").unwrap();
+        let inputs = VarInputs {
+            cli: vec![("count".into(), " 42 ".into()), ("tasks".into(), r#"[ "a",  "b" ]"#.into())],
+            env: vec![("who".into(), "env".into())],
+        };
+        let loaded = crate::config::load(dir.path(), &inputs).unwrap();
+        let pairs = variable_pairs(&loaded.configuration);
+        let expected = [("count", "42"), ("nothing", "null"), ("tasks", r#"["a","b"]"#), ("who", r#""env""#)];
+        assert_eq!(pairs, expected.map(|(n, v)| (n.to_string(), v.to_string())));
     }
 }

@@ -82,7 +82,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             Some(saved) => {
                 // The file is not trusted: the plan is made again from the same inputs and
                 // must come out identical; the recomputed plan is the one applied.
-                let hash = configuration_hash(loaded.sources(), &pipeline::variable_pairs(config));
+                let hash = configuration_hash(loaded.sources(), &crate::config::variable_pairs(config));
                 let stale: Vec<String> =
                     saved.staleness(&hash, state.as_ref(), &snapshot).iter().map(ToString::to_string).collect();
                 if !stale.is_empty() {

@@ -96,7 +96,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         };
     if let Some(out) = &args.out {
         let tenant = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
-        let hash = configuration_hash(loaded.sources(), &pipeline::variable_pairs(config));
+        let hash = configuration_hash(loaded.sources(), &crate::config::variable_pairs(config));
         let mut saved = SavedPlan::new(plan.clone(), &tenant, hash, state.as_ref(), &snapshot);
         saved.sensitive = config.sensitive.clone();
         saved.write(&pipeline::in_dir(ctx, out)).map_err(|e| CliError::msg(ErrorKind::State, e))?;

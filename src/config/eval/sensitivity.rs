@@ -1,0 +1,146 @@
+//! Sensitivity: which attributes of the built resources take their value from a variable
+//! declared `sensitive = true` (the rule [`crate::model::Sensitivity`] documents), found
+//! from the references in the source, to a fixed point through locals and other blocks.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hcl_edit::expr::Expression;
+
+use super::Declarations;
+use crate::config::refs::{self, Reference};
+use crate::config::syntax::BlockRef;
+use crate::model::{Configuration, ResourceType, Sensitivity};
+
+/// The attributes of each block (by type and name) that are sensitive.
+type BlockAttributes = BTreeMap<(ResourceType, String), BTreeSet<String>>;
+
+/// Marks, for every built resource, the attributes that come from a sensitive variable.
+pub(super) fn sensitivity(decls: &Declarations<'_>, config: &Configuration) -> Sensitivity {
+    let mut out = Sensitivity::default();
+    let vars = sensitive_variables(decls);
+    if vars.is_empty() {
+        return out;
+    }
+    let names = SensitiveNames { locals: sensitive_locals(decls, &vars), vars };
+    let blocks = sensitive_attributes(decls, &names);
+    for address in config.addresses() {
+        if let Some(attrs) = blocks.get(&(address.kind, address.name.clone())) {
+            for a in attrs {
+                out.mark(address, a);
+            }
+        }
+    }
+    out
+}
+
+/// The variables and locals whose values are sensitive.
+struct SensitiveNames<'a> {
+    vars: BTreeSet<&'a str>,
+    locals: BTreeSet<&'a str>,
+}
+
+impl SensitiveNames<'_> {
+    /// Whether a reference names a sensitive variable or local.
+    fn names(&self, r: &Reference) -> bool {
+        match (r.root.as_str(), r.name.as_deref()) {
+            ("var", Some(n)) => self.vars.contains(n),
+            ("local", Some(n)) => self.locals.contains(n),
+            _ => false,
+        }
+    }
+
+    /// Whether an expression references a sensitive variable or local.
+    fn reached_by(&self, expr: &Expression) -> bool {
+        refs::collect(expr).refs.iter().any(|r| self.names(r))
+    }
+}
+
+/// Variables declared with `sensitive = true`.
+fn sensitive_variables<'a>(decls: &'a Declarations<'_>) -> BTreeSet<&'a str> {
+    decls
+        .variables
+        .iter()
+        .filter(|(_, v)| {
+            v.block
+                .attribute("sensitive")
+                .is_some_and(|a| matches!(&a.value, Expression::Bool(b) if *b.value()))
+        })
+        .map(|(name, _)| name.as_str())
+        .collect()
+}
+
+/// Locals that reach a sensitive variable, to a fixed point (cycles are reported elsewhere).
+fn sensitive_locals<'a>(decls: &'a Declarations<'_>, vars: &BTreeSet<&'a str>) -> BTreeSet<&'a str> {
+    let locals: BTreeMap<&str, &Expression> =
+        decls.locals_blocks.iter().flat_map(|b| b.attributes()).map(|a| (a.key.as_str(), &a.value)).collect();
+    let mut names = SensitiveNames { vars: vars.clone(), locals: BTreeSet::new() };
+    loop {
+        let before = names.locals.len();
+        for (name, expr) in &locals {
+            if names.reached_by(expr) {
+                names.locals.insert(*name);
+            }
+        }
+        if names.locals.len() == before {
+            return names.locals;
+        }
+    }
+}
+
+/// Sensitive attributes per block, to a fixed point over references between blocks.
+fn sensitive_attributes(decls: &Declarations<'_>, names: &SensitiveNames<'_>) -> BlockAttributes {
+    let mut blocks = BlockAttributes::new();
+    loop {
+        let mut grew = false;
+        for block in &decls.resources {
+            grew |= mark_block(*block, names, &mut blocks);
+        }
+        if !grew {
+            return blocks;
+        }
+    }
+}
+
+/// Marks the sensitive attributes of one block; whether any was new.
+fn mark_block(block: BlockRef<'_>, names: &SensitiveNames<'_>, blocks: &mut BlockAttributes) -> bool {
+    let Some(kind) = ResourceType::from_name(block.kind()) else { return false };
+    let name = block.label().unwrap_or_default().to_string();
+    let each = block.attribute("for_each").is_some_and(|a| names.reached_by(&a.value));
+    let mut grew = false;
+    for attr in block.attributes() {
+        let attr_name = attr.key.as_str();
+        if matches!(attr_name, "for_each" | "depends_on") {
+            continue;
+        }
+        let hit =
+            refs::collect(&attr.value).refs.iter().any(|r| reference_is_sensitive(r, names, each, blocks));
+        if hit && blocks.entry((kind, name.clone())).or_default().insert(attr_name.to_string()) {
+            grew = true;
+        }
+    }
+    grew
+}
+
+/// Whether a reference in a block's attribute carries a sensitive value, given what is
+/// known to be sensitive so far.
+fn reference_is_sensitive(
+    r: &Reference,
+    names: &SensitiveNames<'_>,
+    each: bool,
+    blocks: &BlockAttributes,
+) -> bool {
+    match (r.root.as_str(), r.name.as_deref()) {
+        ("var" | "local", _) => names.names(r),
+        ("each", _) => each,
+        ("privileged_access", _) => {
+            blocks.get(&(ResourceType::PrivilegedAccess, String::new())).is_some_and(|s| !s.is_empty())
+        }
+        // A group reference stands for the group's email address.
+        ("approver_group", Some(n)) => {
+            blocks.get(&(ResourceType::ApproverGroup, n.to_string())).is_some_and(|s| s.contains("email"))
+        }
+        (root, Some(n)) => ResourceType::from_name(root)
+            .is_some_and(|k| blocks.get(&(k, n.to_string())).is_some_and(|s| !s.is_empty())),
+        _ => false,
+    }
+}
