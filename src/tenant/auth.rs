@@ -94,7 +94,7 @@ fn extract_private_key_pem(pem: &[u8]) -> Option<String> {
 }
 
 /// base64url (no padding) SHA-256 of a DER certificate: the `x5t#S256` header value.
-pub fn thumbprint_s256(der: &[u8]) -> String {
+fn thumbprint_s256(der: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(der))
 }
 
@@ -215,7 +215,7 @@ fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, TenantError> {
 
 /// When to renew a token of `lifetime`: 5 minutes before it expires, or at half its life for
 /// tokens shorter than 10 minutes.
-pub fn renew_after(lifetime: Duration) -> Duration {
+fn renew_after(lifetime: Duration) -> Duration {
     const MARGIN: Duration = Duration::from_secs(300);
     if lifetime > MARGIN * 2 { lifetime - MARGIN } else { lifetime / 2 }
 }

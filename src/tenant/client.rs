@@ -16,10 +16,10 @@ use crate::output::Printer;
 use crate::wire::{exchange, oauth};
 
 /// Environment variable naming an extra CA bundle (PEM) to trust.
-pub const ENV_CA_CERT: &str = "PAMFORM_CA_CERT";
+const ENV_CA_CERT: &str = "PAMFORM_CA_CERT";
 
 /// Default number of concurrent Graph requests per tenant.
-pub const DEFAULT_GRAPH_CONCURRENCY: usize = 16;
+const DEFAULT_GRAPH_CONCURRENCY: usize = 16;
 
 /// Base URLs of the three services, without a trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ impl Default for Endpoints {
 }
 
 /// Whether a host is loopback: 127.0.0.0/8, ::1 or `localhost`.
-pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
+fn is_loopback_host(host: &url::Host<&str>) -> bool {
     match host {
         url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
         url::Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
@@ -49,7 +49,7 @@ pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
 }
 
 /// Checks one endpoint URL: `https://`, or `http://` on a loopback host.
-pub fn check_endpoint(name: &str, value: &str) -> Result<String, TenantError> {
+fn check_endpoint(name: &str, value: &str) -> Result<String, TenantError> {
     let trimmed = value.trim().trim_end_matches('/');
     let url = url::Url::parse(trimmed).map_err(|e| {
         TenantError::Config(format!("{name} `{trimmed}` is not a URL ({e}); write it like https://host"))

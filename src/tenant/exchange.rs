@@ -150,7 +150,7 @@ impl Client {
 
     // --- PAM switch -------------------------------------------------------------------------
 
-    pub async fn get_organization_config(&self) -> Result<wx::OrganizationConfig, TenantError> {
+    async fn get_organization_config(&self) -> Result<wx::OrganizationConfig, TenantError> {
         self.invoke_first(&wx::InvokeCommandRequest::new(cmdlet::GET_ORGANIZATION_CONFIG)).await
     }
 
@@ -310,13 +310,6 @@ impl Client {
         .await
     }
 
-    pub async fn get_user(&self, identity: &str) -> Result<Option<wx::Recipient>, TenantError> {
-        self.invoke_optional(
-            &wx::InvokeCommandRequest::new(cmdlet::GET_USER).param(param::IDENTITY, identity),
-        )
-        .await
-    }
-
     // --- roles ------------------------------------------------------------------------------
 
     /// The cmdlets of a management role; an unknown role is an empty list.
@@ -401,7 +394,7 @@ fn decision(name: &str, request_id: &str, comment: &str) -> wx::InvokeCommandReq
 }
 
 /// A wire policy as the model speaks it.
-pub fn remote_policy(p: wx::ApprovalPolicy) -> model::RemotePolicy {
+fn remote_policy(p: wx::ApprovalPolicy) -> model::RemotePolicy {
     let target = wx::task::decode(&p.task).unwrap_or_else(|| PolicyTarget::Task(p.task.clone()));
     let approval = if p.approval_type.eq_ignore_ascii_case(wx::APPROVAL_AUTO) {
         Approval::Auto

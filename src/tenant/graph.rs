@@ -51,25 +51,10 @@ impl Client {
         decode(&path, &incoming.body)
     }
 
-    /// Every item of a collection, from `url` (relative to the version root, or a whole
-    /// nextLink) through all its pages.
-    pub async fn graph_get_all<T: DeserializeOwned>(&self, url: &str) -> Result<Vec<T>, TenantError> {
-        let mut next = if url.starts_with('/') { self.graph_url(url) } else { url.to_string() };
-        let mut out = Vec::new();
-        loop {
-            let page: wg::Page<T> = self.graph_get_page(&next).await?;
-            out.extend(page.value);
-            match page.next_link {
-                Some(link) => next = link,
-                None => return Ok(out),
-            }
-        }
-    }
-
     /// Runs GETs (relative URLs) through `$batch`, 20 per batch, batches in parallel, and
     /// retries inner 429/5xx answers until they succeed or the retry budget is spent.
     /// Answers come back in the order of `urls`.
-    pub async fn graph_batch(&self, urls: &[String]) -> Result<Vec<wg::BatchItemResponse>, TenantError> {
+    async fn graph_batch(&self, urls: &[String]) -> Result<Vec<wg::BatchItemResponse>, TenantError> {
         let mut set = JoinSet::new();
         for (n, chunk) in urls.chunks(wg::MAX_BATCH).enumerate() {
             let client = self.clone();
@@ -353,7 +338,7 @@ fn item_retry_after(item: &wg::BatchItemResponse) -> Option<std::time::Duration>
 }
 
 /// A Graph directory object as the model speaks it.
-pub fn graph_object(o: wg::DirectoryObject) -> model::DirectoryObject {
+fn graph_object(o: wg::DirectoryObject) -> model::DirectoryObject {
     let kind = match o.odata_type.as_deref() {
         Some(wg::ODATA_TYPE_USER) => model::ObjectKind::User,
         Some(wg::ODATA_TYPE_GROUP) => model::ObjectKind::Group,

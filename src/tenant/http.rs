@@ -3,7 +3,6 @@
 //! permits, token renewal after a 401, request counters and the `-v` request log.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -80,11 +79,11 @@ pub struct Auth<'a> {
 
 /// Counters of what the transport did, for `-v` summaries and benchmarks.
 #[derive(Debug, Default)]
-pub struct Counters {
-    pub login: AtomicU64,
-    pub exchange: AtomicU64,
-    pub graph: AtomicU64,
-    pub retries: AtomicU64,
+struct Counters {
+    login: AtomicU64,
+    exchange: AtomicU64,
+    graph: AtomicU64,
+    retries: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -397,6 +396,3 @@ fn is_certificate_error(e: &reqwest::Error) -> bool {
     }
     false
 }
-
-/// Shared handle to the transport.
-pub type SharedTransport = Arc<Transport>;
