@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::auth::Resource;
 use super::client::Client;
 use super::error::{self, Api, TenantError};
-use super::http::{Auth, Body, Outgoing};
+use super::http::{Body, Outgoing};
 use super::retry::Idempotency;
 use crate::model::{self, Approval, PolicyTarget};
 use crate::wire::exchange::{self as wx, cmdlet, param};
@@ -61,9 +61,9 @@ impl Client {
             req.body = Body::Json(body.clone());
             req.label = name.clone();
             req.timeout = std::time::Duration::from_secs(wx::CMDLET_TIMEOUT_SECS + 60);
-            let auth = Auth { tokens: &self.inner.tokens, resource: Resource::Exchange };
+            let auth = self.inner.tokens.source(Resource::Exchange);
             let incoming =
-                self.inner.transport.send(&req, Some(auth), Some(&self.inner.exchange_permits)).await?;
+                self.inner.transport.send(&req, Some(&auth), Some(&self.inner.exchange_permits)).await?;
             if !incoming.is_success() {
                 return Err(error::exchange_error(
                     &name,

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::auth::Resource;
 use super::client::Client;
 use super::error::{self, Api, TenantError};
-use super::http::{Auth, Body, Incoming, Outgoing};
+use super::http::{Body, Incoming, Outgoing};
 use super::retry::{self, Attempt, Idempotency, Reason};
 use crate::model;
 use crate::wire::graph as wg;
@@ -35,8 +35,8 @@ impl Client {
     }
 
     async fn graph_send(&self, req: Outgoing) -> Result<Incoming, TenantError> {
-        let auth = Auth { tokens: &self.inner.tokens, resource: Resource::Graph };
-        self.inner.transport.send(&req, Some(auth), Some(&self.inner.graph_permits)).await
+        let auth = self.inner.tokens.source(Resource::Graph);
+        self.inner.transport.send(&req, Some(&auth), Some(&self.inner.graph_permits)).await
     }
 
     async fn graph_get_page<T: DeserializeOwned>(&self, url: &str) -> Result<wg::Page<T>, TenantError> {

@@ -6,14 +6,14 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
 
-use super::auth::{Resource, Tokens};
 use super::error::{Api, TenantError};
 use super::retry::{self, Attempt, Idempotency, Reason, RetryPolicy};
-use super::secret::loggable_url;
+use super::secret::{Secret, loggable_url};
 use crate::output::Printer;
 use crate::wire::graph::RETRY_AFTER_HEADER;
 
@@ -70,11 +70,14 @@ impl Incoming {
     }
 }
 
-/// Bearer authentication for a request: the token source and the resource.
-#[derive(Clone, Copy)]
-pub struct Auth<'a> {
-    pub tokens: &'a Tokens,
-    pub resource: Resource,
+/// Where an authenticated request gets its bearer token: one audience (service), cached
+/// and renewed by the source. Boxed futures, because fetching a token sends a request
+/// through [`Transport::send`] itself.
+pub trait TokenSource: Sync {
+    /// A token for the audience, from a cache or a new token request.
+    fn bearer(&self) -> BoxFuture<'_, Result<Secret, TenantError>>;
+    /// Forgets `token` if it is still the cached one (the service refused it).
+    fn invalidate<'a>(&'a self, token: &'a Secret) -> BoxFuture<'a, ()>;
 }
 
 /// Counters of what the transport did, for `-v` summaries and benchmarks.
@@ -183,7 +186,7 @@ impl Transport {
     pub async fn send(
         &self,
         req: &Outgoing,
-        auth: Option<Auth<'_>>,
+        auth: Option<&dyn TokenSource>,
         permits: Option<&Semaphore>,
     ) -> Result<Incoming, TenantError> {
         let start = Instant::now();
@@ -197,8 +200,7 @@ impl Transport {
         loop {
             attempts += 1;
             let token = match auth {
-                // Boxed: fetching a token sends a request through this same function.
-                Some(a) => Some(Box::pin(a.tokens.token(a.resource)).await?),
+                Some(a) => Some(a.bearer().await?),
                 None => None,
             };
             let permit = match permits {
@@ -255,7 +257,7 @@ impl Transport {
                         && let (Some(a), Some(t), false) = (auth, &token, renewed)
                     {
                         renewed = true;
-                        a.tokens.invalidate(a.resource, t).await;
+                        a.invalidate(t).await;
                         continue;
                     }
                     Attempt::Answer {
