@@ -9,7 +9,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::output::Printer;
 use crate::tenant::{Client, ClientOptions, Credential, DelegatedSignIn, Endpoints, Resource, Secret};
 
 /// Overrides the cache directory (tests, unusual setups).
@@ -154,23 +153,13 @@ impl Session {
 
     /// A client that acts as the signed-in user, starting with the cached access token while
     /// it is valid (the refresh token renews it afterwards).
-    pub async fn client(
-        &self,
-        printer: &Printer,
-        now: DateTime<Utc>,
-    ) -> Result<Client, crate::tenant::TenantError> {
+    pub async fn client(&self, now: DateTime<Utc>) -> Result<Client, crate::tenant::TenantError> {
         let credential = Credential::Delegated {
             client_id: self.client_id.clone(),
             upn: self.upn.clone(),
             refresh_token: Secret::new(self.refresh_token.clone().unwrap_or_default()),
         };
-        let client = Client::new(
-            &self.tenant,
-            self.endpoints(),
-            credential,
-            ClientOptions::default(),
-            printer.clone(),
-        )?;
+        let client = Client::new(&self.tenant, self.endpoints(), credential, ClientOptions::default())?;
         if let Some(valid_for) = self.access_valid_for(now) {
             client.prime_token(Resource::Exchange, self.access_token(), valid_for).await;
         }

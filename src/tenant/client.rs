@@ -12,7 +12,6 @@ use super::auth::{Credential, Tokens};
 use super::error::TenantError;
 use super::http::{Stats, Transport};
 use super::retry::RetryPolicy;
-use crate::output::Printer;
 use crate::wire::{exchange, oauth};
 
 /// Environment variable naming an extra CA bundle (PEM) to trust.
@@ -162,7 +161,6 @@ impl Client {
         endpoints: Endpoints,
         credential: Credential,
         options: ClientOptions,
-        printer: Printer,
     ) -> Result<Client, TenantError> {
         let tenant = tenant.trim().to_string();
         if tenant.is_empty() || tenant.contains('/') {
@@ -171,12 +169,8 @@ impl Client {
             )));
         }
         let endpoints = endpoints.checked()?;
-        let transport = Arc::new(Transport::new(
-            options.retry,
-            options.ca_cert.as_deref(),
-            endpoints.all_loopback(),
-            printer,
-        )?);
+        let transport =
+            Arc::new(Transport::new(options.retry, options.ca_cert.as_deref(), endpoints.all_loopback())?);
         let token_url = format!("{}{}", endpoints.login, oauth::token_path(&tenant));
         let app_only = credential.is_app_only();
         let identity = credential.identity();
@@ -239,10 +233,6 @@ impl Client {
     /// Requests made so far, per API, and retries.
     pub fn stats(&self) -> Stats {
         self.inner.transport.stats()
-    }
-
-    pub fn printer(&self) -> &Printer {
-        self.inner.transport.printer()
     }
 
     /// Warnings Exchange attached to answers since the last call.

@@ -92,7 +92,7 @@ impl Client {
             // Shown as they come only with --verbose; commands show them all at the end
             // (`take_warnings`).
             for w in &out.warnings {
-                self.printer().debug(format_args!("warning: {name}: {w}"));
+                log::debug!("warning: {name}: {w}");
             }
             if let Ok(mut all) = self.inner.warnings.lock() {
                 all.extend(out.warnings.iter().map(|w| format!("{name}: {w}")));

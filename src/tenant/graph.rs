@@ -130,12 +130,12 @@ impl Client {
             }
             match policy.next(rounds, start.elapsed(), wait_hint, retry::jitter()) {
                 Some(wait) => {
-                    self.printer().debug(format_args!(
+                    log::debug!(
                         "graph $batch: {} of {} items to retry in {} ms",
                         again.len(),
                         pending.len(),
                         wait.as_millis()
-                    ));
+                    );
                     tokio::time::sleep(wait).await;
                     pending = again;
                 }

@@ -1,6 +1,8 @@
 //! The HTTP transport under every call: one pooled reqwest client (proxy from the
 //! environment, an extra CA from PAMFORM_CA_CERT), the retry loop, per-API concurrency
-//! permits, token renewal after a 401, request counters and the `-v` request log.
+//! permits, token renewal after a 401, request counters and the request log (`log` debug
+//! lines, which the CLI shows at `-v`). Tokens come from a [`TokenSource`]; sign-in
+//! implements it, so this module knows nothing of credentials.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +16,6 @@ use tokio::sync::Semaphore;
 use super::error::{Api, TenantError};
 use super::retry::{self, Attempt, Idempotency, Reason, RetryPolicy};
 use super::secret::{Secret, loggable_url};
-use crate::output::Printer;
 use crate::wire::graph::RETRY_AFTER_HEADER;
 
 /// What a request carries.
@@ -107,7 +108,6 @@ impl Stats {
 pub struct Transport {
     client: reqwest::Client,
     retry: RetryPolicy,
-    printer: Printer,
     counters: Counters,
 }
 
@@ -129,12 +129,7 @@ fn load_ca(path: &Path) -> Result<Vec<reqwest::Certificate>, TenantError> {
 impl Transport {
     /// Builds the pooled client. Proxies come from HTTPS_PROXY/HTTP_PROXY/NO_PROXY (and the
     /// system settings), except when every endpoint is on loopback.
-    pub fn new(
-        retry: RetryPolicy,
-        ca_cert: Option<&Path>,
-        loopback_only: bool,
-        printer: Printer,
-    ) -> Result<Self, TenantError> {
+    pub fn new(retry: RetryPolicy, ca_cert: Option<&Path>, loopback_only: bool) -> Result<Self, TenantError> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
             .pool_idle_timeout(Duration::from_secs(60))
@@ -148,7 +143,7 @@ impl Transport {
             builder = builder.no_proxy();
         }
         let client = builder.build().map_err(|e| TenantError::Config(format!("cannot set up HTTPS: {e}")))?;
-        Ok(Transport { client, retry, printer, counters: Counters::default() })
+        Ok(Transport { client, retry, counters: Counters::default() })
     }
 
     pub fn stats(&self) -> Stats {
@@ -159,10 +154,6 @@ impl Transport {
             graph_requests: c.graph.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
         }
-    }
-
-    pub fn printer(&self) -> &Printer {
-        &self.printer
     }
 
     pub fn retry_policy(&self) -> &RetryPolicy {
@@ -245,14 +236,14 @@ impl Transport {
             let took = t0.elapsed();
             let attempt = match &outcome {
                 Ok(inc) => {
-                    self.printer.debug(format_args!(
+                    log::debug!(
                         "{} {} {} -> {} in {} ms (attempt {attempts})",
                         req.api,
                         req.method,
                         path,
                         inc.status,
                         took.as_millis()
-                    ));
+                    );
                     if inc.status == 401
                         && let (Some(a), Some(t), false) = (auth, &token, renewed)
                     {
@@ -271,14 +262,14 @@ impl Transport {
                     }
                 }
                 Err((kind, e)) => {
-                    self.printer.debug(format_args!(
+                    log::debug!(
                         "{} {} {} -> {} after {} ms (attempt {attempts})",
                         req.api,
                         req.method,
                         path,
                         connection_error_text(e),
                         took.as_millis()
-                    ));
+                    );
                     *kind
                 }
             };
@@ -309,13 +300,13 @@ impl Transport {
             match self.retry.next(attempts, start.elapsed(), retry_after, retry::jitter()) {
                 Some(wait) => {
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                    self.printer.debug(format_args!(
+                    log::debug!(
                         "{} {} {} {reason}, retry {attempts} in {} ms",
                         req.api,
                         req.method,
                         path,
                         wait.as_millis()
-                    ));
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 None => {
