@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod connect;
 pub mod error;
 pub mod load;
 pub mod pipeline;
@@ -93,6 +94,7 @@ pub fn main() -> ExitCode {
     };
     let printer = Printer::new(cli.color, cli.quiet, cli.verbose);
     error::install_report_handler(printer.color());
+    connect::install_log(&printer);
     let ctx = Context { dir: cli.chdir.clone(), printer, verbose: cli.verbose };
     let result = run(cli.command, &ctx);
     error::exit_code(result, &ctx.printer)

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 
+use crate::cli::connect::{self, Connection};
 use crate::cli::load::{VarArgs, load_configuration, render_diagnostics};
 use crate::cli::{CliError, Context, ErrorKind};
 use crate::config::Loaded;
@@ -12,7 +13,7 @@ use crate::diagnostic::Diagnostics;
 use crate::model::{Address, Configuration, TenantSnapshot};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::state::{State, StateStore};
-use crate::tenant::{self, Connection, RefreshRequest};
+use crate::tenant::{self, RefreshRequest};
 
 /// A tokio runtime for one command.
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -59,7 +60,7 @@ pub fn tenant_id(config: &Configuration) -> &str {
 /// Connects to the configuration's tenant (starting its embedded emulator, if it names one).
 pub async fn connect(ctx: &Context, config: &Configuration) -> Result<Connection, CliError> {
     let tenant = config.tenant.as_ref().expect("checked by configuration()");
-    tenant::connect(tenant, tenant::ConnectOptions::default(), &ctx.printer).await.map_err(tenant_error)
+    connect::connect(&ctx.printer, tenant, tenant::ConnectOptions::default()).await
 }
 
 /// Everything a plan for `config` and `state` needs to read (decided by the plan).
@@ -67,8 +68,12 @@ pub fn refresh_request(config: &Configuration, state: Option<&State>) -> Refresh
     plan::reads(config, state)
 }
 
-pub async fn refresh(conn: &Connection, req: &RefreshRequest) -> Result<TenantSnapshot, CliError> {
-    conn.client.refresh(req).await.map_err(tenant_error)
+pub async fn refresh(
+    ctx: &Context,
+    conn: &Connection,
+    req: &RefreshRequest,
+) -> Result<TenantSnapshot, CliError> {
+    connect::refresh(&ctx.printer, &conn.client, req).await.map_err(tenant_error)
 }
 
 /// Diffs, runs the plan-time checks and prints their diagnostics; errors end the command.

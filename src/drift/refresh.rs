@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::drift::cache::{self, DriftCache, Unusable};
 use crate::model::{self, PamSetting, RemotePolicy, TenantSnapshot, normalize};
-use crate::tenant::{Client, RefreshRequest, TenantError};
+use crate::tenant::{Client, RefreshEvent, RefreshRequest, TenantError};
 use crate::wire::graph as wg;
 
 /// How the groups were read.
@@ -37,19 +37,21 @@ pub struct DriftRead {
     pub kind: ReadKind,
 }
 
-/// Reads the tenant for a drift check, through `cached` when it can be used.
+/// Reads the tenant for a drift check, through `cached` when it can be used. A full read
+/// tells `on_event` how its refresh goes.
 pub async fn read(
     client: &Client,
     req: &RefreshRequest,
     cached: Result<DriftCache, Unusable>,
+    on_event: &(dyn Fn(RefreshEvent) + Sync),
 ) -> Result<DriftRead, TenantError> {
     match cached {
         Ok(c) => match delta(client, req, c).await {
             Ok(read) => Ok(read),
-            Err(Failed::Cache(why)) => full(client, req, why).await,
+            Err(Failed::Cache(why)) => full(client, req, why, on_event).await,
             Err(Failed::Tenant(e)) => Err(e),
         },
-        Err(why) => full(client, req, why.to_string()).await,
+        Err(why) => full(client, req, why.to_string(), on_event).await,
     }
 }
 
@@ -86,7 +88,12 @@ fn now() -> String {
 /// Reads everything: a new delta round first (its link then returns every change made after
 /// this point), then the refresh the plan uses, without role contents (drift does not need
 /// them).
-async fn full(client: &Client, req: &RefreshRequest, why: String) -> Result<DriftRead, TenantError> {
+async fn full(
+    client: &Client,
+    req: &RefreshRequest,
+    why: String,
+    on_event: &(dyn Fn(RefreshEvent) + Sync),
+) -> Result<DriftRead, TenantError> {
     let (_, delta_link) = client.groups_delta_entries(None, wg::DRIFT_DELTA_SELECT).await?;
     let req = RefreshRequest {
         roles: BTreeSet::new(),
@@ -95,7 +102,7 @@ async fn full(client: &Client, req: &RefreshRequest, why: String) -> Result<Drif
         recipient_names: BTreeSet::new(),
         ..req.clone()
     };
-    let snapshot = client.refresh(&req).await?;
+    let snapshot = client.refresh_observed(&req, on_event).await?;
     let absent = needed_groups(&req, &snapshot.pam, &snapshot.policies)
         .into_iter()
         .filter(|g| !snapshot.groups.contains_key(g))

@@ -9,16 +9,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::output::Printer;
 use crate::tenant::{Client, ClientOptions, Credential, DelegatedSignIn, Endpoints, Resource, Secret};
-use crate::wire::oauth;
 
 /// Overrides the cache directory (tests, unusual setups).
-pub const ENV_CACHE_DIR: &str = "PAMFORM_CACHE_DIR";
+const ENV_CACHE_DIR: &str = "PAMFORM_CACHE_DIR";
 /// Name of the session file inside the cache directory.
-pub const SESSION_FILE: &str = "session.json";
+const SESSION_FILE: &str = "session.json";
 /// Version of the file's format.
-pub const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 1;
 
 /// Why a session could not be read, written or used.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +40,7 @@ pub enum SessionError {
 }
 
 /// The cache directory: PAMFORM_CACHE_DIR, else XDG_CACHE_HOME/pamform, else ~/.cache/pamform.
-pub fn cache_dir_from(var: impl Fn(&str) -> Option<String>) -> Result<PathBuf, SessionError> {
+fn cache_dir_from(var: impl Fn(&str) -> Option<String>) -> Result<PathBuf, SessionError> {
     let get = |name: &str| var(name).filter(|v| !v.trim().is_empty()).map(PathBuf::from);
     if let Some(dir) = get(ENV_CACHE_DIR) {
         return Ok(dir);
@@ -54,7 +52,7 @@ pub fn cache_dir_from(var: impl Fn(&str) -> Option<String>) -> Result<PathBuf, S
 }
 
 /// The session file in the process's cache directory.
-pub fn session_path() -> Result<PathBuf, SessionError> {
+fn session_path() -> Result<PathBuf, SessionError> {
     Ok(cache_dir_from(|n| std::env::var(n).ok())?.join(SESSION_FILE))
 }
 
@@ -155,23 +153,13 @@ impl Session {
 
     /// A client that acts as the signed-in user, starting with the cached access token while
     /// it is valid (the refresh token renews it afterwards).
-    pub async fn client(
-        &self,
-        printer: &Printer,
-        now: DateTime<Utc>,
-    ) -> Result<Client, crate::tenant::TenantError> {
+    pub async fn client(&self, now: DateTime<Utc>) -> Result<Client, crate::tenant::TenantError> {
         let credential = Credential::Delegated {
             client_id: self.client_id.clone(),
             upn: self.upn.clone(),
             refresh_token: Secret::new(self.refresh_token.clone().unwrap_or_default()),
         };
-        let client = Client::new(
-            &self.tenant,
-            self.endpoints(),
-            credential,
-            ClientOptions::default(),
-            printer.clone(),
-        )?;
+        let client = Client::new(&self.tenant, self.endpoints(), credential, ClientOptions::default())?;
         if let Some(valid_for) = self.access_valid_for(now) {
             client.prime_token(Resource::Exchange, self.access_token(), valid_for).await;
         }
@@ -179,7 +167,7 @@ impl Session {
     }
 
     /// How long the access token stays valid from `now`.
-    pub fn access_valid_for(&self, now: DateTime<Utc>) -> Option<Duration> {
+    fn access_valid_for(&self, now: DateTime<Utc>) -> Option<Duration> {
         (self.expires_at - now).to_std().ok().filter(|d| !d.is_zero())
     }
 
@@ -307,19 +295,15 @@ impl SessionStore {
     }
 }
 
-/// The public client delegated sign-ins use.
-pub fn public_client_id() -> &'static str {
-    oauth::EXCHANGE_PUBLIC_CLIENT_ID
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::oauth;
 
     fn sample(now: DateTime<Utc>) -> Session {
         let signed = DelegatedSignIn {
             credential: Credential::Delegated {
-                client_id: public_client_id().to_string(),
+                client_id: oauth::EXCHANGE_PUBLIC_CLIENT_ID.to_string(),
                 upn: "alice@contoso.onmicrosoft.com".into(),
                 refresh_token: Secret::new("rt-secret"),
             },

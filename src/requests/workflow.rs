@@ -24,7 +24,7 @@ pub struct Approvers {
 
 /// Decodes request items one by one: an item of an unknown shape (a foreign item the service
 /// lists alongside PAM requests) is kept as a foreign item instead of failing the list.
-pub fn decode_items(values: Vec<Value>) -> Vec<ElevatedAccessRequest> {
+fn decode_items(values: Vec<Value>) -> Vec<ElevatedAccessRequest> {
     values
         .into_iter()
         .map(|v| {

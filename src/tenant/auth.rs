@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use futures_util::future::BoxFuture;
 use reqwest::Method;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use super::error::{self, Api, TenantError};
-use super::http::{Body, Outgoing, Transport};
+use super::http::{Body, Incoming, Outgoing, TokenSource, Transport};
 use super::retry::Idempotency;
 use super::secret::Secret;
 use crate::wire::oauth;
@@ -94,7 +95,7 @@ fn extract_private_key_pem(pem: &[u8]) -> Option<String> {
 }
 
 /// base64url (no padding) SHA-256 of a DER certificate: the `x5t#S256` header value.
-pub fn thumbprint_s256(der: &[u8]) -> String {
+fn thumbprint_s256(der: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(der))
 }
 
@@ -215,7 +216,7 @@ fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, TenantError> {
 
 /// When to renew a token of `lifetime`: 5 minutes before it expires, or at half its life for
 /// tokens shorter than 10 minutes.
-pub fn renew_after(lifetime: Duration) -> Duration {
+fn renew_after(lifetime: Duration) -> Duration {
     const MARGIN: Duration = Duration::from_secs(300);
     if lifetime > MARGIN * 2 { lifetime - MARGIN } else { lifetime / 2 }
 }
@@ -228,7 +229,7 @@ struct Cached {
 
 /// The token cache: one slot per resource. A slot's lock is held while its token is fetched,
 /// so concurrent callers wait for that one request instead of sending their own.
-pub struct Tokens {
+pub(crate) struct Tokens {
     transport: Arc<Transport>,
     token_url: String,
     credential: Mutex<Credential>,
@@ -300,6 +301,11 @@ impl Tokens {
         }
     }
 
+    /// The cache's tokens for `resource`, as the transport asks for them.
+    pub fn source(&self, resource: Resource) -> impl TokenSource + '_ {
+        ResourceTokens { tokens: self, resource }
+    }
+
     /// Forgets `token` if it is still the cached one (the service refused it).
     pub async fn invalidate(&self, resource: Resource, token: &Secret) {
         let mut slot = self.slot(resource).lock().await;
@@ -357,6 +363,22 @@ impl Tokens {
     }
 }
 
+/// The token cache bound to one resource: what the transport authenticates a request with.
+struct ResourceTokens<'a> {
+    tokens: &'a Tokens,
+    resource: Resource,
+}
+
+impl TokenSource for ResourceTokens<'_> {
+    fn bearer(&self) -> BoxFuture<'_, Result<Secret, TenantError>> {
+        Box::pin(self.tokens.token(self.resource))
+    }
+
+    fn invalidate<'a>(&'a self, token: &'a Secret) -> BoxFuture<'a, ()> {
+        Box::pin(self.tokens.invalidate(self.resource, token))
+    }
+}
+
 /// Posts a token request form and decodes the answer. The form is never logged.
 async fn post_token_form(
     transport: &Transport,
@@ -378,7 +400,7 @@ async fn post_form(
     transport: &Transport,
     url: &str,
     form: Vec<(&'static str, String)>,
-) -> Result<super::http::Incoming, TenantError> {
+) -> Result<Incoming, TenantError> {
     let mut req = Outgoing::new(Api::Login, Method::POST, url.to_string(), Idempotency::Read);
     req.body = Body::Form(form);
     req.timeout = Duration::from_secs(60);

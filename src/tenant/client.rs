@@ -12,14 +12,13 @@ use super::auth::{Credential, Tokens};
 use super::error::TenantError;
 use super::http::{Stats, Transport};
 use super::retry::RetryPolicy;
-use crate::output::Printer;
 use crate::wire::{exchange, oauth};
 
 /// Environment variable naming an extra CA bundle (PEM) to trust.
-pub const ENV_CA_CERT: &str = "PAMFORM_CA_CERT";
+const ENV_CA_CERT: &str = "PAMFORM_CA_CERT";
 
 /// Default number of concurrent Graph requests per tenant.
-pub const DEFAULT_GRAPH_CONCURRENCY: usize = 16;
+const DEFAULT_GRAPH_CONCURRENCY: usize = 16;
 
 /// Base URLs of the three services, without a trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +39,7 @@ impl Default for Endpoints {
 }
 
 /// Whether a host is loopback: 127.0.0.0/8, ::1 or `localhost`.
-pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
+fn is_loopback_host(host: &url::Host<&str>) -> bool {
     match host {
         url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
         url::Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
@@ -49,7 +48,7 @@ pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
 }
 
 /// Checks one endpoint URL: `https://`, or `http://` on a loopback host.
-pub fn check_endpoint(name: &str, value: &str) -> Result<String, TenantError> {
+fn check_endpoint(name: &str, value: &str) -> Result<String, TenantError> {
     let trimmed = value.trim().trim_end_matches('/');
     let url = url::Url::parse(trimmed).map_err(|e| {
         TenantError::Config(format!("{name} `{trimmed}` is not a URL ({e}); write it like https://host"))
@@ -162,7 +161,6 @@ impl Client {
         endpoints: Endpoints,
         credential: Credential,
         options: ClientOptions,
-        printer: Printer,
     ) -> Result<Client, TenantError> {
         let tenant = tenant.trim().to_string();
         if tenant.is_empty() || tenant.contains('/') {
@@ -171,12 +169,8 @@ impl Client {
             )));
         }
         let endpoints = endpoints.checked()?;
-        let transport = Arc::new(Transport::new(
-            options.retry,
-            options.ca_cert.as_deref(),
-            endpoints.all_loopback(),
-            printer,
-        )?);
+        let transport =
+            Arc::new(Transport::new(options.retry, options.ca_cert.as_deref(), endpoints.all_loopback())?);
         let token_url = format!("{}{}", endpoints.login, oauth::token_path(&tenant));
         let app_only = credential.is_app_only();
         let identity = credential.identity();
@@ -239,10 +233,6 @@ impl Client {
     /// Requests made so far, per API, and retries.
     pub fn stats(&self) -> Stats {
         self.inner.transport.stats()
-    }
-
-    pub fn printer(&self) -> &Printer {
-        self.inner.transport.printer()
     }
 
     /// Warnings Exchange attached to answers since the last call.

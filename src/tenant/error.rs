@@ -66,9 +66,6 @@ pub enum TenantError {
 
     #[error("device sign-in {0}; run the login again")]
     DeviceCode(String),
-
-    #[error("cannot start the emulator: {0}")]
-    Emulator(String),
 }
 
 fn class_suffix(class: &str) -> String {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::auth::Resource;
 use super::client::Client;
 use super::error::{self, Api, TenantError};
-use super::http::{Auth, Body, Outgoing};
+use super::http::{Body, Outgoing};
 use super::retry::Idempotency;
 use crate::model::{self, Approval, PolicyTarget};
 use crate::wire::exchange::{self as wx, cmdlet, param};
@@ -61,9 +61,9 @@ impl Client {
             req.body = Body::Json(body.clone());
             req.label = name.clone();
             req.timeout = std::time::Duration::from_secs(wx::CMDLET_TIMEOUT_SECS + 60);
-            let auth = Auth { tokens: &self.inner.tokens, resource: Resource::Exchange };
+            let auth = self.inner.tokens.source(Resource::Exchange);
             let incoming =
-                self.inner.transport.send(&req, Some(auth), Some(&self.inner.exchange_permits)).await?;
+                self.inner.transport.send(&req, Some(&auth), Some(&self.inner.exchange_permits)).await?;
             if !incoming.is_success() {
                 return Err(error::exchange_error(
                     &name,
@@ -92,7 +92,7 @@ impl Client {
             // Shown as they come only with --verbose; commands show them all at the end
             // (`take_warnings`).
             for w in &out.warnings {
-                self.printer().debug(format_args!("warning: {name}: {w}"));
+                log::debug!("warning: {name}: {w}");
             }
             if let Ok(mut all) = self.inner.warnings.lock() {
                 all.extend(out.warnings.iter().map(|w| format!("{name}: {w}")));
@@ -150,7 +150,7 @@ impl Client {
 
     // --- PAM switch -------------------------------------------------------------------------
 
-    pub async fn get_organization_config(&self) -> Result<wx::OrganizationConfig, TenantError> {
+    async fn get_organization_config(&self) -> Result<wx::OrganizationConfig, TenantError> {
         self.invoke_first(&wx::InvokeCommandRequest::new(cmdlet::GET_ORGANIZATION_CONFIG)).await
     }
 
@@ -310,13 +310,6 @@ impl Client {
         .await
     }
 
-    pub async fn get_user(&self, identity: &str) -> Result<Option<wx::Recipient>, TenantError> {
-        self.invoke_optional(
-            &wx::InvokeCommandRequest::new(cmdlet::GET_USER).param(param::IDENTITY, identity),
-        )
-        .await
-    }
-
     // --- roles ------------------------------------------------------------------------------
 
     /// The cmdlets of a management role; an unknown role is an empty list.
@@ -401,7 +394,7 @@ fn decision(name: &str, request_id: &str, comment: &str) -> wx::InvokeCommandReq
 }
 
 /// A wire policy as the model speaks it.
-pub fn remote_policy(p: wx::ApprovalPolicy) -> model::RemotePolicy {
+fn remote_policy(p: wx::ApprovalPolicy) -> model::RemotePolicy {
     let target = wx::task::decode(&p.task).unwrap_or_else(|| PolicyTarget::Task(p.task.clone()));
     let approval = if p.approval_type.eq_ignore_ascii_case(wx::APPROVAL_AUTO) {
         Approval::Auto

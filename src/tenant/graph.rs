@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::auth::Resource;
 use super::client::Client;
 use super::error::{self, Api, TenantError};
-use super::http::{Auth, Body, Incoming, Outgoing};
+use super::http::{Body, Incoming, Outgoing};
 use super::retry::{self, Attempt, Idempotency, Reason};
 use crate::model;
 use crate::wire::graph as wg;
@@ -35,8 +35,8 @@ impl Client {
     }
 
     async fn graph_send(&self, req: Outgoing) -> Result<Incoming, TenantError> {
-        let auth = Auth { tokens: &self.inner.tokens, resource: Resource::Graph };
-        self.inner.transport.send(&req, Some(auth), Some(&self.inner.graph_permits)).await
+        let auth = self.inner.tokens.source(Resource::Graph);
+        self.inner.transport.send(&req, Some(&auth), Some(&self.inner.graph_permits)).await
     }
 
     async fn graph_get_page<T: DeserializeOwned>(&self, url: &str) -> Result<wg::Page<T>, TenantError> {
@@ -51,25 +51,10 @@ impl Client {
         decode(&path, &incoming.body)
     }
 
-    /// Every item of a collection, from `url` (relative to the version root, or a whole
-    /// nextLink) through all its pages.
-    pub async fn graph_get_all<T: DeserializeOwned>(&self, url: &str) -> Result<Vec<T>, TenantError> {
-        let mut next = if url.starts_with('/') { self.graph_url(url) } else { url.to_string() };
-        let mut out = Vec::new();
-        loop {
-            let page: wg::Page<T> = self.graph_get_page(&next).await?;
-            out.extend(page.value);
-            match page.next_link {
-                Some(link) => next = link,
-                None => return Ok(out),
-            }
-        }
-    }
-
     /// Runs GETs (relative URLs) through `$batch`, 20 per batch, batches in parallel, and
     /// retries inner 429/5xx answers until they succeed or the retry budget is spent.
     /// Answers come back in the order of `urls`.
-    pub async fn graph_batch(&self, urls: &[String]) -> Result<Vec<wg::BatchItemResponse>, TenantError> {
+    async fn graph_batch(&self, urls: &[String]) -> Result<Vec<wg::BatchItemResponse>, TenantError> {
         let mut set = JoinSet::new();
         for (n, chunk) in urls.chunks(wg::MAX_BATCH).enumerate() {
             let client = self.clone();
@@ -145,12 +130,12 @@ impl Client {
             }
             match policy.next(rounds, start.elapsed(), wait_hint, retry::jitter()) {
                 Some(wait) => {
-                    self.printer().debug(format_args!(
+                    log::debug!(
                         "graph $batch: {} of {} items to retry in {} ms",
                         again.len(),
                         pending.len(),
                         wait.as_millis()
-                    ));
+                    );
                     tokio::time::sleep(wait).await;
                     pending = again;
                 }
@@ -353,7 +338,7 @@ fn item_retry_after(item: &wg::BatchItemResponse) -> Option<std::time::Duration>
 }
 
 /// A Graph directory object as the model speaks it.
-pub fn graph_object(o: wg::DirectoryObject) -> model::DirectoryObject {
+fn graph_object(o: wg::DirectoryObject) -> model::DirectoryObject {
     let kind = match o.odata_type.as_deref() {
         Some(wg::ODATA_TYPE_USER) => model::ObjectKind::User,
         Some(wg::ODATA_TYPE_GROUP) => model::ObjectKind::Group,

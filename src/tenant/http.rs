@@ -1,21 +1,21 @@
 //! The HTTP transport under every call: one pooled reqwest client (proxy from the
 //! environment, an extra CA from PAMFORM_CA_CERT), the retry loop, per-API concurrency
-//! permits, token renewal after a 401, request counters and the `-v` request log.
+//! permits, token renewal after a 401, request counters and the request log (`log` debug
+//! lines, which the CLI shows at `-v`). Tokens come from a [`TokenSource`]; sign-in
+//! implements it, so this module knows nothing of credentials.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
 
-use super::auth::{Resource, Tokens};
 use super::error::{Api, TenantError};
 use super::retry::{self, Attempt, Idempotency, Reason, RetryPolicy};
-use super::secret::loggable_url;
-use crate::output::Printer;
+use super::secret::{Secret, loggable_url};
 use crate::wire::graph::RETRY_AFTER_HEADER;
 
 /// What a request carries.
@@ -71,20 +71,23 @@ impl Incoming {
     }
 }
 
-/// Bearer authentication for a request: the token source and the resource.
-#[derive(Clone, Copy)]
-pub struct Auth<'a> {
-    pub tokens: &'a Tokens,
-    pub resource: Resource,
+/// Where an authenticated request gets its bearer token: one audience (service), cached
+/// and renewed by the source. Boxed futures, because fetching a token sends a request
+/// through [`Transport::send`] itself.
+pub trait TokenSource: Sync {
+    /// A token for the audience, from a cache or a new token request.
+    fn bearer(&self) -> BoxFuture<'_, Result<Secret, TenantError>>;
+    /// Forgets `token` if it is still the cached one (the service refused it).
+    fn invalidate<'a>(&'a self, token: &'a Secret) -> BoxFuture<'a, ()>;
 }
 
 /// Counters of what the transport did, for `-v` summaries and benchmarks.
 #[derive(Debug, Default)]
-pub struct Counters {
-    pub login: AtomicU64,
-    pub exchange: AtomicU64,
-    pub graph: AtomicU64,
-    pub retries: AtomicU64,
+struct Counters {
+    login: AtomicU64,
+    exchange: AtomicU64,
+    graph: AtomicU64,
+    retries: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -105,7 +108,6 @@ impl Stats {
 pub struct Transport {
     client: reqwest::Client,
     retry: RetryPolicy,
-    printer: Printer,
     counters: Counters,
 }
 
@@ -127,12 +129,7 @@ fn load_ca(path: &Path) -> Result<Vec<reqwest::Certificate>, TenantError> {
 impl Transport {
     /// Builds the pooled client. Proxies come from HTTPS_PROXY/HTTP_PROXY/NO_PROXY (and the
     /// system settings), except when every endpoint is on loopback.
-    pub fn new(
-        retry: RetryPolicy,
-        ca_cert: Option<&Path>,
-        loopback_only: bool,
-        printer: Printer,
-    ) -> Result<Self, TenantError> {
+    pub fn new(retry: RetryPolicy, ca_cert: Option<&Path>, loopback_only: bool) -> Result<Self, TenantError> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
             .pool_idle_timeout(Duration::from_secs(60))
@@ -146,7 +143,7 @@ impl Transport {
             builder = builder.no_proxy();
         }
         let client = builder.build().map_err(|e| TenantError::Config(format!("cannot set up HTTPS: {e}")))?;
-        Ok(Transport { client, retry, printer, counters: Counters::default() })
+        Ok(Transport { client, retry, counters: Counters::default() })
     }
 
     pub fn stats(&self) -> Stats {
@@ -157,10 +154,6 @@ impl Transport {
             graph_requests: c.graph.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
         }
-    }
-
-    pub fn printer(&self) -> &Printer {
-        &self.printer
     }
 
     pub fn retry_policy(&self) -> &RetryPolicy {
@@ -184,7 +177,7 @@ impl Transport {
     pub async fn send(
         &self,
         req: &Outgoing,
-        auth: Option<Auth<'_>>,
+        auth: Option<&dyn TokenSource>,
         permits: Option<&Semaphore>,
     ) -> Result<Incoming, TenantError> {
         let start = Instant::now();
@@ -198,8 +191,7 @@ impl Transport {
         loop {
             attempts += 1;
             let token = match auth {
-                // Boxed: fetching a token sends a request through this same function.
-                Some(a) => Some(Box::pin(a.tokens.token(a.resource)).await?),
+                Some(a) => Some(a.bearer().await?),
                 None => None,
             };
             let permit = match permits {
@@ -244,19 +236,19 @@ impl Transport {
             let took = t0.elapsed();
             let attempt = match &outcome {
                 Ok(inc) => {
-                    self.printer.debug(format_args!(
+                    log::debug!(
                         "{} {} {} -> {} in {} ms (attempt {attempts})",
                         req.api,
                         req.method,
                         path,
                         inc.status,
                         took.as_millis()
-                    ));
+                    );
                     if inc.status == 401
                         && let (Some(a), Some(t), false) = (auth, &token, renewed)
                     {
                         renewed = true;
-                        a.tokens.invalidate(a.resource, t).await;
+                        a.invalidate(t).await;
                         continue;
                     }
                     Attempt::Answer {
@@ -270,14 +262,14 @@ impl Transport {
                     }
                 }
                 Err((kind, e)) => {
-                    self.printer.debug(format_args!(
+                    log::debug!(
                         "{} {} {} -> {} after {} ms (attempt {attempts})",
                         req.api,
                         req.method,
                         path,
                         connection_error_text(e),
                         took.as_millis()
-                    ));
+                    );
                     *kind
                 }
             };
@@ -308,13 +300,13 @@ impl Transport {
             match self.retry.next(attempts, start.elapsed(), retry_after, retry::jitter()) {
                 Some(wait) => {
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                    self.printer.debug(format_args!(
+                    log::debug!(
                         "{} {} {} {reason}, retry {attempts} in {} ms",
                         req.api,
                         req.method,
                         path,
                         wait.as_millis()
-                    ));
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 None => {
@@ -397,6 +389,3 @@ fn is_certificate_error(e: &reqwest::Error) -> bool {
     }
     false
 }
-
-/// Shared handle to the transport.
-pub type SharedTransport = Arc<Transport>;

@@ -4,7 +4,6 @@
 //! and principals; Exchange again for role contents and principals Graph cannot answer).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use super::client::Client;
 use super::error::TenantError;
@@ -38,38 +37,19 @@ pub struct RefreshRequest {
 /// keyed by lower-cased name), and the whole catalog when it was read.
 type RoleContents = (BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<String>>, Option<RoleCatalog>);
 
-/// A spinner on stderr while the refresh runs, when stderr is a terminal.
-struct Progress(Option<indicatif::ProgressBar>);
-
-impl Progress {
-    fn start(client: &Client) -> Self {
-        let printer = client.printer();
-        if !printer.show_progress() || printer.is_verbose() {
-            return Progress(None);
-        }
-        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar.set_message("refreshing the tenant");
-        bar.enable_steady_tick(Duration::from_millis(100));
-        Progress(Some(bar))
-    }
-
-    fn step(&self, message: &str) {
-        if let Some(bar) = &self.0 {
-            bar.set_message(message.to_string());
-        }
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
-    }
+/// Progress of a refresh, as it happens: what an observer (the CLI's spinner) shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshEvent {
+    /// The first round: the PAM setting, the policies, the requested groups, principals,
+    /// roles and role groups, all at once.
+    Started,
+    /// The second round: the groups and role groups only the policies and the PAM default
+    /// name.
+    PolicyTargets,
+    /// The contents of roles found in the second round.
+    RoleContents,
+    /// The refresh ended, read or failed.
+    Finished,
 }
 
 /// Runs `read` for every name at once (the client's permits limit what is in flight) and
@@ -109,7 +89,26 @@ impl Client {
     /// the PAM default names (with members), the requested principals, and the contents of
     /// the requested roles and role groups (plus those the policies target).
     pub async fn refresh(&self, req: &RefreshRequest) -> Result<model::TenantSnapshot, TenantError> {
-        let progress = Progress::start(self);
+        self.refresh_observed(req, &|_| {}).await
+    }
+
+    /// [`Client::refresh`], telling `on_event` how far it got.
+    pub async fn refresh_observed(
+        &self,
+        req: &RefreshRequest,
+        on_event: &(dyn Fn(RefreshEvent) + Sync),
+    ) -> Result<model::TenantSnapshot, TenantError> {
+        on_event(RefreshEvent::Started);
+        let snapshot = self.read_snapshot(req, on_event).await;
+        on_event(RefreshEvent::Finished);
+        snapshot
+    }
+
+    async fn read_snapshot(
+        &self,
+        req: &RefreshRequest,
+        on_event: &(dyn Fn(RefreshEvent) + Sync),
+    ) -> Result<model::TenantSnapshot, TenantError> {
         let requested_groups = keyed(&req.groups);
 
         let pam_and_policies = async {
@@ -150,7 +149,7 @@ impl Client {
         let (mut groups, principals) = groups_and_principals?;
         let (mut role_group_roles, mut role_cmdlets, catalog) = roles?;
         let name_holders = name_holders?;
-        progress.step("reading groups and roles the policies name");
+        on_event(RefreshEvent::PolicyTargets);
 
         // Groups and role groups only the tenant names: a second, usually small, round.
         let mut extra_groups: BTreeSet<String> =
@@ -178,7 +177,7 @@ impl Client {
         }));
         roles.retain(|r| catalog.is_none() && !role_cmdlets.contains_key(&normalize::principal(r)));
         if !roles.is_empty() {
-            progress.step("reading role contents");
+            on_event(RefreshEvent::RoleContents);
             role_cmdlets.extend(self.read_roles(&roles).await?);
         }
 

@@ -77,7 +77,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let rt = pipeline::runtime()?;
     rt.block_on(async {
         let conn = pipeline::connect(ctx, config).await?;
-        let snapshot = pipeline::refresh(&conn, &pipeline::refresh_request(config, state.as_ref())).await?;
+        let snapshot = pipeline::refresh(ctx, &conn, &pipeline::refresh_request(config, state.as_ref())).await?;
         let plan = match saved {
             Some(saved) => {
                 // The file is not trusted: the plan is made again from the same inputs and

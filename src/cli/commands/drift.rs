@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use crate::cli::connect::{self, RefreshProgress};
 use crate::cli::load::VarArgs;
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
@@ -15,7 +16,7 @@ use crate::model::Address;
 use crate::output::markdown::{self, MarkdownOptions};
 use crate::output::render::Format;
 use crate::plan::{PlanMode, PlanOptions};
-use crate::tenant::{self, ClientOptions, ConnectOptions, RetryPolicy};
+use crate::tenant::{ClientOptions, ConnectOptions, RetryPolicy};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -69,14 +70,17 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
 
     let rt = pipeline::runtime()?;
     let read = rt.block_on(async {
-        let conn =
-            tenant::connect(tenant_block, options, &ctx.printer).await.map_err(pipeline::tenant_error)?;
+        let conn = connect::connect(&ctx.printer, tenant_block, options).await?;
         let cached = if args.no_cache {
             Err(cache::Unusable::Missing)
         } else {
             cache::load(&ctx.dir, conn.client.tenant(), &conn.client.endpoints().graph)
         };
-        let read = drift::refresh::read(&conn.client, &request, cached).await.map_err(pipeline::tenant_error);
+        let progress = RefreshProgress::new(&ctx.printer);
+        let read = drift::refresh::read(&conn.client, &request, cached, &|e| progress.show(e))
+            .await
+            .map_err(pipeline::tenant_error);
+        drop(progress);
         let stats = conn.client.stats();
         ctx.printer.debug(format_args!("drift read: {} requests", stats.total()));
         read

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
 
+use crate::cli::connect;
 use crate::cli::load::{VarArgs, load_configuration};
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
@@ -58,10 +59,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let keep_tenant_block = existing_configuration(&out, &source)?;
     let rt = pipeline::runtime()?;
     let snapshot = rt.block_on(async {
-        let conn = tenant::connect(&source.tenant, tenant::ConnectOptions::default(), &ctx.printer)
-            .await
-            .map_err(pipeline::tenant_error)?;
-        let snapshot = pipeline::refresh(&conn, &RefreshRequest::default()).await;
+        let conn = connect::connect(&ctx.printer, &source.tenant, tenant::ConnectOptions::default()).await?;
+        let snapshot = pipeline::refresh(ctx, &conn, &RefreshRequest::default()).await;
         conn.close().await;
         snapshot
     })?;

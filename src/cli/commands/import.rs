@@ -52,7 +52,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let rt = pipeline::runtime()?;
     let (entry, snapshot) = rt.block_on(async {
         let conn = pipeline::connect(ctx, config).await?;
-        let snapshot = pipeline::refresh(&conn, &pipeline::refresh_request(config, state.as_ref())).await?;
+        let snapshot =
+            pipeline::refresh(ctx, &conn, &pipeline::refresh_request(config, state.as_ref())).await?;
         let found = match import::find(address, &args.id, config, &snapshot) {
             Ok(id) => id,
             // A group the configuration does not name is not in the snapshot: look it up to

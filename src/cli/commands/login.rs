@@ -81,13 +81,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let options = ClientOptions::default();
     let rt = pipeline::runtime()?;
     let signed = rt.block_on(async {
-        let transport = Transport::new(
-            options.retry,
-            options.ca_cert.as_deref(),
-            target.endpoints.all_loopback(),
-            ctx.printer.clone(),
-        )
-        .map_err(pipeline::tenant_error)?;
+        let transport =
+            Transport::new(options.retry, options.ca_cert.as_deref(), target.endpoints.all_loopback())
+                .map_err(pipeline::tenant_error)?;
         let login = &target.endpoints.login;
         let prompt = auth::start_device_code(&transport, login, &target.tenant)
             .await

@@ -69,7 +69,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let rt = pipeline::runtime()?;
     let (planned, snapshot) = rt.block_on(async {
         let conn = pipeline::connect(ctx, config).await?;
-        let snapshot = pipeline::refresh(&conn, &pipeline::refresh_request(config, state.as_ref())).await?;
+        let snapshot =
+            pipeline::refresh(ctx, &conn, &pipeline::refresh_request(config, state.as_ref())).await?;
         ctx.printer.exchange_warnings(&conn.client.take_warnings());
         let planned = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &args.options());
         Ok::<_, CliError>((planned, snapshot))

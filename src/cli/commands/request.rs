@@ -168,7 +168,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let (store, mut session) = signed_in(ctx, &args.tenant)?;
     let rt = pipeline::runtime()?;
     rt.block_on(async {
-        let client = session.client(&ctx.printer, Utc::now()).await.map_err(pipeline::tenant_error)?;
+        let client = session.client(Utc::now()).await.map_err(pipeline::tenant_error)?;
         let result = dispatch(&args.command, ctx, &client, &session.upn).await;
         // Keep renewed tokens for the next command, whatever the outcome.
         if session.absorb(&client, Utc::now()).await
