@@ -59,7 +59,7 @@ async fn check(
 ) -> (refresh::DriftRead, Report) {
     let req = request();
     let t = Instant::now();
-    let read = refresh::read(c, &req, cached).await.expect("drift read");
+    let read = refresh::read(c, &req, cached, &|_| {}).await.expect("drift read");
     let read_took = t.elapsed();
     let t = Instant::now();
     let owned;

@@ -8,7 +8,6 @@
 use std::collections::BTreeSet;
 
 use pamform::emulator::{RunningEmulator, Seed};
-use pamform::output::Printer;
 use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RefreshRequest, Secret};
 use serde_json::{Value, json};
 
@@ -124,7 +123,7 @@ pub fn client_at(
     let endpoints = Endpoints { login: base.clone(), exchange: base.clone(), graph: base };
     let credential =
         Credential::Secret { client_id: client_id.to_string(), secret: Secret::new(secret.to_string()) };
-    Client::new(tenant, endpoints, credential, options, Printer::plain()).expect("client")
+    Client::new(tenant, endpoints, credential, options).expect("client")
 }
 
 /// What a configuration of this tenant names: every approver group, 150 principals that are

@@ -69,7 +69,7 @@ fn fast_retries() -> ClientOptions {
 }
 
 fn client_with(emu: &RunningEmulator, credential: Credential, options: ClientOptions) -> Client {
-    Client::new(&emu.tenant_domain, endpoints(emu), credential, options, Printer::plain()).unwrap()
+    Client::new(&emu.tenant_domain, endpoints(emu), credential, options).unwrap()
 }
 
 fn client(emu: &RunningEmulator) -> Client {
@@ -397,7 +397,7 @@ async fn exchange_errors_and_cmdlet_helpers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_code_sign_in_acts_as_the_user() {
     let emu = start(seed(), Faults::default()).await;
-    let transport = Transport::new(RetryPolicy::default(), None, true, Printer::plain()).unwrap();
+    let transport = Transport::new(RetryPolicy::default(), None, true).unwrap();
     let prompt = auth::start_device_code(&transport, &emu.base_url, &emu.tenant_domain).await.unwrap();
     assert!(!prompt.user_code.is_empty() && !prompt.verification_uri.is_empty());
     let approve = json!({"user_code": prompt.user_code, "user": upn("alice")});
@@ -434,10 +434,10 @@ fn tenant_block(emulator: Option<std::path::PathBuf>) -> model::Tenant {
 async fn connect_starts_the_embedded_emulator() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("tenant.json");
-    let conn = pamform::tenant::connect(
+    let conn = pamform::cli::connect::connect(
+        &Printer::plain(),
         &tenant_block(Some(data.clone())),
         ConnectOptions::default(),
-        &Printer::plain(),
     )
     .await
     .unwrap();
@@ -449,8 +449,7 @@ async fn connect_starts_the_embedded_emulator() {
     // Plain http to a real host is refused before anything is sent.
     let mut remote = tenant_block(None);
     remote.exchange_url = Some(Spanned::new("http://outlook.example.com".to_string(), Span::default()));
-    let err =
-        pamform::tenant::connect(&remote, ConnectOptions::default(), &Printer::plain()).await.unwrap_err();
+    let err = pamform::tenant::connect(&remote, ConnectOptions::default()).unwrap_err();
     assert!(err.to_string().contains("plain http"), "{err}");
 }
 
@@ -497,15 +496,14 @@ fn verbose_child() {
         )
         .await;
         let printer = Printer::new(ColorMode::Never, false, true);
+        pamform::cli::connect::install_log(&printer);
         let key = auth::CertificateKey::from_pem(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap();
         let by_cert = Credential::Certificate { client_id: emu.app.client_id.clone(), key };
         for credential in [app(&emu), by_cert] {
-            let c =
-                Client::new(&emu.tenant_domain, endpoints(&emu), credential, fast_retries(), printer.clone())
-                    .unwrap();
+            let c = Client::new(&emu.tenant_domain, endpoints(&emu), credential, fast_retries()).unwrap();
             c.refresh(&request()).await.unwrap();
         }
-        let transport = Transport::new(RetryPolicy::default(), None, true, printer.clone()).unwrap();
+        let transport = Transport::new(RetryPolicy::default(), None, true).unwrap();
         let prompt = auth::start_device_code(&transport, &emu.base_url, &emu.tenant_domain).await.unwrap();
         let approve = json!({"user_code": prompt.user_code, "user": upn("bob")});
         control(&emu, reqwest::Method::POST, "devicecode/approve", Some(approve)).await;
@@ -518,8 +516,7 @@ fn verbose_child() {
         )
         .await
         .unwrap();
-        let c = Client::new(&emu.tenant_domain, endpoints(&emu), signed.credential, fast_retries(), printer)
-            .unwrap();
+        let c = Client::new(&emu.tenant_domain, endpoints(&emu), signed.credential, fast_retries()).unwrap();
         c.get_requests(None).await.unwrap();
     });
 }
