@@ -106,7 +106,7 @@ pub fn save(dir: &Path, cache: &DriftCache) -> std::io::Result<()> {
     }
     let mut bytes = serde_json::to_vec(cache).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
-    crate::state::write_atomic(&file, &bytes)
+    crate::files::write_atomic(&file, &bytes)
 }
 
 #[cfg(test)]

@@ -206,7 +206,7 @@ fn tls_acceptor(addr: SocketAddr) -> Result<(tokio_rustls::TlsAcceptor, PathBuf)
     let pem = certified.cert.pem();
     let path =
         std::env::temp_dir().join(format!("pamform-emulator-{}-{}.pem", std::process::id(), addr.port()));
-    store::write_atomic(&path, pem.as_bytes()).map_err(|e| tls(&e))?;
+    crate::files::write_atomic(&path, pem.as_bytes()).map_err(|e| tls(&e))?;
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)

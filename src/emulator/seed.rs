@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::wire::exchange::recipient_type;
 
@@ -304,12 +303,9 @@ pub enum SeedError {
 
 /// Hex SHA-256 of a client secret.
 pub fn secret_hash(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
+    crate::files::sha256_hex(secret.as_bytes())
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 impl Seed {
     /// The shipped default tenant.

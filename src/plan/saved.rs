@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::attributes::Attrs;
 use super::{Plan, ResourceChange};
 use crate::model::{Sources, TenantSnapshot};
-use crate::state::{State, hex, write_atomic};
+use crate::files::{sha256_hex, write_atomic};
+use crate::state::State;
 
 pub const FORMAT: &str = "pamform-plan";
 /// 2: the configuration hash names files relative to the configuration directory and hashes
@@ -191,11 +191,11 @@ impl SavedPlan {
 }
 
 fn checksum(body: &Value) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(serde_json::to_vec(body).expect("serialises"))))
+    format!("sha256:{}", sha256_hex(&serde_json::to_vec(body).expect("serialises")))
 }
 
 fn digest_of<T: Serialize>(v: &T) -> String {
-    hex(&Sha256::digest(serde_json::to_vec(v).expect("serialises")))
+    sha256_hex(&serde_json::to_vec(v).expect("serialises"))
 }
 
 /// A fingerprint of every object in a snapshot, keyed so that changes can be named.
@@ -235,21 +235,23 @@ pub fn configuration_hash(sources: &Sources, variables: &[(String, String)]) -> 
     files.sort();
     let mut variables: Vec<&(String, String)> = variables.iter().collect();
     variables.sort();
-    let mut h = Sha256::new();
+    // Each part length-prefixed, so that no two different inputs give the same bytes.
+    let mut bytes = Vec::new();
     for (name, text) in files {
-        for part in [name.as_bytes(), text.as_bytes()] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part);
-        }
+        push_part(&mut bytes, name.as_bytes());
+        push_part(&mut bytes, text.as_bytes());
     }
-    h.update([0xff]);
+    bytes.push(0xff);
     for (k, v) in variables {
-        for part in [k.as_bytes(), v.as_bytes()] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part);
-        }
+        push_part(&mut bytes, k.as_bytes());
+        push_part(&mut bytes, v.as_bytes());
     }
-    format!("sha256:{}", hex(&h.finalize()))
+    format!("sha256:{}", sha256_hex(&bytes))
+}
+
+fn push_part(bytes: &mut Vec<u8>, part: &[u8]) {
+    bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(part);
 }
 
 /// The message that refuses a stale plan: what is wrong, the first few reasons, and what to

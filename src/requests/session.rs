@@ -275,7 +275,7 @@ impl SessionStore {
         #[cfg(not(unix))]
         builder.create(dir).map_err(|e| self.io("create the directory of", e))?;
         let bytes = serde_json::to_vec_pretty(session).map_err(|e| self.io("encode", e))?;
-        crate::state::write_atomic(&self.path, &bytes).map_err(|e| self.io("write", e))?;
+        crate::files::write_atomic(&self.path, &bytes).map_err(|e| self.io("write", e))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
