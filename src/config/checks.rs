@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::MAX_POLICIES;
 use crate::diagnostic::{Diagnostic, Diagnostics, codes};
 use crate::model::normalize::principal;
 use crate::model::{Address, Configuration, Moved, Span};
+use crate::wire::exchange::MAX_POLICIES;
 
 pub fn run(config: &Configuration, diags: &mut Diagnostics) {
     let groups = config.groups.iter().map(|(a, g)| (principal(&g.email.value), a, g.email.span));

@@ -25,7 +25,7 @@ pub use crate::diagnostic::{
     to_report,
 };
 pub use syntax::{parse_file, parse_text};
-pub use variables::{ENV_PREFIX, VarInputs, variable_pairs};
+pub use variables::{VarInputs, variable_pairs};
 
 use crate::model::{Configuration, Sources};
 
@@ -33,8 +33,6 @@ use crate::model::{Configuration, Sources};
 pub const CONFIG_SUFFIX: &str = ".pam.hcl";
 /// Variable value files end with this.
 pub const VARS_SUFFIX: &str = ".pamvars.hcl";
-/// Microsoft's limit of access policies per tenant.
-pub const MAX_POLICIES: usize = 30;
 
 /// A successfully loaded configuration, with the warnings found on the way.
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@ use super::functions::base_context;
 use super::syntax::{BlockRef, did_you_mean, span_of};
 use super::values::VarType;
 use crate::diagnostic::{Diagnostic, Diagnostics, codes};
+use crate::env::VAR_PREFIX;
 use crate::model::{Configuration, FileId, Span};
 
 /// Variable values given outside the configuration files.
@@ -24,9 +25,6 @@ pub struct VarInputs {
     pub env: Vec<(String, String)>,
 }
 
-/// The environment variable prefix for variable values.
-pub const ENV_PREFIX: &str = "PAMFORM_VAR_";
-
 impl VarInputs {
     /// Collects `PAMFORM_VAR_*` from the process environment, with `--var` assignments. The
     /// one place the environment is read for variable values.
@@ -36,12 +34,7 @@ impl VarInputs {
     /// not UTF-8 is read with U+FFFD in place of the bytes that are not, as the configuration
     /// is UTF-8 text.
     pub fn from_env(cli: Vec<(String, String)>) -> Self {
-        let env = std::env::vars_os()
-            .filter_map(|(k, v)| {
-                let name = k.to_str()?.strip_prefix(ENV_PREFIX)?;
-                (!name.is_empty()).then(|| (name.to_string(), v.to_string_lossy().into_owned()))
-            })
-            .collect();
+        let env = crate::env::with_prefix(VAR_PREFIX);
         VarInputs { cli, env }
     }
 
@@ -198,7 +191,7 @@ impl<'b, 'a> Declared<'b, 'a> {
             return self.text_value(raw, "--var", diags);
         }
         if let Some((_, raw)) = inputs.env.iter().rev().find(|(n, _)| n == name) {
-            return self.text_value(raw, &format!("{ENV_PREFIX}{name}"), diags);
+            return self.text_value(raw, &format!("{VAR_PREFIX}{name}"), diags);
         }
         if let Some(fv) = files.get(name) {
             return self.convert(fv.value.clone(), Some(fv.span), "a .pamvars.hcl file", diags);
@@ -222,7 +215,7 @@ impl<'b, 'a> Declared<'b, 'a> {
             Diagnostic::error(codes::MISSING_VARIABLE, format!("variable `{name}` has no value"))
                 .with_label(self.block.header(), "declared here without a default")
                 .with_help(format!(
-                    "pass --var {name}=VALUE, set {ENV_PREFIX}{name}, add it to a .pamvars.hcl file, or give it a default"
+                    "pass --var {name}=VALUE, set {VAR_PREFIX}{name}, add it to a .pamvars.hcl file, or give it a default"
                 )),
         );
         Err(())

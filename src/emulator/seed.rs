@@ -306,7 +306,6 @@ pub fn secret_hash(secret: &str) -> String {
     crate::files::sha256_hex(secret.as_bytes())
 }
 
-
 impl Seed {
     /// The shipped default tenant.
     pub fn default_seed() -> Result<Seed, SeedError> {

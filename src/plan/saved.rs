@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use super::attributes::Attrs;
 use super::{Plan, ResourceChange};
-use crate::model::{Sources, TenantSnapshot};
 use crate::files::{sha256_hex, write_atomic};
+use crate::model::{Sources, TenantSnapshot};
 use crate::state::State;
 
 pub const FORMAT: &str = "pamform-plan";

@@ -9,10 +9,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::env::CACHE_DIR;
 use crate::tenant::{Client, ClientOptions, Credential, DelegatedSignIn, Endpoints, Resource, Secret};
 
 /// Overrides the cache directory (tests, unusual setups).
-const ENV_CACHE_DIR: &str = "PAMFORM_CACHE_DIR";
 /// Name of the session file inside the cache directory.
 const SESSION_FILE: &str = "session.json";
 /// Version of the file's format.
@@ -21,7 +21,7 @@ const FORMAT_VERSION: u32 = 1;
 /// Why a session could not be read, written or used.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("cannot find a cache directory: set {ENV_CACHE_DIR}, XDG_CACHE_HOME or HOME")]
+    #[error("cannot find a cache directory: set {CACHE_DIR}, XDG_CACHE_HOME or HOME")]
     NoCacheDir,
     #[error("cannot {action} the sign-in cache {path}: {message}")]
     Io { action: &'static str, path: String, message: String },
@@ -42,7 +42,7 @@ pub enum SessionError {
 /// The cache directory: PAMFORM_CACHE_DIR, else XDG_CACHE_HOME/pamform, else ~/.cache/pamform.
 fn cache_dir_from(var: impl Fn(&str) -> Option<String>) -> Result<PathBuf, SessionError> {
     let get = |name: &str| var(name).filter(|v| !v.trim().is_empty()).map(PathBuf::from);
-    if let Some(dir) = get(ENV_CACHE_DIR) {
+    if let Some(dir) = get(CACHE_DIR) {
         return Ok(dir);
     }
     if let Some(xdg) = get("XDG_CACHE_HOME").filter(|p| p.is_absolute()) {
@@ -53,7 +53,7 @@ fn cache_dir_from(var: impl Fn(&str) -> Option<String>) -> Result<PathBuf, Sessi
 
 /// The session file in the process's cache directory.
 fn session_path() -> Result<PathBuf, SessionError> {
-    Ok(cache_dir_from(|n| std::env::var(n).ok())?.join(SESSION_FILE))
+    Ok(cache_dir_from(crate::env::get)?.join(SESSION_FILE))
 }
 
 /// A signed-in user, as stored. `Debug` never shows the tokens.
@@ -324,7 +324,7 @@ mod tests {
         let vars = |pairs: &'static [(&'static str, &'static str)]| {
             move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
         };
-        const ALL: &[(&str, &str)] = &[(ENV_CACHE_DIR, "/o"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
+        const ALL: &[(&str, &str)] = &[(CACHE_DIR, "/o"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
         assert_eq!(cache_dir_from(vars(ALL)).unwrap(), PathBuf::from("/o"));
         assert_eq!(cache_dir_from(vars(&ALL[1..])).unwrap(), PathBuf::from("/x/pamform"));
         assert_eq!(cache_dir_from(vars(&ALL[2..])).unwrap(), PathBuf::from("/h/.cache/pamform"));

@@ -17,15 +17,10 @@ use super::error::{self, Api, TenantError};
 use super::http::{Body, Incoming, Outgoing, TokenSource, Transport};
 use super::retry::Idempotency;
 use super::secret::Secret;
+use crate::env::{
+    CLIENT_CERTIFICATE, CLIENT_CERTIFICATE_KEY, CLIENT_ID, CLIENT_SECRET, FEDERATED_TOKEN_FILE,
+};
 use crate::wire::oauth;
-
-/// Environment variables that carry app-only credentials.
-pub const ENV_TENANT_ID: &str = "PAMFORM_TENANT_ID";
-pub const ENV_CLIENT_ID: &str = "PAMFORM_CLIENT_ID";
-pub const ENV_CLIENT_SECRET: &str = "PAMFORM_CLIENT_SECRET";
-pub const ENV_CLIENT_CERTIFICATE: &str = "PAMFORM_CLIENT_CERTIFICATE";
-pub const ENV_CLIENT_CERTIFICATE_KEY: &str = "PAMFORM_CLIENT_CERTIFICATE_KEY";
-pub const ENV_FEDERATED_TOKEN_FILE: &str = "PAMFORM_FEDERATED_TOKEN_FILE";
 
 /// The resources pamform gets tokens for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -161,36 +156,36 @@ impl Credential {
     /// Reads app-only credentials from the process environment; `None` when
     /// PAMFORM_CLIENT_ID is not set.
     pub fn from_env() -> Result<Option<Credential>, TenantError> {
-        Self::from_vars(|name| std::env::var(name).ok())
+        Self::from_vars(crate::env::get)
     }
 
     /// Reads app-only credentials through `var` (the environment, or a map in tests).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<Credential>, TenantError> {
         let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let Some(client_id) = get(ENV_CLIENT_ID) else {
-            let stray = [ENV_CLIENT_SECRET, ENV_CLIENT_CERTIFICATE, ENV_FEDERATED_TOKEN_FILE];
+        let Some(client_id) = get(CLIENT_ID) else {
+            let stray = [CLIENT_SECRET, CLIENT_CERTIFICATE, FEDERATED_TOKEN_FILE];
             if let Some(name) = stray.iter().find(|n| get(n).is_some()) {
                 return Err(TenantError::Config(format!(
-                    "{name} is set but {ENV_CLIENT_ID} is not; set {ENV_CLIENT_ID}"
+                    "{name} is set but {CLIENT_ID} is not; set {CLIENT_ID}"
                 )));
             }
             return Ok(None);
         };
         let client_id = client_id.trim().to_string();
-        let secret = get(ENV_CLIENT_SECRET);
-        let cert = get(ENV_CLIENT_CERTIFICATE);
-        let federated = get(ENV_FEDERATED_TOKEN_FILE);
+        let secret = get(CLIENT_SECRET);
+        let cert = get(CLIENT_CERTIFICATE);
+        let federated = get(FEDERATED_TOKEN_FILE);
         let given = [secret.is_some(), cert.is_some(), federated.is_some()].iter().filter(|b| **b).count();
         if given != 1 {
             return Err(TenantError::Config(format!(
-                "set exactly one of {ENV_CLIENT_SECRET}, {ENV_CLIENT_CERTIFICATE} or {ENV_FEDERATED_TOKEN_FILE} (found {given})"
+                "set exactly one of {CLIENT_SECRET}, {CLIENT_CERTIFICATE} or {FEDERATED_TOKEN_FILE} (found {given})"
             )));
         }
         if let Some(secret) = secret {
             return Ok(Some(Credential::Secret { client_id, secret: Secret::new(secret) }));
         }
         if let Some(cert_path) = cert {
-            let key_path = get(ENV_CLIENT_CERTIFICATE_KEY).unwrap_or_else(|| cert_path.clone());
+            let key_path = get(CLIENT_CERTIFICATE_KEY).unwrap_or_else(|| cert_path.clone());
             let cert_pem = read_file("the client certificate", Path::new(&cert_path))?;
             let key_pem = read_file("the client certificate key", Path::new(&key_path))?;
             let key =
@@ -541,23 +536,20 @@ mod tests {
     #[test]
     fn env_credentials_need_exactly_one_kind() {
         assert!(Credential::from_vars(vars(&[])).unwrap().is_none());
-        let c = Credential::from_vars(vars(&[(ENV_CLIENT_ID, "app"), (ENV_CLIENT_SECRET, "s3cr3t")]))
-            .unwrap()
-            .unwrap();
+        let c =
+            Credential::from_vars(vars(&[(CLIENT_ID, "app"), (CLIENT_SECRET, "s3cr3t")])).unwrap().unwrap();
         assert!(matches!(&c, Credential::Secret { client_id, .. } if client_id == "app"));
         assert!(!format!("{c:?}").contains("s3cr3t"));
         let both = Credential::from_vars(vars(&[
-            (ENV_CLIENT_ID, "app"),
-            (ENV_CLIENT_SECRET, "s"),
-            (ENV_FEDERATED_TOKEN_FILE, "/f"),
+            (CLIENT_ID, "app"),
+            (CLIENT_SECRET, "s"),
+            (FEDERATED_TOKEN_FILE, "/f"),
         ]));
         assert!(both.unwrap_err().to_string().contains("exactly one"));
-        let orphan = Credential::from_vars(vars(&[(ENV_CLIENT_SECRET, "s")]));
-        assert!(orphan.unwrap_err().to_string().contains(ENV_CLIENT_ID));
-        let missing = Credential::from_vars(vars(&[
-            (ENV_CLIENT_ID, "app"),
-            (ENV_CLIENT_CERTIFICATE, "/nonexistent/c.pem"),
-        ]));
+        let orphan = Credential::from_vars(vars(&[(CLIENT_SECRET, "s")]));
+        assert!(orphan.unwrap_err().to_string().contains(CLIENT_ID));
+        let missing =
+            Credential::from_vars(vars(&[(CLIENT_ID, "app"), (CLIENT_CERTIFICATE, "/nonexistent/c.pem")]));
         assert!(missing.unwrap_err().to_string().contains("/nonexistent/c.pem"));
     }
 

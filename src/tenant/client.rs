@@ -12,10 +12,8 @@ use super::auth::{Credential, Tokens};
 use super::error::TenantError;
 use super::http::{Stats, Transport};
 use super::retry::RetryPolicy;
+use crate::env::CA_CERT;
 use crate::wire::{exchange, oauth};
-
-/// Environment variable naming an extra CA bundle (PEM) to trust.
-const ENV_CA_CERT: &str = "PAMFORM_CA_CERT";
 
 /// Default number of concurrent Graph requests per tenant.
 const DEFAULT_GRAPH_CONCURRENCY: usize = 16;
@@ -120,7 +118,7 @@ impl Default for ClientOptions {
             retry: RetryPolicy::default(),
             exchange_concurrency: exchange::DEFAULT_CONCURRENCY,
             graph_concurrency: DEFAULT_GRAPH_CONCURRENCY,
-            ca_cert: std::env::var_os(ENV_CA_CERT).filter(|v| !v.is_empty()).map(PathBuf::from),
+            ca_cert: crate::env::path(CA_CERT).map(PathBuf::from),
         }
     }
 }

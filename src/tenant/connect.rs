@@ -2,9 +2,10 @@
 //! Microsoft's) and credentials from the environment to a [`Client`]. An embedded emulator
 //! is the caller's business: it starts one and builds the client for its base URL.
 
-use super::auth::{Credential, ENV_TENANT_ID};
+use super::auth::Credential;
 use super::client::{Client, ClientOptions, Endpoints};
 use super::error::TenantError;
+use crate::env::TENANT_ID;
 use crate::model;
 
 /// How to connect.
@@ -47,7 +48,6 @@ fn tenant_id(tenant: &model::Tenant) -> Result<String, TenantError> {
     if !id.is_empty() {
         return Ok(id.to_string());
     }
-    std::env::var(ENV_TENANT_ID).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| {
-        TenantError::Config(format!("no tenant id: set the tenant block's id or {ENV_TENANT_ID}"))
-    })
+    crate::env::get(TENANT_ID)
+        .ok_or_else(|| TenantError::Config(format!("no tenant id: set the tenant block's id or {TENANT_ID}")))
 }

@@ -1,5 +1,6 @@
 //! Microsoft Graph v1.0 reads: groups, members, users, `$batch` and `groups/delta`. (**doc**)
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -190,29 +191,35 @@ pub const BATCH_PATH: &str = "/v1.0/$batch";
 /// `Retry-After` on throttled responses, in seconds. (**doc**)
 pub const RETRY_AFTER_HEADER: &str = "Retry-After";
 
+/// RFC 3986 unreserved characters: kept as they are in a query value.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+/// RFC 3986 `pchar` (unreserved, sub-delims, `:` and `@`): kept as they are in a path segment.
+const PATH_SEGMENT: &AsciiSet = &QUERY_VALUE
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
 /// Percent-encodes a query value: everything but RFC 3986 unreserved characters, so quotes
 /// and spaces survive inside `$batch` URLs too.
 pub fn encode_component(s: &str) -> String {
-    percent_encode(s, b"-._~")
-}
-
-fn percent_encode(s: &str, keep: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || keep.contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 /// Percent-encodes a path segment: everything but RFC 3986 `pchar` (unreserved, sub-delims,
 /// `:` and `@`), so a UPN stays readable (`/users/alice@contoso.com`, as Graph documents it)
 /// while `#EXT#` becomes `%23EXT%23` (**doc**: guests' `#` must be encoded).
 pub fn encode_segment(s: &str) -> String {
-    percent_encode(s, b"-._~!$&'()*+,;=:@")
+    utf8_percent_encode(s, PATH_SEGMENT).to_string()
 }
 
 /// Relative URL (to the version root) that finds a group by its primary SMTP address.

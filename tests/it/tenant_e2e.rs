@@ -302,9 +302,9 @@ async fn certificate_and_workload_identity_sign_in() {
     std::fs::write(&key_path, &key_pem).unwrap();
     let id = emu.app.client_id.clone();
     let cert = Credential::from_vars(vars(vec![
-        (auth::ENV_CLIENT_ID, id.clone()),
-        (auth::ENV_CLIENT_CERTIFICATE, cert_path.display().to_string()),
-        (auth::ENV_CLIENT_CERTIFICATE_KEY, key_path.display().to_string()),
+        (pamform::env::CLIENT_ID, id.clone()),
+        (pamform::env::CLIENT_CERTIFICATE, cert_path.display().to_string()),
+        (pamform::env::CLIENT_CERTIFICATE_KEY, key_path.display().to_string()),
     ]))
     .unwrap()
     .unwrap();
@@ -325,8 +325,8 @@ async fn certificate_and_workload_identity_sign_in() {
     };
     std::fs::write(&token_file, external("repo:contoso/pam-config:ref:refs/heads/feature")).unwrap();
     let federated = Credential::from_vars(vars(vec![
-        (auth::ENV_CLIENT_ID, id.clone()),
-        (auth::ENV_FEDERATED_TOKEN_FILE, token_file.display().to_string()),
+        (pamform::env::CLIENT_ID, id.clone()),
+        (pamform::env::FEDERATED_TOKEN_FILE, token_file.display().to_string()),
     ]))
     .unwrap()
     .unwrap();
