@@ -97,11 +97,11 @@ mod type_name {
 
     use crate::model::ResourceType;
 
-    pub fn serialize<S: Serializer>(t: &ResourceType, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(t: &ResourceType, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(t.as_str())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ResourceType, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ResourceType, D::Error> {
         let name = String::deserialize(d)?;
         ResourceType::from_name(&name)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown resource type `{name}`")))

@@ -2,7 +2,7 @@
 //! members, the PAM switch, every access policy referring to its group by reference — plus
 //! `import` blocks for every object, so that an existing tenant comes under management with
 //! a plan that shows only imports. Names are readable and stable, derived from group names
-//! and tasks. The [`import`] submodule finds the object an import id names.
+//! and tasks. The [`import`](mod@import) submodule finds the object an import id names.
 
 pub mod import;
 

@@ -1,9 +1,9 @@
 //! The diff: configuration vs refreshed tenant vs state, into a [`Plan`] of actions, each
 //! with its reason; a remote object belongs to one address (renames are moves, never
 //! destroy and create). [`build`] runs the steps in order, each in its own file: what the
-//! configuration wants ([`desired`]), which state entry and object each address owns
-//! ([`ownership`]), matching and diffing ([`diff`]), narrowing to `--target` ([`targets`]) and
-//! refusing what cannot be applied safely ([`safety`]). Normalisation lives in
+//! configuration wants (`desired`), which state entry and object each address owns
+//! (`ownership`), matching and diffing (`diff`), narrowing to `--target` (`targets`) and
+//! refusing what cannot be applied safely (`safety`). Normalisation lives in
 //! [`attributes`]; checks against the tenant in [`checks`]; what the refresh must read in
 //! [`scope`]; rendering elsewhere ([`crate::output`]). The plan is pure data: building it
 //! makes no calls, and what makes it impossible is a [`Diagnostic`] at the span to fix.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::env::CACHE_DIR;
+use crate::env::{CACHE_DIR, HOME, XDG_CACHE_HOME};
 use crate::tenant::{Client, ClientOptions, Credential, DelegatedSignIn, Endpoints, Resource, Secret};
 
 /// Overrides the cache directory (tests, unusual setups).
@@ -45,10 +45,10 @@ fn cache_dir_from(var: impl Fn(&str) -> Option<String>) -> Result<PathBuf, Sessi
     if let Some(dir) = get(CACHE_DIR) {
         return Ok(dir);
     }
-    if let Some(xdg) = get("XDG_CACHE_HOME").filter(|p| p.is_absolute()) {
+    if let Some(xdg) = get(XDG_CACHE_HOME).filter(|p| p.is_absolute()) {
         return Ok(xdg.join("pamform"));
     }
-    get("HOME").map(|h| h.join(".cache").join("pamform")).ok_or(SessionError::NoCacheDir)
+    get(HOME).map(|h| h.join(".cache").join("pamform")).ok_or(SessionError::NoCacheDir)
 }
 
 /// The session file in the process's cache directory.

@@ -49,7 +49,7 @@ pub struct CertificateKey {
 impl std::fmt::Debug for CertificateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CertificateKey")
-            .field("x5t#S256", &self.thumbprint)
+            .field(oauth::HEADER_X5T_S256, &self.thumbprint)
             .field("key", &Secret::new(""))
             .finish()
     }

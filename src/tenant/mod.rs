@@ -1,7 +1,7 @@
 //! The tenant client: sign-in, the Exchange admin API and Graph over HTTP, one retry policy,
 //! and the refresh that fetches a [`crate::model::TenantSnapshot`].
 //!
-//! [`connect`] turns a tenant block into a signed-in [`Client`]; [`Client::refresh`] reads
+//! [`connect()`] turns a tenant block into a signed-in [`Client`]; [`Client::refresh`] reads
 //! the live picture (telling an observer how far it got, as [`RefreshEvent`]s); the typed
 //! cmdlet helpers in [`exchange`] change it. Nothing here draws or prints: request lines go
 //! to the `log` crate at debug level, for the CLI to show at `-v`.

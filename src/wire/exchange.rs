@@ -59,9 +59,6 @@ impl InvokeCommandRequest {
     }
 }
 
-/// `@odata.type` marking a hashtable parameter. (**observed**)
-pub const HASHTABLE_ODATA_TYPE: &str = "#Exchange.GenericHashTable";
-
 /// A successful `InvokeCommand` response: `value` is always an array. (**observed**)
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct InvokeCommandResponse {
@@ -420,7 +417,6 @@ pub mod recipient_type {
     /// An Entra user without a mailbox: not a recipient, cannot be a member.
     pub const USER: &str = "User";
     pub const GUEST_USER: &str = "GuestUser";
-    pub const MAIL_UNIVERSAL_SECURITY_GROUP: &str = super::RECIPIENT_MAIL_UNIVERSAL_SECURITY_GROUP;
 
     /// Whether a recipient of this type is mail-enabled.
     pub fn is_mail_enabled(t: &str) -> bool {

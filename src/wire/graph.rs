@@ -244,11 +244,6 @@ pub fn user_url(id_or_upn: &str) -> String {
     format!("/users/{}?$select={USER_SELECT}", encode_segment(id_or_upn))
 }
 
-/// Relative URL that starts a `groups/delta` round (full enumeration, then a delta link).
-pub fn groups_delta_url() -> String {
-    groups_delta_url_selecting(DELTA_SELECT)
-}
-
 /// Relative URL that starts a `groups/delta` round selecting `select`.
 pub fn groups_delta_url_selecting(select: &str) -> String {
     format!("/groups/delta?$select={select}")
@@ -307,7 +302,6 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const DELTA_TOKEN_DAYS: i64 = 7;
 /// `@removed` reason for a deleted object or a member that left. (**doc**)
 pub const REMOVED_REASON_DELETED: &str = "deleted";
-pub const REMOVED_REASON_CHANGED: &str = "changed";
 
 /// `WWW-Authenticate` on a 401 from Graph. (**observed** shape)
 pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"\", \

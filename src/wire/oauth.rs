@@ -41,25 +41,6 @@ pub const PERMISSION_EXCHANGE_MANAGE_AS_APP: &str = "Exchange.ManageAsApp";
 pub const PERMISSION_GROUP_READ_ALL: &str = "Group.Read.All";
 pub const PERMISSION_USER_READ_ALL: &str = "User.Read.All";
 
-/// Form fields of a token request. (**doc**)
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct TokenRequest {
-    pub grant_type: String,
-    pub client_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_assertion_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_assertion: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-}
-
 /// A successful token response. (**doc**)
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenResponse {
@@ -128,13 +109,6 @@ pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
 /// Header of a certificate assertion naming the certificate's SHA-256 thumbprint. (**doc**)
 pub const HEADER_X5T_S256: &str = "x5t#S256";
 
-/// Device-code request form. (**doc**)
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeviceCodeRequest {
-    pub client_id: String,
-    pub scope: String,
-}
-
 /// Device-code response. (**doc**)
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceCodeResponse {
@@ -146,9 +120,6 @@ pub struct DeviceCodeResponse {
     pub message: String,
 }
 
-/// Header of a client assertion JWT signed with a certificate: PS256 and `x5t#S256`, the
-/// base64url SHA-256 thumbprint of the DER certificate. (**doc**)
-pub const ASSERTION_ALGORITHM: &str = "PS256";
 /// Lifetime we give client assertions. (**assumed**: Microsoft accepts up to 10 minutes.)
 pub const ASSERTION_LIFETIME_SECS: i64 = 600;
 
