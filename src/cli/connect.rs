@@ -1,19 +1,19 @@
 //! The CLI's side of the tenant client: connecting (starting the embedded emulator when the
-//! tenant block names a data file), the spinner that shows a refresh's [`RefreshEvent`]s, and
-//! the `log` bridge that prints the client's request log at `-v`. The client itself draws
-//! and prints nothing.
+//! tenant block names a data file), refreshing with the spinner of
+//! [`crate::views::progress::RefreshProgress`], and the `log` bridge that prints the client's
+//! request log at `-v`. The client itself draws and prints nothing.
 
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::OnceLock;
 
 use crate::cli::pipeline::tenant_error;
 use crate::cli::{CliError, ErrorKind};
 use crate::emulator::{self, EmulatorConfig, Faults, RunningEmulator};
 use crate::model::{self, TenantSnapshot};
-use crate::output::Printer;
 use crate::tenant::{
-    self, Client, ConnectOptions, Credential, Endpoints, RefreshEvent, RefreshRequest, Secret, TenantError,
+    self, Client, ConnectOptions, Credential, Endpoints, RefreshRequest, Secret, TenantError,
 };
+use crate::views::Printer;
+use crate::views::progress::RefreshProgress;
 
 /// A signed-in client for one tenant; keeps an embedded emulator running while it lives.
 #[derive(Debug)]
@@ -89,58 +89,6 @@ pub async fn refresh(
 ) -> Result<TenantSnapshot, TenantError> {
     let progress = RefreshProgress::new(printer);
     client.refresh_observed(req, &|e| progress.show(e)).await
-}
-
-/// A spinner on stderr while a refresh runs, when stderr is a terminal and neither `--quiet`
-/// nor `-v` is given (the request log would tear it). Drawn from the refresh's first event,
-/// cleared at its last or when this is dropped.
-pub struct RefreshProgress {
-    enabled: bool,
-    bar: Mutex<Option<indicatif::ProgressBar>>,
-}
-
-impl RefreshProgress {
-    pub fn new(printer: &Printer) -> Self {
-        RefreshProgress { enabled: printer.show_progress() && !printer.is_verbose(), bar: Mutex::new(None) }
-    }
-
-    /// Updates the spinner for one refresh event.
-    pub fn show(&self, event: RefreshEvent) {
-        if !self.enabled {
-            return;
-        }
-        let Ok(mut bar) = self.bar.lock() else { return };
-        let message = match event {
-            RefreshEvent::Started => "refreshing the tenant",
-            RefreshEvent::PolicyTargets => "reading groups and roles the policies name",
-            RefreshEvent::RoleContents => "reading role contents",
-            RefreshEvent::Finished => {
-                if let Some(b) = bar.take() {
-                    b.finish_and_clear();
-                }
-                return;
-            }
-        };
-        bar.get_or_insert_with(spinner).set_message(message);
-    }
-}
-
-fn spinner() -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(100));
-    bar
-}
-
-impl Drop for RefreshProgress {
-    fn drop(&mut self) {
-        if let Some(b) = self.bar.get_mut().ok().and_then(Option::take) {
-            b.finish_and_clear();
-        }
-    }
 }
 
 /// The printer the `log` bridge writes through, set once per process.

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::output::Printer;
+use crate::views::{self, Printer};
 
 /// How a successful command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,28 +61,13 @@ impl CliError {
     }
 }
 
-/// Sets miette's renderer with our colour decision.
-pub fn install_report_handler(color: bool) {
-    let _ = miette::set_hook(Box::new(move |_| {
-        Box::new(
-            miette::MietteHandlerOpts::new()
-                .color(color)
-                .unicode(color)
-                .terminal_links(false)
-                .context_lines(1)
-                .build(),
-        )
-    }));
-}
-
 pub fn exit_code(result: Result<Outcome, CliError>, printer: &Printer) -> ExitCode {
-    use std::io::Write;
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Differences) => ExitCode::from(2),
         Err(e) => {
             if !e.reported {
-                let _ = writeln!(printer.err(), "{:?}", e.report);
+                views::diagnostics::error(printer, &e.report);
             }
             ExitCode::from(e.exit_code())
         }

@@ -1,12 +1,11 @@
 //! Loading the configuration at the command-line edge: the shared `--var` flags, and one
-//! function every command that needs the configuration calls; it renders diagnostics
-//! (warnings too) through miette to stderr.
-
-use std::io::Write;
+//! function every command that needs the configuration calls; it shows diagnostics (warnings
+//! too) through [`crate::views::diagnostics`].
 
 use crate::config::{self, Loaded, VarInputs};
-use crate::diagnostic::{self, Diagnostics};
+use crate::diagnostic::Diagnostics;
 use crate::model::Sources;
+use crate::views;
 
 use super::{CliError, Context, ErrorKind};
 
@@ -29,13 +28,9 @@ impl VarArgs {
     }
 }
 
-/// Prints diagnostics to stderr through miette.
+/// Prints diagnostics to stderr.
 pub fn render_diagnostics(ctx: &Context, diagnostics: &Diagnostics, sources: &Sources) {
-    let mut err = ctx.printer.err();
-    for d in diagnostics {
-        let report = miette::Report::new(diagnostic::to_report(d, sources));
-        let _ = writeln!(err, "{report:?}");
-    }
+    views::diagnostics::print(&ctx.printer, diagnostics, sources);
 }
 
 /// Loads the configuration in `-C DIR`, printing warnings; on errors prints every
@@ -48,13 +43,7 @@ pub fn load_configuration(ctx: &Context, vars: &VarArgs) -> Result<Loaded, CliEr
         }
         Err(e) => {
             render_diagnostics(ctx, &e.diagnostics, &e.sources);
-            let n = e.diagnostics.error_count();
-            let _ = writeln!(
-                ctx.printer.err(),
-                "{n} error{} in the configuration; fix {} and run the command again",
-                if n == 1 { "" } else { "s" },
-                if n == 1 { "it" } else { "them" }
-            );
+            views::diagnostics::config_rejected(&ctx.printer, e.diagnostics.error_count(), "the command");
             Err(CliError::reported(ErrorKind::Config))
         }
     }

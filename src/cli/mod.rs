@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::output::{ColorMode, Printer};
+use crate::views::{self, ColorMode, Printer};
 pub use error::{CliError, ErrorKind, Outcome};
 
 /// What `pamform --version` and `pamform version` print after the name: the crate version and
@@ -93,7 +93,7 @@ pub fn main() -> ExitCode {
         }
     };
     let printer = Printer::new(cli.color, cli.quiet, cli.verbose);
-    error::install_report_handler(printer.color());
+    views::diagnostics::install(printer.color());
     connect::install_log(&printer);
     let ctx = Context { dir: cli.chdir.clone(), printer, verbose: cli.verbose };
     let result = run(cli.command, &ctx);

@@ -3,7 +3,6 @@
 //! diagnostics for the user.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 
 use crate::cli::connect::{self, Connection};
 use crate::cli::load::{VarArgs, load_configuration, render_diagnostics};
@@ -105,12 +104,7 @@ pub fn plan(
     match plan {
         Some(p) if !diagnostics.has_errors() => Ok(p),
         _ => {
-            let n = diagnostics.error_count();
-            let _ = writeln!(
-                ctx.printer.err(),
-                "the plan was rejected: {n} error{}",
-                if n == 1 { "" } else { "s" }
-            );
+            crate::views::diagnostics::plan_rejected(&ctx.printer, diagnostics.error_count());
             Err(CliError::reported(ErrorKind::Config))
         }
     }

@@ -5,7 +5,7 @@
 //! (`ownership`), matching and diffing (`diff`), narrowing to `--target` (`targets`) and
 //! refusing what cannot be applied safely (`safety`). Normalisation lives in
 //! [`attributes`]; checks against the tenant in [`checks`]; what the refresh must read in
-//! [`scope`]; rendering elsewhere ([`crate::output`]). The plan is pure data: building it
+//! [`scope`]; rendering elsewhere ([`crate::views`]). The plan is pure data: building it
 //! makes no calls, and what makes it impossible is a [`Diagnostic`] at the span to fix.
 
 pub mod attributes;

@@ -5,7 +5,7 @@ use crate::tenant::{Api, TenantError};
 use crate::wire::exchange::{class, refusal};
 
 use super::session::SessionError;
-use super::view::short_id;
+use super::status::short_id;
 
 /// Why a request command failed.
 #[derive(Debug, thiserror::Error)]

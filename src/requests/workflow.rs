@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::explain::{Action, RequestError, explain};
-use super::view::{self, RequestView, state};
+use super::status::{self, RequestView, state};
 use crate::model::PolicyTarget;
 use crate::tenant::Client;
 use crate::wire::exchange::{self as wx, ElevatedAccessRequest, cmdlet};
@@ -55,8 +55,8 @@ pub async fn all(client: &Client, now: DateTime<Utc>) -> Result<Vec<RequestView>
     let out = client.invoke(&wx::InvokeCommandRequest::new(cmdlet::GET_REQUEST)).await.map_err(read)?;
     let auths = client.get_authorizations().await.map_err(read)?;
     let mut views: Vec<RequestView> =
-        decode_items(out.value).iter().map(|r| view::build(r, &auths, now)).collect();
-    view::sort(&mut views);
+        decode_items(out.value).iter().map(|r| status::build(r, &auths, now)).collect();
+    status::sort(&mut views);
     Ok(views)
 }
 
@@ -102,13 +102,13 @@ pub async fn new_request(
     now: DateTime<Utc>,
 ) -> Result<(RequestView, Option<Approvers>), RequestError> {
     let task = wx::task::encode(target);
-    let label = view::task_label(&task);
+    let label = status::task_label(&task);
     let created = client
         .new_request(&task, reason, hours)
         .await
         .map_err(|e| explain(Action::New { task: &label }, e))?;
     let auths = client.get_authorizations().await.unwrap_or_default();
-    let v = view::build(&created, &auths, now);
+    let v = status::build(&created, &auths, now);
     let approvers = match created.approver_group.as_deref().filter(|g| !g.is_empty()) {
         Some(g) => Some(approvers(client, g).await),
         None => None,
@@ -160,7 +160,7 @@ fn foreign(v: &RequestView) -> RequestError {
     RequestError::Tenant(crate::tenant::TenantError::Config(format!(
         "{} is a {} item, not a PAM request; decide it where it was raised (the Microsoft 365 admin center)",
         v.id,
-        view::kind_label(&v.kind)
+        status::kind_label(&v.kind)
     )))
 }
 

@@ -108,7 +108,7 @@ fn text(plan: &Plan) -> String {
 }
 
 fn plan_text(plan: &Plan) -> String {
-    pamform::output::plan_text::render(plan)
+    pamform::views::plan::text::render(plan)
 }
 
 const BASIC: &str = r#"

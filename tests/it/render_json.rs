@@ -1,8 +1,8 @@
 //! The JSON plan: one snapshot per action kind, Terraform's field rules checked directly, and
 //! every output validated against `schemas/plan.schema.json`.
 
-use pamform::output::plan_json::{self, PlanMeta};
 use pamform::plan::Plan;
+use pamform::views::plan::json::{self as plan_json, PlanMeta};
 use serde_json::{Value, json};
 
 use crate::support::plans::{self, *};

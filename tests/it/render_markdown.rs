@@ -3,8 +3,8 @@
 
 use pamform::drift::{self, Report, Unmanaged};
 use pamform::model::ResourceType;
-use pamform::output::markdown::{self, GITHUB_COMMENT_LIMIT, MarkdownOptions};
 use pamform::plan::PlanMode;
+use pamform::views::markdown::{self, GITHUB_COMMENT_LIMIT, MarkdownOptions};
 
 use crate::support::plans::*;
 

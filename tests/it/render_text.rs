@@ -2,7 +2,7 @@
 //! block's rename, and an implied move with the block to write), and the summary line's move
 //! count.
 
-use pamform::output::plan_text;
+use pamform::views::plan::text as plan_text;
 
 use crate::support::plans::*;
 
@@ -128,7 +128,7 @@ fn a_policy_moved_to_another_task_leaves_the_old_one_ungated_for_good() {
     );
     assert!(out.contains("# note: Exchange\\Set-Mailbox will no longer be gated by this policy"), "{out}");
     assert!(!out.contains("briefly"), "{out}");
-    let md = pamform::output::markdown::render(&p, &pamform::output::markdown::MarkdownOptions::default());
+    let md = pamform::views::markdown::render(&p, &pamform::views::markdown::MarkdownOptions::default());
     assert!(md.contains("moved to `Exchange\\Set-User`"), "{md}");
     assert!(md.contains("once this policy gates its new target"), "{md}");
 }

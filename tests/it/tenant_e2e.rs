@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use pamform::emulator::{self, Faults, RunningEmulator, Seed};
 use pamform::model::{self, PolicyTarget, Span, Spanned};
-use pamform::output::{ColorMode, Printer};
 use pamform::tenant::auth::{self, Credential};
 use pamform::tenant::http::Transport;
 use pamform::tenant::{
     Client, ClientOptions, ConnectOptions, Endpoints, RefreshRequest, RetryPolicy, Secret, TenantError,
 };
+use pamform::views::{ColorMode, Printer};
 use serde_json::{Value, json};
 
 use crate::support::{APP_ID, APP_SECRET, DOMAIN, emulator_config, upn};

@@ -1,23 +1,24 @@
 //! `pamform apply`: plan and apply after an interactive "yes", or apply a saved plan exactly,
 //! refusing it when anything moved since it was made. Holds the state lock throughout.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::apply;
 use crate::apply::executor::TenantExecutor;
-use crate::apply::{self, Event};
 use crate::cli::load::VarArgs;
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
-use crate::model::{Address, ResourceType};
-use crate::output::plan_text;
-use crate::output::style::{self, paint};
+use crate::model::Address;
 use crate::plan::saved::{SavedPlan, configuration_hash, plan_differences, refusal};
-use crate::plan::{Action, Plan, PlanMode, PlanOptions};
+use crate::plan::{Plan, PlanMode, PlanOptions};
 use crate::state::State;
 use crate::state::lock::LockGuard;
+use crate::views::Printer;
+use crate::views::apply as apply_view;
+use crate::views::plan::text as plan_text;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -110,7 +111,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                     PlanMode::Normal
                 };
                 let plan = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &PlanOptions { mode, targets: args.target.clone() })?;
-                let _ = ctx.printer.out().write_all(plan_text::render_redacted(&plan, &config.sensitive).as_bytes());
+                ctx.printer.write_out(plan_text::render_redacted(&plan, &config.sensitive).as_bytes());
                 if !plan.has_changes() {
                     return write_back_refresh(ctx, &plan, state, &store);
                 }
@@ -121,7 +122,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             }
         };
         if !plan.has_changes() {
-            let _ = writeln!(ctx.printer.out(), "No changes. The tenant matches the configuration.");
+            apply_view::no_changes(&ctx.printer);
             return write_back_refresh(ctx, &plan, state, &store);
         }
         let mut state = state.unwrap_or_else(|| State::new(tenant_id.clone()));
@@ -135,7 +136,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         let interrupt = Arc::new(apply::Interrupt::default());
         let signals = watch_signals(ctx.printer.clone(), interrupt.clone());
         let result =
-            apply::run(&plan, &executor, &mut state, &store, &options, &interrupt, &|e| progress(printer, e)).await;
+            apply::run(&plan, &executor, &mut state, &store, &options, &interrupt, &|e| apply_view::event(printer, e)).await;
         signals.abort();
         ctx.printer.exchange_warnings(&conn.client.take_warnings());
         let report = result.map_err(|e| CliError::msg(ErrorKind::State, e))?;
@@ -157,11 +158,7 @@ fn write_back_refresh(
         return Ok(Outcome::Success);
     }
     store.save(&mut state).map_err(|e| CliError::msg(ErrorKind::State, e))?;
-    let what = if n == 1 { "resource" } else { "resources" };
-    let _ = writeln!(
-        ctx.printer.out(),
-        "State updated from the tenant: {n} {what} recorded with the ids and values found by the refresh."
-    );
+    apply_view::refreshed(&ctx.printer, n);
     Ok(Outcome::Success)
 }
 
@@ -169,10 +166,7 @@ fn write_back_refresh(
 /// Terraform does. Second: exit at once; state is consistent, as it is saved after every
 /// write. The handlers are installed before this returns, so that a signal that arrives as
 /// soon as the first operation starts is never the default one that kills the process.
-fn watch_signals(
-    printer: crate::output::Printer,
-    interrupt: Arc<apply::Interrupt>,
-) -> tokio::task::JoinHandle<()> {
+fn watch_signals(printer: Printer, interrupt: Arc<apply::Interrupt>) -> tokio::task::JoinHandle<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -190,7 +184,7 @@ fn watch_signals(
 
 #[cfg(unix)]
 async fn watch_unix(
-    printer: &crate::output::Printer,
+    printer: &Printer,
     interrupt: &apply::Interrupt,
     int: &mut tokio::signal::unix::Signal,
     term: &mut tokio::signal::unix::Signal,
@@ -203,36 +197,22 @@ async fn watch_unix(
         }
         received += 1;
         if received == 1 {
-            let _ = writeln!(
-                printer.err(),
-                "\n{}\nPlease wait for pamform to exit or data loss may occur.\nGracefully shutting down...",
-                paint(style::WARNING, "Interrupt received."),
-            );
+            apply_view::interrupted(printer);
             interrupt.trigger();
         } else {
-            let _ = writeln!(
-                printer.err(),
-                "\n{}",
-                paint(
-                    style::ERROR,
-                    "Two interrupts received. Exiting immediately: state records every operation that finished; operations in flight may have run in the tenant, run `pamform plan` to see where things stand."
-                )
-            );
+            apply_view::interrupted_again(printer);
             std::process::exit(1);
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn watch_ctrl_c(printer: crate::output::Printer, interrupt: Arc<apply::Interrupt>) {
+async fn watch_ctrl_c(printer: Printer, interrupt: Arc<apply::Interrupt>) {
     let mut received = 0;
     while tokio::signal::ctrl_c().await.is_ok() {
         received += 1;
         if received == 1 {
-            let _ = writeln!(
-                printer.err(),
-                "\nInterrupt received.\nPlease wait for pamform to exit or data loss may occur.\nGracefully shutting down..."
-            );
+            apply_view::interrupted_plain(&printer);
             interrupt.trigger();
         } else {
             std::process::exit(1);
@@ -248,132 +228,20 @@ fn confirm(ctx: &Context) -> Result<(), CliError> {
             "apply needs confirmation but there is no terminal to ask on; review with `pamform plan --out FILE` and run `pamform apply FILE`, or pass --auto-approve",
         ));
     }
-    let mut err = ctx.printer.err();
-    let _ = write!(
-        err,
-        "\n{}\n  pamform will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
-        paint(style::BOLD, "Do you want to perform these actions?")
-    );
-    let _ = err.flush();
+    apply_view::ask(&ctx.printer);
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
     if line.trim() != "yes" {
         return Err(CliError::msg(ErrorKind::Usage, "apply cancelled: nothing was changed"));
     }
-    let _ = writeln!(err);
+    apply_view::answered(&ctx.printer);
     Ok(())
 }
 
-fn verb(action: Action) -> (&'static str, &'static str) {
-    match action {
-        Action::Create => ("Creating...", "Creation complete"),
-        Action::Update => ("Modifying...", "Modifications complete"),
-        Action::Replace => ("Replacing...", "Replacement complete"),
-        Action::Delete => ("Destroying...", "Destruction complete"),
-        Action::NoOp => ("Recording in state...", "Recorded"),
-    }
-}
-
-/// Terraform's word for an operation that is taking a while.
-fn still(action: Action) -> &'static str {
-    match action {
-        Action::Create => "Still creating...",
-        Action::Update | Action::NoOp => "Still modifying...",
-        Action::Replace => "Still replacing...",
-        Action::Delete => "Still destroying...",
-    }
-}
-
-fn progress(printer: &crate::output::Printer, event: Event<'_>) {
-    match event {
-        Event::Started(c) => {
-            printer.note(format!("{}: {}", paint(style::BOLD, &c.address), verb(c.action).0))
-        }
-        Event::StillRunning(c, elapsed) => printer.note(format!(
-            "{}: {} [{}s elapsed]",
-            paint(style::BOLD, &c.address),
-            still(c.action),
-            elapsed.as_secs()
-        )),
-        Event::Finished(c, took, id) => {
-            let id = id.filter(|_| c.address.kind != ResourceType::PrivilegedAccess);
-            let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
-            printer.note(format!(
-                "{}: {} after {}s{id}",
-                paint(style::BOLD, &c.address),
-                verb(c.action).1,
-                took.as_secs()
-            ))
-        }
-        Event::Failed(c, e) => {
-            let _ = writeln!(
-                printer.err(),
-                "{}: {} {e}",
-                paint(style::BOLD, &c.address),
-                paint(style::ERROR, "failed:")
-            );
-        }
-        Event::Skipped(c, because) => printer.note(format!(
-            "{}: {} because {because} failed",
-            paint(style::BOLD, &c.address),
-            paint(style::WARNING, "skipped")
-        )),
-    }
-}
-
 fn summarize(ctx: &Context, plan: &Plan, report: &apply::Report) -> Result<Outcome, CliError> {
-    let added = report.count(|a| matches!(a, Action::Create | Action::Replace));
-    let changed = report.count(|a| a == Action::Update);
-    let destroyed = report.count(|a| matches!(a, Action::Delete | Action::Replace));
-    let imported = report
-        .succeeded
-        .iter()
-        .filter(|(a, _)| plan.change(a).is_some_and(|c| c.importing.is_some()))
-        .count();
-    let mut line = String::new();
-    if plan.mode == PlanMode::RefreshOnly {
-        line.push_str("Apply complete! The state now records the tenant's values.");
-    } else {
-        if imported > 0 {
-            line.push_str(&format!("{imported} imported, "));
-        }
-        line.push_str(&format!("{added} added, {changed} changed, {destroyed} destroyed."));
-        line = if report.is_success() {
-            format!("Apply complete! Resources: {line}")
-        } else if report.interrupted {
-            format!("Apply interrupted. Resources: {line}")
-        } else {
-            format!("Apply incomplete. Resources: {line}")
-        };
-    }
+    apply_view::summary(&ctx.printer, plan, report);
     if report.is_success() {
-        let _ = writeln!(ctx.printer.out(), "\n{}", paint(style::OK, line));
         return Ok(Outcome::Success);
     }
-    let _ = writeln!(ctx.printer.out(), "\n{}", paint(style::WARNING, line));
-    let mut msg = if report.interrupted {
-        String::from("apply interrupted; state records everything that succeeded\n")
-    } else {
-        String::from("apply failed; state records everything that succeeded\n")
-    };
-    for (a, action) in &report.not_started {
-        let what = match action {
-            Action::Delete => "destroyed",
-            Action::Create => "created",
-            _ => "changed",
-        };
-        msg.push_str(&format!("  - {a} was not {what}\n"));
-    }
-    for (a, e) in &report.failed {
-        msg.push_str(&format!("  - {a} failed: {e}\n"));
-    }
-    for (a, because) in &report.skipped {
-        msg.push_str(&format!("  - {a} skipped because {because} failed\n"));
-    }
-    if report.interrupted && report.failed.is_empty() && report.skipped.is_empty() {
-        msg.push_str("run `pamform apply` again to finish: it picks up where this one stopped");
-    } else {
-        msg.push_str("fix the cause and run `pamform apply` again: it picks up where this one stopped");
-    }
-    Err(CliError::msg(ErrorKind::Tenant, msg))
+    Err(CliError::msg(ErrorKind::Tenant, apply_view::unfinished(report)))
 }

@@ -3,20 +3,20 @@
 //! Exit 0 in sync, 2 on drift, 1 on any error (a failed read is an error, never drift).
 //! Never writes state and takes no lock; it keeps a delta cache beside the state.
 
-use std::io::Write;
 use std::time::Duration;
 
-use crate::cli::connect::{self, RefreshProgress};
+use crate::cli::connect;
 use crate::cli::load::VarArgs;
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
 use crate::drift::refresh::ReadKind;
 use crate::drift::{self, Ignore, cache};
 use crate::model::Address;
-use crate::output::markdown::{self, MarkdownOptions};
-use crate::output::render::Format;
 use crate::plan::{PlanMode, PlanOptions};
 use crate::tenant::{ClientOptions, ConnectOptions, RetryPolicy};
+use crate::views::plan::Format;
+use crate::views::progress::RefreshProgress;
+use crate::views::{drift as drift_view, sensitive};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -124,7 +124,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         &ignore_changes,
         chrono::Utc::now(),
     );
-    crate::output::sensitive::redact_differences(&mut report.differences, &config.sensitive);
+    sensitive::redact_differences(&mut report.differences, &config.sensitive);
 
     // The configuration side: changes a plan would make that are not yet applied.
     if let Ok(normal) = crate::plan::build(config, snapshot, Some(&state), &PlanOptions::default()) {
@@ -138,16 +138,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     }
 
     let format = if args.json { Format::Json } else { args.format };
-    let text = match format {
-        Format::Text => crate::output::drift_text::render(&report),
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(&report)
-                .map_err(|e| CliError::msg(ErrorKind::Internal, format!("cannot write the report: {e}")))?;
-            s.push('\n');
-            s
-        }
-        Format::Markdown => markdown::render_drift(&report, &MarkdownOptions::default()),
-    };
-    let _ = ctx.printer.out().write_all(text.as_bytes());
+    let text = drift_view::report(&report, format)
+        .map_err(|e| CliError::msg(ErrorKind::Internal, format!("cannot write the report: {e}")))?;
+    ctx.printer.write_out(text.as_bytes());
     Ok(if report.in_sync { Outcome::Success } else { Outcome::Differences })
 }

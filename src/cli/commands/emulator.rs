@@ -1,7 +1,6 @@
 //! `pamform emulator serve`: run the emulated tenant (token endpoint, Exchange admin API,
 //! Graph reads) on a loopback port until Ctrl-C.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -142,15 +141,7 @@ fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome, CliError> {
         let cfg = EmulatorConfig { listen: args.listen, data: args.data, seed, faults, tls: args.tls };
         let running =
             emulator::start_logged(cfg, ctx.verbose).await.map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
-        let mut out = ctx.printer.out();
-        let _ = writeln!(out, "base_url: {}", running.base_url);
-        let _ = writeln!(out, "tenant: {} ({})", running.tenant_domain, running.tenant_id);
-        let _ = writeln!(out, "client_id: {}", running.app.client_id);
-        if let Some(p) = &running.ca_pem_path {
-            let _ = writeln!(out, "ca_pem: {}", p.display());
-        }
-        let _ = out.flush();
-        ctx.printer.note("serving; press Ctrl-C to stop (the app's client secret is in docs/emulator.md)");
+        crate::views::emulator::serving(&ctx.printer, &running);
         running.run_until_ctrl_c().await.map_err(|e| CliError::msg(ErrorKind::Internal, e))?;
         Ok(Outcome::Success)
     })

@@ -2,8 +2,6 @@
 //! `*.pam.hcl` files (with import blocks) that reproduce it. The tenant comes from the
 //! configuration's tenant block, or from `--tenant` and the endpoint flags.
 
-use std::fmt::Write as _;
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
 
@@ -14,9 +12,9 @@ use crate::cli::{CliError, Context, ErrorKind, Outcome};
 use crate::config;
 use crate::export::{self, TenantBlock, import};
 use crate::model::{self, Span, Spanned};
-use crate::output::style::{self, paint};
 use crate::state::State;
 use crate::tenant::{self, RefreshRequest};
+use crate::views::export as export_view;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -88,26 +86,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             .map_err(|e| CliError::msg(ErrorKind::Usage, format!("cannot write {}: {e}", path.display())))?;
     }
 
-    for w in &exported.warnings {
-        let _ = writeln!(ctx.printer.err(), "{} {w}", paint(style::WARNING, "warning:"));
-    }
-    let mut summary = String::new();
-    let _ = writeln!(
-        summary,
-        "Exported {} approver group{}, {} access polic{} and the PAM setting (PAM {}) from {} in {:.1}s.",
-        exported.groups,
-        if exported.groups == 1 { "" } else { "s" },
-        exported.policies,
-        if exported.policies == 1 { "y" } else { "ies" },
-        if exported.pam { "enabled" } else { "disabled" },
-        source.tenant.id.value,
-        started.elapsed().as_secs_f64()
-    );
-    let _ = writeln!(summary, "Files written to {}:", out.display());
-    for f in &exported.files {
-        let _ = writeln!(summary, "  {}", f.name);
-    }
-    let _ = ctx.printer.out().write_all(summary.as_bytes());
+    export_view::warnings(&ctx.printer, &exported.warnings);
+    export_view::summary(&ctx.printer, &exported, &source.tenant.id.value, started.elapsed(), &out);
 
     // What stays unmanaged once the import blocks are applied.
     let mut state = crate::state::StateStore::new(&out)
@@ -122,11 +102,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         }
     }
     super::import::print_unmanaged(ctx, &state, &snapshot);
-    let _ = writeln!(
-        ctx.printer.out(),
-        "Next: run `pamform -C {} plan`; it should show only imports, which `pamform apply` records in state.",
-        out.display()
-    );
+    export_view::next(&ctx.printer, &out);
     Ok(Outcome::Success)
 }
 

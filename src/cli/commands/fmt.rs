@@ -1,7 +1,6 @@
 //! `pamform fmt [--check] [--diff] [PATHS]`: canonical formatting of `*.pam.hcl` (and
 //! `*.pamvars.hcl`) files, keeping comments.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::super::load::render_diagnostics;
@@ -9,6 +8,7 @@ use super::super::{CliError, Context, ErrorKind, Outcome};
 use crate::config::{self, format::format_source};
 use crate::diagnostic::{Diagnostic, Diagnostics, codes};
 use crate::model::Sources;
+use crate::views::fmt as fmt_view;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -78,30 +78,20 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         }
         changed.push(path.clone());
         if args.diff {
-            let name = shown(path);
-            let diff = similar::TextDiff::from_lines(&text, &formatted)
-                .unified_diff()
-                .header(&name, &format!("{name} (formatted)"))
-                .to_string();
-            let _ = write!(ctx.printer.out(), "{diff}");
+            fmt_view::diff(&ctx.printer, &shown(path), &text, &formatted);
         }
         if !args.check {
             std::fs::write(path, &formatted).map_err(|e| {
                 CliError::msg(ErrorKind::Usage, format!("cannot write {}: {e}", path.display()))
             })?;
         }
-        let _ = writeln!(ctx.printer.out(), "{}", shown(path));
+        fmt_view::changed(&ctx.printer, &shown(path));
     }
     if failed {
         return Err(CliError::reported(ErrorKind::Config));
     }
     if args.check && !changed.is_empty() {
-        let _ = writeln!(
-            ctx.printer.err(),
-            "{} file{} not formatted; run `pamform fmt` to fix",
-            changed.len(),
-            if changed.len() == 1 { " is" } else { "s are" }
-        );
+        fmt_view::unformatted(&ctx.printer, changed.len());
         return Err(CliError::reported(ErrorKind::Config));
     }
     Ok(Outcome::Success)

@@ -1,7 +1,5 @@
 //! `pamform force-unlock LOCK_ID`: remove a lock left behind by a crashed run.
 
-use std::io::Write;
-
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
 use crate::state::lock;
 
@@ -13,12 +11,6 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let info = lock::force_unlock(&ctx.dir, &args.lock_id).map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
-    let _ = writeln!(
-        ctx.printer.out(),
-        "Removed the lock held by `{}` (pid {} on {}).",
-        info.command,
-        info.pid,
-        info.host
-    );
+    crate::views::state::unlocked(&ctx.printer, &info);
     Ok(Outcome::Success)
 }

@@ -4,7 +4,6 @@
 //! and no other address may manage the object already.
 //! Holds the state lock; on any error the state is left as it was.
 
-use std::io::Write;
 use std::time::Duration;
 
 use crate::cli::load::VarArgs;
@@ -13,9 +12,9 @@ use crate::cli::{CliError, Context, ErrorKind, Outcome};
 use crate::drift;
 use crate::export::import::{self, ImportError};
 use crate::model::{Address, ResourceType, TenantSnapshot};
-use crate::output::style::{self, paint};
 use crate::state::State;
 use crate::state::lock::LockGuard;
+use crate::views::import as import_view;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -90,31 +89,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let id = entry.id.clone();
     state.upsert(entry);
     store.save(&mut state).map_err(|e| CliError::msg(ErrorKind::State, e))?;
-    let shown =
-        if address.kind == ResourceType::PrivilegedAccess { String::new() } else { format!(" [id={id}]") };
-    let _ = writeln!(
-        ctx.printer.out(),
-        "{}: Import complete{shown}\n\n{}",
-        paint(style::BOLD, address),
-        paint(
-            style::OK,
-            "Import successful! The object is now in state; run `pamform plan` to compare it with the configuration."
-        )
-    );
+    import_view::imported(&ctx.printer, address, &id);
     print_unmanaged(ctx, &state, &snapshot);
     Ok(Outcome::Success)
 }
 
 /// Lists the tenant's PAM objects that `state` does not manage, as drift reports them.
 pub fn print_unmanaged(ctx: &Context, state: &State, snapshot: &TenantSnapshot) {
-    let unmanaged = drift::unmanaged(state, snapshot);
-    let mut o = ctx.printer.out();
-    if unmanaged.is_empty() {
-        let _ = writeln!(o, "Every PAM object in the tenant is managed.");
-        return;
-    }
-    let _ = writeln!(o, "Still unmanaged in the tenant ({}):", unmanaged.len());
-    for u in &unmanaged {
-        let _ = writeln!(o, "  {} {}: {}", u.kind, u.id, u.description);
-    }
+    import_view::unmanaged(&ctx.printer, &drift::unmanaged(state, snapshot));
 }

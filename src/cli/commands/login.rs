@@ -1,8 +1,6 @@
 //! `pamform login`: delegated sign-in with the device code flow; the session is kept in the
 //! user's cache directory for the request commands. Also the tenant selection they share.
 
-use std::io::Write;
-
 use chrono::Utc;
 
 use crate::cli::load::VarArgs;
@@ -12,6 +10,8 @@ use crate::requests::{Session, SessionStore};
 use crate::tenant::auth;
 use crate::tenant::http::Transport;
 use crate::tenant::{ClientOptions, Endpoints};
+use crate::views::login as login_view;
+use crate::views::progress::Spinner;
 
 /// The tenant when there is no configuration directory.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -89,32 +89,26 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             .await
             .map_err(pipeline::tenant_error)?;
         // The prompt is the point of this command: shown even with --quiet.
-        let _ = writeln!(ctx.printer.err(), "{}", prompt.message);
-        let spinner = ctx.printer.show_progress().then(|| {
-            let s = indicatif::ProgressBar::new_spinner();
-            s.set_message("waiting for you to sign in");
-            s.enable_steady_tick(std::time::Duration::from_millis(120));
-            s
-        });
-        if spinner.is_none() {
+        login_view::prompt(&ctx.printer, &prompt.message);
+        let spinner = Spinner::start(&ctx.printer, Some("waiting for you to sign in"));
+        if !spinner.is_drawn() {
             ctx.printer.note("waiting for the sign-in to complete");
         }
         let signed =
             auth::finish_device_code(&transport, login, &target.tenant, &prompt, args.user.as_deref()).await;
-        if let Some(s) = spinner {
-            s.finish_and_clear();
-        }
+        drop(spinner);
         signed.map_err(pipeline::tenant_error)
     })?;
     let now = Utc::now();
     let session = Session::from_sign_in(&target.tenant, &target.endpoints, &signed, now);
     store.save(&session).map_err(|e| CliError::msg(ErrorKind::Config, e))?;
-    let until = session.expires_at.with_timezone(&chrono::Local).format("%b %d %H:%M");
-    let renewal = if session.has_refresh_token() { "; it renews itself after that" } else { "" };
-    let _ = writeln!(ctx.printer.out(), "Signed in as {} to {}.", session.upn, session.tenant);
-    ctx.printer.note(format!(
-        "The sign-in is kept in {} (readable only by you) until {until}{renewal}; `pamform logout` removes it.",
-        store.path().display()
-    ));
+    login_view::signed_in(
+        &ctx.printer,
+        &session.upn,
+        &session.tenant,
+        store.path(),
+        session.expires_at,
+        session.has_refresh_token(),
+    );
     Ok(Outcome::Success)
 }

@@ -1,15 +1,14 @@
 //! `pamform plan`: refresh the tenant, diff, print the plan; optionally save it.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use crate::cli::load::VarArgs;
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
 use crate::model::Address;
-use crate::output::render::{self, Format};
 use crate::plan::saved::{SavedPlan, configuration_hash};
 use crate::plan::{PlanMode, PlanOptions};
+use crate::views::plan::{self as plan_view, Format};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -75,26 +74,27 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         let planned = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &args.options());
         Ok::<_, CliError>((planned, snapshot))
     })?;
-    let plan =
-        match planned {
-            Ok(plan) => plan,
-            Err(e) => {
-                // A rejected plan still gives JSON readers a document, marked errored (neither
-                // applyable nor complete), with the changes as far as they could be worked out.
-                if args.format() == Format::Json {
-                    let options = args.options();
-                    let partial = crate::plan::build(config, &snapshot, state.as_ref(), &options)
-                        .unwrap_or_else(|_| crate::plan::Plan {
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(e) => {
+            // A rejected plan still gives JSON readers a document, marked errored (neither
+            // applyable nor complete), with the changes as far as they could be worked out.
+            if args.format() == Format::Json {
+                let options = args.options();
+                let partial =
+                    crate::plan::build(config, &snapshot, state.as_ref(), &options).unwrap_or_else(|_| {
+                        crate::plan::Plan {
                             mode: options.mode,
                             targets: options.targets.clone(),
                             changes: vec![],
                             drift: vec![],
-                        });
-                    ctx.printer.write_out(render::plan_json_errored(&partial, &config.sensitive).as_bytes());
-                }
-                return Err(e);
+                        }
+                    });
+                ctx.printer.write_out(plan_view::plan_json_errored(&partial, &config.sensitive).as_bytes());
             }
-        };
+            return Err(e);
+        }
+    };
     if let Some(out) = &args.out {
         let tenant = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
         let hash = configuration_hash(loaded.sources(), &crate::config::variable_pairs(config));
@@ -108,7 +108,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         ));
     }
     let plan_file = args.out.as_deref().and_then(|p| p.to_str());
-    let text = render::plan_redacted(&plan, args.format(), plan_file, &config.sensitive);
-    let _ = ctx.printer.out().write_all(text.as_bytes());
+    let text = plan_view::plan_redacted(&plan, args.format(), plan_file, &config.sensitive);
+    ctx.printer.write_out(text.as_bytes());
     Ok(if args.detailed_exitcode && plan.has_changes() { Outcome::Differences } else { Outcome::Success })
 }

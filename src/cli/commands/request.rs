@@ -1,7 +1,6 @@
 //! `pamform request new|list|show|approve|deny|revoke|wait`: the just-in-time request
 //! workflow as the signed-in user (`pamform login`).
 
-use std::io::Write;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -11,10 +10,12 @@ use super::login::{self, TenantArgs};
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
 use crate::model::{PolicyTarget, normalize};
-use crate::requests::view::{self, RequestView};
-use crate::requests::workflow::{self, Approvers, WaitOutcome};
+use crate::requests::status::{RequestView, state};
+use crate::requests::workflow::{self, WaitOutcome};
 use crate::requests::{Filter, RequestError, Session, SessionStore};
 use crate::tenant::Client;
+use crate::views::progress::Spinner;
+use crate::views::requests as view;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -157,8 +158,7 @@ fn signed_in(ctx: &Context, tenant: &TenantArgs) -> Result<(SessionStore, Sessio
 }
 
 fn print_json(ctx: &Context, value: &impl serde::Serialize) {
-    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_string());
-    let _ = writeln!(ctx.printer.out(), "{text}");
+    ctx.printer.write_out(view::json(value).as_bytes());
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
@@ -183,7 +183,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
 async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Result<Outcome, CliError> {
     let now = Utc::now();
     let tz = chrono::Local;
-    let mut out = ctx.printer.out();
+    let out = |text: String| ctx.printer.write_out(text.as_bytes());
     match command {
         Sub::New(a) => {
             let target = policy_target(a)?;
@@ -192,7 +192,7 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
             if a.json {
                 print_json(ctx, &serde_json::json!({ "request": v, "approvers": approvers }));
             } else {
-                let _ = write!(out, "{}", new_text(&v, approvers.as_ref(), now));
+                out(view::created(&v, approvers.as_ref(), now, &tz));
             }
         }
         Sub::List(a) => {
@@ -207,16 +207,9 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
             if a.json {
                 print_json(ctx, &serde_json::json!({ "signed_in_as": me, "requests": views }));
             } else if views.is_empty() {
-                let what = if a.pending {
-                    "pending "
-                } else if a.all {
-                    ""
-                } else {
-                    "open "
-                };
-                let _ = writeln!(out, "No {what}requests.");
+                out(view::none(a.pending, a.all));
             } else {
-                let _ = write!(out, "{}", view::table(&views, now, &tz));
+                out(view::table(&views, now, &tz));
             }
         }
         Sub::Show(a) => {
@@ -224,7 +217,7 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
             if a.json {
                 print_json(ctx, &v);
             } else {
-                let _ = write!(out, "{}", view::details(&v, now, &tz));
+                out(view::details(&v, now, &tz));
             }
         }
         Sub::Approve(a) | Sub::Deny(a) => {
@@ -233,11 +226,7 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
             if a.json {
                 print_json(ctx, &v);
             } else {
-                let verb = if approve { "Approved" } else { "Denied" };
-                let _ = writeln!(out, "{verb} request {} ({}).", v.id, summary(&v));
-                if approve {
-                    let _ = writeln!(out, "Access: {}.", view::when(&v, now, &tz));
-                }
+                out(view::decided(&v, approve, now, &tz));
             }
         }
         Sub::Revoke(a) => {
@@ -245,7 +234,7 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
             if a.json {
                 print_json(ctx, &v);
             } else {
-                let _ = writeln!(out, "Revoked the access of request {} ({}).", v.id, summary(&v));
+                out(view::revoked(&v));
             }
         }
         Sub::Wait(a) => return wait(ctx, client, a).await,
@@ -253,58 +242,20 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
     Ok(Outcome::Success)
 }
 
-/// `Exchange\New-MoveRequest for 4 hours`
-fn what(v: &RequestView) -> String {
-    let task = v.task.as_deref().map(view::task_label).unwrap_or_default();
-    let hours = v.duration_hours.map(|h| format!(" for {h} hour{}", if h == 1 { "" } else { "s" }));
-    format!("{task}{}", hours.unwrap_or_default())
-}
-
-/// `dave@contoso.com: Exchange\New-MoveRequest for 4 hours`
-fn summary(v: &RequestView) -> String {
-    format!("{}: {}", v.requestor.as_deref().unwrap_or("-"), what(v))
-}
-
-fn new_text(v: &RequestView, approvers: Option<&Approvers>, now: chrono::DateTime<Utc>) -> String {
-    let tz = chrono::Local;
-    let mut s = format!("Requested {} as request {}.\n", what(v), v.id);
-    if v.state == view::state::ACTIVE {
-        s.push_str(&format!("Approved automatically: access {}.\n", view::when(v, now, &tz)));
-        return s;
-    }
-    s.push_str(&format!("Status: {}.\n", view::when(v, now, &tz)));
-    if let Some(a) = approvers {
-        match &a.members {
-            Some(m) if !m.is_empty() => s.push_str(&format!("Approvers: {} ({})\n", a.group, m.join(", "))),
-            _ => s.push_str(&format!("Approvers: members of {}\n", a.group)),
-        }
-    }
-    s.push_str(&format!("Follow it with `pamform request wait {}`.\n", view::short_id(&v.id)));
-    s
-}
-
 async fn wait(ctx: &Context, client: &Client, a: &WaitArgs) -> Result<Outcome, CliError> {
-    let spinner = ctx.printer.show_progress().then(|| {
-        let s = indicatif::ProgressBar::new_spinner();
-        s.enable_steady_tick(Duration::from_millis(120));
-        s
-    });
+    let spinner = Spinner::start(&ctx.printer, None);
     let mut announced = false;
     let tz = chrono::Local;
-    let outcome = workflow::wait(client, &a.id, a.timeout, a.interval, |v| match &spinner {
-        Some(s) => {
-            s.set_message(format!("request {}: {}", view::short_id(&v.id), view::when(v, Utc::now(), &tz)))
-        }
-        None if !announced => {
+    let outcome = workflow::wait(client, &a.id, a.timeout, a.interval, |v| {
+        if spinner.is_drawn() {
+            spinner.set_message(view::waiting(v, Utc::now(), &tz));
+        } else if !announced {
             announced = true;
             ctx.printer.note(format!("waiting for a decision on request {}", v.id));
         }
-        None => {}
     })
     .await;
-    if let Some(s) = spinner {
-        s.finish_and_clear();
-    }
+    drop(spinner);
     let outcome = outcome.map_err(|e: RequestError| failure(e))?;
     let v = match &outcome {
         WaitOutcome::Approved(v)
@@ -315,25 +266,17 @@ async fn wait(ctx: &Context, client: &Client, a: &WaitArgs) -> Result<Outcome, C
     if a.json {
         print_json(ctx, v);
     }
-    let by = v.approver.as_deref().map(|x| format!(" by {x}")).unwrap_or_default();
-    let comment =
-        v.comment.as_deref().filter(|c| !c.is_empty()).map(|c| format!(": {c}")).unwrap_or_default();
     match outcome {
         WaitOutcome::Approved(_) => {
             if !a.json {
-                let _ = writeln!(
-                    ctx.printer.out(),
-                    "Request {} was approved{by}{comment}; access {}.",
-                    v.id,
-                    view::when(v, Utc::now(), &tz)
-                );
+                ctx.printer.write_out(view::approved(v, Utc::now(), &tz).as_bytes());
             }
             Ok(Outcome::Success)
         }
-        WaitOutcome::Denied(_) if v.state == view::state::REVOKED => {
+        WaitOutcome::Denied(_) if v.state == state::REVOKED => {
             Err(failure(format!("request {} was approved but its access is already revoked", v.id)))
         }
-        WaitOutcome::Denied(_) => Err(failure(format!("request {} was denied{by}{comment}", v.id))),
+        WaitOutcome::Denied(_) => Err(failure(format!("request {} was denied{}", v.id, view::decision(v)))),
         WaitOutcome::Expired(_) => Err(failure(format!(
             "request {} expired before anyone decided it (pending requests expire after 24 hours); ask again with `pamform request new`",
             v.id

@@ -1,13 +1,12 @@
 //! `pamform show [PLANFILE]`: render a saved plan, or the state when no file is given.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
-use crate::output::render::{self, Format};
-use crate::output::state_text;
 use crate::plan::saved::SavedPlan;
+use crate::views::plan::{self as plan_view, Format};
+use crate::views::state as state_view;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,23 +27,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         Some(path) => {
             let saved = SavedPlan::read(&pipeline::in_dir(ctx, path))
                 .map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?;
-            render::plan_redacted(&saved.plan, format, path.to_str(), &saved.sensitive)
+            plan_view::plan_redacted(&saved.plan, format, path.to_str(), &saved.sensitive)
         }
         None => {
             let (_, state) = pipeline::load_state(ctx, None)?;
-            match (state, format) {
-                // Like Terraform's: the format version and no resources.
-                (None, Format::Json) => format!(
-                    "{:#}\n",
-                    serde_json::json!({"format_version": crate::state::FORMAT_VERSION, "resources": []})
-                ),
-                (None, _) => "No state. Run `pamform apply` to create it.\n".to_string(),
-                (Some(s), Format::Json) => String::from_utf8(s.to_bytes()).expect("state is UTF-8"),
-                (Some(s), Format::Text) => state_text::render(&s),
-                (Some(s), Format::Markdown) => state_text::render_markdown(&s),
-            }
+            state_view::show(state.as_ref(), format)
         }
     };
-    let _ = ctx.printer.out().write_all(text.as_bytes());
+    ctx.printer.write_out(text.as_bytes());
     Ok(Outcome::Success)
 }

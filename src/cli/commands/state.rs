@@ -1,14 +1,13 @@
 //! `pamform state list|show|rm`: inspect and edit state.
 
-use std::io::Write;
 use std::time::Duration;
 
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
 use crate::model::Address;
-use crate::output::state_text;
 use crate::state::StateError;
 use crate::state::lock::LockGuard;
+use crate::views::state as state_view;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -36,13 +35,10 @@ pub enum StateCommand {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
-    let mut out = ctx.printer.out();
     match args.command {
         StateCommand::List => {
             let (_, state) = pipeline::load_state(ctx, None)?;
-            for r in state.iter().flat_map(|s| &s.resources) {
-                let _ = writeln!(out, "{}", r.address);
-            }
+            ctx.printer.write_out(state_view::list(state.as_ref()).as_bytes());
         }
         StateCommand::Show { address } => {
             let (_, state) = pipeline::load_state(ctx, None)?;
@@ -50,7 +46,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                 .as_ref()
                 .and_then(|s| s.get(&address))
                 .ok_or_else(|| CliError::msg(ErrorKind::Usage, StateError::NotFound(address.clone())))?;
-            let _ = out.write_all(state_text::render_resource(r).as_bytes());
+            ctx.printer.write_out(state_view::render_resource(r).as_bytes());
         }
         StateCommand::Rm { addresses, lock_timeout } => {
             let _lock = LockGuard::acquire(&ctx.dir, "pamform state rm", lock_timeout)
@@ -71,14 +67,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                 }
             }
             store.save(&mut state).map_err(|e| CliError::msg(ErrorKind::State, e))?;
-            for r in &removed {
-                let _ = writeln!(out, "Removed {r}");
-            }
-            let _ = writeln!(
-                out,
-                "Successfully removed {} resource(s) from state; the tenant was not changed.",
-                removed.len()
-            );
+            ctx.printer.write_out(state_view::removed(&removed).as_bytes());
         }
     }
     Ok(Outcome::Success)

@@ -1,13 +1,9 @@
 //! `pamform validate [--json]`: parse, evaluate and check the configuration offline.
 
-use std::io::Write;
-
-use serde::Serialize;
-
-use super::super::load::{VarArgs, render_diagnostics};
+use super::super::load::VarArgs;
 use super::super::{CliError, Context, ErrorKind, Outcome};
 use crate::config;
-use crate::diagnostic::{self, JsonDiagnostic};
+use crate::views::validate as validate_view;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,14 +14,6 @@ pub struct Args {
     pub vars: VarArgs,
 }
 
-#[derive(Serialize)]
-struct JsonResult {
-    valid: bool,
-    error_count: usize,
-    warning_count: usize,
-    diagnostics: Vec<JsonDiagnostic>,
-}
-
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let result = config::load(&ctx.dir, &args.vars.inputs());
     let (diagnostics, sources) = match &result {
@@ -33,28 +21,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         Err(e) => (&e.diagnostics, &e.sources),
     };
     if args.json {
-        let out = JsonResult {
-            valid: result.is_ok(),
-            error_count: diagnostics.error_count(),
-            warning_count: diagnostics.warning_count(),
-            diagnostics: diagnostic::to_json_list(diagnostics, sources),
-        };
-        let text = serde_json::to_string_pretty(&out)
+        let text = validate_view::json(result.is_ok(), diagnostics, sources)
             .map_err(|e| CliError::msg(ErrorKind::Internal, format!("cannot render JSON: {e}")))?;
-        let _ = writeln!(ctx.printer.out(), "{text}");
+        ctx.printer.write_out(text.as_bytes());
     } else {
-        render_diagnostics(ctx, diagnostics, sources);
-        let n = diagnostics.error_count();
-        if n == 0 {
-            let _ = writeln!(ctx.printer.err(), "The configuration is valid.");
-        } else {
-            let _ = writeln!(
-                ctx.printer.err(),
-                "{n} error{} in the configuration; fix {} and run `pamform validate` again",
-                if n == 1 { "" } else { "s" },
-                if n == 1 { "it" } else { "them" }
-            );
-        }
+        validate_view::text(&ctx.printer, diagnostics, sources);
     }
     match result {
         Ok(_) => Ok(Outcome::Success),

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 
 use chrono::{TimeZone, Utc};
 use pamform::model::{Address, Approval, Membership, ResourceType};
-use pamform::output::plan_json::PlanMeta;
 use pamform::plan::attributes::{Attrs, GroupAttrs, PamAttrs, PolicyAttrs};
 use pamform::plan::{Action, Plan, PlanMode, Reason, ResourceChange, ResourceDrift};
+use pamform::views::plan::json::PlanMeta;
 
 /// A schema from `schemas/`.
 pub fn schema(name: &str) -> serde_json::Value {

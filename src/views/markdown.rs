@@ -8,8 +8,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::plan_facts::{self, SecurityFacts, policy_target};
-use super::plan_text::{attribute_names, is_empty};
+use super::plan::facts::{self, SecurityFacts, policy_target};
+use super::plan::text::{attribute_names, is_empty};
 use super::sensitive::{REDACTED, is_redacted, redact, redact_differences};
 use crate::drift::{self, Counts, Difference, Report, Severity, Unmanaged};
 use crate::model::Address;
@@ -464,11 +464,11 @@ fn change_section(c: &ResourceChange, sensitivity: &Sensitivity) -> Section {
     }
     for r in &c.reasons {
         if !matches!(r, Reason::Moved | Reason::ImpliedMove | Reason::DeletedOutside) {
-            notes.push(format!("because {}", plan_facts::reason_message(r)));
+            notes.push(format!("because {}", facts::reason_message(r)));
         }
     }
     if let (Action::Replace | Action::Delete, Some(Attrs::Policy(p))) = (c.action, &c.before) {
-        let retargeted = plan_facts::retargeted(p, c.after.as_ref().and_then(Attrs::as_policy)).is_some();
+        let retargeted = facts::retargeted(p, c.after.as_ref().and_then(Attrs::as_policy)).is_some();
         let when = match c.action {
             Action::Replace if !retargeted => "between removing and recreating this policy",
             Action::Replace => "once this policy gates its new target",

@@ -5,12 +5,12 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use super::plan_facts::{self, SecurityFacts, set_delta};
-use super::sensitive::json_marks;
+use super::facts::{self, SecurityFacts, set_delta};
 use crate::model::Sensitivity;
 use crate::model::{Address, ResourceType};
 use crate::plan::attributes::Attrs;
 use crate::plan::{Action, Plan, ResourceChange, ResourceDrift};
+use crate::views::sensitive::json_marks;
 
 /// The version of Terraform's JSON plan format this output follows.
 pub const FORMAT_VERSION: &str = "1.2";
@@ -192,11 +192,8 @@ fn pamform_section(plan: &Plan, meta: &PlanMeta) -> Value {
         .changes
         .iter()
         .map(|c| {
-            let reasons: Vec<Value> = c
-                .reasons
-                .iter()
-                .map(|r| json!({ "code": r, "message": plan_facts::reason_message(r) }))
-                .collect();
+            let reasons: Vec<Value> =
+                c.reasons.iter().map(|r| json!({ "code": r, "message": facts::reason_message(r) })).collect();
             let mut m = Map::new();
             m.insert("address".into(), json!(c.address.to_string()));
             m.insert("action".into(), json!(c.action));

@@ -8,13 +8,13 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::plan_facts::{self, SecurityFacts};
-use super::sensitive::{REDACTED, is_redacted, redact};
-use super::style::{self, paint};
+use super::facts::{self, SecurityFacts};
 use crate::model::Sensitivity;
 use crate::model::{Address, ResourceType};
 use crate::plan::attributes::Attrs;
 use crate::plan::{Action, Plan, PlanMode, Reason, ResourceChange, ResourceDrift};
+use crate::views::sensitive::{REDACTED, is_redacted, redact};
+use crate::views::style::{self, paint};
 
 /// Renders a whole plan.
 pub fn render(plan: &Plan) -> String {
@@ -285,7 +285,7 @@ fn render_change(out: &mut String, c: &ResourceChange, sensitivity: &Sensitivity
             "  {}",
             paint(
                 style::WARNING,
-                match plan_facts::retargeted(p, c.after.as_ref().and_then(Attrs::as_policy)) {
+                match facts::retargeted(p, c.after.as_ref().and_then(Attrs::as_policy)) {
                     Some(_) => format!("# note: {target} will no longer be gated by this policy"),
                     None => format!(
                         "# note: between removing and recreating this policy, {target} is briefly not gated"
@@ -434,7 +434,7 @@ fn symbol_paint(symbol: &str) -> String {
     }
 }
 
-pub(super) fn attribute_names(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
+pub(in crate::views) fn attribute_names(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
     let mut names: BTreeSet<String> = BTreeSet::new();
     for v in [before, after].into_iter().flatten() {
         if let Some(o) = v.as_object() {
@@ -444,7 +444,7 @@ pub(super) fn attribute_names(before: Option<&Value>, after: Option<&Value>) -> 
     names.into_iter().collect()
 }
 
-pub(super) fn is_empty(v: &Value) -> bool {
+pub(in crate::views) fn is_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::String(s) => s.is_empty(),

@@ -1,13 +1,32 @@
-//! The drift report for a terminal: a verdict line, then the differences grouped by severity
-//! (most severe first), each with the value in state and in the tenant, then the unmanaged
-//! objects.
+//! The drift report of `pamform drift`. For a terminal: a verdict line, then the differences
+//! grouped by severity (most severe first), each with the value in state and in the tenant,
+//! then the unmanaged objects. As JSON: the report itself (`schemas/drift.schema.json`). As
+//! Markdown: [`crate::views::markdown::render_drift`].
 
 use std::fmt::Write;
 
 use serde_json::Value;
 
+use super::markdown::{self, MarkdownOptions};
+use super::plan::Format;
 use super::style::{self, paint};
 use crate::drift::{Report, Severity};
+
+/// The report in `format`, ending with a newline.
+pub fn report(report: &Report, format: Format) -> Result<String, serde_json::Error> {
+    Ok(match format {
+        Format::Text => render(report),
+        Format::Json => json(report)?,
+        Format::Markdown => markdown::render_drift(report, &MarkdownOptions::default()),
+    })
+}
+
+/// The report as JSON, ending with a newline.
+pub fn json(report: &Report) -> Result<String, serde_json::Error> {
+    let mut s = serde_json::to_string_pretty(report)?;
+    s.push('\n');
+    Ok(s)
+}
 
 /// Longest value shown whole; longer ones are cut with their length noted.
 const MAX_VALUE_CHARS: usize = 400;

@@ -1,4 +1,10 @@
-//! Picks the renderer for a plan: human text, Terraform-style JSON or Markdown.
+//! The plan, for `pamform plan`, `apply` and `show`: human text ([`text`]), Terraform-style
+//! JSON ([`json`]) or Markdown ([`crate::views::markdown`]), and the facts all three derive
+//! once ([`facts`]). [`Format`] picks one.
+
+pub mod facts;
+pub mod json;
+pub mod text;
 
 use super::markdown::MarkdownOptions;
 use crate::model::Sensitivity;
@@ -27,13 +33,10 @@ pub fn plan_redacted(
     sensitivity: &Sensitivity,
 ) -> String {
     match format {
-        Format::Text => super::plan_text::render_redacted(plan, sensitivity),
+        Format::Text => text::render_redacted(plan, sensitivity),
         Format::Json => {
-            let meta = super::plan_json::PlanMeta {
-                sensitivity: sensitivity.clone(),
-                ..super::plan_json::PlanMeta::now()
-            };
-            let mut s = serde_json::to_string_pretty(&super::plan_json::render(plan, &meta)).expect("json");
+            let meta = json::PlanMeta { sensitivity: sensitivity.clone(), ..json::PlanMeta::now() };
+            let mut s = serde_json::to_string_pretty(&json::render(plan, &meta)).expect("json");
             s.push('\n');
             s
         }
@@ -51,12 +54,8 @@ pub fn plan_redacted(
 /// The JSON plan of a plan that was rejected (`errored`: neither applyable nor complete),
 /// showing what `sensitivity` marks as Terraform does.
 pub fn plan_json_errored(plan: &Plan, sensitivity: &Sensitivity) -> String {
-    let meta = super::plan_json::PlanMeta {
-        sensitivity: sensitivity.clone(),
-        errored: true,
-        ..super::plan_json::PlanMeta::now()
-    };
-    let mut s = serde_json::to_string_pretty(&super::plan_json::render(plan, &meta)).expect("json");
+    let meta = json::PlanMeta { sensitivity: sensitivity.clone(), errored: true, ..json::PlanMeta::now() };
+    let mut s = serde_json::to_string_pretty(&json::render(plan, &meta)).expect("json");
     s.push('\n');
     s
 }

@@ -1,16 +1,5 @@
-//! Everything pamform prints goes through here: the [`Printer`] (stdout for results, stderr
-//! for progress and diagnostics, colour that respects `--color` and `NO_COLOR`) and the
-//! shared styles. Renderers of plans and reports live in submodules.
-
-pub mod drift_text;
-pub mod markdown;
-pub mod plan_facts;
-pub mod plan_json;
-pub mod plan_text;
-pub mod render;
-pub mod sensitive;
-pub mod state_text;
-pub mod style;
+//! The [`Printer`]: stdout for results, stderr for progress and diagnostics, colour that
+//! respects `--color` and `NO_COLOR`.
 
 use std::io::{IsTerminal, Write};
 

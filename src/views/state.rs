@@ -1,10 +1,53 @@
-//! Renders state for people: `show` without a plan file, and `state show ADDR`.
+//! State as `pamform show` (without a plan file) and `pamform state list|show|rm` print it:
+//! for people, as Markdown, or as the state file's own JSON.
 
 use std::fmt::Write;
 
 use serde_json::Value;
 
+use super::plan::Format;
+use crate::model::Address;
 use crate::state::{ResourceState, State};
+
+/// `pamform show` without a plan file: the state in `format`, or what to do when there is none.
+pub fn show(state: Option<&State>, format: Format) -> String {
+    match (state, format) {
+        // Like Terraform's: the format version and no resources.
+        (None, Format::Json) => {
+            format!(
+                "{:#}\n",
+                serde_json::json!({"format_version": crate::state::FORMAT_VERSION, "resources": []})
+            )
+        }
+        (None, _) => "No state. Run `pamform apply` to create it.\n".to_string(),
+        (Some(s), Format::Json) => String::from_utf8(s.to_bytes()).expect("state is UTF-8"),
+        (Some(s), Format::Text) => render(s),
+        (Some(s), Format::Markdown) => render_markdown(s),
+    }
+}
+
+/// `pamform state list`: one address a line.
+pub fn list(state: Option<&State>) -> String {
+    let mut out = String::new();
+    for r in state.iter().flat_map(|s| &s.resources) {
+        let _ = writeln!(out, "{}", r.address);
+    }
+    out
+}
+
+/// `pamform state rm`: what was removed.
+pub fn removed(addresses: &[Address]) -> String {
+    let mut out = String::new();
+    for r in addresses {
+        let _ = writeln!(out, "Removed {r}");
+    }
+    let _ = writeln!(
+        out,
+        "Successfully removed {} resource(s) from state; the tenant was not changed.",
+        addresses.len()
+    );
+    out
+}
 
 pub fn render(state: &State) -> String {
     if state.resources.is_empty() {
@@ -61,4 +104,16 @@ pub fn render_markdown(state: &State) -> String {
         let _ = writeln!(out, "| `{}` | `{}` |", r.address, r.id);
     }
     out
+}
+
+/// `pamform force-unlock`: whose lock was removed.
+pub fn unlocked(printer: &super::Printer, info: &crate::state::lock::LockInfo) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        printer.out(),
+        "Removed the lock held by `{}` (pid {} on {}).",
+        info.command,
+        info.pid,
+        info.host
+    );
 }

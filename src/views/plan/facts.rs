@@ -171,13 +171,14 @@ impl SecurityFacts {
     /// The facts of `plan` with every value of a sensitive attribute shown as
     /// `(sensitive value)` (counts are kept: a reviewer still sees that approvers were added).
     pub fn of_redacted(plan: &Plan, sensitivity: &crate::model::Sensitivity) -> SecurityFacts {
-        let secrets = super::sensitive::secret_strings(plan, sensitivity);
+        let secrets = crate::views::sensitive::secret_strings(plan, sensitivity);
         let mut f = SecurityFacts::of(plan);
         if secrets.is_empty() {
             return f;
         }
-        let s = |v: &mut String| *v = super::sensitive::scrub(v, &secrets);
-        let all = |v: &mut Vec<String>| v.iter_mut().for_each(|x| *x = super::sensitive::scrub(x, &secrets));
+        let s = |v: &mut String| *v = crate::views::sensitive::scrub(v, &secrets);
+        let all =
+            |v: &mut Vec<String>| v.iter_mut().for_each(|x| *x = crate::views::sensitive::scrub(x, &secrets));
         for g in &mut f.approver_members_added {
             s(&mut g.email);
             all(&mut g.members);

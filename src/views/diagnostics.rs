@@ -1,0 +1,57 @@
+//! Diagnostics on stderr: configuration and plan diagnostics drawn by miette (with the colour
+//! decision of the [`Printer`]), the line that counts the errors, and the error a command
+//! ends with. What a diagnostic says, and its JSON, are [`crate::diagnostic`]'s.
+
+use std::io::Write;
+
+use super::Printer;
+use crate::diagnostic::{self, Diagnostics};
+use crate::model::Sources;
+
+/// Sets miette's renderer with our colour decision.
+pub fn install(color: bool) {
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .color(color)
+                .unicode(color)
+                .terminal_links(false)
+                .context_lines(1)
+                .build(),
+        )
+    }));
+}
+
+/// Prints diagnostics (warnings too) to stderr through miette.
+pub fn print(printer: &Printer, diagnostics: &Diagnostics, sources: &Sources) {
+    let mut err = printer.err();
+    for d in diagnostics {
+        let report = miette::Report::new(diagnostic::to_report(d, sources));
+        let _ = writeln!(err, "{report:?}");
+    }
+}
+
+/// After the diagnostics of a configuration that has errors: how many, and what to run once
+/// they are fixed (`the command`, `` `pamform validate` ``).
+pub fn config_rejected(printer: &Printer, errors: usize, rerun: &str) {
+    let _ = writeln!(
+        printer.err(),
+        "{errors} error{} in the configuration; fix {} and run {rerun} again",
+        if errors == 1 { "" } else { "s" },
+        if errors == 1 { "it" } else { "them" }
+    );
+}
+
+/// After the diagnostics of a plan that has errors.
+pub fn plan_rejected(printer: &Printer, errors: usize) {
+    let _ = writeln!(
+        printer.err(),
+        "the plan was rejected: {errors} error{}",
+        if errors == 1 { "" } else { "s" }
+    );
+}
+
+/// The error a command ends with, drawn by miette.
+pub fn error(printer: &Printer, report: &miette::Report) {
+    let _ = writeln!(printer.err(), "{report:?}");
+}
