@@ -5,6 +5,8 @@
 //! (`PAMFORM_BENCH_QUICK=1`, as CI runs it) there are few requests and the figures mean
 //! nothing.
 
+// A benchmark is a program of its own: it prints its figures and reads its own switches.
+#![allow(clippy::disallowed_methods)]
 // Printing the figure is what a benchmark is for.
 #![allow(clippy::print_stdout)]
 

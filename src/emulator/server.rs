@@ -84,6 +84,8 @@ async fn log_request(State(s): State<Arc<Shared>>, req: Request, next: Next) -> 
         response.status().as_u16(),
         started.elapsed().as_millis()
     );
+    // The served emulator is a process of its own, whose request log is its output.
+    #[allow(clippy::disallowed_methods)]
     let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), format!("{line}\n").as_bytes());
     response
 }

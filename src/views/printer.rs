@@ -1,6 +1,9 @@
 //! The [`Printer`]: stdout for results, stderr for progress and diagnostics, colour that
 //! respects `--color` and `NO_COLOR`.
 
+// The one module that writes to stdout and stderr (clippy.toml refuses it elsewhere).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::io::{IsTerminal, Write};
 
 /// When to colour output.

@@ -2,6 +2,9 @@
 //! of a wait of unknown length ([`Spinner`]: a sign-in, a request's decision). Drawn only when
 //! stderr is a terminal and `--quiet` is not given.
 
+// The one module that draws progress bars (clippy.toml refuses them elsewhere).
+#![allow(clippy::disallowed_types)]
+
 use std::borrow::Cow;
 use std::sync::Mutex;
 use std::time::Duration;

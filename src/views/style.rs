@@ -6,7 +6,6 @@ use anstyle::{AnsiColor, Style};
 pub const CREATE: Style = AnsiColor::Green.on_default();
 pub const DESTROY: Style = AnsiColor::Red.on_default();
 pub const UPDATE: Style = AnsiColor::Yellow.on_default();
-pub const IMPORT: Style = AnsiColor::Cyan.on_default();
 pub const BOLD: Style = Style::new().bold();
 pub const DIM: Style = Style::new().dimmed();
 pub const ERROR: Style = AnsiColor::Red.on_default().bold();
