@@ -8,6 +8,7 @@
 
 mod support;
 
+mod architecture;
 mod config_cli;
 mod config_errors;
 mod config_eval;
