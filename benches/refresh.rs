@@ -138,6 +138,16 @@ fn run(scale: Scale) {
     let ratio = best.as_secs_f64() / bound_took.as_secs_f64().max(0.001);
     println!("plan / lower bound: {ratio:.2}x (target <= 1.3x) {}", verdict(ratio <= 1.3));
 
+    // The command's own work (start, configuration load, diff), apart from the network.
+    served.set_latency(0, 0);
+    let r = ws.run(&served, &["plan", "--detailed-exitcode"]);
+    println!(
+        "pamform plan without latency (the command's own work): {} (peak memory {})",
+        ms(r.took),
+        r.peak()
+    );
+    served.set_latency(exchange_ms, graph_ms);
+
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let req = request_at(scale);
     let naive_client = served.client(ClientOptions {
