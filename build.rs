@@ -4,6 +4,9 @@
 //! writes into a packaged crate, else from the `PAMFORM_COMMIT` environment variable (set by
 //! the release workflow and the Dockerfile), else it is "unknown".
 
+// Cargo talks to a build script through the environment.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

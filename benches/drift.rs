@@ -1,166 +1,114 @@
-//! Drift benchmark on the large tenant of the refresh benchmark (10,000 users, 31 approver
-//! groups of 2,000 members, 30 policies; Exchange 300 ms, Graph 50 ms per request): requests
-//! and wall time of a full drift check, of a delta check of the unchanged tenant (target: at
-//! most 5 Graph requests besides the two Exchange PAM reads, which have no delta), and of a
-//! delta check after one member was added out of band.
+//! Drift benchmark: `pamform drift` as users run it (its own process: configuration and state
+//! load, sign-in, the drift cache read and written, the report) against `pamform emulator
+//! serve` in another process, on the tenant of the refresh benchmark (10,000 users, 31
+//! approver groups of 2,000 members, 30 policies), adopted through its own export. Printed:
+//! a full check (no cache), a delta check of the unchanged tenant (target: at most 5 Graph
+//! requests besides the Exchange PAM reads, which have no delta), both again without latency
+//! (target for the delta check: 0.3 s), and a delta check after one member was added out of
+//! band; each with its requests, peak memory and whether it wrote the cache.
 
 // A benchmark is a program of its own: it prints its figures and reads its own switches.
 #![allow(clippy::disallowed_methods)]
 
-use std::time::Instant;
+use std::time::{Duration, SystemTime};
 
-#[path = "support/large_tenant.rs"]
-mod large_tenant;
+use pamform::drift::cache;
+use pamform::tenant::ClientOptions;
 
-use large_tenant::*;
-use pamform::drift::cache::{DriftCache, Unusable};
-use pamform::drift::refresh::{self, ReadKind};
-use pamform::drift::{self, Report};
-use pamform::model::{Address, Configuration, Membership, TenantSnapshot};
-use pamform::plan::attributes::{Attrs, MemberNames, live_group, live_pam, live_policy};
-use pamform::plan::{self, PRIVILEGED_ACCESS_ID, PlanMode, PlanOptions};
-use pamform::state::{ResourceState, State};
-use pamform::tenant::{Client, Stats};
+mod support;
 
-/// State as if every group, policy and the PAM setting had been applied as they are now.
-fn state_of(snapshot: &TenantSnapshot) -> State {
-    let names = MemberNames::new(&Configuration::default(), snapshot);
-    let mut state = State::new(DOMAIN);
-    for (i, g) in snapshot.groups.values().enumerate() {
-        let attrs = Attrs::Group(live_group(g, &names, Membership::Authoritative));
-        state.upsert(ResourceState::new(
-            Address::group(format!("g{i:02}")),
-            g.id.clone(),
-            attrs.to_value(),
-            vec![],
-        ));
-    }
-    for (i, p) in snapshot.policies.iter().enumerate() {
-        let attrs = Attrs::Policy(live_policy(p));
-        state.upsert(ResourceState::new(
-            Address::policy(format!("p{i:02}")),
-            p.id.clone(),
-            attrs.to_value(),
-            vec![],
-        ));
-    }
-    let pam = Attrs::Pam(live_pam(&snapshot.pam));
-    state.upsert(ResourceState::new(
-        Address::privileged_access(),
-        PRIVILEGED_ACCESS_ID.into(),
-        pam.to_value(),
-        vec![],
-    ));
-    state
+use support::cli::{Run, Workspace, ms};
+use support::served::Served;
+use support::tenant::{FULL, POLICIES, QUICK, group, latency, quick, seed_at, user};
+
+const EXCHANGE_MS: u64 = 300;
+const GRAPH_MS: u64 = 50;
+/// Targets: Graph requests of a delta check, its wall time without latency, peak memory (kB).
+const DELTA_GRAPH_TARGET: u64 = 5;
+const DELTA_ZERO_LATENCY_TARGET: Duration = Duration::from_millis(300);
+const MEMORY_TARGET_KB: u64 = 100 * 1024;
+/// `pamform drift` exit codes: in sync, differences found.
+const IN_SYNC: i32 = 0;
+const DIFFERENCES: i32 = 2;
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "ok" } else { "MISSED" }
 }
 
-/// One drift check: the read, the refresh-only diff and the report.
-async fn check(
-    c: &Client,
-    state: Option<&State>,
-    cached: Result<DriftCache, Unusable>,
-) -> (refresh::DriftRead, Report) {
-    let req = request();
-    let t = Instant::now();
-    let read = refresh::read(c, &req, cached, &|_| {}).await.expect("drift read");
-    let read_took = t.elapsed();
-    let t = Instant::now();
-    let owned;
-    let state = match state {
-        Some(s) => s,
-        None => {
-            owned = state_of(&read.snapshot);
-            &owned
-        }
-    };
-    let options = PlanOptions { mode: PlanMode::RefreshOnly, targets: vec![] };
-    let plan = plan::build(&Configuration::default(), &read.snapshot, Some(state), &options).expect("plan");
-    let report = drift::report(&plan.drift, state, &read.snapshot, &[], &[], &|_| vec![], chrono::Utc::now());
-    print_split(read_took, t.elapsed());
-    (read, report)
+fn modified(ws: &Workspace) -> Option<SystemTime> {
+    std::fs::metadata(cache::path(ws.path())).and_then(|m| m.modified()).ok()
 }
 
+/// Runs `pamform drift ARGS`, checks its exit code and prints one line about it.
 #[allow(clippy::print_stdout)]
-fn print_split(read: std::time::Duration, diff: std::time::Duration) {
-    println!("  (reading the tenant {} ms, diff and report {} ms)", read.as_millis(), diff.as_millis());
-}
-
-fn since(before: &Stats, after: &Stats) -> Stats {
-    Stats {
-        login_requests: after.login_requests - before.login_requests,
-        exchange_requests: after.exchange_requests - before.exchange_requests,
-        graph_requests: after.graph_requests - before.graph_requests,
-        retries: after.retries - before.retries,
-    }
-}
-
-#[allow(clippy::print_stdout)]
-fn line(name: &str, took: std::time::Duration, s: &Stats, kind: &ReadKind, report: &Report) {
+fn check(served: &Served, ws: &Workspace, name: &str, args: &[&str], code: i32) -> Run {
+    let before = modified(ws);
+    let mut argv = vec!["drift"];
+    argv.extend_from_slice(args);
+    let r = ws.run(served, &argv);
+    assert_eq!(r.code, code, "{name}: pamform drift exited {}:\n{}{}", r.code, r.stdout, r.stderr);
+    let wrote = modified(ws) != before;
+    let size = std::fs::metadata(cache::path(ws.path())).map(|m| m.len()).unwrap_or(0);
     println!(
-        "{name}: {} ms (requests: {} sign-in, {} exchange, {} graph, {} retries; {}; {} differences, {} unmanaged)",
-        took.as_millis(),
-        s.login_requests,
-        s.exchange_requests,
-        s.graph_requests,
-        s.retries,
-        match kind {
-            ReadKind::Full(why) => format!("full read: {why}"),
-            ReadKind::Delta { changed_groups, reread_groups } =>
-                format!("delta: {changed_groups} group changes, {reread_groups} groups read again"),
-        },
-        report.differences.len(),
-        report.unmanaged.len()
+        "{name}: {} (requests: {} sign-in, {} exchange, {} graph; peak memory {} {}; cache {}, {} KiB)",
+        ms(r.took),
+        r.requests.login,
+        r.requests.exchange,
+        r.requests.graph,
+        r.peak(),
+        verdict(r.peak_kb.is_some_and(|kb| kb < MEMORY_TARGET_KB)),
+        if wrote { "written" } else { "not written" },
+        size / 1024
     );
+    r
 }
 
 #[allow(clippy::print_stdout)]
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    rt.block_on(async {
-        let emu = large_tenant::start().await;
-        let scale = scale();
-        if quick() {
-            println!("quick mode: a tiny tenant without latency; the figures mean nothing");
-        }
-        println!(
-            "tenant: {} users, {GROUPS} groups x {} members, {POLICIES} policies; Exchange {} ms, Graph {} ms",
-            scale.users, scale.members, latency(EXCHANGE_MS), latency(GRAPH_MS)
-        );
-        let c = client(&emu, EXCHANGE_CONCURRENCY);
-        // Sign in first, so the figures below are the check's own.
-        c.get_pam_setting().await.expect("sign-in");
+    let scale = if quick() {
+        println!("quick mode: a tiny tenant without latency; the figures mean nothing");
+        QUICK
+    } else {
+        FULL
+    };
+    let (exchange_ms, graph_ms) = (latency(EXCHANGE_MS), latency(GRAPH_MS));
+    println!(
+        "tenant: {} users, {} groups x {} members, {POLICIES} policies; Exchange {exchange_ms} ms, Graph {graph_ms} ms",
+        scale.users, scale.groups, scale.members
+    );
+    let served = Served::start(&seed_at(scale), &[]);
+    let ws = Workspace::adopt(&served);
 
-        let before = c.stats();
-        let t = Instant::now();
-        let (full, report) = check(&c, None, Err(Unusable::Missing)).await;
-        let took = t.elapsed();
-        assert!(report.in_sync, "{:?}", report.differences.first());
-        assert_eq!(full.snapshot.groups.len(), GROUPS);
-        line("full drift check", took, &since(&before, &c.stats()), &full.kind, &report);
-        let state = state_of(&full.snapshot);
+    served.set_latency(exchange_ms, graph_ms);
+    check(&served, &ws, "full drift check (no cache)", &["--no-cache"], IN_SYNC);
+    let delta = check(&served, &ws, "delta check, unchanged tenant", &[], IN_SYNC);
+    println!(
+        "delta check graph requests: {} (target <= {DELTA_GRAPH_TARGET}, plus {} Exchange PAM reads) {}",
+        delta.requests.graph,
+        delta.requests.exchange,
+        verdict(delta.requests.graph <= DELTA_GRAPH_TARGET)
+    );
 
-        let before = c.stats();
-        let t = Instant::now();
-        let (delta, report) = check(&c, Some(&state), Ok(full.cache)).await;
-        let took = t.elapsed();
-        let s = since(&before, &c.stats());
-        assert!(report.in_sync);
-        assert!(matches!(delta.kind, ReadKind::Delta { .. }));
-        line("delta check, unchanged tenant", took, &s, &delta.kind, &report);
-        println!(
-            "delta check graph requests: {} (target <= 5, plus {} Exchange PAM reads) {}",
-            s.graph_requests,
-            s.exchange_requests,
-            if s.graph_requests <= 5 { "ok" } else { "MISSED" }
-        );
+    served.set_latency(0, 0);
+    check(&served, &ws, "full drift check (no cache), no latency", &["--no-cache"], IN_SYNC);
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        best = best.min(check(&served, &ws, "delta check, unchanged tenant, no latency", &[], IN_SYNC).took);
+    }
+    println!(
+        "delta check without latency, best of 3: {} (target <= {}) {}",
+        ms(best),
+        ms(DELTA_ZERO_LATENCY_TARGET),
+        verdict(best <= DELTA_ZERO_LATENCY_TARGET)
+    );
 
-        c.add_group_member(&group(0), &user(scale.users - 1)).await.expect("out-of-band change");
-        let before = c.stats();
-        let t = Instant::now();
-        let (changed, report) = check(&c, Some(&state), Ok(delta.cache)).await;
-        let took = t.elapsed();
-        assert_eq!(report.differences.len(), 1, "the added member is found");
-        line("delta check, one member added", took, &since(&before, &c.stats()), &changed.kind, &report);
-        emu.shutdown().await;
-    });
+    served.set_latency(exchange_ms, graph_ms);
+    let client = served.client(ClientOptions::default());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    // A user of the tenant that the first group does not hold.
+    let outsider = user((scale.members + scale.stride * (scale.groups - 1)) % scale.users);
+    rt.block_on(client.add_group_member(&group(0), &outsider)).expect("out-of-band change");
+    drop(rt);
+    check(&served, &ws, "delta check, one member added", &[], DIFFERENCES);
+    println!("emulator process peak memory (VmHWM): {}", served.peak_memory());
 }

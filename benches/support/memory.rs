@@ -5,6 +5,12 @@ pub fn peak_of(status_path: &str) -> String {
     field(status_path, "VmHWM:")
 }
 
+/// `VmHWM` in kB of the process whose status file is `status_path`; `None` once it has
+/// exited (a finished process has no memory figures) or where there is no such figure.
+pub fn peak_kb_of(status_path: &str) -> Option<u64> {
+    peak_of(status_path).strip_suffix(" kB")?.trim().parse().ok()
+}
+
 fn field(status_path: &str, name: &str) -> String {
     std::fs::read_to_string(status_path)
         .ok()

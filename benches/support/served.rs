@@ -1,11 +1,12 @@
 //! The emulator in its own process (`pamform emulator serve` on 127.0.0.1), so that a
 //! benchmark's memory figure is the client's alone, as it is against Microsoft, and the
-//! emulator's is read apart from it.
+//! emulator's is read apart from it; its `/_emulator/` endpoints set latencies and count the
+//! requests a command sent.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
-use pamform::emulator::Seed;
+use pamform::emulator::{Counters, Faults, Seed};
 use pamform::tenant::{Client, ClientOptions};
 
 pub struct Served {
@@ -64,6 +65,45 @@ impl Served {
     /// A client signed in as the seed's app.
     pub fn client(&self, options: ClientOptions) -> Client {
         super::tenant::client_at(&self.base_url, &self.tenant, &self.client_id, &self.secret, options)
+    }
+
+    /// The seeded app's credentials, as `pamform` reads them from the environment.
+    pub fn env(&self) -> [(&'static str, String); 2] {
+        [("PAMFORM_CLIENT_ID", self.client_id.clone()), ("PAMFORM_CLIENT_SECRET", self.secret.clone())]
+    }
+
+    /// One call to the emulator's own endpoints (`/_emulator/...`), from outside any runtime.
+    fn control(&self, method: reqwest::Method, path: &str, body: Option<String>) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let mut req =
+                reqwest::Client::new().request(method, format!("{}/_emulator/{path}", self.base_url));
+            if let Some(body) = body {
+                req = req.header("content-type", "application/json").body(body);
+            }
+            let answer = req.send().await.expect("the emulator answers");
+            assert!(answer.status().is_success(), "/_emulator/{path}: {}", answer.status());
+            answer.text().await.expect("the emulator answers")
+        })
+    }
+
+    /// Sets the per-request latencies of Exchange and Graph, other faults unchanged.
+    pub fn set_latency(&self, exchange_ms: u64, graph_ms: u64) {
+        let mut faults: Faults =
+            serde_json::from_str(&self.control(reqwest::Method::GET, "faults", None)).expect("faults");
+        faults.exchange_latency_ms = exchange_ms;
+        faults.graph_latency_ms = graph_ms;
+        let body = serde_json::to_string(&faults).expect("faults");
+        self.control(reqwest::Method::PUT, "faults", Some(body));
+    }
+
+    /// The requests counted since start or the last [`Served::clear_counters`].
+    pub fn counters(&self) -> Counters {
+        serde_json::from_str(&self.control(reqwest::Method::GET, "counters", None)).expect("counters")
+    }
+
+    pub fn clear_counters(&self) {
+        self.control(reqwest::Method::DELETE, "counters", None);
     }
 
     /// The emulator process's peak resident memory.

@@ -24,19 +24,16 @@ pub const POLICIES: usize = 30;
 #[derive(Clone, Copy)]
 pub struct Scale {
     pub users: usize,
+    pub groups: usize,
     pub members: usize,
     /// Group `g` holds users `g * stride ..`.
     pub stride: usize,
 }
 
 /// The tenant the targets are set for.
-pub const FULL: Scale = Scale { users: USERS, members: MEMBERS, stride: STRIDE };
-/// A tenant small enough that the emulator's own work per request is negligible, so the
-/// figures show the client's scheduling alone.
-pub const SMALL: Scale = Scale { users: 1_000, members: 200, stride: 25 };
-
+pub const FULL: Scale = Scale { users: USERS, groups: GROUPS, members: MEMBERS, stride: STRIDE };
 /// The tiny tenant of quick mode: same groups and policies, few users and members.
-pub const QUICK: Scale = Scale { users: 400, members: 20, stride: 5 };
+pub const QUICK: Scale = Scale { users: 400, groups: GROUPS, members: 20, stride: 5 };
 
 /// Whether the benchmarks run in quick mode (`PAMFORM_BENCH_QUICK` set, and not to `0`).
 pub fn quick() -> bool {
@@ -86,23 +83,26 @@ pub fn seed_at(scale: Scale) -> Seed {
             |i| json!({"user_principal_name": user(i), "display_name": format!("User {i}"), "mailbox": true}),
         )
         .collect();
-    let groups: Vec<Value> = (0..GROUPS)
+    let groups: Vec<Value> = (0..scale.groups)
         .map(|g| {
             let members: Vec<String> =
                 (0..scale.members).map(|k| user((g * scale.stride + k) % scale.users)).collect();
             json!({"name": format!("Approvers {g:02}"), "primary_smtp_address": group(g), "members": members})
         })
         .collect();
+    // The last group is PAM's default approver group; policies name the others (all one,
+    // when there is only one).
+    let policy_groups = scale.groups.saturating_sub(1).max(1);
     let policies: Vec<Value> = cmdlets
         .iter()
         .enumerate()
-        .map(|(i, c)| json!({"task": format!("Exchange\\{c}"), "approver_group": group(i % (GROUPS - 1))}))
+        .map(|(i, c)| json!({"task": format!("Exchange\\{c}"), "approver_group": group(i % policy_groups)}))
         .collect();
     let app_id = v["apps"][0]["client_id"].clone();
     v["users"].as_array_mut().expect("users").extend(users);
     v["groups"] = Value::Array(groups);
     v["policies"] = Value::Array(policies);
-    v["pam"] = json!({"enabled": true, "admin_group": group(GROUPS - 1), "system_accounts": [app_id]});
+    v["pam"] = json!({"enabled": true, "admin_group": group(scale.groups - 1), "system_accounts": [app_id]});
     Seed::from_json(&v.to_string()).expect("generated seed loads")
 }
 
@@ -126,15 +126,14 @@ pub fn client_at(
     Client::new(tenant, endpoints, credential, options).expect("client")
 }
 
-/// What a configuration of this tenant names: every approver group, 150 principals that are
-/// group members, 50 that are not, one role and one role group.
+/// What a configuration of this tenant names: every approver group with every member, one
+/// role and one role group.
 pub fn request_at(scale: Scale) -> RefreshRequest {
-    let spacing = ((GROUPS - 1) * scale.stride + scale.members) / 150;
-    let mut principals: BTreeSet<String> = (0..150).map(|i| user(i * spacing)).collect();
-    let outside = (GROUPS - 1) * scale.stride + scale.members;
-    principals.extend((0..50).map(|i| user(outside + i)));
+    let principals: BTreeSet<String> = (0..scale.groups)
+        .flat_map(|g| (0..scale.members).map(move |k| user((g * scale.stride + k) % scale.users)))
+        .collect();
     RefreshRequest {
-        groups: (0..GROUPS).map(group).collect(),
+        groups: (0..scale.groups).map(group).collect(),
         principals,
         roles: BTreeSet::from(["Move Mailboxes".to_string()]),
         role_groups: BTreeSet::from(["Discovery Management".to_string()]),

@@ -3,33 +3,41 @@
 //! check reads only what changed. It is a cache, never a source of truth: anything wrong with
 //! it (missing, unreadable, another tenant, another endpoint, another format) means a full
 //! read. It holds no secrets (a delta link grants nothing without a token) and is written
-//! atomically as compact JSON, mode 0600.
+//! atomically as compact JSON, mode 0600, and only when its content changed.
+//!
+//! On disk every member is written once, in a directory keyed by object id, and each group
+//! lists its members' ids: approver groups overlap, so this is a fraction of writing each
+//! group's members whole.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::RemoteGroup;
+use crate::model::{DirectoryObject, RemoteGroup};
 
 /// The directory beside the state that holds pamform's caches.
 pub const DIR: &str = ".pamform";
 /// The cache file's name inside [`DIR`].
 pub const FILE: &str = "drift-cache.json";
 /// Bumped on incompatible changes; a cache of another version is ignored.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: members written once, groups list member ids.
+pub const FORMAT_VERSION: u32 = 2;
+/// How long a check that found nothing changed keeps the delta link it was given instead
+/// of the new one, so that the cache file is not rewritten; well inside the seven days a
+/// directory delta link lives ([`crate::wire::graph::DELTA_TOKEN_DAYS`]).
+pub const KEEP_UNCHANGED_LINK_HOURS: i64 = 24;
 
 /// What the last drift check read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DriftCache {
     pub format_version: u32,
     /// The tenant the link and groups belong to.
     pub tenant: String,
     /// The Graph base URL the link was made by; a link is never followed to another
     /// endpoint (an embedded emulator gets a new port on every run).
-    #[serde(default)]
     pub graph_url: String,
-    /// When the groups were last brought up to date (RFC 3339).
+    /// When `delta_link` was taken (RFC 3339): the groups are as they were then.
     pub updated: String,
     /// The `@odata.deltaLink` that returns the changes made after `groups` was taken.
     pub delta_link: String,
@@ -43,6 +51,117 @@ impl DriftCache {
     /// Whether the cache knows the state of every group in `needed` (present or absent).
     pub fn covers<'a>(&self, needed: impl IntoIterator<Item = &'a String>) -> bool {
         needed.into_iter().all(|g| self.groups.contains_key(g) || self.absent.contains(g))
+    }
+
+    /// Whether its delta link is recent enough to be kept by a check that found no change
+    /// (see [`KEEP_UNCHANGED_LINK_HOURS`]); an unreadable time is not.
+    pub fn link_is_fresh(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        chrono::DateTime::parse_from_rfc3339(&self.updated).is_ok_and(|taken| {
+            let age = now.signed_duration_since(taken);
+            age >= chrono::Duration::zero() && age < chrono::Duration::hours(KEEP_UNCHANGED_LINK_HOURS)
+        })
+    }
+}
+
+/// The file's layout: [`DriftCache`] with each member once in `directory`.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    format_version: u32,
+    tenant: String,
+    graph_url: String,
+    updated: String,
+    delta_link: String,
+    /// Every member of every group, by object id.
+    directory: BTreeMap<String, DirectoryObject>,
+    groups: BTreeMap<String, StoredGroup>,
+    absent: BTreeSet<String>,
+}
+
+/// A group as the file holds it: [`RemoteGroup`] with member ids.
+#[derive(Serialize, Deserialize)]
+struct StoredGroup {
+    id: String,
+    name: String,
+    display_name: String,
+    alias: String,
+    email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    security_enabled: bool,
+    members: Vec<String>,
+}
+
+/// Only the version, read first so that a file of another layout is told apart from a
+/// broken one (the rest of the file is skipped, not built).
+#[derive(Deserialize)]
+struct Version {
+    #[serde(default)]
+    format_version: u64,
+}
+
+impl Stored {
+    fn of(cache: &DriftCache) -> Stored {
+        let mut directory = BTreeMap::new();
+        let groups = cache
+            .groups
+            .iter()
+            .map(|(email, g)| {
+                let members = g
+                    .members
+                    .iter()
+                    .map(|m| {
+                        directory.entry(m.id.clone()).or_insert_with(|| m.clone());
+                        m.id.clone()
+                    })
+                    .collect();
+                let stored = StoredGroup {
+                    id: g.id.clone(),
+                    name: g.name.clone(),
+                    display_name: g.display_name.clone(),
+                    alias: g.alias.clone(),
+                    email: g.email.clone(),
+                    description: g.description.clone(),
+                    security_enabled: g.security_enabled,
+                    members,
+                };
+                (email.clone(), stored)
+            })
+            .collect();
+        Stored {
+            format_version: cache.format_version,
+            tenant: cache.tenant.clone(),
+            graph_url: cache.graph_url.clone(),
+            updated: cache.updated.clone(),
+            delta_link: cache.delta_link.clone(),
+            directory,
+            groups,
+            absent: cache.absent.clone(),
+        }
+    }
+
+    /// The cache; `None` when a group names a member the directory lacks.
+    fn into_cache(self) -> Option<DriftCache> {
+        let Stored { format_version, tenant, graph_url, updated, delta_link, directory, groups, absent } =
+            self;
+        let groups = groups
+            .into_iter()
+            .map(|(email, g)| {
+                let members =
+                    g.members.iter().map(|id| directory.get(id).cloned()).collect::<Option<Vec<_>>>()?;
+                let group = RemoteGroup {
+                    id: g.id,
+                    name: g.name,
+                    display_name: g.display_name,
+                    alias: g.alias,
+                    email: g.email,
+                    description: g.description,
+                    security_enabled: g.security_enabled,
+                    members,
+                };
+                Some((email, group))
+            })
+            .collect::<Option<BTreeMap<_, _>>>()?;
+        Some(DriftCache { format_version, tenant, graph_url, updated, delta_link, groups, absent })
     }
 }
 
@@ -73,14 +192,15 @@ pub fn load(dir: &Path, tenant: &str, graph_url: &str) -> Result<DriftCache, Unu
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Unusable::Missing),
         Err(e) => return Err(Unusable::Unreadable(e.to_string())),
     };
-    let version: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| Unusable::Unreadable(e.to_string()))?;
-    let found = version.get("format_version").and_then(serde_json::Value::as_u64).unwrap_or(0);
-    if found != u64::from(FORMAT_VERSION) {
-        return Err(Unusable::OtherVersion(u32::try_from(found).unwrap_or(0)));
+    let version: Version = serde_json::from_slice(&bytes).map_err(|e| Unusable::Unreadable(e.to_string()))?;
+    if version.format_version != u64::from(FORMAT_VERSION) {
+        return Err(Unusable::OtherVersion(u32::try_from(version.format_version).unwrap_or(0)));
     }
-    let cache: DriftCache =
-        serde_json::from_value(version).map_err(|e| Unusable::Unreadable(e.to_string()))?;
+    let stored: Stored = serde_json::from_slice(&bytes).map_err(|e| Unusable::Unreadable(e.to_string()))?;
+    drop(bytes);
+    let cache = stored
+        .into_cache()
+        .ok_or_else(|| Unusable::Unreadable("a group names a member the cache does not hold".to_string()))?;
     if !cache.tenant.eq_ignore_ascii_case(tenant) {
         return Err(Unusable::OtherTenant(cache.tenant));
     }
@@ -98,15 +218,20 @@ fn same_origin(a: &str, b: &str) -> bool {
     }
 }
 
-/// Writes the cache atomically (temporary file, fsync, rename), mode 0600.
-pub fn save(dir: &Path, cache: &DriftCache) -> std::io::Result<()> {
+/// Writes the cache atomically (temporary file, fsync, rename), mode 0600, unless the file
+/// already holds exactly this content. Returns whether it wrote.
+pub fn save(dir: &Path, cache: &DriftCache) -> std::io::Result<bool> {
     let file = path(dir);
+    let mut bytes = serde_json::to_vec(&Stored::of(cache)).map_err(std::io::Error::other)?;
+    bytes.push(b'\n');
+    if std::fs::read(&file).is_ok_and(|old| old == bytes) {
+        return Ok(false);
+    }
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let mut bytes = serde_json::to_vec(cache).map_err(std::io::Error::other)?;
-    bytes.push(b'\n');
-    crate::files::write_atomic(&file, &bytes)
+    crate::files::write_atomic(&file, &bytes)?;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -174,6 +299,73 @@ mod tests {
         assert!(!old.contains("graph_url"));
         std::fs::write(path(dir.path()), old).unwrap();
         assert!(load(dir.path(), "contoso.onmicrosoft.com", "http://127.0.0.1:41000").is_err());
+    }
+
+    fn member(id: &str) -> DirectoryObject {
+        DirectoryObject {
+            id: id.into(),
+            kind: crate::model::ObjectKind::User,
+            upn: Some(format!("{id}@contoso.com")),
+            mail: None,
+            display_name: Some(id.to_uppercase()),
+            has_mailbox: true,
+            is_guest: false,
+        }
+    }
+
+    fn group(id: &str, members: &[&str]) -> RemoteGroup {
+        RemoteGroup {
+            id: id.into(),
+            name: id.into(),
+            display_name: id.into(),
+            alias: id.into(),
+            email: format!("{id}@contoso.com"),
+            description: Some("approves".into()),
+            security_enabled: true,
+            members: members.iter().map(|m| member(m)).collect(),
+        }
+    }
+
+    #[test]
+    fn members_are_written_once_and_groups_come_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cache();
+        c.groups.insert("a@contoso.com".into(), group("a", &["u1", "u2"]));
+        c.groups.insert("b@contoso.com".into(), group("b", &["u2", "u3"]));
+        assert!(save(dir.path(), &c).unwrap());
+        let text = std::fs::read_to_string(path(dir.path())).unwrap();
+        assert_eq!(text.matches("\"U2\"").count(), 1, "{text}");
+        assert_eq!(load(dir.path(), "contoso.onmicrosoft.com", GRAPH), Ok(c.clone()));
+        // The same content is not written again; a change is.
+        let written = std::fs::metadata(path(dir.path())).unwrap().modified().unwrap();
+        assert!(!save(dir.path(), &c).unwrap());
+        assert_eq!(std::fs::metadata(path(dir.path())).unwrap().modified().unwrap(), written);
+        c.absent.insert("new@contoso.com".into());
+        assert!(save(dir.path(), &c).unwrap());
+        // A group naming a member the directory lacks makes the file unusable.
+        let broken =
+            std::fs::read_to_string(path(dir.path())).unwrap().replace("[\"u2\",\"u3\"]", "[\"u9\"]");
+        std::fs::write(path(dir.path()), broken).unwrap();
+        assert!(matches!(load(dir.path(), "contoso.onmicrosoft.com", GRAPH), Err(Unusable::Unreadable(_))));
+    }
+
+    #[test]
+    fn a_first_format_cache_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(DIR)).unwrap();
+        let v1 = r#"{"format_version":1,"tenant":"contoso.onmicrosoft.com","graph_url":"https://graph.microsoft.com","updated":"","delta_link":"https://graph.microsoft.com/v1.0/groups/delta","groups":{},"absent":[]}"#;
+        std::fs::write(path(dir.path()), v1).unwrap();
+        assert_eq!(load(dir.path(), "contoso.onmicrosoft.com", GRAPH), Err(Unusable::OtherVersion(1)));
+    }
+
+    #[test]
+    fn an_unchanged_check_keeps_a_recent_link_only() {
+        let c = cache();
+        let taken = chrono::DateTime::parse_from_rfc3339(&c.updated).unwrap().with_timezone(&chrono::Utc);
+        assert!(c.link_is_fresh(taken + chrono::Duration::hours(1)));
+        assert!(!c.link_is_fresh(taken + chrono::Duration::hours(KEEP_UNCHANGED_LINK_HOURS)));
+        assert!(!c.link_is_fresh(taken - chrono::Duration::hours(1)));
+        assert!(!DriftCache { updated: "yesterday".into(), ..cache() }.link_is_fresh(taken));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The drift check's read of the tenant. The PAM setting and the policies are always read
 //! from Exchange (it has no delta). Approver groups come from the drift cache brought up to
 //! date with one Graph `groups/delta` call: membership changes are applied from
-//! `members@delta`, new members (ids only) are resolved with one `$batch` of `/users/{id}`,
-//! and only groups whose own properties changed, or that the cache does not know, are read
-//! again. Without a usable cache, or when the delta link fails in any way (expired or
+//! `members@delta`, new members (ids only) are resolved with `id in (...)` user filters in
+//! one `$batch`, and only groups whose own properties changed, or that the cache does not
+//! know, are read again. Without a usable cache, or when the delta link fails in any way (expired or
 //! invalid token, 410 Gone, an endpoint that no longer answers), everything is read (and a
 //! new delta round is started first, so no change can fall between the two): a cache never
 //! turns into an error.
@@ -142,7 +142,11 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
     })?;
     let needed = needed_groups(req, &pam, &policies);
 
-    let DriftCache { mut groups, mut absent, .. } = cache;
+    let fresh_link = cache.link_is_fresh(chrono::Utc::now());
+    let DriftCache { mut groups, mut absent, delta_link: old_link, updated: old_updated, .. } = cache;
+    // Whether the groups or the absent addresses changed: when not, a recent link is kept
+    // (it still returns every change after it) and the cache file is left as it is.
+    let mut changed = false;
     let by_id: BTreeMap<String, String> =
         groups.iter().map(|(email, g)| (g.id.to_lowercase(), email.clone())).collect();
     // Groups the cache does not know are read in full.
@@ -168,6 +172,7 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         if e.removed.is_some() {
             groups.remove(email);
             absent.insert(email.clone());
+            changed = true;
             continue;
         }
         let Some(g) = groups.get_mut(email) else { continue };
@@ -180,9 +185,12 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         }
         for m in e.members_delta.unwrap_or_default() {
             if m.removed.is_some() {
+                let before = g.members.len();
                 g.members.retain(|x| !x.id.eq_ignore_ascii_case(&m.id));
+                changed |= g.members.len() != before;
             } else if !g.members.iter().any(|x| x.id.eq_ignore_ascii_case(&m.id)) {
                 joined.entry(email.clone()).or_default().push(m.id);
+                changed = true;
             }
         }
     }
@@ -208,6 +216,7 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
     }
 
     let reread_groups = reread.len();
+    changed |= !reread.is_empty();
     if !reread.is_empty() {
         let list: Vec<String> = reread.into_iter().collect();
         let mut found = client.read_groups(&list).await?;
@@ -245,11 +254,13 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         identity: Some(client.identity().to_string()),
         ..TenantSnapshot::default()
     };
+    let (updated, delta_link) =
+        if !changed && fresh_link { (old_updated, old_link) } else { (now(), delta_link) };
     let cache = DriftCache {
         format_version: cache::FORMAT_VERSION,
         tenant: client.tenant().to_string(),
         graph_url: client.endpoints().graph.clone(),
-        updated: now(),
+        updated,
         delta_link,
         groups,
         absent,

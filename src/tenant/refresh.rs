@@ -115,15 +115,14 @@ impl Client {
             let (pam, policies) = tokio::join!(self.get_pam_setting(), self.get_remote_policies());
             Ok::<_, TenantError>((pam?, policies?))
         };
-        // Principals are asked of Graph while the groups are read, so that step is off the
-        // critical path; a group's member still answers for a name before Graph does (as a
-        // group read from Exchange knows its members' mailboxes), and only names neither
-        // knows are asked of Exchange.
+        // Principals are answered by the members the group reads return (a configuration
+        // names mostly members it already has); only names no group read knows (members
+        // about to be added, members of groups not created yet, system accounts) are asked
+        // of Graph, a few per request, and names Graph does not know of Exchange.
         let principal_names = keyed(&req.principals);
         let groups_and_principals = async {
-            let (groups, users) =
-                tokio::try_join!(self.read_groups(&requested_groups), self.get_users(&principal_names))?;
-            let principals = self.read_principals(users, &groups).await?;
+            let groups = self.read_groups(&requested_groups).await?;
+            let principals = self.read_principals(&principal_names, &groups).await?;
             Ok::<_, TenantError>((groups, principals))
         };
         // Role groups, then the requested roles with the roles they contain: one chain that
@@ -291,24 +290,21 @@ impl Client {
         Ok(found.into_iter().filter_map(|(mail, g)| g.map(|g| (mail, g))).collect())
     }
 
-    /// The principals: each name as a member of `groups` when it is one, else as Graph
-    /// answered it as a user (`users`), else as Exchange `Get-Recipient` finds it (guests by
-    /// their external address, groups, contacts).
+    /// The principals: each name (lower-cased) as a member of `groups` when one answers to
+    /// it (by id, UPN or mail), else as Graph finds it as a user, else as Exchange
+    /// `Get-Recipient` finds it (guests by their external address, groups, contacts).
     async fn read_principals(
         &self,
-        users: BTreeMap<String, Option<model::DirectoryObject>>,
+        names: &[String],
         groups: &BTreeMap<String, model::RemoteGroup>,
     ) -> Result<BTreeMap<String, Option<model::DirectoryObject>>, TenantError> {
-        let mut found: BTreeMap<String, Option<model::DirectoryObject>> =
-            users.keys().map(|name| (name.clone(), None)).collect();
-        for member in groups.values().flat_map(|g| &g.members) {
-            for name in [&member.upn, &member.mail].into_iter().flatten() {
-                if let Some(slot) = found.get_mut(normalize::principal_cow(name).as_ref()) {
-                    slot.get_or_insert_with(|| member.clone());
-                }
-            }
+        let mut found = principals_among_members(names, groups);
+        let unknown: Vec<String> =
+            found.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.clone()).collect();
+        if unknown.is_empty() {
+            return Ok(found);
         }
-        for (name, user) in users {
+        for (name, user) in self.get_users(&unknown).await? {
             if let (Some(slot), Some(user)) = (found.get_mut(&name), user) {
                 slot.get_or_insert(user);
             }
@@ -365,6 +361,24 @@ fn not_allowed(e: &TenantError) -> bool {
     matches!(e.exchange_class(), Some(c) if c == wx::class::ACCESS_DENIED || c == wx::class::ELEVATION_REQUIRED)
 }
 
+/// Each name (lower-cased) with the first member of `groups` that answers to it by id, UPN
+/// or mail; `None` for names no member answers to.
+fn principals_among_members(
+    names: &[String],
+    groups: &BTreeMap<String, model::RemoteGroup>,
+) -> BTreeMap<String, Option<model::DirectoryObject>> {
+    let mut found: BTreeMap<String, Option<model::DirectoryObject>> =
+        names.iter().map(|name| (name.clone(), None)).collect();
+    for member in groups.values().flat_map(|g| &g.members) {
+        for name in [Some(&member.id), member.upn.as_ref(), member.mail.as_ref()].into_iter().flatten() {
+            if let Some(slot) = found.get_mut(normalize::principal_cow(name).as_ref()) {
+                slot.get_or_insert_with(|| member.clone());
+            }
+        }
+    }
+    found
+}
+
 /// The catalog and the role contents from every role entry and role group.
 fn catalog_of(entries: Vec<wx::RoleEntry>, groups: Vec<wx::RoleGroup>) -> RoleContents {
     let mut catalog = RoleCatalog::default();
@@ -391,6 +405,41 @@ fn catalog_of(entries: Vec<wx::RoleEntry>, groups: Vec<wx::RoleGroup>) -> RoleCo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn members_answer_for_principals_by_id_upn_or_mail() {
+        let member = |id: &str, upn: &str, mail: Option<&str>| model::DirectoryObject {
+            id: id.into(),
+            kind: model::ObjectKind::User,
+            upn: Some(upn.into()),
+            mail: mail.map(String::from),
+            display_name: None,
+            has_mailbox: mail.is_some(),
+            is_guest: false,
+        };
+        let group = model::RemoteGroup {
+            members: vec![
+                member("AAAA-1", "Alice@Contoso.com", None),
+                member("bbbb-2", "bob@contoso.com", Some("Robert@Fabrikam.com")),
+            ],
+            id: "g".into(),
+            name: "G".into(),
+            display_name: "G".into(),
+            alias: "g".into(),
+            email: "g@contoso.com".into(),
+            description: None,
+            security_enabled: true,
+        };
+        let groups = BTreeMap::from([("g@contoso.com".to_string(), group)]);
+        let names: Vec<String> = ["aaaa-1", "alice@contoso.com", "robert@fabrikam.com", "carol@contoso.com"]
+            .map(String::from)
+            .into();
+        let found = principals_among_members(&names, &groups);
+        assert_eq!(found["aaaa-1"].as_ref().map(|m| m.id.as_str()), Some("AAAA-1"));
+        assert_eq!(found["alice@contoso.com"].as_ref().map(|m| m.id.as_str()), Some("AAAA-1"));
+        assert_eq!(found["robert@fabrikam.com"].as_ref().map(|m| m.id.as_str()), Some("bbbb-2"));
+        assert_eq!(found["carol@contoso.com"], None);
+    }
 
     #[test]
     fn the_catalog_keys_roles_without_case() {

@@ -55,7 +55,8 @@ fn identifier_at(text: &str) -> &str {
 
 /// The modules `text` names through `crate::`, comments left out.
 fn imports(text: &str) -> BTreeSet<String> {
-    let code: String = text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let code: String =
+        text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
     let mut out = BTreeSet::new();
     let mut rest = code.as_str();
     while let Some(i) = rest.find("crate::") {

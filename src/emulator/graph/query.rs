@@ -1,5 +1,5 @@
-//! Graph's query options as the emulator reads them: `$filter` (`eq` and `startswith` on
-//! string properties), `$select`, `$top`, `$skiptoken` and `$deltatoken`.
+//! Graph's query options as the emulator reads them: `$filter` (`eq`, `in` and `startswith`
+//! on string properties), `$select`, `$top`, `$skiptoken` and `$deltatoken`.
 
 use serde_json::{Map, Value};
 
@@ -61,10 +61,11 @@ pub(super) fn project(mut full: Map<String, Value>, select: &Option<Vec<String>>
     Value::Object(full)
 }
 
-/// `prop eq 'value'` (also `startswith(prop,'value')`) over string properties.
+/// `prop eq 'value'`, `prop in ('a','b',...)` (at most [`wg::MAX_IN_VALUES`] values, as
+/// Graph allows) and `startswith(prop,'value')` over string properties.
 struct GraphFilter {
     prop: String,
-    value: String,
+    values: Vec<String>,
     starts: bool,
 }
 
@@ -72,30 +73,82 @@ impl GraphFilter {
     fn parse(filter: &str) -> Result<GraphFilter, GraphAnswer> {
         let unsupported = || error(400, code::UNSUPPORTED_QUERY, &format!("Unsupported query: '{filter}'."));
         let f = filter.trim();
-        let (prop, value, starts) =
-            if let Some(rest) = f.strip_prefix("startswith(").and_then(|r| r.strip_suffix(')')) {
-                let (prop, val) = rest.split_once(',').ok_or_else(unsupported)?;
-                (prop.trim(), val.trim(), true)
+        let (prop, values, starts) = if let Some(rest) =
+            f.strip_prefix("startswith(").and_then(|r| r.strip_suffix(')'))
+        {
+            let (prop, val) = rest.split_once(',').ok_or_else(unsupported)?;
+            (prop.trim(), vec![quoted(val).ok_or_else(unsupported)?], true)
+        } else {
+            let (prop, rest) = f.split_once(' ').ok_or_else(unsupported)?;
+            let rest = rest.trim_start();
+            if let Some(list) = rest.strip_prefix("in ") {
+                let list = list
+                    .trim()
+                    .strip_prefix('(')
+                    .and_then(|l| l.strip_suffix(')'))
+                    .ok_or_else(unsupported)?;
+                let values = split_quoted(list).ok_or_else(unsupported)?;
+                if values.len() > wg::MAX_IN_VALUES {
+                    return Err(error(400, code::UNSUPPORTED_QUERY, &wg::too_many_in_values(values.len())));
+                }
+                (prop, values, false)
             } else {
-                let (prop, val) = f.split_once(" eq ").ok_or_else(unsupported)?;
-                (prop.trim(), val.trim(), false)
-            };
-        let value = value
-            .strip_prefix('\'')
-            .and_then(|v| v.strip_suffix('\''))
-            .filter(|_| value.len() >= 2)
-            .ok_or_else(unsupported)?
-            .replace("''", "'");
+                let val = rest.strip_prefix("eq ").ok_or_else(unsupported)?;
+                (prop, vec![quoted(val).ok_or_else(unsupported)?], false)
+            }
+        };
         if !matches!(prop, "mail" | "userPrincipalName" | "displayName" | "mailNickname" | "id") {
             return Err(unsupported());
         }
-        Ok(GraphFilter { prop: prop.to_string(), value: normalize::principal(&value), starts })
+        let values = values.iter().map(|v| normalize::principal(v)).collect();
+        Ok(GraphFilter { prop: prop.to_string(), values, starts })
     }
 
     fn matches(&self, obj: &Map<String, Value>) -> bool {
         let got = normalize::principal(obj.get(&self.prop).and_then(Value::as_str).unwrap_or_default());
-        if self.starts { got.starts_with(&self.value) } else { got == self.value }
+        if self.starts { self.values.iter().any(|v| got.starts_with(v)) } else { self.values.contains(&got) }
     }
+}
+
+/// A single-quoted OData string literal, quotes undoubled.
+fn quoted(value: &str) -> Option<String> {
+    let v = value.trim();
+    v.strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .filter(|_| v.len() >= 2)
+        .map(|v| v.replace("''", "'"))
+}
+
+/// `'a','b', 'c'`: comma-separated literals (a comma inside quotes belongs to its value).
+fn split_quoted(list: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut rest = list.trim();
+    while !rest.is_empty() {
+        let body = rest.strip_prefix('\'')?;
+        let mut end = None;
+        let bytes = body.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'\'' {
+                if bytes.get(i + 1) == Some(&b'\'') {
+                    i += 2;
+                    continue;
+                }
+                end = Some(i);
+                break;
+            }
+            i += 1;
+        }
+        let end = end?;
+        out.push(body[..end].replace("''", "'"));
+        rest = body[end + 1..].trim_start();
+        match rest.strip_prefix(',') {
+            Some(r) => rest = r.trim_start(),
+            None if rest.is_empty() => {}
+            None => return None,
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The objects that pass the query's filter, projected to its `$select`.
@@ -105,4 +158,31 @@ pub(super) fn select_filtered(
 ) -> Result<Vec<Value>, GraphAnswer> {
     let filter = q.filter.as_deref().map(GraphFilter::parse).transpose()?;
     Ok(maps.filter(|m| filter.as_ref().is_none_or(|f| f.matches(m))).map(|m| project(m, &q.select)).collect())
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    fn user(upn: &str) -> Map<String, Value> {
+        serde_json::json!({ "id": "1", "userPrincipalName": upn }).as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn in_takes_up_to_fifteen_quoted_values() {
+        let f =
+            GraphFilter::parse("userPrincipalName in ('a@x.com', 'O''Neil@x.com','c,d@x.com')").ok().unwrap();
+        assert!(
+            f.matches(&user("A@x.com")) && f.matches(&user("o'neil@x.com")) && f.matches(&user("c,d@x.com"))
+        );
+        assert!(!f.matches(&user("b@x.com")));
+        let eq = GraphFilter::parse("displayName eq 'a in b'").ok().unwrap();
+        assert_eq!(eq.values, vec!["a in b".to_string()]);
+        let many: Vec<String> = (0..16).map(|i| format!("u{i}@x.com")).collect();
+        let refused = GraphFilter::parse(&wg::in_query("userPrincipalName", &many)).err().unwrap();
+        assert_eq!(refused.status, 400);
+        assert!(GraphFilter::parse(&wg::in_query("userPrincipalName", &many[..15])).is_ok());
+        assert!(GraphFilter::parse("userPrincipalName in ('a@x.com'").is_err());
+        assert!(GraphFilter::parse("userPrincipalName in ('a@x.com' 'b')").is_err());
+    }
 }
