@@ -42,12 +42,18 @@ impl RefreshProgress {
                 return;
             }
         };
-        bar.get_or_insert_with(spinner).set_message(message);
+        match bar.as_ref() {
+            Some(b) => b.set_message(message),
+            None => *bar = Some(spinner(message)),
+        }
     }
 }
 
-fn spinner() -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+/// A ticking spinner showing `message` from its first frame: the message is set before the
+/// tick thread starts, which would otherwise draw once without it.
+fn spinner(message: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr())
+        .with_message(message);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),

@@ -69,6 +69,26 @@ fn validate_takes_var_flags() {
     pamform(dir.path()).args(["validate", "--var", "no-equals"]).assert().code(1);
 }
 
+/// Environment variables that are not UTF-8 are someone else's business: pamform reads only
+/// its own, and a `PAMFORM_VAR_` value that is not UTF-8 is read with U+FFFD in its place.
+#[cfg(unix)]
+#[test]
+fn an_environment_that_is_not_utf8_is_no_crash() {
+    use std::os::unix::ffi::OsStringExt;
+    let not_utf8 = || std::ffi::OsString::from_vec(b"caf\xff".to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.pam.hcl"), VALID).unwrap();
+    pamform(dir.path()).arg("validate").env("SOMETHING_ELSE", not_utf8()).assert().success();
+    let text = VALID.replace("\"A\"", "var.name") + "\nvariable \"name\" {\n  type = string\n}\n";
+    std::fs::write(dir.path().join("main.pam.hcl"), text).unwrap();
+    pamform(dir.path())
+        .args(["validate", "--json"])
+        .env("PAMFORM_VAR_name", not_utf8())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("panicked").not());
+}
+
 #[test]
 fn fmt_check_diff_and_write() {
     let dir = tempfile::tempdir().unwrap();
