@@ -17,9 +17,9 @@ use pamform::tenant::ClientOptions;
 
 mod support;
 
-use support::cli::{Run, Workspace, ms};
+use support::cli::{Run, Workspace, adopted_tenant, ms};
 use support::served::Served;
-use support::tenant::{FULL, POLICIES, QUICK, group, latency, quick, seed_at, user};
+use support::tenant::{FULL, QUICK, group, latency, quick, user};
 
 const EXCHANGE_MS: u64 = 300;
 const GRAPH_MS: u64 = 50;
@@ -72,14 +72,7 @@ fn main() {
         FULL
     };
     let (exchange_ms, graph_ms) = (latency(EXCHANGE_MS), latency(GRAPH_MS));
-    println!(
-        "tenant: {} users, {} groups x {} members, {POLICIES} policies; Exchange {exchange_ms} ms, Graph {graph_ms} ms",
-        scale.users, scale.groups, scale.members
-    );
-    let served = Served::start(&seed_at(scale), &[]);
-    let ws = Workspace::adopt(&served);
-
-    served.set_latency(exchange_ms, graph_ms);
+    let (served, ws) = adopted_tenant(scale, exchange_ms, graph_ms);
     check(&served, &ws, "full drift check (no cache)", &["--no-cache"], IN_SYNC);
     let delta = check(&served, &ws, "delta check, unchanged tenant", &[], IN_SYNC);
     println!(

@@ -17,9 +17,8 @@ use pamform::tenant::{Client, ClientOptions, RefreshRequest, TenantError};
 
 mod support;
 
-use support::cli::{Bound, Requests, Workspace, ms};
-use support::served::Served;
-use support::tenant::{FULL, POLICIES, QUICK, Scale, latency, quick, request_at, seed_at};
+use support::cli::{Bound, Requests, adopted_tenant, ms};
+use support::tenant::{FULL, QUICK, Scale, latency, quick, request_at};
 
 const EXCHANGE_MS: u64 = 300;
 const GRAPH_MS: u64 = 50;
@@ -89,14 +88,7 @@ fn main() {
 #[allow(clippy::print_stdout)]
 fn run(scale: Scale) {
     let (exchange_ms, graph_ms) = (latency(EXCHANGE_MS), latency(GRAPH_MS));
-    println!(
-        "tenant: {} users, {} groups x {} members, {POLICIES} policies; Exchange {exchange_ms} ms, Graph {graph_ms} ms",
-        scale.users, scale.groups, scale.members
-    );
-    // The configuration is exported and adopted without latency; the plan runs with it.
-    let served = Served::start(&seed_at(scale), &[]);
-    let ws = Workspace::adopt(&served);
-    served.set_latency(exchange_ms, graph_ms);
+    let (served, ws) = adopted_tenant(scale, exchange_ms, graph_ms);
 
     let mut best = Duration::MAX;
     let mut worst_peak = 0;

@@ -144,6 +144,23 @@ fn read_all(r: &mut impl std::io::Read) -> String {
     s
 }
 
+/// The benchmark tenant of `scale`, served and adopted into a workspace (exported and imported
+/// without latency), then given its latencies; says which tenant on stdout.
+#[allow(clippy::print_stdout)]
+pub fn adopted_tenant(scale: super::tenant::Scale, exchange_ms: u64, graph_ms: u64) -> (Served, Workspace) {
+    println!(
+        "tenant: {} users, {} groups x {} members, {} policies; Exchange {exchange_ms} ms, Graph {graph_ms} ms",
+        scale.users,
+        scale.groups,
+        scale.members,
+        super::tenant::POLICIES
+    );
+    let served = Served::start(&super::tenant::seed_at(scale), &[]);
+    let ws = Workspace::adopt(&served);
+    served.set_latency(exchange_ms, graph_ms);
+    (served, ws)
+}
+
 pub fn ms(d: Duration) -> String {
     format!("{} ms", d.as_millis())
 }
