@@ -3,7 +3,9 @@
 //! normalised here (case-insensitive addresses and tasks, sets, defaults), so that nothing
 //! shows as a change that is not one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -68,9 +70,10 @@ impl Attrs {
     pub fn from_value(kind: crate::model::ResourceType, value: &Value) -> Option<Attrs> {
         use crate::model::ResourceType as T;
         match kind {
-            T::ApproverGroup => serde_json::from_value(value.clone()).ok().map(Attrs::Group),
-            T::AccessPolicy => serde_json::from_value(value.clone()).ok().map(Attrs::Policy),
-            T::PrivilegedAccess => serde_json::from_value(value.clone()).ok().map(Attrs::Pam),
+            // Read from the borrowed value: a group's members are not copied first.
+            T::ApproverGroup => GroupAttrs::deserialize(value).ok().map(Attrs::Group),
+            T::AccessPolicy => PolicyAttrs::deserialize(value).ok().map(Attrs::Policy),
+            T::PrivilegedAccess => PamAttrs::deserialize(value).ok().map(Attrs::Pam),
         }
     }
 
@@ -200,38 +203,50 @@ impl PolicyAttrs {
 /// a UPN, a mail address and another address of one user are one member. Each object is
 /// shown by the name the group's configuration uses for it (the first it lists that the
 /// object answers to), so the plan stays readable.
+///
+/// Built once per plan from every member the configuration names (tens of thousands on a
+/// large tenant), so it borrows what it can from the configuration and the snapshot and
+/// keeps hash maps: nothing here is ever iterated in order.
 #[derive(Debug, Default)]
-pub struct MemberNames {
+pub struct MemberNames<'a> {
     /// Lower-cased configured name -> directory object id.
-    ids: BTreeMap<String, String>,
+    ids: HashMap<Cow<'a, str>, &'a str>,
     /// Object id -> its name in any group of the configuration (the first one listed).
-    by_id: BTreeMap<String, String>,
+    by_id: HashMap<&'a str, Cow<'a, str>>,
     /// Lower-cased group email -> object id -> its name in that group.
-    by_group: BTreeMap<String, BTreeMap<String, String>>,
+    by_group: HashMap<String, HashMap<&'a str, Cow<'a, str>>>,
 }
 
-impl MemberNames {
-    pub fn new(config: &Configuration, snapshot: &TenantSnapshot) -> Self {
+impl<'a> MemberNames<'a> {
+    pub fn new(config: &'a Configuration, snapshot: &'a TenantSnapshot) -> Self {
         let mut names = MemberNames::default();
+        let principal = |name: &Cow<'_, str>| snapshot.principals.get(name.as_ref()).and_then(Option::as_ref);
         for g in config.groups.values() {
             let in_group = names.by_group.entry(normalize::principal(&g.email.value)).or_default();
             for m in &g.members {
-                let Some(obj) = snapshot.principal(&m.value) else { continue };
-                let name = normalize::principal(&m.value);
-                names.ids.insert(name.clone(), obj.id.clone());
-                let slot = in_group.entry(obj.id.clone()).or_insert_with(|| name.clone());
-                // A name the object answers to (UPN, mail) beats an alternative address.
-                if !obj.answers_to(slot) && obj.answers_to(&name) {
-                    *slot = name.clone();
+                let name = normalize::principal_cow(&m.value);
+                let Some(obj) = principal(&name) else { continue };
+                let id = obj.id.as_str();
+                match in_group.entry(id) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(name.clone());
+                    }
+                    // A name the object answers to (UPN, mail) beats an alternative address.
+                    Entry::Occupied(mut slot) => {
+                        if !obj.answers_to(slot.get()) && obj.answers_to(&name) {
+                            slot.insert(name.clone());
+                        }
+                    }
                 }
-                names.by_id.entry(obj.id.clone()).or_insert(name);
+                names.by_id.entry(id).or_insert_with(|| name.clone());
+                names.ids.insert(name, id);
             }
         }
         for s in config.privileged_access.iter().flat_map(|p| &p.system_accounts) {
-            if let Some(obj) = snapshot.principal(&s.value) {
-                let name = normalize::principal(&s.value);
-                names.ids.insert(name.clone(), obj.id.clone());
-                names.by_id.entry(obj.id.clone()).or_insert(name);
+            let name = normalize::principal_cow(&s.value);
+            if let Some(obj) = principal(&name) {
+                names.by_id.entry(obj.id.as_str()).or_insert_with(|| name.clone());
+                names.ids.insert(name, obj.id.as_str());
             }
         }
         names
@@ -239,57 +254,77 @@ impl MemberNames {
 
     /// The comparable name of a live member.
     pub fn name_of(&self, obj: &DirectoryObject) -> String {
-        self.by_id.get(&obj.id).cloned().unwrap_or_else(|| normalize::principal(obj.label()))
+        match self.by_id.get(obj.id.as_str()) {
+            Some(name) => name.to_string(),
+            None => normalize::principal(obj.label()),
+        }
+    }
+
+    /// The names the group at `group_email` uses, by object id.
+    fn group(&self, group_email: &str) -> Option<&HashMap<&'a str, Cow<'a, str>>> {
+        self.by_group.get(normalize::principal_cow(group_email).as_ref())
     }
 
     /// The comparable name of a live member of the group at `group_email`.
     pub fn name_in(&self, group_email: &str, obj: &DirectoryObject) -> String {
-        self.by_group
-            .get(&normalize::principal(group_email))
-            .and_then(|m| m.get(&obj.id))
-            .cloned()
-            .unwrap_or_else(|| self.name_of(obj))
+        Self::name_in_group(self.group(group_email), obj).unwrap_or_else(|| self.name_of(obj))
+    }
+
+    fn name_in_group(
+        group: Option<&HashMap<&'a str, Cow<'a, str>>>,
+        obj: &DirectoryObject,
+    ) -> Option<String> {
+        group.and_then(|m| m.get(obj.id.as_str())).map(|name| name.to_string())
     }
 
     /// The comparable name of a configured member of the group at `group_email`: the name
     /// that group uses for the same directory object, or the name itself when the directory
     /// does not know it.
     pub fn desired_in(&self, group_email: &str, name: &str) -> String {
-        let name = normalize::principal(name);
+        self.desired_in_group(self.group(group_email), name)
+    }
+
+    fn desired_in_group(&self, group: Option<&HashMap<&'a str, Cow<'a, str>>>, name: &str) -> String {
+        let name = normalize::principal_cow(name);
         self.ids
-            .get(&name)
-            .and_then(|id| self.by_group.get(&normalize::principal(group_email))?.get(id))
-            .cloned()
-            .unwrap_or(name)
+            .get(name.as_ref())
+            .and_then(|id| group?.get(id))
+            .map_or_else(|| name.into_owned(), |n| n.to_string())
     }
 
     /// The directory object id a configured name resolves to.
     pub fn id_of(&self, name: &str) -> Option<&str> {
-        self.ids.get(&normalize::principal(name)).map(String::as_str)
+        self.ids.get(normalize::principal_cow(name).as_ref()).copied()
     }
 }
 
 /// Desired attributes of a configured group; members named twice (by UPN and by mail, say)
 /// are one member.
-pub fn desired_group(g: &ApproverGroup, names: &MemberNames) -> GroupAttrs {
+pub fn desired_group(g: &ApproverGroup, names: &MemberNames<'_>) -> GroupAttrs {
+    let group = names.group(&g.email.value);
     GroupAttrs {
         name: g.name.value.clone(),
         email: normalize::principal(&g.email.value),
         alias: g.effective_alias(),
         description: g.description.as_ref().map(|d| d.value.clone()).unwrap_or_default(),
-        members: g.members.iter().map(|m| names.desired_in(&g.email.value, &m.value)).collect(),
+        members: g.members.iter().map(|m| names.desired_in_group(group, &m.value)).collect(),
         membership: g.membership,
     }
 }
 
 /// Live attributes of a group; `membership` is not a tenant property and is taken from `as_configured`.
-pub fn live_group(g: &RemoteGroup, names: &MemberNames, membership: Membership) -> GroupAttrs {
+pub fn live_group(g: &RemoteGroup, names: &MemberNames<'_>, membership: Membership) -> GroupAttrs {
+    let group = names.group(&g.email);
     GroupAttrs {
         name: g.display_name.clone(),
         email: normalize::principal(&g.email),
         alias: g.alias.clone(),
         description: g.description.clone().unwrap_or_default(),
-        members: g.members.iter().map(|m| names.name_in(&g.email, m)).collect(),
+        members: g
+            .members
+            .iter()
+            .map(|m| MemberNames::name_in_group(group, m).unwrap_or_else(|| names.name_of(m)))
+            .collect(),
         membership,
     }
 }

@@ -19,7 +19,7 @@ pub(super) struct Wanted {
 pub(super) type Desired = BTreeMap<Address, Wanted>;
 
 /// The desired resources of a plan in `mode`.
-pub(super) fn resources(config: &Configuration, mode: PlanMode, names: &MemberNames) -> Desired {
+pub(super) fn resources(config: &Configuration, mode: PlanMode, names: &MemberNames<'_>) -> Desired {
     let mut desired = Desired::new();
     if mode == PlanMode::Normal {
         for (a, g) in &config.groups {

@@ -218,7 +218,7 @@ struct Inputs<'a> {
     snapshot: &'a TenantSnapshot,
     /// Empty before the first apply.
     state: &'a State,
-    names: MemberNames,
+    names: MemberNames<'a>,
     owners: Owners<'a>,
     /// The `import` block of each address that has one.
     imports: BTreeMap<&'a Address, &'a Import>,
