@@ -546,3 +546,53 @@ async fn a_group_graph_does_not_show_yet_is_read_from_exchange() {
     assert_eq!(members, BTreeSet::from([upn("heidi").as_str(), upn("ivan").as_str()]));
     assert!(snapshot.group(&upn("missing-group")).is_none());
 }
+
+/// Principals no group read holds are asked of Graph 15 to a `$filter ... in`, 20 filters to
+/// a `$batch`: 40 users about to be added (one with a quote in the UPN, one by object id,
+/// one in capitals) resolve in one `$batch`, and names Graph does not know stay unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn principals_outside_every_group_are_looked_up_in_batches() {
+    let mut seed = seed();
+    let newcomers: Vec<String> = (0..40).map(|i| upn(&format!("newcomer{i}"))).collect();
+    for (i, name) in newcomers.iter().enumerate() {
+        seed.users.push(pamform::emulator::seed::SeedUser {
+            id: if i == 0 { "0f6d3c0e-5b3a-4d55-9a7e-2f7d2c1b9a01".into() } else { String::new() },
+            user_principal_name: name.clone(),
+            display_name: None,
+            mail: None,
+            mailbox: true,
+            guest: false,
+            service_account: false,
+        });
+    }
+    seed.users.push(pamform::emulator::seed::SeedUser {
+        id: String::new(),
+        user_principal_name: upn("o'neil"),
+        display_name: None,
+        mail: None,
+        mailbox: true,
+        guest: false,
+        service_account: false,
+    });
+    let emu = start(seed, Faults::default()).await;
+    let mut names: BTreeSet<String> = newcomers[1..].iter().cloned().collect();
+    names.insert("0f6d3c0e-5b3a-4d55-9a7e-2f7d2c1b9a01".into());
+    names.insert(upn("NEWCOMER7").to_uppercase());
+    names.insert(upn("o'neil"));
+    names.insert(upn("nobody-at-all"));
+    let batches = |c: Value| c["per_endpoint"]["graph /$batch"].as_u64().unwrap_or(0);
+    // The same refresh without principals, for the $batches the group reads take.
+    control(&emu, reqwest::Method::DELETE, "counters", None).await;
+    client(&emu).refresh(&RefreshRequest::default()).await.unwrap();
+    let without = batches(counters(&emu).await);
+    control(&emu, reqwest::Method::DELETE, "counters", None).await;
+    let req = RefreshRequest { principals: names, ..RefreshRequest::default() };
+    let s = client(&emu).refresh(&req).await.unwrap();
+    for name in newcomers[1..].iter().chain([&upn("o'neil")]) {
+        assert!(s.principal(name).is_some_and(|p| p.answers_to(name)), "{name} resolved");
+    }
+    assert!(s.principal("0f6d3c0e-5b3a-4d55-9a7e-2f7d2c1b9a01").is_some(), "by object id");
+    assert!(s.principal(&upn("NEWCOMER7")).is_some(), "case does not matter");
+    assert!(s.principals.contains_key(&upn("nobody-at-all")) && s.principal(&upn("nobody-at-all")).is_none());
+    assert_eq!(batches(counters(&emu).await), without + 1, "42 names in one $batch of 15-value filters");
+}
