@@ -52,3 +52,4 @@ mod render_markdown;
 mod render_schemas;
 mod render_text;
 mod tenant_e2e;
+mod wire_corpus;
