@@ -35,6 +35,8 @@ pub struct DriftRead {
     pub snapshot: TenantSnapshot,
     pub cache: DriftCache,
     pub kind: ReadKind,
+    /// Whether `cache` is exactly the cache that was loaded, so there is nothing to write.
+    pub cache_unchanged: bool,
 }
 
 /// Reads the tenant for a drift check, through `cached` when it can be used. A full read
@@ -116,7 +118,7 @@ async fn full(
         groups: snapshot.groups.clone(),
         absent,
     };
-    Ok(DriftRead { snapshot, cache, kind: ReadKind::Full(why) })
+    Ok(DriftRead { snapshot, cache, kind: ReadKind::Full(why), cache_unchanged: false })
 }
 
 /// Whether a delta entry says a property of the group changed (a property Graph left out
@@ -254,8 +256,8 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         identity: Some(client.identity().to_string()),
         ..TenantSnapshot::default()
     };
-    let (updated, delta_link) =
-        if !changed && fresh_link { (old_updated, old_link) } else { (now(), delta_link) };
+    let cache_unchanged = !changed && fresh_link;
+    let (updated, delta_link) = if cache_unchanged { (old_updated, old_link) } else { (now(), delta_link) };
     let cache = DriftCache {
         format_version: cache::FORMAT_VERSION,
         tenant: client.tenant().to_string(),
@@ -265,7 +267,12 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         groups,
         absent,
     };
-    Ok(DriftRead { snapshot, cache, kind: ReadKind::Delta { changed_groups, reread_groups } })
+    Ok(DriftRead {
+        snapshot,
+        cache,
+        kind: ReadKind::Delta { changed_groups, reread_groups },
+        cache_unchanged,
+    })
 }
 
 /// The requested principals that are members of a group, as the full refresh finds them.
