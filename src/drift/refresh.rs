@@ -8,7 +8,7 @@
 //! new delta round is started first, so no change can fall between the two): a cache never
 //! turns into an error.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::drift::cache::{self, DriftCache, Unusable};
 use crate::model::{self, PamSetting, RemotePolicy, TenantSnapshot, normalize};
@@ -281,16 +281,17 @@ fn principals_from_members(
     req: &RefreshRequest,
     groups: &BTreeMap<String, model::RemoteGroup>,
 ) -> BTreeMap<String, Option<model::DirectoryObject>> {
-    let wanted: BTreeSet<String> = req.principals.iter().map(|n| normalize::principal(n)).collect();
-    let mut out = BTreeMap::new();
+    // Hashed: this runs over every member of every group (tens of thousands).
+    let wanted: HashSet<String> = req.principals.iter().map(|n| normalize::principal(n)).collect();
+    let mut out: HashMap<String, &model::DirectoryObject> = HashMap::with_capacity(wanted.len());
     // One pass over the members, the first member a name answers to winning.
     for m in groups.values().flat_map(|g| &g.members) {
         for name in [&m.upn, &m.mail].into_iter().flatten() {
             let key = normalize::principal_cow(name);
             if wanted.contains(key.as_ref()) && !out.contains_key(key.as_ref()) {
-                out.insert(key.into_owned(), Some(m.clone()));
+                out.insert(key.into_owned(), m);
             }
         }
     }
-    out
+    out.into_iter().map(|(k, m)| (k, Some(m.clone()))).collect()
 }
