@@ -9,6 +9,7 @@
 mod support;
 
 mod architecture;
+mod cli_quiet_help;
 mod config_cli;
 mod config_errors;
 mod config_eval;
