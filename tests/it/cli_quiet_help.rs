@@ -75,3 +75,17 @@ fn every_help_puts_global_options_apart() {
     assert_eq!(names.first(), Some(&"validate"), "{top}");
     assert_eq!(names[names.len() - 2..], ["completions", "help"], "{top}");
 }
+
+#[test]
+fn no_color_on_a_terminal_drops_colour_not_unicode() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, "approver_group \"a\" {\n  name = 1\n}\n");
+    // Workspace commands run with NO_COLOR=1.
+    let tty = crate::e2e_core_state::on_terminal(&ws, &["validate"], "");
+    assert_eq!(tty.code, 1, "{}", tty.all());
+    assert!(tty.all().contains('│') || tty.all().contains('╭'), "{}", tty.all());
+    assert!(!tty.all().contains('\u{1b}'), "no colour: {}", tty.all());
+    // In a pipe (a CI log), plain ASCII.
+    let piped = ws.run(&["validate"]).expect(1);
+    assert!(piped.stderr.is_ascii(), "{}", piped.stderr);
+}
