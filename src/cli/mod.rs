@@ -104,7 +104,7 @@ pub fn main() -> ExitCode {
         }
     };
     let printer = Printer::new(cli.color, cli.quiet, cli.verbose);
-    views::diagnostics::install(printer.color(), printer.unicode());
+    views::diagnostics::install(&printer);
     connect::install_log(&printer);
     let ctx = Context { dir: cli.chdir.clone(), printer, verbose: cli.verbose };
     let result = run(cli.command, &ctx);
