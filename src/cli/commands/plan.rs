@@ -103,7 +103,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         saved.write(&pipeline::in_dir(ctx, out)).map_err(|e| CliError::msg(ErrorKind::State, e))?;
     }
     let plan_file = args.out.as_deref().and_then(|p| p.to_str());
-    let text = plan_view::plan_redacted(&plan, args.format(), plan_file, &config.sensitive);
+    let tenant = config.tenant.as_ref().map(|t| t.id.value.as_str()).filter(|t| !t.is_empty());
+    let text = plan_view::plan_redacted(&plan, args.format(), plan_file, tenant, &config.sensitive);
     ctx.printer.write_out(text.as_bytes());
     // After the plan, where it is read last (as Terraform prints it), not scrolled away.
     if let Some(out) = &args.out {
