@@ -121,7 +121,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                     return write_back_refresh(ctx, &plan, state, &store);
                 }
                 if !args.auto_approve {
-                    confirm(ctx)?;
+                    confirm(ctx, &conn.client)?;
                 }
                 plan
             }
@@ -231,14 +231,14 @@ async fn watch_ctrl_c(printer: Printer, interrupt: Arc<apply::Interrupt>) {
 }
 
 /// Asks for "yes"; refuses to ask without a terminal.
-fn confirm(ctx: &Context) -> Result<(), CliError> {
+fn confirm(ctx: &Context, client: &crate::tenant::Client) -> Result<(), CliError> {
     if !ctx.printer.stdin_is_terminal() {
         return Err(CliError::msg(
             ErrorKind::Usage,
             "apply needs confirmation but there is no terminal to ask on; review with `pamform plan --out FILE` and run `pamform apply FILE`, or pass --auto-approve",
         ));
     }
-    apply_view::ask(&ctx.printer);
+    apply_view::ask(&ctx.printer, client.tenant(), &crate::cli::connect::signed_in_as(client));
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
     if line.trim() != "yes" {
