@@ -37,3 +37,37 @@ fn another_tenant_in_the_environment_is_called_out() {
     let same = ws.command(&["plan"]).env("PAMFORM_TENANT_ID", DOMAIN.to_uppercase()).output().unwrap();
     assert!(!String::from_utf8_lossy(&same.stderr).contains("warning: PAMFORM_TENANT_ID"));
 }
+
+#[test]
+fn whoami_signs_in_and_says_who() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    let cache = tempfile::tempdir().unwrap();
+    let out = ws.command(&["whoami"]).env("PAMFORM_CACHE_DIR", cache.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("Tenant:         {DOMAIN}\n")), "{text}");
+    assert!(
+        text.contains(&format!("Plan and apply: app {APP_ID}, signed in at {}", tenant.base_url)),
+        "{text}"
+    );
+    assert!(text.contains("Requests:       not signed in"), "{text}");
+
+    let out = ws.command(&["whoami", "--json"]).env("PAMFORM_CACHE_DIR", cache.path()).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["tenant"], DOMAIN);
+    assert_eq!(json["app"]["error"], serde_json::Value::Null);
+    assert_eq!(json["user"], serde_json::Value::Null);
+
+    // A wrong secret: said, with the variable to check, and exit 1 for scripts.
+    let out = ws
+        .command(&["whoami", "--json"])
+        .env("PAMFORM_CACHE_DIR", cache.path())
+        .env("PAMFORM_CLIENT_SECRET", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = json["app"]["error"].as_str().unwrap();
+    assert!(error.contains("PAMFORM_CLIENT_SECRET") && !error.contains("wrong"), "{error}");
+}
