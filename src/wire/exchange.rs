@@ -321,6 +321,64 @@ pub fn error_status(class: &str) -> u16 {
 pub const GROUP_MANAGER_REQUIRED_MESSAGE: &str =
     "You don't have sufficient permissions. This operation can only be performed by a manager of the group.";
 
+/// Texts of the group and recipient cmdlets' exceptions. Only the not-found text is
+/// **observed** (PowerShell/PowerShell#19793); the others are **assumed** wordings in Exchange's
+/// style. pamform never matches on them: it decides by class and status.
+pub mod text {
+    /// [`super::class::NOT_FOUND`]. (**observed**)
+    pub fn not_found(identity: &str, server: &str) -> String {
+        format!(
+            "The operation couldn't be performed because object '{identity}' couldn't be found on '{server}'."
+        )
+    }
+    /// A member reference that is no recipient.
+    pub fn member_not_found(identity: &str) -> String {
+        format!(
+            "Couldn't find object \"{identity}\". Please make sure that it was spelled correctly or specify a different object."
+        )
+    }
+    /// [`super::class::ALREADY_EXISTS`] for a name.
+    pub fn name_taken(name: &str) -> String {
+        format!("The name \"{name}\" is already being used. Please try another name.")
+    }
+    /// [`super::class::ALREADY_EXISTS`] for an address.
+    pub fn address_taken(smtp: &str, owner: &str) -> String {
+        format!(
+            "The proxy address \"SMTP:{smtp}\" is already being used by the proxy addresses or LegacyExchangeDN of \"{owner}\". Please choose another proxy address."
+        )
+    }
+    /// [`super::class::MEMBER_ALREADY_EXISTS`].
+    pub fn member_already(member: &str, group: &str) -> String {
+        format!("The recipient \"{member}\" is already a member of the group \"{group}\".")
+    }
+    /// [`super::class::MEMBER_NOT_FOUND`].
+    pub fn not_a_member(member: &str, group: &str) -> String {
+        format!("The recipient \"{member}\" isn't a member of the group \"{group}\".")
+    }
+    /// [`super::class::RECIPIENT_NOT_MAIL_ENABLED`].
+    pub fn not_mail_enabled(user: &str) -> String {
+        format!(
+            "The user '{user}' isn't mail-enabled and can't be added as a member. Only mail-enabled recipients can be members of a distribution group."
+        )
+    }
+    /// [`super::class::RECIPIENT_TASK`] for a group made a member of itself.
+    pub fn member_of_itself(group: &str) -> String {
+        format!("The group \"{group}\" can't be a member of itself.")
+    }
+    /// [`super::class::INVALID_PARAMETER`] for missing mandatory parameters.
+    pub fn missing_mandatory(names: &[&str]) -> String {
+        format!(
+            "Cannot process command because of one or more missing mandatory parameters: {}.",
+            names.join(" ")
+        )
+    }
+    /// The warning of a `Set-` that changed nothing. (**observed** in public scripts that test
+    /// for "completed successfully but no settings of")
+    pub fn nothing_modified(identity: &str) -> String {
+        format!("The command completed successfully but no settings of '{identity}' have been modified.")
+    }
+}
+
 /// The start of [`class::AMBIGUOUS_PARAMETER_SET`]'s text; the unknown names follow.
 /// (**observed**)
 pub const UNKNOWN_PARAMETER_MESSAGE: &str = "Parameter set cannot be resolved using the specified named parameters. Invalid cmdlet parameters specified.";
@@ -530,6 +588,7 @@ pub mod param {
     pub const PRIMARY_SMTP_ADDRESS: &str = "PrimarySmtpAddress";
     pub const TYPE: &str = "Type";
     pub const TYPE_SECURITY: &str = "Security";
+    pub const TYPE_DISTRIBUTION: &str = "Distribution";
     pub const MEMBERS: &str = "Members";
     pub const MEMBER: &str = "Member";
     pub const DESCRIPTION: &str = "Description";

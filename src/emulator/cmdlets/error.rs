@@ -18,15 +18,9 @@ impl CmdletError {
 
 pub(super) type Res<T> = Result<T, CmdletError>;
 
-/// Not found, worded like the service (**observed**: "... couldn't be found on '<server>'.").
+/// Not found, worded like the service.
 pub(super) fn not_found(id: &str) -> CmdletError {
-    CmdletError::new(
-        class::NOT_FOUND,
-        format!(
-            "The operation couldn't be performed because object '{id}' couldn't be found on '{}'.",
-            "emulator"
-        ),
-    )
+    CmdletError::new(class::NOT_FOUND, wx::text::not_found(id, "emulator"))
 }
 
 pub(super) fn denied(message: impl Into<String>) -> CmdletError {

@@ -18,7 +18,7 @@ use crate::emulator::seed::{SeedGroup, SeedUser};
 use crate::emulator::tenant_data::TenantData;
 use crate::emulator::tokens::Caller;
 use crate::model::normalize;
-use crate::wire::exchange::{class, param as p, recipient_type};
+use crate::wire::exchange::{class, param as p, recipient_type, text};
 
 /// `Get-DistributionGroup`: one group, or all of them.
 pub(super) fn get_groups(data: &mut TenantData, _ctx: &Ctx, b: &Bound) -> Res<Output> {
@@ -53,27 +53,20 @@ fn resolve_member(data: &TenantData, id: &str) -> Res<String> {
         if !recipient_type::is_mail_enabled(u.recipient_type()) {
             return Err(CmdletError::new(
                 class::RECIPIENT_NOT_MAIL_ENABLED,
-                format!(
-                    "The user '{}' isn't mail-enabled and can't be added as a member. Only mail-enabled recipients can be members of a distribution group.",
-                    u.user_principal_name
-                ),
+                text::not_mail_enabled(&u.user_principal_name),
             ));
         }
         return Ok(u.id.clone());
     }
-    let i = find_group(data, id).map_err(|_| {
-        CmdletError::new(class::NOT_FOUND, format!("Couldn't find object \"{id}\". Please make sure that it was spelled correctly or specify a different object."))
-    })?;
+    let i =
+        find_group(data, id).map_err(|_| CmdletError::new(class::NOT_FOUND, text::member_not_found(id)))?;
     Ok(data.groups[i].id.clone())
 }
 
 /// Refuses making a group a member of itself. (The class and wording are **assumed**.)
 fn not_itself(g: &SeedGroup, member_id: &str) -> Res<()> {
     if g.id == member_id {
-        return Err(CmdletError::new(
-            class::RECIPIENT_TASK,
-            format!("The group \"{}\" can't be a member of itself.", g.name),
-        ));
+        return Err(CmdletError::new(class::RECIPIENT_TASK, text::member_of_itself(&g.name)));
     }
     Ok(())
 }
@@ -129,10 +122,7 @@ fn require_manager(data: &TenantData, g: &SeedGroup, ctx: &Ctx, b: &Bound) -> Re
 }
 
 fn name_taken(name: &str) -> CmdletError {
-    CmdletError::new(
-        class::ALREADY_EXISTS,
-        format!("The name \"{name}\" is already being used. Please try another name."),
-    )
+    CmdletError::new(class::ALREADY_EXISTS, text::name_taken(name))
 }
 
 /// The description values as the emulator keeps them: one text (Entra keeps one value).
@@ -149,12 +139,9 @@ fn check_smtp(data: &TenantData, smtp: &str, except: Option<&str>) -> Res<()> {
         )));
     }
     match address_owner(data, smtp) {
-        Some(owner) if except.is_none_or(|e| !eq(e, &owner)) => Err(CmdletError::new(
-            class::ALREADY_EXISTS,
-            format!(
-                "The proxy address \"SMTP:{smtp}\" is already being used by the proxy addresses or LegacyExchangeDN of \"{owner}\". Please choose another proxy address."
-            ),
-        )),
+        Some(owner) if except.is_none_or(|e| !eq(e, &owner)) => {
+            Err(CmdletError::new(class::ALREADY_EXISTS, text::address_taken(smtp, &owner)))
+        }
         _ => Ok(()),
     }
 }
@@ -176,11 +163,13 @@ pub(super) fn new_group(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Outp
     });
     let smtp = b.str(p::PRIMARY_SMTP_ADDRESS).unwrap_or_else(|| format!("{alias}@{}", data.tenant.domain));
     check_smtp(data, &smtp, None)?;
-    let kind = b.str(p::TYPE).unwrap_or_else(|| "Distribution".into());
-    let kind =
-        ["Security", "Distribution"].into_iter().find(|k| k.eq_ignore_ascii_case(kind.trim())).ok_or_else(
-            || argument(format!("The group type '{kind}' isn't valid. Use 'Security' or 'Distribution'.")),
-        )?;
+    let kind = b.str(p::TYPE).unwrap_or_else(|| p::TYPE_DISTRIBUTION.into());
+    let kind = [p::TYPE_SECURITY, p::TYPE_DISTRIBUTION]
+        .into_iter()
+        .find(|k| k.eq_ignore_ascii_case(kind.trim()))
+        .ok_or_else(|| {
+            argument(format!("The group type '{kind}' isn't valid. Use 'Security' or 'Distribution'."))
+        })?;
     let mut members = BTreeSet::new();
     for m in b.list(p::MEMBERS).unwrap_or_default() {
         members.insert(resolve_member(data, &m)?);
@@ -249,10 +238,7 @@ pub(super) fn set_group(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Outp
     let changed = *g != before;
     let mut out = Output { wrote: changed, ..Output::default() };
     if !changed {
-        out.warnings.push(format!(
-            "The command completed successfully but no settings of '{}' have been modified.",
-            g.name
-        ));
+        out.warnings.push(text::nothing_modified(&g.name));
     }
     Ok(out)
 }
@@ -285,10 +271,7 @@ pub(super) fn add_member(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Out
     let g = &mut data.groups[i];
     not_itself(g, &id)?;
     if !g.members.insert(id) {
-        return Err(CmdletError::new(
-            class::MEMBER_ALREADY_EXISTS,
-            format!("The recipient \"{member}\" is already a member of the group \"{}\".", g.name),
-        ));
+        return Err(CmdletError::new(class::MEMBER_ALREADY_EXISTS, text::member_already(&member, &g.name)));
     }
     Ok(Output { wrote: true, ..Output::default() })
 }
@@ -303,10 +286,7 @@ pub(super) fn remove_member(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<
     };
     let g = &mut data.groups[i];
     if !g.members.remove(&id) {
-        return Err(CmdletError::new(
-            class::MEMBER_NOT_FOUND,
-            format!("The recipient \"{member}\" isn't a member of the group \"{}\".", g.name),
-        ));
+        return Err(CmdletError::new(class::MEMBER_NOT_FOUND, text::not_a_member(&member, &g.name)));
     }
     Ok(Output { wrote: true, ..Output::default() })
 }

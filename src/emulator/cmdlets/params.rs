@@ -125,13 +125,7 @@ pub fn bind(
     let missing: Vec<&str> =
         spec.iter().filter(|(n, _, req)| *req && !bound.values.contains_key(n)).map(|(n, _, _)| *n).collect();
     if !missing.is_empty() {
-        return Err(CmdletError::new(
-            class::INVALID_PARAMETER,
-            format!(
-                "Cannot process command because of one or more missing mandatory parameters: {}.",
-                missing.join(" ")
-            ),
-        ));
+        return Err(CmdletError::new(class::INVALID_PARAMETER, wx::text::missing_mandatory(&missing)));
     }
     Ok(bound)
 }
