@@ -182,6 +182,10 @@ pub struct SeedGroup {
     /// Members: UPNs, addresses or object ids in a seed; object ids once loaded.
     #[serde(default)]
     pub members: BTreeSet<String>,
+    /// Owners (`ManagedBy`): user principal names or application ids. Only they may change
+    /// the group without `-BypassSecurityGroupManagerCheck`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_by: Vec<String>,
 }
 
 fn default_group_type() -> String {

@@ -3,6 +3,7 @@
 //! persistence to the data file. The state types live in the submodules.
 
 mod delta;
+mod paging;
 mod sign_in;
 mod tenant;
 
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 
 pub(crate) use self::delta::{DeltaStore, Snapshot};
+pub(crate) use self::paging::{ExchangePages, Listing};
 pub(crate) use self::sign_in::{DeviceCode, DeviceState, RefreshGrant};
 pub(crate) use self::tenant::LiveTenant;
 use super::faults::{Api, Counters, Dice, Faults};
@@ -42,6 +44,8 @@ pub(crate) struct Shared {
     pub device_codes: Mutex<HashMap<String, DeviceCode>>,
     pub refresh_tokens: Mutex<HashMap<String, RefreshGrant>>,
     pub delta: Mutex<DeltaStore>,
+    /// Continuations of Exchange listings (`$skiptoken`).
+    pub exchange_pages: Mutex<ExchangePages>,
     /// Every policy creation and removal (`/_emulator/journal`).
     pub journal: Journal,
     /// Directory snapshots for the replication delay: (written at, groups after the write).
@@ -73,6 +77,7 @@ impl Shared {
             device_codes: Mutex::new(HashMap::new()),
             refresh_tokens: Mutex::new(HashMap::new()),
             delta: Mutex::new(DeltaStore::default()),
+            exchange_pages: Mutex::new(ExchangePages::default()),
             journal: Journal::default(),
             history: Mutex::new(VecDeque::new()),
             persist: data.map(|path| Persister { path, written: Mutex::new(0) }),
@@ -172,6 +177,7 @@ impl Shared {
     pub fn replace(&self, data: TenantData) -> Option<(u64, Vec<u8>)> {
         lock(&self.history).clear();
         lock(&self.delta).clear();
+        lock(&self.exchange_pages).clear();
         let mut t = lock(&self.tenant);
         let version = t.version + 1;
         *t = LiveTenant::new(data, version);
@@ -222,6 +228,7 @@ impl Shared {
         self.clock_offset_ms.store(0, Ordering::Relaxed);
         lock(&self.device_codes).clear();
         lock(&self.refresh_tokens).clear();
+        lock(&self.exchange_pages).clear();
         *lock(&self.counters) = Counters::default();
     }
 }

@@ -276,6 +276,7 @@ mod tests {
             description: None,
             r#type: "Security".into(),
             members: BTreeSet::new(),
+            managed_by: Vec::new(),
         }
     }
 

@@ -2,7 +2,9 @@
 //! captured request, answers with the capture's shape; pamform's tenant client, served each
 //! capture by a replay server, sends the captured request and reads the answer.
 
-use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RetryPolicy, Secret, TenantError};
+use pamform::tenant::{
+    Client, ClientOptions, Credential, Endpoints, NewGroup, RetryPolicy, Secret, TenantError,
+};
 
 use crate::support::api;
 use crate::support::corpus::{self, Capture, Replay};
@@ -104,6 +106,77 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
     match name {
         "get_pam_setting" => {
             client.get_pam_setting().await.map_err(fail)?;
+        }
+        // Exchange groups and recipients.
+        "get_group" => {
+            let g = client.get_group("pam-approvers@contoso.onmicrosoft.com").await.map_err(fail)?;
+            let g = g.ok_or("no group read")?;
+            if g.description_text().is_some() || g.managed_by.len() != 1 {
+                return Err(format!("description or owners misread: {g:?}"));
+            }
+        }
+        "get_group_not_found" => {
+            if client.get_group("nobody@contoso.onmicrosoft.com").await.map_err(fail)?.is_some() {
+                return Err("a not-found answer read as a group".into());
+            }
+        }
+        "new_group" => {
+            let g = client
+                .new_group(&NewGroup {
+                    name: "pam-approvers".into(),
+                    display_name: Some("pam-approvers".into()),
+                    alias: "pam-approvers".into(),
+                    email: "pam-approvers@contoso.onmicrosoft.com".into(),
+                    description: Some("Approves PAM requests".into()),
+                    members: vec![
+                        "alice@contoso.onmicrosoft.com".into(),
+                        "bob@contoso.onmicrosoft.com".into(),
+                    ],
+                })
+                .await
+                .map_err(fail)?;
+            if g.description_text().as_deref() != Some("Approves PAM requests") {
+                return Err(format!("description misread: {:?}", g.description));
+            }
+        }
+        "set_group" => {
+            let email = "pam-approvers@contoso.onmicrosoft.com";
+            client
+                .set_group(email, Some("pam-approvers-2"), Some("Approves PAM requests"))
+                .await
+                .map_err(fail)?;
+        }
+        "remove_group" => {
+            client.remove_group("pam-approvers@contoso.onmicrosoft.com").await.map_err(fail)?;
+        }
+        "get_group_members" => {
+            let m = client.get_group_members("pam-approvers@contoso.onmicrosoft.com").await.map_err(fail)?;
+            if m.is_empty() {
+                return Err("no members read".into());
+            }
+        }
+        "add_group_member" => {
+            let (g, m) = ("pam-approvers@contoso.onmicrosoft.com", "carol@contoso.onmicrosoft.com");
+            client.add_group_member(g, m).await.map_err(fail)?;
+        }
+        "remove_group_member" => {
+            let (g, m) = ("pam-approvers@contoso.onmicrosoft.com", "bob@contoso.onmicrosoft.com");
+            client.remove_group_member(g, m).await.map_err(fail)?;
+        }
+        "update_group_members" => {
+            let members =
+                ["carol@contoso.onmicrosoft.com".to_string(), "dave@contoso.onmicrosoft.com".to_string()];
+            client
+                .update_group_members("pam-approvers@contoso.onmicrosoft.com", &members)
+                .await
+                .map_err(fail)?;
+        }
+        "get_recipient" => {
+            let r = client.get_recipient("alice@contoso.onmicrosoft.com").await.map_err(fail)?;
+            let r = r.ok_or("no recipient read")?;
+            if r.recipient_type_details != pamform::wire::exchange::recipient_type::USER_MAILBOX {
+                return Err(format!("recipient type misread: {r:?}"));
+            }
         }
         other => return Err(format!("no client call named {other:?} in wire_corpus.rs")),
     }

@@ -13,16 +13,13 @@ use crate::emulator::journal::JournalAction;
 use crate::emulator::seed::SeedPolicy;
 use crate::emulator::tenant_data::TenantData;
 use crate::model::PolicyTarget;
-use crate::wire::exchange::{self as wx, ApprovalPolicy, OrganizationConfig, class, param as p, task};
+use crate::wire::exchange::{self as wx, ApprovalPolicy, class, param as p, task};
 
 fn org_config(data: &TenantData) -> Value {
-    to_value(&OrganizationConfig {
-        identity: data.tenant.domain.clone(),
-        elevated_access_control: if data.pam.enabled { wx::PAM_ENABLED } else { wx::PAM_DISABLED }
-            .to_string(),
-        elevated_access_approvers: data.pam.admin_group.clone(),
-        elevated_access_system_accounts: data.pam.system_accounts.clone(),
-    })
+    super::recipients::org_config_json(
+        data,
+        if data.pam.enabled { wx::PAM_ENABLED } else { wx::PAM_DISABLED },
+    )
 }
 
 /// `Get-OrganizationConfig`: the PAM switch, its approver group and system accounts.
