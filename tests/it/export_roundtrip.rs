@@ -53,7 +53,7 @@ const DESCRIPTIONS: [&str; 3] =
 const TARGETS: [&str; 13] = [
     "Exchange\\New-MoveRequest",
     "Exchange\\Set-Mailbox",
-    "Exchange\\Search-Mailbox",
+    "Exchange\\New-MailboxSearch",
     "Exchange\\New-JournalRule",
     "Exchange\\Set-TransportRule",
     "Exchange\\New-RetentionPolicy",
