@@ -95,7 +95,7 @@ const CMDLETS: &[Cmdlet] = &[
         &[(p::TASK, Str, true), (p::REASON, Str, true), (p::DURATION_HOURS, Int, false)],
         requests::new_request,
     ),
-    ungated(c::GET_REQUEST, &[IDENTITY], requests::get_requests),
+    ungated(c::GET_REQUEST, &[IDENTITY, (p::REQUEST_ID, Str, false)], requests::get_requests),
     ungated(c::APPROVE_REQUEST, DECISION, requests::approve),
     ungated(c::DENY_REQUEST, DECISION, requests::deny),
     ungated(c::REVOKE_AUTHORIZATION, DECISION, requests::revoke),
