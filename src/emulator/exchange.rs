@@ -63,6 +63,24 @@ fn skip_of(query: Option<&str>) -> Result<usize, ()> {
     }
 }
 
+/// The base of the links an answer gives: the host the client called, as the service's links
+/// name the host they were asked on (a client behind a proxy may call the emulator by another
+/// name), else the emulator's own address.
+/// A proxy in front says which scheme the client used (RFC 7239 `Forwarded: proto=`).
+fn link_base(shared: &Shared, headers: &HeaderMap) -> String {
+    let forwarded = headers.get(header::FORWARDED).and_then(|h| h.to_str().ok()).and_then(|f| {
+        f.split([';', ','])
+            .find_map(|p| p.trim().strip_prefix("proto=").map(|v| v.trim_matches('"').to_string()))
+    });
+    let scheme =
+        forwarded.unwrap_or_else(|| shared.base_url.split("://").next().unwrap_or("http").to_string());
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| format!("{scheme}://{h}"))
+        .unwrap_or_else(|| shared.base_url.clone())
+}
+
 pub(crate) async fn invoke(
     shared: Arc<Shared>,
     tenant: String,
@@ -128,7 +146,12 @@ pub(crate) async fn invoke(
     let size = page_size(&headers);
     let total = out.value.len();
     let next_link = (skip + size < total).then(|| {
-        format!("{}{}?$skiptoken={}", shared.base_url, wx::invoke_command_path(&tenant), skip + size)
+        format!(
+            "{}{}?$skiptoken={}",
+            link_base(&shared, &headers),
+            wx::invoke_command_path(&tenant),
+            skip + size
+        )
     });
     let value = out.value.into_iter().skip(skip).take(size).collect();
     axum::Json(InvokeCommandResponse {
