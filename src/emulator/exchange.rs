@@ -118,8 +118,26 @@ fn pagination_refused() -> Response {
     envelope(400, class::PAGINATION, wx::PAGINATION_EXPIRED_MESSAGE)
 }
 
-fn next_link(shared: &Shared, tenant: &str, token: &str) -> String {
-    format!("{}{}?{}={token}", shared.base_url, wx::invoke_command_path(tenant), paging::SKIP_TOKEN)
+fn next_link(base: &str, tenant: &str, token: &str) -> String {
+    format!("{base}{}?{}={token}", wx::invoke_command_path(tenant), paging::SKIP_TOKEN)
+}
+
+/// The base of the links an answer gives: the host the client called, as the service's links
+/// name the host they were asked on (a client behind a proxy may call the emulator by another
+/// name), else the emulator's own address.
+/// A proxy in front says which scheme the client used (RFC 7239 `Forwarded: proto=`).
+fn link_base(shared: &Shared, headers: &HeaderMap) -> String {
+    let forwarded = headers.get(header::FORWARDED).and_then(|h| h.to_str().ok()).and_then(|f| {
+        f.split([';', ','])
+            .find_map(|p| p.trim().strip_prefix("proto=").map(|v| v.trim_matches('"').to_string()))
+    });
+    let scheme =
+        forwarded.unwrap_or_else(|| shared.base_url.split("://").next().unwrap_or("http").to_string());
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| format!("{scheme}://{h}"))
+        .unwrap_or_else(|| shared.base_url.clone())
 }
 
 pub(crate) async fn invoke(
@@ -166,7 +184,15 @@ pub(crate) async fn invoke(
         let Some((listing, offset)) = lock(&shared.exchange_pages).resume(&token, &body_value, now) else {
             return pagination_refused();
         };
-        return serve_page(&shared, &tenant, listing, offset, size, Vec::new());
+        return serve_page(
+            &shared,
+            &link_base(&shared, &headers),
+            &tenant,
+            listing,
+            offset,
+            size,
+            Vec::new(),
+        );
     }
     let ctx = Ctx {
         caller: &caller,
@@ -187,12 +213,13 @@ pub(crate) async fn invoke(
         Err(e) => return cmdlet_error(&e),
     };
     let listing = Arc::new(Listing { body: body_value, items: out.value, created: shared.now() });
-    serve_page(&shared, &tenant, listing, 0, size, out.warnings)
+    serve_page(&shared, &link_base(&shared, &headers), &tenant, listing, 0, size, out.warnings)
 }
 
 /// The page of `listing` from `offset`, with a new continuation when more follows.
 fn serve_page(
     shared: &Shared,
+    base: &str,
     tenant: &str,
     listing: Arc<Listing>,
     offset: usize,
@@ -203,7 +230,7 @@ fn serve_page(
     let value = listing.items.get(offset..end).map(<[Value]>::to_vec).unwrap_or_default();
     let next = (end < listing.items.len()).then(|| {
         let token = lock(&shared.exchange_pages).issue(listing.clone(), end, shared.now());
-        next_link(shared, tenant, &token)
+        next_link(base, tenant, &token)
     });
     axum::Json(page_json(shared, tenant, warnings, next, value)).into_response()
 }

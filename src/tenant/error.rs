@@ -135,7 +135,12 @@ pub fn exchange_error(cmdlet: &str, status: u16, body: &[u8], app_only: bool) ->
     if let Some((class, _)) = &real
         && class == exchange::class::ELEVATION_REQUIRED
     {
-        let (class, message) = real.unwrap_or_default();
+        // Recognised by its class, whatever the status and the wording: PAM refused, so the
+        // task needs an approved request, not another permission.
+        let (class, said) = real.unwrap_or_default();
+        let message = format!(
+            "this task needs an approved request: privileged access management covers {cmdlet}; ask for access with `pamform request new` and run it again once approved (the service said: {said})"
+        );
         return TenantError::Exchange { cmdlet: cmdlet.to_string(), status, class, message };
     }
     let denied = matches!(status, 401 | 403)
@@ -303,9 +308,15 @@ mod tests {
 
     #[test]
     fn elevation_errors_are_not_permission_errors() {
-        let body = envelope(403, exchange::class::ELEVATION_REQUIRED, "needs approval");
-        let err = exchange_error("New-MoveRequest", 403, &body, true);
-        assert_eq!(err.exchange_class(), Some(exchange::class::ELEVATION_REQUIRED));
+        // Whatever the status and the text, the class says PAM refused: the explanation is
+        // about an approved request, never about the app's permissions.
+        for (status, text) in [(403, "needs approval"), (400, "Zugriff verweigert"), (401, "")] {
+            let body = envelope(status, exchange::class::ELEVATION_REQUIRED, text);
+            let err = exchange_error("New-MoveRequest", status, &body, true);
+            assert_eq!(err.exchange_class(), Some(exchange::class::ELEVATION_REQUIRED));
+            let shown = err.to_string();
+            assert!(shown.contains("needs an approved request") && !shown.contains("ManageAsApp"), "{shown}");
+        }
     }
 
     #[test]

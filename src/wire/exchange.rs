@@ -529,13 +529,24 @@ pub const RETRY_READ_STATUSES: &[u16] = &[500, 502, 504];
 /// Safe per-tenant concurrency for the Exchange admin API. (**assumed**)
 pub const DEFAULT_CONCURRENCY: usize = 3;
 
-/// At most this many access policies per tenant. (**doc**)
+/// At most this many access policies per tenant. (**doc**: "You can create and configure up to
+/// 30 privileged access policies", <https://learn.microsoft.com/purview/privileged-access-management-configuration>)
 pub const MAX_POLICIES: usize = 30;
-/// Pending requests expire after this many hours. (**doc**)
+/// Pending requests expire after this many hours. (**doc**: "Requests for privileged access are
+/// valid for up to 24 hours after the request is submitted", same page)
 pub const PENDING_REQUEST_EXPIRY_HOURS: i64 = 24;
-/// Default and allowed request durations in hours. (**doc**: default 4; range **assumed**)
+/// Default request duration in hours. (**doc**: "default duration is 4 hours", same page)
 pub const DEFAULT_REQUEST_HOURS: u32 = 4;
-pub const MAX_REQUEST_HOURS: u32 = 24;
+/// Request durations are a positive number of hours with no upper limit. (**doc**: "There isn't
+/// a limit on the number of hours that can be requested", same page; Data Access Requests last
+/// [`DATA_ACCESS_REQUEST_HOURS`]) The lower bound of one hour is **assumed** (the parameter
+/// takes whole hours).
+pub fn valid_request_hours(hours: i64) -> bool {
+    hours >= 1 && u32::try_from(hours).is_ok()
+}
+/// A Data Access Request (Graph Data Connect) is approved for 4,320 hours (six months). (**doc**:
+/// <https://learn.microsoft.com/graph/data-connect-pam>)
+pub const DATA_ACCESS_REQUEST_HOURS: u32 = 4320;
 
 /// Cmdlet names. (**doc**)
 pub mod cmdlet {
@@ -817,9 +828,11 @@ pub mod recipient_type {
     }
 }
 
-/// `Get-ElevatedAccessRequest` output. Names beyond Identity/RequestStatus are **assumed**.
-/// Foreign items (Customer Lockbox, Data Access Requests) share the list, so every field
-/// but `Identity` is optional.
+/// `Get-ElevatedAccessRequest` output. `Identity` (the id `-RequestId` takes), `RequestStatus`
+/// and, on Data Access Requests, `Context` are **doc**
+/// (<https://learn.microsoft.com/graph/data-connect-pam>); the other names are **assumed**.
+/// Foreign items (Customer Lockbox, Data Access Requests) share the list, so every field but
+/// `Identity` is optional.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct ElevatedAccessRequest {
@@ -848,8 +861,25 @@ pub struct ElevatedAccessRequest {
     pub comment: Option<String>,
     #[serde(default)]
     pub approver_group: Option<String>,
+    /// The parameters of a Data Access Request's copy activity (a JSON text or an object);
+    /// only Data Access Requests carry it. (**doc**)
+    #[serde(default)]
+    pub context: Option<Value>,
 }
 
+impl ElevatedAccessRequest {
+    /// Whether this item is a Data Access Request (Graph Data Connect): it says so in
+    /// `RequestType`, or it carries a `Context`. (**doc** that they carry `Context`)
+    pub fn is_data_access_request(&self) -> bool {
+        self.request_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(request_type::DATA_ACCESS_REQUEST))
+            || self.context.as_ref().is_some_and(|c| !c.is_null())
+    }
+}
+
+/// Values of `RequestStatus`. `Pending`, `Approved` and `Denied` are **doc** (the admin center
+/// filters by them); `Expired` and `Revoked` (a revoked request's status) are **assumed**.
 pub mod request_status {
     pub const PENDING: &str = "Pending";
     pub const APPROVED: &str = "Approved";
@@ -878,6 +908,13 @@ pub mod refusal {
     pub const PAM_DISABLED: &str = "isn't enabled";
     /// Revoking an authorization twice.
     pub const ALREADY_REVOKED: &str = "already revoked";
+    /// A gated cmdlet run without an approved request. (**assumed**: Microsoft documents no
+    /// text; the client never reads it and recognises the refusal by its class alone)
+    pub fn elevation_required(cmdlet: &str, policy_task: &str) -> String {
+        format!(
+            "The cmdlet '{cmdlet}' requires elevated access: it is covered by the approval policy for '{policy_task}'. Request access with New-ElevatedAccessRequest and run it again once the request is approved."
+        )
+    }
 }
 
 pub mod request_type {
@@ -886,18 +923,23 @@ pub mod request_type {
     pub const DATA_ACCESS_REQUEST: &str = "DataAccessRequest";
 }
 
-/// `Revoke-ElevatedAccessAuthorization` / `Get-ElevatedAccessAuthorization` output. (**doc**
-/// for the revoke fields; the rest **assumed**)
+/// `Revoke-ElevatedAccessAuthorization` / `Get-ElevatedAccessAuthorization` output. Every name
+/// is **doc** (the one published sample, <https://learn.microsoft.com/graph/data-connect-pam>):
+/// `AuthorizedBy` (who approved), `Type` (`Task`), `AuthorizedAccess` (`Data Access Request`
+/// there; the request's task for PAM, **assumed**), the validity, the revocation and a DN-style
+/// `RevokedBy`. There is no `RequestId`: an authorization's `Identity` is the id of the request
+/// it grants (**assumed**; the sample's `Identity` is what `-RequestId` took).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct Authorization {
     pub identity: String,
     #[serde(default)]
-    pub request_id: Option<String>,
+    pub authorized_by: Option<String>,
+    /// `Task`, `Role` or `RoleGroup`: what the policy named. (`Task` **doc**)
+    #[serde(rename = "Type", default)]
+    pub kind: Option<String>,
     #[serde(default)]
-    pub user: Option<String>,
-    #[serde(default)]
-    pub task: Option<String>,
+    pub authorized_access: Option<String>,
     #[serde(default)]
     pub start_time_utc: Option<String>,
     #[serde(default)]
@@ -905,9 +947,49 @@ pub struct Authorization {
     #[serde(default)]
     pub revoked: bool,
     #[serde(default)]
+    pub revocation_date_time_utc: Option<String>,
+    /// `<server>/Microsoft Exchange Hosted Organizations/<tenant>/<name>`, see [`hosted_dn`].
+    #[serde(default)]
     pub revoked_by: Option<String>,
     #[serde(default)]
-    pub revocation_date_time_utc: Option<String>,
+    pub revocation_comment: Option<String>,
+    #[serde(default)]
+    pub date_created_utc: Option<String>,
+    #[serde(default)]
+    pub date_updated_utc: Option<String>,
+}
+
+/// `AuthorizedAccess` of the authorization of a Data Access Request. (**doc**)
+pub const AUTHORIZED_ACCESS_DATA_ACCESS_REQUEST: &str = "Data Access Request";
+
+impl Authorization {
+    /// The id of the request this authorization grants (its `Identity`; **assumed**).
+    pub fn request_id(&self) -> &str {
+        &self.identity
+    }
+
+    /// Whether it authorizes a Data Access Request rather than a PAM task. (**doc** value)
+    pub fn is_data_access_request(&self) -> bool {
+        self.authorized_access
+            .as_deref()
+            .is_some_and(|a| a.trim().eq_ignore_ascii_case(AUTHORIZED_ACCESS_DATA_ACCESS_REQUEST))
+    }
+}
+
+/// Exchange Online names a user in `RevokedBy` by its directory path:
+/// `NAMPR00A001.prod.outlook.com/Microsoft Exchange Hosted Organizations/tenant.onmicrosoft.com/user`.
+/// (**doc** shape; the server part is the tenant's forest)
+pub const HOSTED_ORGANIZATIONS: &str = "Microsoft Exchange Hosted Organizations";
+
+/// A DN-style user path as [`HOSTED_ORGANIZATIONS`] shows it.
+pub fn hosted_dn(forest: &str, tenant: &str, name: &str) -> String {
+    format!("{forest}/{HOSTED_ORGANIZATIONS}/{tenant}/{name}")
+}
+
+/// The last segment of a DN-style path (the user's name), or the whole value when it has no
+/// slash (a UPN).
+pub fn dn_name(value: &str) -> &str {
+    value.rsplit('/').next().unwrap_or(value).trim()
 }
 
 /// `Get-ManagementRoleEntry "<Role>\*"` output (the part pamform reads).

@@ -107,7 +107,7 @@ const CMDLETS: &[Cmdlet] = &[
         &[(p::TASK, Str, true), (p::REASON, Str, true), (p::DURATION_HOURS, Int, false)],
         requests::new_request,
     ),
-    ungated(c::GET_REQUEST, &[IDENTITY], requests::get_requests),
+    ungated(c::GET_REQUEST, &[IDENTITY, (p::REQUEST_ID, Str, false)], requests::get_requests),
     ungated(c::APPROVE_REQUEST, DECISION, requests::approve),
     ungated(c::DENY_REQUEST, DECISION, requests::deny),
     ungated(c::REVOKE_AUTHORIZATION, DECISION, requests::revoke),
@@ -210,16 +210,6 @@ pub fn invoke(data: &mut TenantData, ctx: &Ctx, name: &str, params: &Map<String,
 }
 
 // ---- output helpers shared by the areas ------------------------------------------------
-
-fn to_value<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
-fn insert(v: &mut Value, key: &str, val: Value) {
-    if let Value::Object(m) = v {
-        m.insert(key.to_string(), val);
-    }
-}
 
 fn one(v: Value) -> Output {
     Output { value: vec![v], ..Output::default() }
