@@ -191,9 +191,7 @@ fn form(body: &[u8]) -> HashMap<String, String> {
 }
 
 fn tenant_known(shared: &Shared, tenant: &str) -> bool {
-    shared.tenant_matches(tenant)
-        || tenant.eq_ignore_ascii_case("organizations")
-        || tenant.eq_ignore_ascii_case("common")
+    shared.tenant_matches(tenant) || oauth::TENANT_ALIASES.iter().any(|a| a.eq_ignore_ascii_case(tenant))
 }
 
 /// The form of a token or device-code request and its `client_id`, once the tenant is known.
@@ -364,9 +362,9 @@ fn registered_certificate<'a>(app: &'a SeedApp, header: &Header) -> Option<(&'a 
     Some((cert.map(String::as_str).unwrap_or_default(), named))
 }
 
-/// Checks a certificate assertion (a thumbprint header names a registered certificate; signed
-/// PS256 or RS256) or a federated assertion (issuer and subject match a registered federated
-/// credential).
+/// Checks a certificate assertion (issued by the app itself, a thumbprint header naming a
+/// registered certificate; signed PS256 or RS256) or a federated assertion (issuer and subject
+/// match a registered federated credential).
 fn check_assertion(
     shared: &Arc<Shared>,
     tenant: &str,
@@ -380,7 +378,14 @@ fn check_assertion(
     v.validate_exp = false;
     v.validate_aud = false;
     v.required_spec_claims.clear();
-    if let Some((cert, thumb)) = registered_certificate(app, &header) {
+    // A certificate assertion is the app's own (`iss` = client id); anything else is another
+    // issuer's token for a federated credential, which may name its own key by `x5t` (GitHub's
+    // do).
+    let unverified = jsonwebtoken::dangerous::insecure_decode::<AnyClaims>(assertion)
+        .map_err(|_| invalid("The client assertion is not a well-formed JWT."))?
+        .claims;
+    let own = unverified.iss.eq_ignore_ascii_case(&app.client_id);
+    if let Some((cert, thumb)) = registered_certificate(app, &header).filter(|_| own) {
         if !matches!(header.alg, Algorithm::PS256 | Algorithm::RS256) {
             return Err(invalid("The client assertion must be signed with PS256 or RS256."));
         }
@@ -410,9 +415,7 @@ fn check_assertion(
         return check_times(shared, &c);
     }
     // Federated: the external token's iss/sub/aud must match a registered credential.
-    let data = jsonwebtoken::dangerous::insecure_decode::<AnyClaims>(assertion)
-        .map_err(|_| invalid("The client assertion is not a well-formed JWT."))?;
-    let c = data.claims;
+    let c = unverified;
     let cred = app.federated_credentials.iter().find(|f| {
         f.issuer == c.iss && f.subject == c.sub && aud_contains(&c.aud, std::slice::from_ref(&f.audience))
     });

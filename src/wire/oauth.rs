@@ -16,6 +16,9 @@ pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_EXCHANGE_URL: &str = "https://outlook.office365.com";
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 
+/// Tenant names the endpoints take besides a tenant's domain and id. (**doc**)
+pub const TENANT_ALIASES: &[&str] = &["organizations", "common"];
+
 /// Scope for an app-only or delegated token for a resource: `{resource}/.default`. (**doc**)
 /// Always built from Microsoft's resource identifiers, never from an overridden endpoint URL,
 /// because the audience of a token is the resource, not the host it is sent to.
@@ -198,7 +201,8 @@ pub mod aadsts {
     pub const INVALID_REQUEST: u64 = 900144;
     /// Neither `client_secret` nor `client_assertion`. (**doc**)
     pub const MISSING_CREDENTIAL: u64 = 7000218;
-    /// `invalid_client`, 401: the assertion's signature or key. (**doc**)
+    /// `invalid_client`, 401: the assertion's signature, or a certificate that is not
+    /// registered. (**doc**)
     pub const ASSERTION_INVALID_SIGNATURE: u64 = 700027;
     /// `invalid_client`, 401: the assertion's `exp` has passed or its `nbf` is ahead. (**doc**)
     pub const ASSERTION_NOT_IN_TIME: u64 = 700024;
@@ -206,7 +210,6 @@ pub mod aadsts {
     pub const ASSERTION_BAD_AUDIENCE: u64 = 700212;
     /// `unauthorized_client`, 401. (**observed**: tests/corpus/oauth/error-no-federated-credential.json)
     pub const NO_FEDERATED_CREDENTIAL: u64 = 70021;
-    pub const CERTIFICATE_NOT_REGISTERED: u64 = 700027;
     /// `invalid_grant`: an unknown or revoked refresh token. (**doc**)
     pub const INVALID_GRANT: u64 = 9002313;
     /// Admin consent for a requested permission is missing.

@@ -59,13 +59,18 @@ pub fn cert_assertion_x5t(token_url: &str) -> String {
     jsonwebtoken::encode(&header, &c, &key()).unwrap()
 }
 
-/// A GitHub Actions OIDC token for `subject`, for Entra's token exchange audience.
+/// A GitHub Actions OIDC token for `subject`, for Entra's token exchange audience (signed with a
+/// stand-in key: the seeded credential has no key to check it with).
 pub fn federated_assertion(subject: &str) -> String {
     let c = json!({
         "iss": FEDERATED_ISSUER, "sub": subject, "aud": oauth::FEDERATED_AUDIENCE,
         "exp": now() + 300, "nbf": now() - 5,
     });
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &c, &EncodingKey::from_secret(b"github")).unwrap()
+    // GitHub's tokens name their signing key by `x5t` and `kid`, like a certificate assertion.
+    let mut header = Header::new(Algorithm::HS256);
+    header.x5t = Some("cc413527-173f-5a05-976e-9c52b1d7b431".into());
+    header.kid = header.x5t.clone();
+    jsonwebtoken::encode(&header, &c, &EncodingKey::from_secret(b"github")).unwrap()
 }
 
 /// The corpus placeholders for the emulator at `base`.
