@@ -8,15 +8,20 @@ use super::Printer;
 use crate::diagnostic::{self, Diagnostics};
 use crate::model::Sources;
 
-/// Sets miette's renderer with our colour decision.
-pub fn install(color: bool) {
+/// Sets miette's renderer with the printer's decisions: colour, Unicode, and wrapping. On a
+/// terminal long lines wrap between words at its width (never inside an id, a flag or an
+/// address); in a pipe or a CI log they are not wrapped at all, so nothing is split.
+pub fn install(printer: &Printer) {
+    let (color, unicode, wrap) = (printer.color(), printer.unicode(), printer.stderr_is_terminal());
     let _ = miette::set_hook(Box::new(move |_| {
         Box::new(
             miette::MietteHandlerOpts::new()
                 .color(color)
-                .unicode(color)
+                .unicode(unicode)
                 .terminal_links(false)
                 .context_lines(1)
+                .wrap_lines(wrap)
+                .break_words(false)
                 .build(),
         )
     }));

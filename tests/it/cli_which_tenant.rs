@@ -1,0 +1,39 @@
+//! Every command that talks to a tenant says which one and as whom before it reads or
+//! changes anything; the apply prompt says it again; a PAMFORM_TENANT_ID that names another
+//! tenant than the configuration is called out.
+
+use crate::support::cli::{QUICKSTART, Tenant, Workspace};
+use crate::support::{APP_ID, DOMAIN};
+
+#[test]
+fn plan_and_apply_name_the_tenant_and_identity() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    let line = format!("Tenant {DOMAIN}, signed in as app {APP_ID}");
+    let plan = ws.run(&["plan"]).expect(0);
+    assert!(plan.stderr.lines().next().is_some_and(|l| l == line), "{}", plan.stderr);
+    let apply = ws.run(&["apply", "--auto-approve"]).expect(0);
+    assert!(apply.stderr.contains(&line), "{}", apply.stderr);
+    let prompt = crate::e2e_core_state::on_terminal(&ws, &["apply", "--destroy"], "no\n");
+    assert!(
+        prompt.all().contains(&format!("described above in tenant {DOMAIN}, as app {APP_ID}.")),
+        "{}",
+        prompt.all()
+    );
+}
+
+#[test]
+fn another_tenant_in_the_environment_is_called_out() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    let run = ws.command(&["plan"]).env("PAMFORM_TENANT_ID", "fabrikam.onmicrosoft.com").output().unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains(&format!(
+            "warning: PAMFORM_TENANT_ID is fabrikam.onmicrosoft.com but the tenant block's id is {DOMAIN}; pamform works on {DOMAIN}"
+        )),
+        "{err}"
+    );
+    let same = ws.command(&["plan"]).env("PAMFORM_TENANT_ID", DOMAIN.to_uppercase()).output().unwrap();
+    assert!(!String::from_utf8_lossy(&same.stderr).contains("warning: PAMFORM_TENANT_ID"));
+}
