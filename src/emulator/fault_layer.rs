@@ -16,6 +16,7 @@ use super::faults::{Api, Counters, Faults, Injected};
 use super::graph;
 use super::store::Shared;
 use super::sync::lock;
+use super::tokens;
 use crate::wire::exchange::{CONCURRENCY_LIMIT_MESSAGE, HEADER_CLIENT_REQUEST_ID, class};
 use crate::wire::graph::code;
 
@@ -68,7 +69,10 @@ async fn answer_with_faults(s: &Shared, api: Api, faults: &Faults, req: Request,
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    let roll = if api == Api::Login { Injected::None } else { lock(&s.dice).roll(faults) };
+    // Sign-in is faulted only when asked (`login_faults`), so clients that are not testing
+    // their token retries always get their tokens.
+    let roll =
+        if api == Api::Login && !faults.login_faults { Injected::None } else { lock(&s.dice).roll(faults) };
     match roll {
         Injected::Drop => {
             lock(&s.counters).dropped += 1;
@@ -87,6 +91,8 @@ async fn answer_with_faults(s: &Shared, api: Api, faults: &Faults, req: Request,
                     class::THROTTLED,
                     "The request was throttled; retry after the interval in Retry-After.",
                 )
+            } else if api == Api::Login {
+                tokens::throttled(s, req.headers())
             } else {
                 graph::throttled(&faults.retry_after_header()).into_response()
             };
@@ -100,6 +106,8 @@ async fn answer_with_faults(s: &Shared, api: Api, faults: &Faults, req: Request,
                     class::SERVER_ERROR,
                     "The service is temporarily unavailable; try again.",
                 )
+            } else if api == Api::Login {
+                tokens::server_error(s, req.headers())
             } else {
                 graph::error(
                     503,

@@ -39,6 +39,12 @@ pub struct Faults {
     pub replication_delay_ms: u64,
     /// Lifetime of issued access tokens.
     pub token_lifetime_secs: u64,
+    /// `interval` of device-code answers. The service says 5 s; tests shorten it to poll
+    /// faster (test-only: a real tenant never sends less).
+    pub device_code_interval_secs: u64,
+    /// Apply `throttle_rate`, `server_error_rate` and `drop_rate` to the token and device-code
+    /// endpoints too (off: sign-in always answers), to test a client's token retries.
+    pub login_faults: bool,
     /// Seed of the random choices, so a run with the same requests fails the same way.
     pub fault_seed: u64,
 }
@@ -58,6 +64,8 @@ impl Default for Faults {
             drop_after_write: false,
             replication_delay_ms: 0,
             token_lifetime_secs: 3599,
+            device_code_interval_secs: crate::wire::oauth::DEVICE_CODE_INTERVAL_SECS,
+            login_faults: false,
             fault_seed: 0,
         }
     }
@@ -91,6 +99,13 @@ impl Faults {
         }
         if self.token_lifetime_secs == 0 {
             return Err("token_lifetime_secs must be at least 1".into());
+        }
+        if !(1..=crate::wire::oauth::DEVICE_CODE_INTERVAL_SECS).contains(&self.device_code_interval_secs) {
+            return Err(format!(
+                "device_code_interval_secs must be between 1 and {}, got {}",
+                crate::wire::oauth::DEVICE_CODE_INTERVAL_SECS,
+                self.device_code_interval_secs
+            ));
         }
         // Bounds that keep every clock addition in range (one day of delay, one year of token).
         const MAX_MS: u64 = 24 * 60 * 60 * 1000;

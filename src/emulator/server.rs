@@ -37,6 +37,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let microsoft = Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", axum::routing::get(openid_configuration))
+        .route("/{tenant}/discovery/v2.0/keys", axum::routing::get(jwks))
         .route("/adminapi/beta/{tenant}/InvokeCommand", post(invoke))
         .route("/v1.0/{*rest}", axum::routing::get(graph_get).post(graph_post))
         .layer(from_fn_with_state(shared.clone(), fault_layer));
@@ -99,12 +101,20 @@ fn segment(uri: &Uri, n: usize) -> String {
         .unwrap_or_default()
 }
 
-async fn token(State(s): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Response {
-    tokens::token(&s, &segment(&uri, 0), &body)
+async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+    tokens::token(&s, &segment(&uri, 0), &headers, &body)
 }
 
-async fn devicecode(State(s): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Response {
-    tokens::devicecode(&s, &segment(&uri, 0), &body)
+async fn devicecode(State(s): State<Arc<Shared>>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+    tokens::devicecode(&s, &segment(&uri, 0), &headers, &body)
+}
+
+async fn openid_configuration(State(s): State<Arc<Shared>>, headers: HeaderMap, uri: Uri) -> Response {
+    tokens::openid_configuration(&s, &segment(&uri, 0), &headers)
+}
+
+async fn jwks(State(s): State<Arc<Shared>>, headers: HeaderMap, uri: Uri) -> Response {
+    tokens::jwks(&s, &segment(&uri, 0), &headers)
 }
 
 async fn invoke(State(s): State<Arc<Shared>>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {

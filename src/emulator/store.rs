@@ -39,8 +39,6 @@ pub(crate) struct Shared {
     pub faults: Mutex<Faults>,
     pub dice: Mutex<Dice>,
     pub counters: Mutex<Counters>,
-    /// Key that signs access tokens (HS256); never leaves the process.
-    pub key: [u8; 32],
     pub device_codes: Mutex<HashMap<String, DeviceCode>>,
     pub refresh_tokens: Mutex<HashMap<String, RefreshGrant>>,
     pub delta: Mutex<DeltaStore>,
@@ -64,7 +62,6 @@ impl Shared {
         faults: Faults,
         data: Option<PathBuf>,
     ) -> Self {
-        let key: [u8; 32] = rand::random();
         Shared {
             tenant: Mutex::new(LiveTenant::new(tenant, 0)),
             initial,
@@ -73,7 +70,6 @@ impl Shared {
             dice: Mutex::new(Dice::new(faults.fault_seed)),
             faults: Mutex::new(faults),
             counters: Mutex::new(Counters::default()),
-            key,
             device_codes: Mutex::new(HashMap::new()),
             refresh_tokens: Mutex::new(HashMap::new()),
             delta: Mutex::new(DeltaStore::default()),

@@ -445,6 +445,7 @@ pub async fn start_device_code(
         verification_uri: r.verification_uri,
         message: r.message,
         expires_in: Duration::from_secs(r.expires_in),
+        // The service's interval (5 s), never faster than once a second.
         interval: Duration::from_secs(r.interval.max(1)),
         device_code: Secret::new(r.device_code),
     })
@@ -487,6 +488,11 @@ pub async fn finish_device_code(
             }
             Some(oauth::ERROR_AUTHORIZATION_DECLINED) => {
                 return Err(TenantError::DeviceCode("was declined".to_string()));
+            }
+            Some(oauth::ERROR_BAD_VERIFICATION_CODE) => {
+                return Err(TenantError::DeviceCode(
+                    "was not recognised by the service (it may have been used already)".to_string(),
+                ));
             }
             _ => return Err(error::token_error(incoming.status, &incoming.body)),
         }

@@ -216,6 +216,8 @@ pub fn token_error(status: u16, body: &[u8]) -> TenantError {
                 "check PAMFORM_CLIENT_SECRET (it may have expired)"
             } else if e.error_codes.contains(&oauth::aadsts::APP_NOT_FOUND) {
                 "check PAMFORM_CLIENT_ID and PAMFORM_TENANT_ID"
+            } else if e.error_codes.contains(&oauth::aadsts::NO_FEDERATED_CREDENTIAL) {
+                "check the app's federated credential: its issuer, subject and audience must match the token in PAMFORM_FEDERATED_TOKEN_FILE"
             } else if e.error_codes.contains(&oauth::aadsts::CONSENT_MISSING) {
                 "grant admin consent for the app's permissions"
             } else {

@@ -56,6 +56,9 @@ async fn client_secret_errors_look_like_the_identity_platform() {
             ("scope", &scope),
         ])
         .await;
+    // An unknown app is `unauthorized_client` with 400, not `invalid_client`.
+    assert_eq!(a.status, 400);
+    assert_eq!(a.json()["error"], oauth::ERROR_UNAUTHORIZED_CLIENT);
     assert_eq!(a.json()["error_codes"][0], oauth::aadsts::APP_NOT_FOUND);
     let secret = emu.running.app.client_secret.clone();
     let a = emu
@@ -66,7 +69,9 @@ async fn client_secret_errors_look_like_the_identity_platform() {
             ("scope", "https://example.com/.default"),
         ])
         .await;
-    assert_eq!((a.status, a.json()["error"].as_str()), (400, Some(oauth::ERROR_INVALID_SCOPE)));
+    // A resource the tenant has no service principal for.
+    assert_eq!((a.status, a.json()["error"].as_str()), (400, Some(oauth::ERROR_INVALID_RESOURCE)));
+    assert_eq!(a.json()["error_codes"][0], oauth::aadsts::RESOURCE_NOT_FOUND);
     let a = emu.token_form(&[("grant_type", "password")]).await;
     assert_eq!(a.json()["error"], oauth::ERROR_UNSUPPORTED_GRANT_TYPE);
     let a = emu.token_form(&[]).await;
@@ -130,6 +135,8 @@ async fn federated_assertion_matches_a_registered_credential() {
     let good = ask(fed(iss, "repo:contoso/pam-config:ref:refs/heads/main", oauth::FEDERATED_AUDIENCE)).await;
     assert_eq!(good.status, 200);
     let bad_sub = ask(fed(iss, "repo:evil/fork:ref:refs/heads/main", oauth::FEDERATED_AUDIENCE)).await;
+    assert_eq!(bad_sub.status, 401);
+    assert_eq!(bad_sub.json()["error"], oauth::ERROR_UNAUTHORIZED_CLIENT);
     assert_eq!(bad_sub.json()["error_codes"][0], oauth::aadsts::NO_FEDERATED_CREDENTIAL);
     let bad_aud = ask(fed(iss, "repo:contoso/pam-config:ref:refs/heads/main", "api://other")).await;
     assert_eq!(bad_aud.status, 401);
@@ -150,6 +157,10 @@ async fn device_code_flow_polls_until_approved_or_expired() {
         r.await.unwrap().json::<oauth::DeviceCodeResponse>().await.unwrap()
     };
     let dc = new_code().await;
+    assert_eq!(
+        (dc.expires_in, dc.interval),
+        (oauth::DEVICE_CODE_LIFETIME_SECS, oauth::DEVICE_CODE_INTERVAL_SECS)
+    );
     let form = [
         ("grant_type", oauth::GRANT_DEVICE_CODE),
         ("client_id", oauth::EXCHANGE_PUBLIC_CLIENT_ID),
@@ -187,8 +198,9 @@ async fn device_code_flow_polls_until_approved_or_expired() {
         ])
         .await;
     assert_eq!(g.status, 200);
-    // A used code is gone; a new one expires when the clock passes its lifetime.
-    assert_eq!(poll().await.json()["error"], oauth::ERROR_INVALID_GRANT);
+    // A used code is gone (not recognised); a new one expires when the clock passes its
+    // lifetime.
+    assert_eq!(poll().await.json()["error"], oauth::ERROR_BAD_VERIFICATION_CODE);
     let dc2 = new_code().await;
     emu.advance(dc2.expires_in as i64 + 1).await;
     let a = emu
@@ -373,5 +385,201 @@ async fn concurrency_limit_answers_with_the_tenant_message_and_counters_see_it()
     assert_eq!(emu.counters().await["writes"], 1);
     assert_eq!(emu.control("DELETE", "/_emulator/counters", json!(null)).await.status, 200);
     assert_eq!(emu.counters().await["requests"], 0);
+    emu.shutdown().await;
+}
+
+fn insecure_claims(token: &str) -> serde_json::Value {
+    jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(token).unwrap().claims
+}
+
+#[tokio::test]
+async fn certificate_assertions_as_the_libraries_send_them() {
+    use crate::support::assertions;
+    let emu = start().await;
+    let url = format!("{}{}", emu.base(), oauth::token_path(DOMAIN));
+    // MSAL: PS256 with a padded x5t#S256; the same assertion twice (MSAL reuses it).
+    let msal = assertions::cert_assertion(&url);
+    for resource in [oauth::GRAPH_RESOURCE, oauth::EXCHANGE_RESOURCE] {
+        let a = emu.assertion_token(&msal, resource).await;
+        assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.bytes));
+    }
+    // azure-identity: RS256 with a padded SHA-1 x5t, and floating-point times.
+    let a = emu.assertion_token(&assertions::cert_assertion_x5t(&url), oauth::GRAPH_RESOURCE).await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.bytes));
+    // No upper limit on the lifetime (the service sets none).
+    let mut header = Header::new(Algorithm::PS256);
+    header.x5t_s256 = pamform::emulator::cert_thumbprint(CERT_PEM);
+    let long =
+        json!({"aud": url, "iss": APP_ID, "sub": APP_ID, "jti": "x", "nbf": now(), "exp": now() + 86_400});
+    let long = jsonwebtoken::encode(&header, &long, &EncodingKey::from_rsa_pem(KEY_PEM.as_bytes()).unwrap())
+        .unwrap();
+    assert_eq!(emu.assertion_token(&long, oauth::GRAPH_RESOURCE).await.status, 200);
+    // Not yet valid.
+    let early = json!({"aud": url, "iss": APP_ID, "sub": APP_ID, "nbf": now() + 3600, "exp": now() + 4000});
+    let early =
+        jsonwebtoken::encode(&header, &early, &EncodingKey::from_rsa_pem(KEY_PEM.as_bytes()).unwrap())
+            .unwrap();
+    let a = emu.assertion_token(&early, oauth::GRAPH_RESOURCE).await;
+    assert_eq!((a.status, &a.json()["error_codes"][0]), (401, &json!(oauth::aadsts::ASSERTION_NOT_IN_TIME)));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn scopes_are_checked_like_the_service() {
+    let emu = start().await;
+    let secret = emu.running.app.client_secret.clone();
+    let ask = |scope: &'static str| {
+        let secret = secret.clone();
+        let emu = &emu;
+        async move {
+            let a = emu
+                .token_form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", APP_ID),
+                    ("client_secret", &secret),
+                    ("scope", scope),
+                ])
+                .await;
+            (
+                a.status,
+                a.json()["error"].as_str().unwrap_or("").to_string(),
+                a.json()["error_codes"][0].as_u64(),
+            )
+        }
+    };
+    let refused = |code| (400, oauth::ERROR_INVALID_SCOPE.to_string(), Some(code));
+    // Client credentials: only `{resource}/.default`, one resource, no delegated scopes.
+    assert_eq!(ask("User.Read").await, refused(oauth::aadsts::SCOPE_NOT_DEFAULT));
+    assert_eq!(
+        ask("https://graph.microsoft.com/User.Read.All").await,
+        refused(oauth::aadsts::SCOPE_NOT_DEFAULT)
+    );
+    assert_eq!(
+        ask("https://graph.microsoft.com/.default openid").await,
+        refused(oauth::aadsts::SCOPE_NOT_DEFAULT)
+    );
+    assert_eq!(
+        ask("https://graph.microsoft.com/.default https://outlook.office365.com/.default").await,
+        refused(oauth::aadsts::INVALID_SCOPE)
+    );
+    assert_eq!(ask("https://graph.microsoft.com/.default").await.0, 200);
+    // Delegated: one resource per request too.
+    let url = format!("{}{}", emu.base(), oauth::devicecode_path(DOMAIN));
+    let two = "https://graph.microsoft.com/.default https://outlook.office365.com/.default openid";
+    let r =
+        emu.http.post(&url).form(&[("client_id", oauth::EXCHANGE_PUBLIC_CLIENT_ID), ("scope", two)]).send();
+    let r = r.await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error_codes"][0], oauth::aadsts::INVALID_SCOPE);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn tokens_carry_the_permissions_of_their_audience_only() {
+    let emu = start().await;
+    let ex = insecure_claims(&emu.exchange_app().await);
+    assert_eq!(ex["aud"], oauth::EXCHANGE_RESOURCE);
+    assert_eq!(ex["roles"], json!([oauth::PERMISSION_EXCHANGE_MANAGE_AS_APP]));
+    let gr = insecure_claims(&emu.graph_app().await);
+    assert_eq!(gr["roles"], json!([oauth::PERMISSION_GROUP_READ_ALL, oauth::PERMISSION_USER_READ_ALL]));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn error_bodies_carry_the_services_fields() {
+    let emu = start().await;
+    let url = format!("{}{}", emu.base(), oauth::token_path(DOMAIN));
+    let id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    let r = emu
+        .http
+        .post(url)
+        .header(exchange::HEADER_CLIENT_REQUEST_ID, id)
+        .form(&[("grant_type", "client_credentials"), ("client_id", APP_ID), ("client_secret", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["error", "error_description", "error_codes", "timestamp", "trace_id", "correlation_id", "error_uri"]
+    );
+    assert_eq!(body["correlation_id"], id, "the client's request id is the correlation id");
+    let description = body["error_description"].as_str().unwrap();
+    let trace = body["trace_id"].as_str().unwrap();
+    let stamp = body["timestamp"].as_str().unwrap();
+    assert!(
+        description
+            .ends_with(&format!("\r\nTrace ID: {trace}\r\nCorrelation ID: {id}\r\nTimestamp: {stamp}")),
+        "{description}"
+    );
+    assert!(
+        body["error_uri"].as_str().unwrap().ends_with(&format!("/error?code={}", body["error_codes"][0]))
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn discovery_and_the_key_set_verify_the_tokens() {
+    let emu = start().await;
+    let get = |path: String| {
+        let http = emu.http.clone();
+        let url = format!("{}{path}", emu.base());
+        async move { http.get(url).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let config = get(oauth::openid_configuration_path(DOMAIN)).await;
+    assert_eq!(config["token_endpoint"], format!("{}{}", emu.base(), oauth::token_path(DOMAIN)));
+    assert_eq!(config["issuer"], oauth::issuer(emu.base(), TENANT_ID));
+    let jwks_uri = config["jwks_uri"].as_str().unwrap().strip_prefix(emu.base()).unwrap().to_string();
+    let keys = get(jwks_uri).await;
+    let key = &keys["keys"][0];
+    let decoding = jsonwebtoken::DecodingKey::from_rsa_components(
+        key["n"].as_str().unwrap(),
+        key["e"].as_str().unwrap(),
+    )
+    .unwrap();
+    let verify = |token: &str, aud: &str| {
+        let header = jsonwebtoken::decode_header(token).unwrap();
+        assert_eq!((header.alg, header.kid.as_deref()), (Algorithm::RS256, key["kid"].as_str()));
+        let mut v = jsonwebtoken::Validation::new(Algorithm::RS256);
+        v.set_audience(&[aud]);
+        v.set_issuer(&[config["issuer"].as_str().unwrap()]);
+        jsonwebtoken::decode::<serde_json::Value>(token, &decoding, &v).unwrap().claims
+    };
+    verify(&emu.graph_app().await, oauth::GRAPH_RESOURCE);
+
+    // A device code sign-in with a nonce: the ID token names the user and echoes the nonce.
+    let url = format!("{}{}", emu.base(), oauth::devicecode_path(DOMAIN));
+    let scope = format!("{} openid profile offline_access", oauth::default_scope(oauth::EXCHANGE_RESOURCE));
+    let dc: serde_json::Value = emu
+        .http
+        .post(&url)
+        .form(&[
+            ("client_id", oauth::EXCHANGE_PUBLIC_CLIENT_ID),
+            ("scope", &scope),
+            ("nonce", "n-0S6_WzA2Mj"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let approve = json!({"user_code": dc["user_code"], "user": upn("alice")});
+    assert_eq!(emu.control("POST", "/_emulator/devicecode/approve", approve).await.status, 200);
+    let a = emu
+        .token_form(&[
+            ("grant_type", oauth::GRANT_DEVICE_CODE),
+            ("client_id", oauth::EXCHANGE_PUBLIC_CLIENT_ID),
+            ("device_code", dc["device_code"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.bytes));
+    let id = verify(a.json()["id_token"].as_str().unwrap(), oauth::EXCHANGE_PUBLIC_CLIENT_ID);
+    assert_eq!(id["preferred_username"], upn("alice"));
+    assert_eq!(id["tid"], TENANT_ID);
+    assert_eq!(id["nonce"], "n-0S6_WzA2Mj");
+    assert!(id["sub"].as_str().is_some_and(|s| !s.is_empty()) && id["oid"].is_string());
+    verify(a.json()["access_token"].as_str().unwrap(), oauth::EXCHANGE_RESOURCE);
     emu.shutdown().await;
 }

@@ -48,6 +48,7 @@ mod export_files;
 mod export_import;
 mod export_roundtrip;
 mod install_package;
+mod oauth_wire;
 mod plan_diff;
 mod render_json;
 mod render_markdown;

@@ -254,6 +254,19 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
             let g = client.get_role_groups(Some("Organization Management")).await.map_err(fail)?;
             check(g.len() == 1 && !g[0].roles.is_empty(), "Organization Management and its roles")?;
         }
+        "start_device_code" => {
+            // `pamform login`'s first request: the prompt shows the service's code and message,
+            // and polling waits the service's interval.
+            let retry = RetryPolicy { max_attempts: 1, ..RetryPolicy::default() };
+            let transport = pamform::tenant::http::Transport::new(retry, None, true).map_err(fail)?;
+            let login = &client.endpoints().login;
+            let prompt = pamform::tenant::auth::start_device_code(&transport, login, client.tenant())
+                .await
+                .map_err(fail)?;
+            if prompt.user_code != "YZMYLD4K" || !prompt.message.contains(&prompt.user_code) {
+                return Err(format!("the prompt does not show the code: {prompt:?}"));
+            }
+        }
         other => return Err(format!("no client call named {other:?} in wire_corpus.rs")),
     }
     Ok(())

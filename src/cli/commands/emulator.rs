@@ -94,6 +94,7 @@ impl FaultArgs {
             replication_delay_ms: self.replication_delay_ms,
             token_lifetime_secs: self.token_lifetime_secs,
             fault_seed: self.fault_seed,
+            ..Faults::default()
         }
     }
 }

@@ -9,6 +9,10 @@ pub struct DeviceCode {
     pub user_code: String,
     pub client_id: String,
     pub resource: String,
+    /// The scopes asked for, as the success answer echoes them.
+    pub scope: String,
+    /// `nonce` of the request, echoed in the ID token.
+    pub nonce: Option<String>,
     pub expires: DateTime<Utc>,
     pub state: DeviceState,
 }

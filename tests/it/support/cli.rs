@@ -31,6 +31,8 @@ impl Tenant {
 
     pub fn start_with(seed: Option<Seed>, faults: Faults) -> Tenant {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        // `pamform login` polls once a second here, not every 5 s as against the service.
+        let faults = Faults { device_code_interval_secs: 1, ..faults };
         let emu = rt.block_on(emulator::start(emulator_config(seed, faults))).expect("emulator starts");
         Tenant {
             base_url: emu.base_url.clone(),

@@ -132,8 +132,8 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Placeholder values: `{tenant}`, `{tenant_id}`, `{client_id}`, `{client_secret}`, `{base}`
-/// and whatever a setup step bound.
+/// Placeholder values: `{tenant}`, `{tenant_id}`, `{client_id}`, `{client_secret}`, `{base}`,
+/// the client assertions of `assertions` and whatever a setup step bound.
 pub type Vars = BTreeMap<String, String>;
 
 pub fn vars_for(emu: &Emu) -> Vars {
@@ -143,6 +143,7 @@ pub fn vars_for(emu: &Emu) -> Vars {
     v.insert("client_id".into(), emu.running.app.client_id.clone());
     v.insert("client_secret".into(), emu.running.app.client_secret.clone());
     v.insert("base".into(), emu.base().to_string());
+    v.extend(super::assertions::vars(emu.base()));
     v
 }
 

@@ -7,6 +7,7 @@
 //! - [`plans`]: plans built in code for the renderer tests.
 
 pub mod api;
+pub mod assertions;
 pub mod cli;
 pub mod corpus;
 pub mod model;
