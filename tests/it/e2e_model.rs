@@ -373,6 +373,19 @@ impl World {
         self.check_state()?;
         let Some(run) = finished else { return Ok(()) };
         self.check_unmanaged()?;
+        if run.code != 0
+            && run.stderr.contains("pamform::group_name_taken")
+            && self.cfg.takes_a_dropped_name(&self.applied)
+        {
+            // Refused at plan, so nothing changed; the user makes the change in two steps,
+            // which the model does by undoing the edit.
+            self.log.push("plan refused: a new group takes the name of a group it drops; edit undone".into());
+            let fresh = self.cfg.fresh;
+            self.cfg = self.applied.clone();
+            self.cfg.fresh = fresh;
+            self.ws.configure(&self.tenant, &self.cfg.render());
+            return self.check_state();
+        }
         if run.code != 0 {
             return Err(format!(
                 "apply of a valid configuration failed (exit {})\n--- configuration\n{}\n--- output\n{}",
@@ -852,4 +865,18 @@ mod found {
     fn killed_while_filling_to_the_limit() {
         slow_case(false, true, vec![Step::Edit(Edit::FillToLimit, Mode::KilledThenApply(124))]);
     }
+}
+
+/// Found by the model: a block renamed (no `moved`) and its group's email changed, the name
+/// kept. Exchange keeps names unique and the dropped group holds its policies until they move,
+/// so the plan is refused (`group_name_taken`) with nothing changed, and the change is made in
+/// two steps.
+#[test]
+fn a_renamed_group_with_a_new_email_keeps_its_name_only_in_two_steps() {
+    use crate::support::model::Edit;
+    let steps = vec![
+        Step::Edit(Edit::GroupEmail(0), Mode::Killed(5)),
+        Step::Edit(Edit::RenameGroup(31), Mode::KilledThenApply(376)),
+    ];
+    run_case(false, false, &steps).unwrap();
 }

@@ -66,7 +66,7 @@ pub const TARGETS: &[(Kind, &str)] = &[
     (Kind::Role, "Transport Rules"),
     (Kind::Role, "Retention Management"),
     (Kind::Role, "Legal Hold"),
-    (Kind::RoleGroup, "Compliance Management"),
+    (Kind::RoleGroup, "Records Management"),
     (Kind::RoleGroup, "Discovery Management"),
 ];
 
@@ -380,6 +380,29 @@ impl Config {
             }
             Edit::Nothing => {}
         }
+    }
+
+    /// Whether this configuration creates a group under the name of a group of `applied`
+    /// that it drops (another address, another email, and no `moved` chain between them).
+    /// Exchange keeps names unique and the dropped group still holds its policies until they
+    /// move, so no order of operations can apply it: pamform refuses the plan
+    /// (`group_name_taken`) and the change has to be made in two applies.
+    pub fn takes_a_dropped_name(&self, applied: &Config) -> bool {
+        let moved_to = |from: &str| {
+            let mut at = from.to_string();
+            while let Some((_, to)) = self.moved.iter().find(|(f, _)| *f == at) {
+                at = to.clone();
+            }
+            at
+        };
+        self.groups.iter().any(|g| {
+            applied.groups.iter().any(|h| {
+                h.name.eq_ignore_ascii_case(&g.name)
+                    && !h.email.eq_ignore_ascii_case(&g.email)
+                    && moved_to(&h.addr) != g.addr
+                    && !self.groups.iter().any(|x| x.email.eq_ignore_ascii_case(&h.email))
+            })
+        })
     }
 
     /// The configuration as HCL, after the tenant block.
