@@ -101,7 +101,7 @@ fn page_size(headers: &HeaderMap) -> usize {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .find_map(|part| {
-            part.trim().strip_prefix("odata.maxpagesize=").and_then(|n| n.trim().parse::<usize>().ok())
+            part.trim().strip_prefix(wx::PREFER_PAGE_SIZE_KEY).and_then(|n| n.trim().parse::<usize>().ok())
         })
         .map(|n| n.clamp(1, wx::MAX_PAGE_SIZE))
         .unwrap_or(wx::MAX_PAGE_SIZE)

@@ -15,6 +15,8 @@ pub const HEADER_CLIENT_REQUEST_ID: &str = "client-request-id";
 pub const HEADER_PREFER: &str = "Prefer";
 /// Page size the client asks for; the service caps pages at 1000. (**observed**)
 pub const PREFER_MAX_PAGE_SIZE: &str = "odata.maxpagesize=1000";
+/// The preference name of `Prefer: odata.maxpagesize=N` (with its `=`).
+pub const PREFER_PAGE_SIZE_KEY: &str = "odata.maxpagesize=";
 pub const MAX_PAGE_SIZE: usize = 1000;
 
 /// Anchor mailbox for app-only calls. (**observed**)
