@@ -278,3 +278,35 @@ const REQUEST_ID: &str = "28560ed0-419d-4cc3-8f5b-603911cbd450";
 fn check(ok: bool, what: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(format!("wrong {what}")) }
 }
+
+/// Every cmdlet the tenant client sends (every `cmdlet::NAME` in `src/tenant/exchange.rs`)
+/// has a capture that the client is served: nothing pamform sends is left to a guess that
+/// only the emulator checks.
+#[test]
+fn every_cmdlet_the_client_sends_has_a_capture() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let wire = std::fs::read_to_string(root.join("src/wire/exchange.rs")).unwrap();
+    let client = std::fs::read_to_string(root.join("src/tenant/exchange.rs")).unwrap();
+    let value_of = |name: &str| -> String {
+        let decl = format!("pub const {name}: &str = \"");
+        let start = wire.find(&decl).unwrap_or_else(|| panic!("no cmdlet constant {name}")) + decl.len();
+        wire[start..].split('"').next().unwrap().to_string()
+    };
+    let sent: std::collections::BTreeSet<String> = client
+        .split("cmdlet::")
+        .skip(1)
+        .map(|rest| rest.chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect::<String>())
+        .filter(|n| !n.is_empty())
+        .map(|n| value_of(&n))
+        .collect();
+    assert!(sent.len() >= 20, "the scan found too few cmdlets: {sent:?}");
+    let captured: std::collections::BTreeSet<String> = corpus::load_all()
+        .iter()
+        .filter(|c| c.client.is_some())
+        .filter_map(|c| {
+            c.request.body.as_ref()?.pointer("/CmdletInput/CmdletName")?.as_str().map(str::to_string)
+        })
+        .collect();
+    let missing: Vec<&String> = sent.iter().filter(|c| !captured.contains(*c)).collect();
+    assert!(missing.is_empty(), "cmdlets the client sends with no capture served to it: {missing:?}");
+}
