@@ -13,7 +13,8 @@ pub enum Outcome {
     Differences,
 }
 
-/// What kind of failure; each reads differently to users, all exit 1.
+/// What kind of failure; each reads differently to users. All exit 1 but the three ends of
+/// `request wait` that are not approval, which scripts tell apart by code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     Usage,
@@ -23,6 +24,12 @@ pub enum ErrorKind {
     Lock,
     StalePlan,
     Internal,
+    /// `request wait`: the request was denied, or its access revoked (exit 3).
+    Denied,
+    /// `request wait`: the request expired undecided (exit 4).
+    Expired,
+    /// `request wait`: still undecided when the wait gave up (exit 5).
+    TimedOut,
 }
 
 /// An error at the command-line edge: a rendered diagnostic and its kind.
@@ -57,6 +64,9 @@ impl CliError {
             | ErrorKind::Lock
             | ErrorKind::StalePlan
             | ErrorKind::Internal => 1,
+            ErrorKind::Denied => 3,
+            ErrorKind::Expired => 4,
+            ErrorKind::TimedOut => 5,
         }
     }
 }

@@ -303,10 +303,10 @@ fn refusals_denials_and_expiry_are_explained() {
         w.run(&dave, &["request", "new", "--task", "Exchange\\Get-Mailbox", "--reason", "look"]).expect(1);
     assert!(flat(&run.stderr).contains("no access policy covers Exchange\\Get-Mailbox"), "{}", run.stderr);
 
-    // Denied: `request wait` exits 1.
+    // Denied: `request wait` exits 3 (expired 4, timed out 5; an error 1).
     let denied = w.new_request(&dave, "Exchange\\Set-Mailbox", "1");
     w.run(&alice, &["request", "deny", &denied, "--comment", "not today"]).expect(0);
-    let waited = w.run(&dave, &["request", "wait", &denied, "--interval", "200ms"]).expect(1);
+    let waited = w.run(&dave, &["request", "wait", &denied, "--interval", "200ms"]).expect(3);
     assert!(
         flat(&waited.stderr).contains("was denied by alice@contoso.onmicrosoft.com: not today"),
         "{}",
@@ -314,7 +314,7 @@ fn refusals_denials_and_expiry_are_explained() {
     );
 
     // A pending request expires after 24 hours: it shows as expired, cannot be approved, and
-    // waiting for it ends at once with 1.
+    // waiting for it ends at once with 4.
     w.tenant.advance_clock(24 * 3600 + 60);
     let shown = w.run(&alice, &["request", "show", &id]).expect(0);
     assert!(shown.stdout.contains("Status     expired"), "{}", shown.stdout);
@@ -324,11 +324,11 @@ fn refusals_denials_and_expiry_are_explained() {
         "{}",
         late.stderr
     );
-    let waited = w.run(&dave, &["request", "wait", &id, "--timeout", "10s"]).expect(1);
+    let waited = w.run(&dave, &["request", "wait", &id, "--timeout", "10s"]).expect(4);
     assert!(flat(&waited.stderr).contains("expired before anyone decided it"), "{}", waited.stderr);
     let timed = w.new_request(&dave, MOVE, "1");
     let waited =
-        w.run(&dave, &["request", "wait", &timed, "--timeout", "300ms", "--interval", "100ms"]).expect(1);
+        w.run(&dave, &["request", "wait", &timed, "--timeout", "300ms", "--interval", "100ms"]).expect(5);
     assert!(flat(&waited.stderr).contains("is still pending after"), "{}", waited.stderr);
 
     // Foreign items are listed and marked, in text and JSON, and never break the list.

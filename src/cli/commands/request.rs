@@ -39,7 +39,7 @@ pub enum Sub {
     Deny(DecideArgs),
     /// End the approved access of a request early
     Revoke(DecideArgs),
-    /// Wait until a request is decided: exit 0 when approved, 1 when denied, expired or timed out
+    /// Wait until a request is decided: exit 0 approved, 3 denied or revoked, 4 expired, 5 timed out, 1 on error
     Wait(WaitArgs),
 }
 
@@ -273,19 +273,28 @@ async fn wait(ctx: &Context, client: &Client, a: &WaitArgs) -> Result<Outcome, C
             }
             Ok(Outcome::Success)
         }
-        WaitOutcome::Denied(_) if v.state == state::REVOKED => {
-            Err(failure(format!("request {} was approved but its access is already revoked", v.id)))
+        WaitOutcome::Denied(_) if v.state == state::REVOKED => Err(CliError::msg(
+            ErrorKind::Denied,
+            format!("request {} was approved but its access is already revoked", v.id),
+        )),
+        WaitOutcome::Denied(_) => {
+            Err(CliError::msg(ErrorKind::Denied, format!("request {} was denied{}", v.id, view::decision(v))))
         }
-        WaitOutcome::Denied(_) => Err(failure(format!("request {} was denied{}", v.id, view::decision(v)))),
-        WaitOutcome::Expired(_) => Err(failure(format!(
-            "request {} expired before anyone decided it (pending requests expire after 24 hours); ask again with `pamform request new`",
-            v.id
-        ))),
-        WaitOutcome::TimedOut(_) => Err(failure(format!(
-            "request {} is still {} after {}; wait again or ask an approver",
-            v.id,
-            v.state,
-            humantime::format_duration(a.timeout.unwrap_or_default())
-        ))),
+        WaitOutcome::Expired(_) => Err(CliError::msg(
+            ErrorKind::Expired,
+            format!(
+                "request {} expired before anyone decided it (pending requests expire after 24 hours); ask again with `pamform request new`",
+                v.id
+            ),
+        )),
+        WaitOutcome::TimedOut(_) => Err(CliError::msg(
+            ErrorKind::TimedOut,
+            format!(
+                "request {} is still {} after {}; wait again or ask an approver",
+                v.id,
+                v.state,
+                humantime::format_duration(a.timeout.unwrap_or_default())
+            ),
+        )),
     }
 }
