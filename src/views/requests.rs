@@ -212,7 +212,7 @@ where
         s.push_str(&format!("Approved automatically: access {}.\n", when(v, now, tz)));
         return s;
     }
-    s.push_str(&format!("Status: {}.\n", when(v, now, tz)));
+    s.push_str(&format!("Status: {}, {}.\n", v.state, when(v, now, tz)));
     if let Some(a) = approvers {
         match &a.members {
             Some(m) if !m.is_empty() => s.push_str(&format!("Approvers: {} ({})\n", a.group, m.join(", "))),

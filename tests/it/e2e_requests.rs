@@ -204,6 +204,7 @@ fn approved_access_opens_the_task_until_revoked_or_over() {
         .run(&dave, &["request", "new", "--task", MOVE, "--reason", "ticket 4711", "--hours", "2"])
         .expect(0);
     assert!(run.stdout.contains("Requested Exchange\\New-MoveRequest for 2 hours"), "{}", run.stdout);
+    assert!(run.stdout.contains("Status: pending, expires in 2"), "{}", run.stdout);
     assert!(
         run.stdout.contains(&format!(
             "Approvers: pam-approvers@contoso.onmicrosoft.com ({}, {})",
