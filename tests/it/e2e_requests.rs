@@ -225,6 +225,15 @@ fn approved_access_opens_the_task_until_revoked_or_over() {
         .as_str()
         .unwrap()
         .to_string();
+    // `--pending` is what the signed-in user can decide: dave, who asked and approves nothing,
+    // sees none of it; `list` without it still shows his own request.
+    let his: Value =
+        serde_json::from_str(&w.run(&dave, &["request", "list", "--pending", "--json"]).expect(0).stdout)
+            .unwrap();
+    assert!(his["requests"].as_array().unwrap().iter().all(|r| r["id"] != first.as_str()), "{his}");
+    let own: Value =
+        serde_json::from_str(&w.run(&dave, &["request", "list", "--json"]).expect(0).stdout).unwrap();
+    assert!(own["requests"].as_array().unwrap().iter().any(|r| r["id"] == first.as_str()), "{own}");
 
     // `request wait` returns 0 once alice approves (by a unique id prefix).
     let waiter = w

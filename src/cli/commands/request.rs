@@ -68,7 +68,7 @@ pub struct NewArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
-    /// Only pending requests
+    /// Only pending requests you can decide (not your own; your approver groups)
     #[arg(long)]
     pub pending: bool,
     /// Only your own requests
@@ -198,12 +198,15 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
         Sub::List(a) => {
             let filter =
                 Filter { pending: a.pending, mine: a.mine.then(|| normalize::principal(me)), all: a.all };
-            let views: Vec<RequestView> = workflow::all(client, now)
+            let mut views: Vec<RequestView> = workflow::all(client, now)
                 .await
                 .map_err(failure)?
                 .into_iter()
                 .filter(|v| filter.keeps(v))
                 .collect();
+            if a.pending {
+                views = decidable_by(client, me, views).await;
+            }
             if a.json {
                 print_json(ctx, &serde_json::json!({ "signed_in_as": me, "requests": views }));
             } else if views.is_empty() {
@@ -240,6 +243,42 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
         Sub::Wait(a) => return wait(ctx, client, a).await,
     }
     Ok(Outcome::Success)
+}
+
+/// The pending requests `me` can decide: not their own, and in an approver group that lists
+/// them. A group whose members cannot be read, or that holds a group (nested approvers),
+/// keeps its requests: the service decides.
+async fn decidable_by(client: &Client, me: &str, views: Vec<RequestView>) -> Vec<RequestView> {
+    let me = normalize::principal(me);
+    // Per approver group: whether `me` may approve; `None` when that cannot be told.
+    let mut verdicts: std::collections::HashMap<String, Option<bool>> = Default::default();
+    let mut out = Vec::new();
+    for v in views {
+        if v.requestor.as_deref().is_some_and(|r| normalize::principal(r) == me) {
+            continue;
+        }
+        let Some(group) = v.approver_group.as_deref().map(normalize::principal) else {
+            out.push(v);
+            continue;
+        };
+        if !verdicts.contains_key(&group) {
+            let verdict = client.get_group_members(&group).await.ok().and_then(|members| {
+                let nested = members.iter().any(|m| m.recipient_type_details.contains("Group"));
+                let listed = members.iter().any(|m| {
+                    [m.user_principal_name.as_deref(), m.primary_smtp_address.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .any(|n| normalize::principal(n) == me)
+                });
+                (listed || !nested).then_some(listed)
+            });
+            verdicts.insert(group.clone(), verdict);
+        }
+        if verdicts[&group] != Some(false) {
+            out.push(v);
+        }
+    }
+    out
 }
 
 async fn wait(ctx: &Context, client: &Client, a: &WaitArgs) -> Result<Outcome, CliError> {
