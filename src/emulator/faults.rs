@@ -39,6 +39,10 @@ pub struct Faults {
     pub replication_delay_ms: u64,
     /// Lifetime of issued access tokens.
     pub token_lifetime_secs: u64,
+    /// Graph's throttling budget for identity reads: resource units per application per
+    /// 10 s. Unset (the default): Microsoft's documented quota for the tenant's size
+    /// (3,500, 5,000 or 8,000); 0: no budget.
+    pub graph_resource_unit_quota: Option<u64>,
     /// Seed of the random choices, so a run with the same requests fails the same way.
     pub fault_seed: u64,
 }
@@ -58,6 +62,7 @@ impl Default for Faults {
             drop_after_write: false,
             replication_delay_ms: 0,
             token_lifetime_secs: 3599,
+            graph_resource_unit_quota: None,
             fault_seed: 0,
         }
     }
@@ -196,6 +201,10 @@ pub struct Counters {
     pub per_status: BTreeMap<String, u64>,
     /// Responses that told the client to back off (429, concurrency message, inner batch 429s).
     pub throttled: u64,
+    /// Resource units Graph charged against the throttling budget.
+    pub graph_resource_units: u64,
+    /// Graph requests refused because the throttling budget was spent (also in `throttled`).
+    pub graph_budget_throttled: u64,
     /// Server errors and dropped connections injected.
     pub server_errors: u64,
     pub dropped: u64,

@@ -2,6 +2,7 @@
 //! counters, sign-ins, Graph delta state, the delayed Graph view of the directory, and atomic
 //! persistence to the data file. The state types live in the submodules.
 
+mod budget;
 mod delta;
 mod sign_in;
 mod tenant;
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 
+pub(crate) use self::budget::{Buckets, Charge};
 pub(crate) use self::delta::{DeltaStore, Snapshot};
 pub(crate) use self::sign_in::{DeviceCode, DeviceState, RefreshGrant};
 pub(crate) use self::tenant::LiveTenant;
@@ -42,6 +44,8 @@ pub(crate) struct Shared {
     pub device_codes: Mutex<HashMap<String, DeviceCode>>,
     pub refresh_tokens: Mutex<HashMap<String, RefreshGrant>>,
     pub delta: Mutex<DeltaStore>,
+    /// Graph's throttling budget: resource units per application.
+    pub graph_budget: Mutex<Buckets>,
     /// Every policy creation and removal (`/_emulator/journal`).
     pub journal: Journal,
     /// Directory snapshots for the replication delay: (written at, groups after the write).
@@ -73,6 +77,7 @@ impl Shared {
             device_codes: Mutex::new(HashMap::new()),
             refresh_tokens: Mutex::new(HashMap::new()),
             delta: Mutex::new(DeltaStore::default()),
+            graph_budget: Mutex::new(Buckets::default()),
             journal: Journal::default(),
             history: Mutex::new(VecDeque::new()),
             persist: data.map(|path| Persister { path, written: Mutex::new(0) }),
@@ -223,6 +228,7 @@ impl Shared {
         lock(&self.device_codes).clear();
         lock(&self.refresh_tokens).clear();
         *lock(&self.counters) = Counters::default();
+        lock(&self.graph_budget).clear();
     }
 }
 
