@@ -20,20 +20,31 @@ pub use error::{CliError, ErrorKind, Outcome};
 /// the commit it was built from (set by build.rs; "unknown" when no commit could be found).
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("PAMFORM_COMMIT"), ")");
 
+/// The help heading of the options every command takes, apart from each command's own (as
+/// cargo and uv print them).
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Parser)]
 #[command(name = "pamform", version = VERSION, about = "Microsoft 365 privileged access management as code")]
 pub struct Cli {
     /// Configuration directory
-    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR", default_value = ".")]
+    #[arg(
+        short = 'C',
+        long = "chdir",
+        global = true,
+        value_name = "DIR",
+        default_value = ".",
+        help_heading = GLOBAL
+    )]
     pub chdir: PathBuf,
     /// When to use colour (NO_COLOR is honoured in auto mode)
-    #[arg(long, global = true, value_enum, default_value_t = ColorMode::Auto)]
+    #[arg(long, global = true, value_enum, default_value_t = ColorMode::Auto, help_heading = GLOBAL)]
     pub color: ColorMode,
     /// Print only results and errors
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
     /// Log each HTTP request (secrets redacted)
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -41,8 +52,6 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print shell completions
-    Completions(commands::completions::Args),
     /// Check the configuration offline
     Validate(commands::validate::Args),
     /// Rewrite configuration files in the canonical format
@@ -73,6 +82,8 @@ pub enum Command {
     Request(commands::request::Args),
     /// Print the version and the commit pamform was built from
     Version,
+    /// Print shell completions
+    Completions(commands::completions::Args),
 }
 
 /// Global context every command receives.
@@ -93,7 +104,7 @@ pub fn main() -> ExitCode {
         }
     };
     let printer = Printer::new(cli.color, cli.quiet, cli.verbose);
-    views::diagnostics::install(printer.color());
+    views::diagnostics::install(printer.color(), printer.unicode());
     connect::install_log(&printer);
     let ctx = Context { dir: cli.chdir.clone(), printer, verbose: cli.verbose };
     let result = run(cli.command, &ctx);

@@ -8,7 +8,7 @@
 //! new delta round is started first, so no change can fall between the two): a cache never
 //! turns into an error.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::drift::cache::{self, DriftCache, Unusable};
 use crate::model::{self, PamSetting, RemotePolicy, TenantSnapshot, normalize};
@@ -35,6 +35,8 @@ pub struct DriftRead {
     pub snapshot: TenantSnapshot,
     pub cache: DriftCache,
     pub kind: ReadKind,
+    /// Whether `cache` is exactly the cache that was loaded, so there is nothing to write.
+    pub cache_unchanged: bool,
 }
 
 /// Reads the tenant for a drift check, through `cached` when it can be used. A full read
@@ -116,7 +118,7 @@ async fn full(
         groups: snapshot.groups.clone(),
         absent,
     };
-    Ok(DriftRead { snapshot, cache, kind: ReadKind::Full(why) })
+    Ok(DriftRead { snapshot, cache, kind: ReadKind::Full(why), cache_unchanged: false })
 }
 
 /// Whether a delta entry says a property of the group changed (a property Graph left out
@@ -254,8 +256,8 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         identity: Some(client.identity().to_string()),
         ..TenantSnapshot::default()
     };
-    let (updated, delta_link) =
-        if !changed && fresh_link { (old_updated, old_link) } else { (now(), delta_link) };
+    let cache_unchanged = !changed && fresh_link;
+    let (updated, delta_link) = if cache_unchanged { (old_updated, old_link) } else { (now(), delta_link) };
     let cache = DriftCache {
         format_version: cache::FORMAT_VERSION,
         tenant: client.tenant().to_string(),
@@ -265,7 +267,12 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         groups,
         absent,
     };
-    Ok(DriftRead { snapshot, cache, kind: ReadKind::Delta { changed_groups, reread_groups } })
+    Ok(DriftRead {
+        snapshot,
+        cache,
+        kind: ReadKind::Delta { changed_groups, reread_groups },
+        cache_unchanged,
+    })
 }
 
 /// The requested principals that are members of a group, as the full refresh finds them.
@@ -274,16 +281,17 @@ fn principals_from_members(
     req: &RefreshRequest,
     groups: &BTreeMap<String, model::RemoteGroup>,
 ) -> BTreeMap<String, Option<model::DirectoryObject>> {
-    let wanted: BTreeSet<String> = req.principals.iter().map(|n| normalize::principal(n)).collect();
-    let mut out = BTreeMap::new();
+    // Hashed: this runs over every member of every group (tens of thousands).
+    let wanted: HashSet<String> = req.principals.iter().map(|n| normalize::principal(n)).collect();
+    let mut out: HashMap<String, &model::DirectoryObject> = HashMap::with_capacity(wanted.len());
     // One pass over the members, the first member a name answers to winning.
     for m in groups.values().flat_map(|g| &g.members) {
         for name in [&m.upn, &m.mail].into_iter().flatten() {
             let key = normalize::principal_cow(name);
             if wanted.contains(key.as_ref()) && !out.contains_key(key.as_ref()) {
-                out.insert(key.into_owned(), Some(m.clone()));
+                out.insert(key.into_owned(), m);
             }
         }
     }
-    out
+    out.into_iter().map(|(k, m)| (k, Some(m.clone()))).collect()
 }

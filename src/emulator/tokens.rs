@@ -208,7 +208,9 @@ fn issue(
     claims.iat = now;
     claims.exp = now + lifetime as i64;
     claims.tid = lock(&shared.tenant).data.tenant.id.clone();
-    let scope = format!("{}/.default", claims.aud);
+    // App-only answers carry ext_expires_in and no scope; delegated ones name the scope.
+    let delegated = claims.upn.is_some();
+    let scope = delegated.then(|| format!("{}/.default", claims.aud));
     match jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims,
@@ -217,9 +219,10 @@ fn issue(
         Ok(access_token) => axum::Json(TokenResponse {
             token_type: "Bearer".into(),
             expires_in: lifetime,
+            ext_expires_in: (!delegated).then_some(lifetime),
             access_token,
             refresh_token: refresh,
-            scope: Some(scope),
+            scope,
             id_token,
         })
         .into_response(),

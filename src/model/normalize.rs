@@ -52,24 +52,59 @@ pub fn is_cmdlet_name(s: &str) -> bool {
 /// A plausible SMTP address or UPN: `local@domain.tld`, no spaces, one `@`.
 pub fn is_email_like(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else { return false };
-    !local.is_empty()
-        && !domain.contains('@')
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
-        && domain.split('.').count() >= 2
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
+    if local.is_empty() || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return false;
+    }
+    let forbidden = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"');
+    if local.chars().any(forbidden) {
+        return false;
+    }
+    // One pass over the domain: labels of letters, digits and inner hyphens (which also
+    // rules out a second `@` and every forbidden character), at least two of them.
+    let mut labels = 0;
+    for label in domain.split('.') {
+        labels += 1;
+        if label.is_empty()
+            || label.starts_with('-')
+            || label.ends_with('-')
+            || !label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        {
+            return false;
+        }
+    }
+    labels >= 2
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rule as first written, clause by clause: the one-pass version must agree with it.
+    fn email_rule(s: &str) -> bool {
+        let Some((local, domain)) = s.split_once('@') else { return false };
+        !local.is_empty()
+            && !domain.contains('@')
+            && !s
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+            && domain.split('.').count() >= 2
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            })
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn email_check_agrees_with_the_rule(s in "[a-zA-Z0-9.@ <>,;\"\\-é\t\u{0}]{0,16}") {
+            proptest::prop_assert_eq!(is_email_like(&s), email_rule(&s), "{:?}", s);
+        }
+    }
 
     #[test]
     fn tasks() {

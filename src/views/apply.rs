@@ -154,7 +154,9 @@ pub fn summary(printer: &Printer, plan: &Plan, report: &apply::Report) {
         };
     }
     let style = if report.is_success() { style::OK } else { style::WARNING };
-    let _ = writeln!(printer.out(), "\n{}", paint(style, line));
+    // A blank line parts it from the progress above; with `-q` there is none.
+    let gap = if printer.is_quiet() { "" } else { "\n" };
+    let _ = writeln!(printer.out(), "{gap}{}", paint(style, line));
 }
 
 /// Why an apply that did not finish failed, and what was left undone: the error it ends with.

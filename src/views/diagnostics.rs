@@ -8,13 +8,13 @@ use super::Printer;
 use crate::diagnostic::{self, Diagnostics};
 use crate::model::Sources;
 
-/// Sets miette's renderer with our colour decision.
-pub fn install(color: bool) {
+/// Sets miette's renderer with our colour decision and whether it may draw in Unicode.
+pub fn install(color: bool, unicode: bool) {
     let _ = miette::set_hook(Box::new(move |_| {
         Box::new(
             miette::MietteHandlerOpts::new()
                 .color(color)
-                .unicode(color)
+                .unicode(unicode)
                 .terminal_links(false)
                 .context_lines(1)
                 .build(),

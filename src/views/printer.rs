@@ -96,6 +96,12 @@ impl Printer {
         self.color
     }
 
+    /// Whether diagnostics may draw with box-drawing characters: on a terminal, or when colour
+    /// is forced. `NO_COLOR` drops colour only; a pipe or a log file gets plain ASCII.
+    pub fn unicode(&self) -> bool {
+        self.color || std::io::stderr().is_terminal()
+    }
+
     /// Whether progress (spinners, bars) should be drawn: stderr is a terminal and not quiet.
     pub fn show_progress(&self) -> bool {
         !self.quiet && std::io::stderr().is_terminal()

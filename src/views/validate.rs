@@ -1,8 +1,6 @@
 //! `pamform validate`: the verdict on stderr after the diagnostics, or one JSON document on
 //! stdout with the counts and every diagnostic.
 
-use std::io::Write;
-
 use serde::Serialize;
 
 use super::Printer;
@@ -34,7 +32,7 @@ pub fn text(printer: &Printer, diagnostics: &Diagnostics, sources: &Sources) {
     diagnostics::print(printer, diagnostics, sources);
     let n = diagnostics.error_count();
     if n == 0 {
-        let _ = writeln!(printer.err(), "The configuration is valid.");
+        printer.note("The configuration is valid.");
     } else {
         diagnostics::config_rejected(printer, n, "`pamform validate`");
     }

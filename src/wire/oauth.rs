@@ -46,6 +46,10 @@ pub const PERMISSION_USER_READ_ALL: &str = "User.Read.All";
 pub struct TokenResponse {
     pub token_type: String,
     pub expires_in: u64,
+    /// Sent with app-only tokens: how long the token stays usable during an outage of the
+    /// token service. (**doc**: the client credentials flow's response example)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext_expires_in: Option<u64>,
     pub access_token: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,

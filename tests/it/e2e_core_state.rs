@@ -147,7 +147,7 @@ fn state_list_show_and_rm() {
 /// Runs `pamform ARGS` on a pseudo-terminal (through util-linux `script`), typing `input`.
 /// Panics when `script` is missing: the prompt is only asked on a terminal, so without one
 /// this test would check nothing (`.ci/run` installs it; `apt-get install bsdutils` does).
-fn on_terminal(ws: &Workspace, args: &[&str], input: &str) -> crate::support::cli::Run {
+pub(crate) fn on_terminal(ws: &Workspace, args: &[&str], input: &str) -> crate::support::cli::Run {
     let probe = std::process::Command::new("script").arg("--version").output();
     match probe {
         Ok(p) if p.status.success() && String::from_utf8_lossy(&p.stdout).contains("util-linux") => {}

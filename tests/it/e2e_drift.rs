@@ -331,3 +331,37 @@ fn drift_without_state_is_an_error() {
     let run = ws.run(&["drift"]).expect(1);
     assert!(run.stderr.contains("pamform apply"), "{}", run.stderr);
 }
+
+#[test]
+fn one_check_reports_drift_and_unapplied_configuration_and_leaves_an_unchanged_cache_alone() {
+    let (tenant, ws) = applied();
+    let cache = ws.file(".pamform/drift-cache.json");
+    drift(&ws, 0);
+    let before = std::fs::metadata(&cache).unwrap().modified().unwrap();
+    let bytes = std::fs::read(&cache).unwrap();
+    // Nothing changed: the cache file is not written again.
+    drift(&ws, 0);
+    assert_eq!(std::fs::metadata(&cache).unwrap().modified().unwrap(), before);
+    assert_eq!(std::fs::read(&cache).unwrap(), bytes);
+
+    // A policy added to the configuration only: in sync with state, but not applied.
+    let extra = "\naccess_policy \"inbox_rule\" {\n  task           = \"Exchange\\\\New-InboxRule\"\n  approval       = \"manual\"\n  approver_group = approver_group.approvers\n}\n";
+    ws.configure(&tenant, &format!("{QUICKSTART}{extra}"));
+    let run = ws.run(&["drift"]).expect(0);
+    assert!(run.stderr.contains("the configuration differs from the tenant in 1 resource;"), "{}", run.all());
+
+    // A configuration the plan refuses (its default approver group is also removed by a
+    // removed block that cannot be destroyed) still gets its drift report, and out-of-band
+    // changes in it.
+    tenant.invoke(cmdlet::ADD_GROUP_MEMBER, json!({"Identity": GROUP, "Member": upn("mallory")}));
+    let unplannable = QUICKSTART.replace(
+        "approver_group \"approvers\" {",
+        "approver_group \"approvers\" {\n  lifecycle {\n    prevent_destroy = true\n  }",
+    );
+    let unplannable = unplannable.replace("email   = \"pam-approvers@", "email   = \"pam-approvers-new@");
+    ws.configure(&tenant, &unplannable);
+    let planned = ws.run(&["plan"]).expect(1);
+    assert!(planned.stderr.contains("prevent_destroy"), "{}", planned.all());
+    let report = drift(&ws, 2);
+    assert_eq!(found(&report, "approver_group.approvers"), vec![pair("members", "high")], "{report:#}");
+}

@@ -9,6 +9,7 @@
 mod support;
 
 mod architecture;
+mod cli_quiet_help;
 mod config_cli;
 mod config_errors;
 mod config_eval;
@@ -52,3 +53,4 @@ mod render_markdown;
 mod render_schemas;
 mod render_text;
 mod tenant_e2e;
+mod wire_corpus;

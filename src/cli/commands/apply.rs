@@ -111,7 +111,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                     PlanMode::Normal
                 };
                 let plan = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &PlanOptions { mode, targets: args.target.clone() })?;
-                ctx.printer.write_out(plan_text::render_redacted(&plan, &config.sensitive).as_bytes());
+                // `-q --auto-approve` prints only the result; a prompt always shows what it asks.
+                if !(ctx.printer.is_quiet() && args.auto_approve) {
+                    ctx.printer.write_out(plan_text::render_redacted(&plan, &config.sensitive).as_bytes());
+                }
                 if !plan.has_changes() {
                     return write_back_refresh(ctx, &plan, state, &store);
                 }

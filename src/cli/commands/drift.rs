@@ -91,7 +91,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             "read changes through the delta cache: {changed_groups} group changes, {reread_groups} groups read again"
         )),
     }
-    if let Err(e) = cache::save(&ctx.dir, &read.cache) {
+    // A cache brought up to date with no change is left as it is on disk.
+    if !read.cache_unchanged
+        && let Err(e) = cache::save(&ctx.dir, &read.cache)
+    {
         ctx.printer.note(format!(
             "warning: cannot write the drift cache {}: {e}; the next check reads everything again",
             cache::path(&ctx.dir).display()
@@ -99,8 +102,19 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     }
 
     let snapshot = &read.snapshot;
-    let refresh_only = PlanOptions { mode: PlanMode::RefreshOnly, targets: vec![] };
-    let plan = pipeline::plan(ctx, &loaded, snapshot, Some(&state), &refresh_only)?;
+    // One plan: its drift is what a refresh-only plan finds, and its changes say whether the
+    // configuration is applied. A configuration that cannot be planned still gets its drift
+    // from a refresh-only plan, which never refuses.
+    let (plan, pending) = match crate::plan::build(config, snapshot, Some(&state), &PlanOptions::default()) {
+        Ok(normal) => {
+            let pending = normal.changes.iter().filter(|c| c.is_actionable()).count();
+            (normal, pending)
+        }
+        Err(_) => {
+            let refresh_only = PlanOptions { mode: PlanMode::RefreshOnly, targets: vec![] };
+            (pipeline::plan(ctx, &loaded, snapshot, Some(&state), &refresh_only)?, 0)
+        }
+    };
     let ignore_changes = |a: &Address| -> Vec<String> {
         config
             .meta(a)
@@ -127,14 +141,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     sensitive::redact_differences(&mut report.differences, &config.sensitive);
 
     // The configuration side: changes a plan would make that are not yet applied.
-    if let Ok(normal) = crate::plan::build(config, snapshot, Some(&state), &PlanOptions::default()) {
-        let pending = normal.changes.iter().filter(|c| c.is_actionable()).count();
-        if pending > 0 {
-            ctx.printer.note(format!(
-                "the configuration differs from the tenant in {pending} resource{}; run `pamform plan` to see how",
-                if pending == 1 { "" } else { "s" }
-            ));
-        }
+    if pending > 0 {
+        ctx.printer.note(format!(
+            "the configuration differs from the tenant in {pending} resource{}; run `pamform plan` to see how",
+            if pending == 1 { "" } else { "s" }
+        ));
     }
 
     let format = if args.json { Format::Json } else { args.format };

@@ -21,12 +21,14 @@ pub enum StateCommand {
     List,
     /// Show one resource as recorded in state
     Show {
-        #[arg(value_parser = pipeline::parse_address)]
+        /// The resource's address, as `state list` prints it (e.g. access_policy.move_request)
+        #[arg(value_name = "ADDRESS", value_parser = pipeline::parse_address)]
         address: Address,
     },
     /// Forget resources without touching the tenant (they become unmanaged)
     Rm {
-        #[arg(required = true, value_parser = pipeline::parse_address)]
+        /// Addresses of the resources to forget, as `state list` prints them
+        #[arg(required = true, value_name = "ADDRESS", value_parser = pipeline::parse_address)]
         addresses: Vec<Address>,
         /// Wait this long for the state lock
         #[arg(long, value_name = "DURATION", value_parser = crate::cli::args::duration, default_value = "0s")]

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod corpus;
 pub mod model;
 pub mod plans;
 
