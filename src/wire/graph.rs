@@ -573,6 +573,37 @@ pub const DELTA_TOKEN_DAYS: i64 = 7;
 /// `@removed` reason for a deleted object or a member that left. (**doc**)
 pub const REMOVED_REASON_DELETED: &str = "deleted";
 
+/// Delegated permissions (a token's `scp`) that let a signed-in user's app read groups and
+/// their members, and users. (**doc**: the permission tables of
+/// <https://learn.microsoft.com/en-us/graph/api/group-list-members> (least privileged
+/// `GroupMember.Read.All`) and <https://learn.microsoft.com/en-us/graph/api/user-list> (least
+/// privileged `User.ReadBasic.All`), with their higher privileged permissions)
+pub const DELEGATED_GROUP_READ: &[&str] = &[
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "GroupMember.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "Directory.AccessAsUser.All",
+];
+pub const DELEGATED_USER_READ: &[&str] = &[
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "Directory.AccessAsUser.All",
+];
+
+/// Whether a token's `scp` (space-separated; an entry may carry its resource,
+/// `https://graph.microsoft.com/Group.Read.All`) holds one of `allowed`.
+pub fn scp_allows(scp: &str, allowed: &[&str]) -> bool {
+    scp.split_whitespace()
+        .map(|s| s.rsplit('/').next().unwrap_or(s))
+        .any(|s| allowed.iter().any(|a| a.eq_ignore_ascii_case(s)))
+}
+
 /// `WWW-Authenticate` on a 401 from Graph. (**observed** shape)
 pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"\", \
      authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", \
@@ -614,6 +645,32 @@ mod tests {
         );
         assert_eq!(relative_link("http://127.0.0.1:4001/v1.0/groups", base), None);
         assert_eq!(relative_link("http://127.0.0.1:4000/v1.0x/groups", base), None);
+    }
+
+    #[test]
+    fn delegated_scopes_allow_reads_by_name() {
+        assert!(scp_allows("openid GroupMember.Read.All", DELEGATED_GROUP_READ));
+        assert!(scp_allows("https://graph.microsoft.com/User.ReadBasic.All", DELEGATED_USER_READ));
+        assert!(!scp_allows("User.Read offline_access", DELEGATED_USER_READ));
+        assert!(!scp_allows("User.ReadBasic.All", DELEGATED_GROUP_READ));
+    }
+
+    #[test]
+    fn delta_function_forms_and_costs() {
+        for form in ["delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"] {
+            assert!(is_delta_segment(form), "{form}");
+        }
+        assert!(!is_delta_segment("deltas"));
+        let read = |segments: &[&str], select: bool, top: Option<usize>| {
+            budget::cost(&budget::Read { segments, select, expand: false, top })
+        };
+        assert_eq!(read(&["users"], false, None), 2);
+        assert_eq!(read(&["users"], true, Some(5)), 1);
+        assert_eq!(read(&["groups", "x", "members"], true, Some(999)), 2);
+        assert_eq!(read(&["users", "a@b"], true, None), 1, "never under 1");
+        assert_eq!(budget::quota_for(49), budget::SMALL_QUOTA);
+        assert_eq!(budget::quota_for(500), budget::MEDIUM_QUOTA);
+        assert_eq!(budget::quota_for(501), budget::LARGE_QUOTA);
     }
 
     #[test]
