@@ -8,7 +8,7 @@ access_policy "mailbox_tasks" {
 }
 
 access_policy "search_mailbox" {
-  task           = "Exchange\\Search-Mailbox"
+  task           = "Exchange\\New-MailboxSearch"
   approver_group = approver_group.security
 }
 

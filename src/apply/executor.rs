@@ -64,7 +64,7 @@ impl<'a> TenantExecutor<'a> {
                     name: g.display_name.clone(),
                     email: after.email.clone(),
                     alias: g.alias.clone(),
-                    description: g.description.clone().unwrap_or_default(),
+                    description: g.description_text().unwrap_or_default(),
                     members: members
                         .iter()
                         .map(|m| {

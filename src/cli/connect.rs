@@ -39,8 +39,10 @@ pub async fn connect(
     tenant: &model::Tenant,
     mut opts: ConnectOptions,
 ) -> Result<Connection, CliError> {
+    warn_other_tenant_id(printer, tenant);
     let Some(data) = &tenant.emulator else {
         let client = tenant::connect(tenant, opts).map_err(tenant_error)?;
+        announce(printer, &client, None);
         return Ok(Connection { client, emulator: None });
     };
     let env_credential = opts.credential_or_env().map_err(tenant_error)?;
@@ -73,7 +75,34 @@ pub async fn connect(
     });
     printer.debug(format_args!("emulator for {} on {}", emu.tenant_domain, emu.base_url));
     let client = Client::new(&emu.tenant_domain, endpoints, credential, opts.client).map_err(tenant_error)?;
+    announce(printer, &client, Some(&data.value.display().to_string()));
     Ok(Connection { client, emulator: Some(emu) })
+}
+
+/// Says which tenant the command works on and as whom, before anything is read or changed.
+fn announce(printer: &Printer, client: &Client, emulated_in: Option<&str>) {
+    let place = emulated_in.map(|f| format!(" (emulated, {f})")).unwrap_or_default();
+    printer.note(format!("Tenant {}{place}, signed in as {}", client.tenant(), signed_in_as(client)));
+}
+
+/// Who the client acts as, for people: `app <client id>` or the user's UPN.
+pub fn signed_in_as(client: &Client) -> String {
+    if client.is_app_only() { format!("app {}", client.identity()) } else { client.identity().to_string() }
+}
+
+/// PAMFORM_TENANT_ID names another tenant than the block: the block wins, and says so.
+fn warn_other_tenant_id(printer: &Printer, tenant: &model::Tenant) {
+    let block = tenant.id.value.trim();
+    if let Some(env) = crate::env::get(crate::env::TENANT_ID)
+        && !block.is_empty()
+        && !env.trim().eq_ignore_ascii_case(block)
+    {
+        printer.note(format!(
+            "warning: {} is {} but the tenant block's id is {block}; pamform works on {block}",
+            crate::env::TENANT_ID,
+            env.trim()
+        ));
+    }
 }
 
 /// A connection failure, read like a tenant error.

@@ -80,6 +80,8 @@ pub enum Command {
     Logout(commands::logout::Args),
     /// Just-in-time access requests: new, list, show, approve, deny, revoke, wait
     Request(commands::request::Args),
+    /// Show the tenant this configuration works on, as whom, and who is signed in for requests
+    Whoami(commands::whoami::Args),
     /// Print the version and the commit pamform was built from
     Version,
     /// Print shell completions
@@ -104,7 +106,7 @@ pub fn main() -> ExitCode {
         }
     };
     let printer = Printer::new(cli.color, cli.quiet, cli.verbose);
-    views::diagnostics::install(printer.color(), printer.unicode());
+    views::diagnostics::install(&printer);
     connect::install_log(&printer);
     let ctx = Context { dir: cli.chdir.clone(), printer, verbose: cli.verbose };
     let result = run(cli.command, &ctx);
@@ -128,6 +130,7 @@ fn run(command: Command, ctx: &Context) -> Result<Outcome, CliError> {
         Command::Login(args) => commands::login::run(args, ctx),
         Command::Logout(args) => commands::logout::run(args, ctx),
         Command::Request(args) => commands::request::run(args, ctx),
+        Command::Whoami(args) => commands::whoami::run(args, ctx),
         Command::Version => {
             ctx.printer.write_out(format!("pamform {VERSION}\n").as_bytes());
             Ok(Outcome::Success)

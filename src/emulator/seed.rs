@@ -182,6 +182,10 @@ pub struct SeedGroup {
     /// Members: UPNs, addresses or object ids in a seed; object ids once loaded.
     #[serde(default)]
     pub members: BTreeSet<String>,
+    /// Owners (`ManagedBy`): user principal names or application ids. Only they may change
+    /// the group without `-BypassSecurityGroupManagerCheck`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_by: Vec<String>,
 }
 
 fn default_group_type() -> String {
@@ -253,6 +257,9 @@ pub struct ForeignRequest {
     pub reason: Option<String>,
     #[serde(default)]
     pub requested_date_time: Option<String>,
+    /// A Data Access Request's `Context` (the copy activity's parameters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -264,7 +271,7 @@ pub struct SeedRequest {
     pub reason: String,
     pub duration_hours: u32,
     pub requested: DateTime<Utc>,
-    /// `Pending`, `Approved` or `Denied`; `Expired` is derived from the clock.
+    /// `Pending`, `Approved`, `Denied` or `Revoked`; `Expired` is derived from the clock.
     pub status: String,
     pub approver_group: String,
     #[serde(default)]
@@ -278,6 +285,7 @@ pub struct SeedRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SeedAuthorization {
+    /// The id of the request it grants (an authorization answers to its request's id).
     pub identity: String,
     pub request_id: String,
     pub user: String,
@@ -290,6 +298,11 @@ pub struct SeedAuthorization {
     pub revoked_by: Option<String>,
     #[serde(default)]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Who approved it: a UPN, or `Auto` for a policy that approves by itself.
+    #[serde(default)]
+    pub authorized_by: Option<String>,
+    #[serde(default)]
+    pub revocation_comment: Option<String>,
 }
 
 /// Why a seed cannot be used.

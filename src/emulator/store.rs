@@ -4,6 +4,7 @@
 
 mod budget;
 mod delta;
+mod paging;
 mod sign_in;
 mod tenant;
 
@@ -16,6 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 
 pub(crate) use self::budget::{Buckets, Charge};
 pub(crate) use self::delta::{DeltaStore, Snapshot};
+pub(crate) use self::paging::{ExchangePages, Listing};
 pub(crate) use self::sign_in::{DeviceCode, DeviceState, RefreshGrant};
 pub(crate) use self::tenant::LiveTenant;
 use super::faults::{Api, Counters, Dice, Faults};
@@ -46,6 +48,8 @@ pub(crate) struct Shared {
     pub delta: Mutex<DeltaStore>,
     /// Graph's throttling budget: resource units per application.
     pub graph_budget: Mutex<Buckets>,
+    /// Continuations of Exchange listings (`$skiptoken`).
+    pub exchange_pages: Mutex<ExchangePages>,
     /// Every policy creation and removal (`/_emulator/journal`).
     pub journal: Journal,
     /// Directory snapshots for the replication delay: (written at, groups after the write).
@@ -78,6 +82,7 @@ impl Shared {
             refresh_tokens: Mutex::new(HashMap::new()),
             delta: Mutex::new(DeltaStore::default()),
             graph_budget: Mutex::new(Buckets::default()),
+            exchange_pages: Mutex::new(ExchangePages::default()),
             journal: Journal::default(),
             history: Mutex::new(VecDeque::new()),
             persist: data.map(|path| Persister { path, written: Mutex::new(0) }),
@@ -177,6 +182,7 @@ impl Shared {
     pub fn replace(&self, data: TenantData) -> Option<(u64, Vec<u8>)> {
         lock(&self.history).clear();
         lock(&self.delta).clear();
+        lock(&self.exchange_pages).clear();
         let mut t = lock(&self.tenant);
         let version = t.version + 1;
         *t = LiveTenant::new(data, version);
@@ -227,6 +233,7 @@ impl Shared {
         self.clock_offset_ms.store(0, Ordering::Relaxed);
         lock(&self.device_codes).clear();
         lock(&self.refresh_tokens).clear();
+        lock(&self.exchange_pages).clear();
         *lock(&self.counters) = Counters::default();
         lock(&self.graph_budget).clear();
     }

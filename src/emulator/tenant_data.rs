@@ -6,9 +6,9 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::{Deref, DerefMut};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::seed::{Seed, SeedError, secret_hash};
+use super::seed::{Seed, SeedError, SeedRole, SeedRoleGroup, secret_hash};
 use crate::model::normalize;
 use crate::wire::exchange::{MAX_POLICIES, recipient_type, task};
 
@@ -60,6 +60,7 @@ impl TenantData {
                 f.identity = new_id();
             }
         }
+        merge_catalogue(&mut seed);
         check_role_groups(&seed)?;
         Ok(TenantData(seed))
     }
@@ -231,6 +232,68 @@ fn load_policies(seed: &mut Seed) -> Checked {
     Ok(())
 }
 
+/// Exchange Online's management roles with their cmdlets and its built-in role groups with
+/// their roles, as data with its provenance (`catalogue/exchange_online.json`).
+const CATALOGUE_JSON: &str = include_str!("catalogue/exchange_online.json");
+
+#[derive(Deserialize)]
+struct Catalogue {
+    roles: Vec<SeedRole>,
+    role_groups: Vec<CatalogueGroup>,
+}
+
+#[derive(Deserialize)]
+struct CatalogueGroup {
+    name: String,
+    roles: Vec<String>,
+}
+
+fn catalogue() -> &'static Catalogue {
+    static CATALOGUE: std::sync::OnceLock<Catalogue> = std::sync::OnceLock::new();
+    CATALOGUE.get_or_init(|| {
+        serde_json::from_str(CATALOGUE_JSON)
+            .unwrap_or(Catalogue { roles: Vec::new(), role_groups: Vec::new() })
+    })
+}
+
+/// Every tenant has the real catalogue: its roles and built-in role groups come first; a seed
+/// adds cmdlets to a role of the same name, gives members (and, when it lists any, other
+/// roles) to a built-in role group, and may add roles and role groups of its own.
+fn merge_catalogue(seed: &mut Seed) {
+    let cat = catalogue();
+    let mut roles: Vec<SeedRole> = cat.roles.clone();
+    for own in seed.roles.drain(..) {
+        match roles.iter_mut().find(|r| r.name.eq_ignore_ascii_case(&own.name)) {
+            Some(r) => {
+                for c in own.cmdlets {
+                    if !r.cmdlets.iter().any(|x| x.eq_ignore_ascii_case(&c)) {
+                        r.cmdlets.push(c);
+                    }
+                }
+            }
+            None => roles.push(own),
+        }
+    }
+    let mut groups: Vec<SeedRoleGroup> = cat
+        .role_groups
+        .iter()
+        .map(|g| SeedRoleGroup { name: g.name.clone(), roles: g.roles.clone(), members: Vec::new() })
+        .collect();
+    for own in seed.role_groups.drain(..) {
+        match groups.iter_mut().find(|g| g.name.eq_ignore_ascii_case(&own.name)) {
+            Some(g) => {
+                if !own.roles.is_empty() {
+                    g.roles = own.roles;
+                }
+                g.members = own.members;
+            }
+            None => groups.push(own),
+        }
+    }
+    seed.roles = roles;
+    seed.role_groups = groups;
+}
+
 /// Every role a role group names is a role of the seed.
 fn check_role_groups(seed: &Seed) -> Checked {
     for rg in &seed.role_groups {
@@ -260,6 +323,32 @@ mod tests {
     }
 
     #[test]
+    fn the_catalogue_is_exchange_onlines() {
+        let data = TenantData::load(Seed::default_seed().unwrap()).unwrap();
+        let role = |n: &str| data.roles.iter().find(|r| r.name == n).unwrap();
+        assert!(data.roles.len() >= 40 && data.role_groups.len() >= 11, "{}", data.roles.len());
+        let cmdlets: BTreeSet<&str> =
+            data.roles.iter().flat_map(|r| r.cmdlets.iter().map(String::as_str)).collect();
+        assert!(cmdlets.len() > 600, "{}", cmdlets.len());
+        assert!(role("Role Management").cmdlets.iter().any(|c| c == "Set-RoleGroup"));
+        assert!(role("Mail Recipients").cmdlets.iter().any(|c| c == "New-InboxRule"));
+        let om = data.role_groups.iter().find(|g| g.name == "Organization Management").unwrap();
+        assert!(om.members.iter().any(|m| m.starts_with("admin@")) && om.roles.len() > 30);
+        // A seed's own role extends the catalogue's role of that name; loading twice (the data
+        // file) changes nothing.
+        let mut raw = Seed::default_seed().unwrap();
+        raw.roles.push(SeedRole { name: "Journaling".into(), cmdlets: vec!["Test-Journal".into()] });
+        let once = TenantData::load(raw).unwrap();
+        assert!(
+            once.roles
+                .iter()
+                .any(|r| r.name == "Journaling" && r.cmdlets.iter().any(|c| c == "Test-Journal"))
+        );
+        let twice = TenantData::load((*once).clone()).unwrap();
+        assert_eq!(once, twice);
+    }
+
+    #[test]
     fn serializes_as_the_seed_it_wraps() {
         let data = TenantData::load(Seed::default_seed().unwrap()).unwrap();
         assert_eq!(serde_json::to_value(&data).unwrap(), serde_json::to_value(&*data).unwrap());
@@ -276,6 +365,7 @@ mod tests {
             description: None,
             r#type: "Security".into(),
             members: BTreeSet::new(),
+            managed_by: Vec::new(),
         }
     }
 

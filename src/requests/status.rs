@@ -55,6 +55,9 @@ fn time(s: Option<&String>) -> Option<DateTime<Utc>> {
 }
 
 fn kind_of(r: &ElevatedAccessRequest) -> String {
+    if r.is_data_access_request() {
+        return "data_access_request".to_string();
+    }
     match r.request_type.as_deref().map(str::trim) {
         None | Some("") => "pam".to_string(),
         Some(t) if t.eq_ignore_ascii_case(request_type::ELEVATED_ACCESS) => "pam".to_string(),
@@ -86,7 +89,9 @@ pub fn task_label(task: &str) -> String {
     }
 }
 
-/// Joins a request with the active authorizations (from `Get-ElevatedAccessAuthorization`).
+/// Joins a request with the active authorizations (from `Get-ElevatedAccessAuthorization`): an
+/// authorization answers to the id of the request it grants; those of Data Access Requests are
+/// never a PAM request's.
 pub fn build(r: &ElevatedAccessRequest, active: &[Authorization], now: DateTime<Utc>) -> RequestView {
     let kind = kind_of(r);
     let foreign = kind != "pam";
@@ -94,7 +99,7 @@ pub fn build(r: &ElevatedAccessRequest, active: &[Authorization], now: DateTime<
     let requested_at = time(r.requested_date_time.as_ref());
     let decided_at = time(r.approval_date_time.as_ref());
     let auth = active.iter().find(|a| {
-        !a.revoked && a.request_id.as_deref().is_some_and(|id| id.eq_ignore_ascii_case(&r.identity))
+        !a.revoked && !a.is_data_access_request() && a.request_id().eq_ignore_ascii_case(&r.identity)
     });
     let auth_end = auth.and_then(|a| time(a.end_time_utc.as_ref()));
     let planned_end = decided_at.zip(r.duration_hours).map(|(d, h)| d + Duration::hours(i64::from(h)));
@@ -222,20 +227,24 @@ pub(crate) mod tests {
             approval_date_time: None,
             comment: None,
             approver_group: Some("pam-approvers@contoso.onmicrosoft.com".into()),
+            context: None,
         }
     }
 
     fn auth(request: &str, end: &str) -> Authorization {
         Authorization {
-            identity: "a".into(),
-            request_id: Some(request.into()),
-            user: Some("dave@contoso.onmicrosoft.com".into()),
-            task: Some("Exchange\\New-MoveRequest".into()),
+            identity: request.into(),
+            authorized_by: Some("alice@contoso.onmicrosoft.com".into()),
+            kind: Some("Task".into()),
+            authorized_access: Some("Exchange\\New-MoveRequest".into()),
             start_time_utc: Some("2026-11-28T10:30:00Z".into()),
             end_time_utc: Some(end.into()),
             revoked: false,
-            revoked_by: None,
             revocation_date_time_utc: None,
+            revoked_by: None,
+            revocation_comment: None,
+            date_created_utc: None,
+            date_updated_utc: None,
         }
     }
 
@@ -267,6 +276,7 @@ pub(crate) mod tests {
             approval_date_time: None,
             comment: None,
             approver_group: None,
+            context: None,
         };
         let auths = [auth(&active.identity, "2026-11-28T14:30:00Z")];
         let views = [pending, active, revoked, ended, expired, lockbox]

@@ -43,6 +43,7 @@ fn decode_items(values: Vec<Value>) -> Vec<ElevatedAccessRequest> {
                     approval_date_time: None,
                     comment: None,
                     approver_group: None,
+                    context: v.get("Context").cloned(),
                 }
             })
         })

@@ -223,6 +223,14 @@ impl Client {
         self.inner.tokens.current(resource).await
     }
 
+    /// Gets a token for each service (a cached one if still valid): proves that the
+    /// credential signs in to Exchange and Graph.
+    pub async fn sign_in(&self) -> Result<(), TenantError> {
+        self.inner.tokens.token(super::Resource::Exchange).await?;
+        self.inner.tokens.token(super::Resource::Graph).await?;
+        Ok(())
+    }
+
     /// The delegated sign-in's refresh token, as last rotated by the service.
     pub async fn refresh_token(&self) -> Option<super::Secret> {
         self.inner.tokens.refresh_token().await

@@ -73,11 +73,14 @@ fn class_suffix(class: &str) -> String {
 }
 
 impl TenantError {
-    /// Whether Exchange said the object does not exist.
+    /// Whether Exchange said the object does not exist: by its class, or by status 404 when
+    /// the body named none.
     pub fn is_not_found(&self) -> bool {
         match self {
-            TenantError::Exchange { class, .. } => {
-                class == exchange::class::NOT_FOUND || class == exchange::class::MEMBER_NOT_FOUND
+            TenantError::Exchange { class, status, .. } => {
+                class == exchange::class::NOT_FOUND
+                    || class == exchange::class::MEMBER_NOT_FOUND
+                    || (class.is_empty() && *status == 404)
             }
             TenantError::Graph { status, code, .. } => *status == 404 || code == graph::code::NOT_FOUND,
             _ => false,
@@ -88,6 +91,17 @@ impl TenantError {
     pub fn is_already_exists(&self) -> bool {
         matches!(self, TenantError::Exchange { class, .. }
             if class == exchange::class::ALREADY_EXISTS || class == exchange::class::MEMBER_ALREADY_EXISTS)
+    }
+
+    /// Whether Exchange refused a listing's continuation (expired or unknown `$skiptoken`).
+    pub fn is_pagination_expired(&self) -> bool {
+        matches!(self, TenantError::Exchange { class, status: 400, .. } if class == exchange::class::PAGINATION)
+    }
+
+    /// Whether Exchange refused to change a group because the caller is not one of its
+    /// owners and did not pass `-BypassSecurityGroupManagerCheck`.
+    pub fn is_group_manager_required(&self) -> bool {
+        matches!(self, TenantError::Exchange { class, .. } if class == exchange::class::GROUP_MANAGER_REQUIRED)
     }
 
     /// The exception class of an Exchange error.
@@ -121,7 +135,12 @@ pub fn exchange_error(cmdlet: &str, status: u16, body: &[u8], app_only: bool) ->
     if let Some((class, _)) = &real
         && class == exchange::class::ELEVATION_REQUIRED
     {
-        let (class, message) = real.unwrap_or_default();
+        // Recognised by its class, whatever the status and the wording: PAM refused, so the
+        // task needs an approved request, not another permission.
+        let (class, said) = real.unwrap_or_default();
+        let message = format!(
+            "this task needs an approved request: privileged access management covers {cmdlet}; ask for access with `pamform request new` and run it again once approved (the service said: {said})"
+        );
         return TenantError::Exchange { cmdlet: cmdlet.to_string(), status, class, message };
     }
     let denied = matches!(status, 401 | 403)
@@ -222,24 +241,57 @@ pub fn token_error(status: u16, body: &[u8]) -> TenantError {
 mod tests {
     use super::*;
 
+    /// An error envelope as the service writes it (detailed layout, see
+    /// `wire::exchange::envelope`).
+    fn envelope(status: u16, class: &str, message: &str) -> Vec<u8> {
+        use exchange::envelope as e;
+        serde_json::to_vec(&serde_json::json!({"error": {
+            "code": e::code_for_status(status), "message": e::GENERIC_MESSAGE,
+            "details": [{"code": e::DETAIL_CODE_CLIENT, "target": "", "message": e::detail_message(class, message)}],
+            "innererror": {"message": e::GENERIC_MESSAGE, "type": e::INNER_ERROR_TYPE, "stacktrace": "",
+                "internalexception": {"message": message, "type": class, "stacktrace": ""}}
+        }}))
+        .unwrap()
+    }
+
     #[test]
     fn exchange_errors_surface_the_real_message_and_class() {
-        let env = exchange::ErrorEnvelope::new(exchange::class::NOT_FOUND, "object 'x' couldn't be found");
-        let body = serde_json::to_vec(&env).unwrap();
+        let body = envelope(404, exchange::class::NOT_FOUND, "object 'x' couldn't be found");
         let err = exchange_error("Get-DistributionGroup", 404, &body, true);
         assert!(err.is_not_found());
         let text = err.to_string();
         assert!(text.contains("object 'x' couldn't be found"), "{text}");
         assert!(text.contains(exchange::class::NOT_FOUND));
         assert!(!text.contains("Invalid Operation"));
+        // A 404 whose body names no class is still not found.
+        let bare = br#"{"error":{"code":"NotFound","message":"Invalid Operation"}}"#;
+        assert!(exchange_error("Get-DistributionGroup", 404, bare, true).is_not_found());
     }
 
     #[test]
     fn exchange_errors_read_details_when_internalexception_is_missing() {
-        let body = br#"{"error":{"code":"InternalServerError","message":"Invalid Operation","details":[{"code":"Context","message":"AB12|Some.Class|it broke"}]}}"#;
+        let body = br#"{"error":{"code":"BadRequest","message":"Invalid Operation","details":[{"code":"Client","target":"","message":"|Some.Class|it broke"}]}}"#;
         let err = exchange_error("New-DistributionGroup", 400, body, true);
         assert_eq!(err.exchange_class(), Some("Some.Class"));
         assert!(err.to_string().contains("it broke"));
+    }
+
+    #[test]
+    fn captured_envelopes_are_classified_by_class() {
+        // Microsoft Q&A 1023619 (stack trace left out): no details, a System.Exception inside.
+        let e = exchange::envelope::GENERIC_MESSAGE;
+        let expired = serde_json::to_vec(&serde_json::json!({"error": {
+            "code": exchange::envelope::code_for_status(400), "message": e,
+            "innererror": {"message": e, "type": exchange::envelope::INNER_ERROR_TYPE, "stacktrace": "",
+                "internalexception": {"message": exchange::PAGINATION_EXPIRED_MESSAGE,
+                    "type": exchange::class::PAGINATION, "stacktrace": ""}}
+        }}))
+        .unwrap();
+        assert!(exchange_error("Get-Mailbox", 400, &expired, true).is_pagination_expired());
+        let body =
+            envelope(400, exchange::class::GROUP_MANAGER_REQUIRED, exchange::GROUP_MANAGER_REQUIRED_MESSAGE);
+        let err = exchange_error("Remove-DistributionGroup", 400, &body, true);
+        assert!(err.is_group_manager_required() && !err.is_not_found());
     }
 
     #[test]
@@ -256,9 +308,15 @@ mod tests {
 
     #[test]
     fn elevation_errors_are_not_permission_errors() {
-        let env = exchange::ErrorEnvelope::new(exchange::class::ELEVATION_REQUIRED, "needs approval");
-        let err = exchange_error("New-MoveRequest", 403, &serde_json::to_vec(&env).unwrap(), true);
-        assert_eq!(err.exchange_class(), Some(exchange::class::ELEVATION_REQUIRED));
+        // Whatever the status and the text, the class says PAM refused: the explanation is
+        // about an approved request, never about the app's permissions.
+        for (status, text) in [(403, "needs approval"), (400, "Zugriff verweigert"), (401, "")] {
+            let body = envelope(status, exchange::class::ELEVATION_REQUIRED, text);
+            let err = exchange_error("New-MoveRequest", status, &body, true);
+            assert_eq!(err.exchange_class(), Some(exchange::class::ELEVATION_REQUIRED));
+            let shown = err.to_string();
+            assert!(shown.contains("needs an approved request") && !shown.contains("ManageAsApp"), "{shown}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The Exchange admin API client: `InvokeCommand` with the documented headers, paging by
-//! re-POSTing the same body to `@odata.nextLink`, warnings kept, errors decoded, and a typed
-//! helper for every cmdlet pamform runs.
+//! re-POSTing the same body to `@odata.nextLink` (a listing whose continuation expired is
+//! read again from the start, once), warnings kept, errors decoded, and a typed helper for
+//! every cmdlet pamform runs.
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -50,6 +51,7 @@ impl Client {
             format!("{}{}", self.inner.endpoints.exchange, wx::invoke_command_path(&self.inner.tenant));
         let mut url = first_url.clone();
         let mut out = CmdletOutput::default();
+        let mut restarted = false;
         loop {
             let mut req = Outgoing::new(Api::Exchange, Method::POST, url.clone(), idempotency);
             req.headers = vec![
@@ -65,12 +67,16 @@ impl Client {
             let incoming =
                 self.inner.transport.send(&req, Some(&auth), Some(&self.inner.exchange_permits)).await?;
             if !incoming.is_success() {
-                return Err(error::exchange_error(
-                    &name,
-                    incoming.status,
-                    &incoming.body,
-                    self.inner.app_only,
-                ));
+                let err = error::exchange_error(&name, incoming.status, &incoming.body, self.inner.app_only);
+                // A continuation the service no longer knows (it lives 30 minutes and is tied
+                // to one backend): read the listing again from its first page, once.
+                if url != first_url && err.is_pagination_expired() && !restarted {
+                    restarted = true;
+                    out = CmdletOutput::default();
+                    url = first_url.clone();
+                    continue;
+                }
+                return Err(err);
             }
             let page: wx::InvokeCommandResponse =
                 serde_json::from_slice(&incoming.body).map_err(|e| TenantError::Decode {
@@ -240,8 +246,9 @@ impl Client {
         if let Some(d) = &group.display_name {
             req = req.param(param::DISPLAY_NAME, d.as_str());
         }
-        if let Some(d) = &group.description {
-            req = req.param(param::NOTES, d.as_str());
+        // `Description` is what Get-DistributionGroup shows; `-Notes` sets another property.
+        if let Some(d) = group.description.as_deref().filter(|d| !d.is_empty()) {
+            req = req.param(param::DESCRIPTION, description_values(d));
         }
         if !group.members.is_empty() {
             req = req.param(param::MEMBERS, group.members.clone());
@@ -250,19 +257,23 @@ impl Client {
     }
 
     /// Sets a group's name (both its Exchange `Name`, which must be unique, and its display
-    /// name, so that another group can take the old name later) and its description.
+    /// name, so that another group can take the old name later) and its description (an
+    /// empty text clears it). pamform changes groups it manages whoever their owners are, so
+    /// it passes `-BypassSecurityGroupManagerCheck`.
     pub async fn set_group(
         &self,
         identity: &str,
         name: Option<&str>,
         description: Option<&str>,
     ) -> Result<(), TenantError> {
-        let mut req = wx::InvokeCommandRequest::new(cmdlet::SET_GROUP).param(param::IDENTITY, identity);
+        let mut req = wx::InvokeCommandRequest::new(cmdlet::SET_GROUP)
+            .param(param::IDENTITY, identity)
+            .param(param::BYPASS_SECURITY_GROUP_MANAGER_CHECK, true);
         if let Some(n) = name {
             req = req.param(param::NAME, n).param(param::DISPLAY_NAME, n);
         }
         if let Some(d) = description {
-            req = req.param(param::DESCRIPTION, d);
+            req = req.param(param::DESCRIPTION, description_values(d));
         }
         self.run(req).await
     }
@@ -383,6 +394,11 @@ impl Client {
     }
 }
 
+/// `-Description` is multi-valued: the text as its one value, none when empty.
+fn description_values(text: &str) -> Vec<String> {
+    if text.is_empty() { Vec::new() } else { vec![text.to_string()] }
+}
+
 fn member_request(name: &str, identity: &str) -> wx::InvokeCommandRequest {
     wx::InvokeCommandRequest::new(name)
         .param(param::IDENTITY, identity)
@@ -408,6 +424,7 @@ fn remote_policy(p: wx::ApprovalPolicy) -> model::RemotePolicy {
 pub fn exchange_group(g: wx::DistributionGroup, members: Vec<wx::Recipient>) -> model::RemoteGroup {
     let mut members: Vec<model::DirectoryObject> = members.into_iter().map(recipient_object).collect();
     members.sort_by(|a, b| a.id.cmp(&b.id));
+    let description = g.description_text();
     model::RemoteGroup {
         security_enabled: g.recipient_type_details == wx::RECIPIENT_MAIL_UNIVERSAL_SECURITY_GROUP,
         id: g.external_directory_object_id,
@@ -415,7 +432,7 @@ pub fn exchange_group(g: wx::DistributionGroup, members: Vec<wx::Recipient>) -> 
         display_name: g.display_name,
         alias: g.alias,
         email: g.primary_smtp_address,
-        description: g.description.filter(|d| !d.is_empty()),
+        description,
         members,
     }
 }
@@ -423,7 +440,8 @@ pub fn exchange_group(g: wx::DistributionGroup, members: Vec<wx::Recipient>) -> 
 /// A wire recipient as a directory object.
 pub fn recipient_object(r: wx::Recipient) -> model::DirectoryObject {
     let t = r.recipient_type_details.as_str();
-    let kind = if t.contains("Group") { model::ObjectKind::Group } else { model::ObjectKind::User };
+    let kind =
+        if wx::recipient_type::is_group(t) { model::ObjectKind::Group } else { model::ObjectKind::User };
     model::DirectoryObject {
         id: r.external_directory_object_id.clone(),
         kind,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::wire::exchange::CONCURRENCY_LIMIT_MESSAGE;
+use crate::wire::exchange::{CONCURRENCY_LIMIT_MESSAGE, RETRY_READ_STATUSES, RETRY_STATUSES};
 
 /// Whether a request may be sent again after the connection failed mid-way. Reads always can;
 /// a write only if it never reached the service (the connection was not established),
@@ -53,12 +53,14 @@ impl std::fmt::Display for Reason {
 pub fn classify(attempt: Attempt, idempotency: Idempotency) -> Option<Reason> {
     match attempt {
         Attempt::Answer { concurrency_message: true, .. } => Some(Reason::Throttled),
-        Attempt::Answer { status, .. } => match status {
-            429 | 503 | 408 => Some(Reason::Throttled),
-            // A gateway timeout or failure may come after the cmdlet ran: reads only.
-            500 | 502 | 504 if idempotency == Idempotency::Read => Some(Reason::ServerError),
-            _ => None,
-        },
+        Attempt::Answer { status, .. } if RETRY_STATUSES.contains(&status) => Some(Reason::Throttled),
+        // A gateway timeout or failure may come after the cmdlet ran: reads only.
+        Attempt::Answer { status, .. }
+            if RETRY_READ_STATUSES.contains(&status) && idempotency == Idempotency::Read =>
+        {
+            Some(Reason::ServerError)
+        }
+        Attempt::Answer { .. } => None,
         Attempt::ConnectFailed => Some(Reason::Connection),
         Attempt::Dropped if idempotency == Idempotency::Read => Some(Reason::Connection),
         Attempt::Dropped => None,

@@ -10,12 +10,12 @@ use crate::apply::{self, Event};
 use crate::model::ResourceType;
 use crate::plan::{Action, Plan, PlanMode};
 
-/// Asks for "yes" on stderr; the answer is read by the caller.
-pub fn ask(printer: &Printer) {
+/// Asks for "yes" on stderr, naming the tenant and identity; the caller reads the answer.
+pub fn ask(printer: &Printer, tenant: &str, identity: &str) {
     let mut err = printer.err();
     let _ = write!(
         err,
-        "\n{}\n  pamform will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
+        "\n{}\n  pamform will perform the actions described above in tenant {tenant}, as {identity}.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
         paint(style::BOLD, "Do you want to perform these actions?")
     );
     let _ = err.flush();

@@ -8,8 +8,11 @@ use super::Printer;
 use crate::diagnostic::{self, Diagnostics};
 use crate::model::Sources;
 
-/// Sets miette's renderer with our colour decision and whether it may draw in Unicode.
-pub fn install(color: bool, unicode: bool) {
+/// Sets miette's renderer with the printer's decisions: colour, Unicode, and wrapping. On a
+/// terminal long lines wrap between words at its width (never inside an id, a flag or an
+/// address); in a pipe or a CI log they are not wrapped at all, so nothing is split.
+pub fn install(printer: &Printer) {
+    let (color, unicode, wrap) = (printer.color(), printer.unicode(), printer.stderr_is_terminal());
     let _ = miette::set_hook(Box::new(move |_| {
         Box::new(
             miette::MietteHandlerOpts::new()
@@ -17,6 +20,8 @@ pub fn install(color: bool, unicode: bool) {
                 .unicode(unicode)
                 .terminal_links(false)
                 .context_lines(1)
+                .wrap_lines(wrap)
+                .break_words(false)
                 .build(),
         )
     }));

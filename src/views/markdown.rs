@@ -39,13 +39,20 @@ pub struct MarkdownOptions {
     pub plan_file: Option<String>,
     /// The most bytes the output may take (bytes bound characters from above).
     pub budget: usize,
+    /// The tenant the plan was made for, named in the headline.
+    pub tenant: Option<String>,
     /// Attributes shown as `(sensitive value)`.
     pub sensitivity: Sensitivity,
 }
 
 impl Default for MarkdownOptions {
     fn default() -> Self {
-        MarkdownOptions { plan_file: None, budget: DEFAULT_BUDGET, sensitivity: Sensitivity::default() }
+        MarkdownOptions {
+            plan_file: None,
+            budget: DEFAULT_BUDGET,
+            tenant: None,
+            sensitivity: Sensitivity::default(),
+        }
     }
 }
 
@@ -55,7 +62,8 @@ pub fn render(plan: &Plan, options: &MarkdownOptions) -> String {
     let actionable: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_actionable()).collect();
     let mut differences = drift::differences(&plan.drift, None);
     redact_differences(&mut differences, &options.sensitivity);
-    head.push_str(&verdict(plan));
+    let facts = SecurityFacts::of_redacted(plan, &options.sensitivity);
+    head.push_str(&verdict(plan, &facts, options.tenant.as_deref()));
     head.push_str("\n\n");
     if !plan.targets.is_empty() {
         let targets: Vec<String> = plan.targets.iter().map(|t| code(&t.to_string())).collect();
@@ -67,7 +75,7 @@ pub fn render(plan: &Plan, options: &MarkdownOptions) -> String {
     }
     if plan.mode != PlanMode::RefreshOnly && !actionable.is_empty() {
         summary_table(&mut head, plan);
-        security_table(&mut head, &SecurityFacts::of_redacted(plan, &options.sensitivity));
+        security_table(&mut head, &facts);
     }
     if !differences.is_empty() {
         let counts = Counts::of(differences.iter().map(|d| d.severity));
@@ -131,35 +139,100 @@ pub fn render_drift(report: &Report, options: &MarkdownOptions) -> String {
     assemble(head, "### Details\n\n", sections, &notice_target, options.budget)
 }
 
-fn verdict(plan: &Plan) -> String {
+/// The first line a reviewer reads: which tenant, whether the plan needs a security review
+/// and why, then the counts.
+fn verdict(plan: &Plan, facts: &SecurityFacts, tenant: Option<&str>) -> String {
     let s = plan.summary();
+    let mut line = String::from("**pamform plan**");
+    match plan.mode {
+        PlanMode::RefreshOnly => line.push_str(" (refresh-only)"),
+        PlanMode::Destroy => line.push_str(" (destroy)"),
+        PlanMode::Normal => {}
+    }
+    if let Some(t) = tenant {
+        let _ = write!(line, " for {}", code(t));
+    }
+    line.push_str(": ");
     match plan.mode {
         PlanMode::RefreshOnly if plan.drift.is_empty() => {
-            "**pamform plan** (refresh-only): No changes. The state matches the tenant.".into()
+            line.push_str("No changes. The state matches the tenant.");
+            return line;
         }
-        PlanMode::RefreshOnly => format!(
-            "**pamform plan** (refresh-only): {} changed outside pamform; applying records them in state and changes nothing in the tenant",
-            plural(plan.drift.len(), "object", "objects")
-        ),
+        PlanMode::RefreshOnly => {
+            let _ = write!(
+                line,
+                "{} changed outside pamform; applying records them in state and changes nothing in the tenant",
+                plural(plan.drift.len(), "object", "objects")
+            );
+            return line;
+        }
         _ if !plan.changes.iter().any(ResourceChange::is_actionable) => {
-            "**pamform plan**: No changes. The tenant matches the configuration.".into()
+            line.push_str("No changes. The tenant matches the configuration.");
+            return line;
         }
-        mode => {
-            let mut line = String::from("**pamform plan**");
-            if mode == PlanMode::Destroy {
-                line.push_str(" (destroy)");
-            }
-            line.push_str(": ");
-            if s.import > 0 {
-                let _ = write!(line, "{} to import, ", s.import);
-            }
-            let _ = write!(line, "{} to add, {} to change, {} to destroy", s.add, s.change, s.destroy);
-            if s.moved > 0 {
-                let _ = write!(line, ", {} to move", s.moved);
-            }
-            line
-        }
+        _ => {}
     }
+    let findings = security_findings(facts);
+    if findings.is_empty() {
+        line.push_str("no security-relevant change. ");
+    } else {
+        let _ = write!(line, "⚠️ **security review**: {}. ", findings.join(", "));
+    }
+    if s.import > 0 {
+        let _ = write!(line, "{} to import, ", s.import);
+    }
+    let _ = write!(line, "{} to add, {} to change, {} to destroy", s.add, s.change, s.destroy);
+    if s.moved > 0 {
+        let _ = write!(line, ", {} to move", s.moved);
+    }
+    line
+}
+
+/// The security facts that widen access or leave a task ungated, most severe first, in a
+/// few words each.
+fn security_findings(f: &SecurityFacts) -> Vec<String> {
+    let mut out = Vec::new();
+    if f.pam_disabled {
+        out.push("PAM switched off".to_string());
+    }
+    let removed =
+        f.policies_ungated.iter().filter(|p| p.action == Action::Delete && p.target_after.is_none()).count();
+    if removed > 0 {
+        out.push(format!("{} ungated", plural(removed, "task", "tasks")));
+    }
+    let to_auto = f.approvals_to_auto().count();
+    if to_auto > 0 {
+        out.push(format!("{} from manual to auto approval", plural(to_auto, "policy", "policies")));
+    }
+    let other = f.policies_ungated.len() - removed - to_auto;
+    if other > 0 {
+        out.push(format!(
+            "{} removed and created again (ungated meanwhile)",
+            plural(other, "policy", "policies")
+        ));
+    }
+    let added = f.approver_members_added_count();
+    if added > 0 {
+        out.push(format!(
+            "{} added to {}",
+            plural(added, "approver", "approvers"),
+            plural(f.approver_members_added.len(), "group", "groups")
+        ));
+    }
+    if !f.policies_to_wider_group.is_empty() {
+        out.push(format!(
+            "{} moved to a wider approver group",
+            plural(f.policies_to_wider_group.len(), "policy", "policies")
+        ));
+    }
+    if f.default_group_switched().is_some() {
+        out.push("default approver group switched".to_string());
+    }
+    let exempt = f.system_accounts_widened().len();
+    if exempt > 0 {
+        out.push(format!("{} exempted from approval", plural(exempt, "system account", "system accounts")));
+    }
+    out
 }
 
 fn summary_table(out: &mut String, plan: &Plan) {
@@ -173,7 +246,10 @@ fn summary_table(out: &mut String, plan: &Plan) {
         ("import", s.import),
         ("move", s.moved),
     ] {
-        let _ = writeln!(out, "| {name} | {n} |");
+        // Only what happens: a row of zeros tells a reviewer nothing.
+        if n > 0 {
+            let _ = writeln!(out, "| {name} | {n} |");
+        }
     }
     out.push('\n');
 }

@@ -23,5 +23,6 @@ pub mod sensitive;
 pub mod state;
 pub mod style;
 pub mod validate;
+pub mod whoami;
 
 pub use printer::{ColorMode, Printer};

@@ -99,7 +99,13 @@ impl Printer {
     /// Whether diagnostics may draw with box-drawing characters: on a terminal, or when colour
     /// is forced. `NO_COLOR` drops colour only; a pipe or a log file gets plain ASCII.
     pub fn unicode(&self) -> bool {
-        self.color || std::io::stderr().is_terminal()
+        self.color || self.stderr_is_terminal()
+    }
+
+    /// Whether stderr is a terminal (whose width text may wrap at); a pipe or a CI log is
+    /// not, and gets long lines whole.
+    pub fn stderr_is_terminal(&self) -> bool {
+        std::io::stderr().is_terminal()
     }
 
     /// Whether progress (spinners, bars) should be drawn: stderr is a terminal and not quiet.

@@ -89,3 +89,13 @@ fn no_color_on_a_terminal_drops_colour_not_unicode() {
     let piped = ws.run(&["validate"]).expect(1);
     assert!(piped.stderr.is_ascii(), "{}", piped.stderr);
 }
+
+#[test]
+fn a_pipe_gets_long_lines_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.pam.hcl"), "approver_group \"a\" {\n  name = \"A\"\n}\n").unwrap();
+    let out = pamform().arg("-C").arg(dir.path()).arg("validate").env("NO_COLOR", "1").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let help = err.lines().find(|l| l.contains("help: add `tenant")).unwrap_or_else(|| panic!("{err}"));
+    assert!(help.len() > 80 && help.trim_end().ends_with("beside it)"), "wrapped in a pipe:\n{err}");
+}

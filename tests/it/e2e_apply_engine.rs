@@ -135,7 +135,7 @@ const TASKS: &[&str] = &[
     "Remove-JournalRule",
     "Remove-MoveRequest",
     "Remove-TransportRule",
-    "Search-Mailbox",
+    "Set-InboxRule",
     "Set-JournalRule",
     "Set-Mailbox",
     "Set-MailboxSearch",

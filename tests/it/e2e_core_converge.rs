@@ -20,7 +20,7 @@ const USERS: &[&str] =
     &["alice", "bob", "carol", "dave", "erin", "frank", "heidi", "ivan", "judy", "mallory"];
 const TARGETS: &[(&str, &str)] = &[
     ("task", "Exchange\\\\Set-Mailbox"),
-    ("task", "Exchange\\\\Search-Mailbox"),
+    ("task", "Exchange\\\\New-MailboxSearch"),
     ("task", "Exchange\\\\New-MoveRequest"),
     ("role", "Journaling"),
     ("role", "Transport Rules"),

@@ -39,7 +39,7 @@ access_policy "set_mailbox" {
 }
 
 access_policy "search" {
-  task           = "Exchange\\Search-Mailbox"
+  task           = "Exchange\\New-MailboxSearch"
   approval       = "manual"
   approver_group = approver_group.approvers
 }

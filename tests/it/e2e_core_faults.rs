@@ -141,7 +141,8 @@ fn a_failed_operation_skips_its_dependents_and_the_rest_completes() {
 fn independent_operations_run_concurrently_within_the_exchange_limit() {
     let tenant = Tenant::start();
     tenant.set_faults(json!({"exchange_latency_ms": 60, "exchange_concurrency_limit": 3}));
-    let tasks = ["Set-Mailbox", "Search-Mailbox", "New-MoveRequest", "New-JournalRule", "New-TransportRule"];
+    let tasks =
+        ["Set-Mailbox", "New-MailboxSearch", "New-MoveRequest", "New-JournalRule", "New-TransportRule"];
     let mut hcl = String::from(
         "approver_group \"g\" {\n  name    = \"G\"\n  email   = \"g@contoso.onmicrosoft.com\"\n  members = [\"alice@contoso.onmicrosoft.com\"]\n}\n",
     );

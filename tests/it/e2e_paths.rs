@@ -264,6 +264,8 @@ fn serve_proxied(
             out.push_str(line);
             out.push_str("\r\n");
         }
+        // As proxies do, it tells the server the scheme the client used (RFC 7239).
+        out.push_str("forwarded: proto=http\r\n");
         out.push_str("connection: close\r\n\r\n");
         let mut body = vec![0u8; length];
         if conn.read_exact(&mut body).is_err() {

@@ -22,15 +22,16 @@ const MOVE: &str = "Exchange\\New-MoveRequest";
 /// foreign items in the request list.
 fn seed() -> Seed {
     let mut v = serde_json::to_value(Seed::default_seed().unwrap()).unwrap();
-    for g in v["role_groups"].as_array_mut().unwrap() {
-        if g["name"] == "Recipient Management" {
-            g["members"] = json!([upn("dave")]);
-        }
-    }
+    // A built-in role group of the catalogue: the seed gives it a member.
+    v["role_groups"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "Recipient Management", "members": [upn("dave")]}));
     v["foreign_requests"] = json!([
         {"identity": "LB-2026-0001", "request_type": "CustomerLockbox", "request_status": "Pending",
          "requestor": "Microsoft Support", "reason": "support case 7"},
-        {"identity": "DAR-2026-0002", "request_type": "DataAccessRequest", "request_status": "Approved"},
+        {"identity": "DAR-2026-0002", "request_type": "DataAccessRequest", "request_status": "Pending",
+         "context": {"DataTable": "Calendar Events", "SourceTenantId": "4b1f3c2e-6a5d-4e8f-9b0a-1c2d3e4f5a6b"}},
     ]);
     Seed::from_json(&v.to_string()).unwrap()
 }
@@ -252,9 +253,11 @@ fn approved_access_opens_the_task_until_revoked_or_over() {
     assert!(revoked.stdout.contains("Revoked the access"), "{}", revoked.stdout);
     assert_eq!(w.cmdlet(&dave, "New-MoveRequest"), (400, class::ELEVATION_REQUIRED.to_string()));
     let shown = w.run(&dave, &["request", "show", &first, "--json"]).expect(0);
-    assert_eq!(serde_json::from_str::<Value>(&shown.stdout).unwrap()["state"], "ended");
+    // The service says the request is revoked (it no longer reads Approved).
+    let json: Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!((json["state"].as_str(), json["status"].as_str()), (Some("revoked"), Some("Revoked")));
     let shown = w.run(&dave, &["request", "show", &first]).expect(0);
-    assert!(shown.stdout.contains("Status     ended: ended early (revoked)"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("Status     revoked: access revoked"), "{}", shown.stdout);
 
     // A second approval lasts its 2 hours and no longer.
     let second = w.new_request(&dave, MOVE, "2");

@@ -29,6 +29,12 @@ fn planned(tenant: &Tenant) -> Workspace {
     );
     let run = ws.run(&["plan", "--out", "plan.bin", "--detailed-exitcode"]).expect(2);
     assert!(run.stdout.contains("+ \"carol@contoso.onmicrosoft.com\""), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("Saved the plan to: plan.bin")
+            && run.stderr.contains("    pamform apply plan.bin"),
+        "{}",
+        run.stderr
+    );
     ws
 }
 
@@ -37,6 +43,7 @@ fn refused(ws: &Workspace, tenant: &Tenant, expect: &str) {
     let state = std::fs::read(ws.file("pamform.state.json")).ok();
     let run = ws.run(&["apply", "plan.bin"]).expect(1);
     assert!(run.stderr.contains("stale plan"), "{}", run.stderr);
+    assert!(run.stderr.contains("the saved plan plan.bin "), "the file is named: {}", run.stderr);
     // The message may be wrapped to the terminal's width, each continuation marked `|`.
     let flat = run.stderr.replace("\n  | ", " ").replace('\n', " ");
     assert!(flat.contains(expect), "expected `{expect}` in\n{}", run.stderr);

@@ -233,7 +233,8 @@ fn the_tenant_catalog_is_read_in_a_few_requests_whatever_the_policies() {
     let sent = |cmdlet: &str| {
         after["per_cmdlet"][cmdlet].as_u64().unwrap_or(0) - before["per_cmdlet"][cmdlet].as_u64().unwrap_or(0)
     };
-    assert_eq!(sent(cmdlet::GET_ROLE_ENTRY), 1, "{after}");
+    // Exchange Online's catalogue has more than 1000 role entries: one read of two pages.
+    assert!((1..=2).contains(&sent(cmdlet::GET_ROLE_ENTRY)), "{after}");
     assert_eq!(sent(cmdlet::GET_ROLE_GROUP), 1, "{after}");
     assert_eq!(sent(cmdlet::GET_RECIPIENT), 1, "one filtered read for the group's names: {after}");
 }

@@ -209,7 +209,14 @@ async fn distribution_groups_and_members() {
     assert_eq!(same.json()["@adminapi.warnings"].as_array().unwrap().len(), 1);
     let got = emu.ok(&t, "Get-DistributionGroup", json!({"Identity": g.external_directory_object_id})).await;
     assert_eq!(got[0]["DisplayName"], "PAM approvers");
-    assert_eq!(got[0]["Description"], "who approves");
+    // Description is multi-valued on the service.
+    assert_eq!(got[0]["Description"], json!(["who approves"]));
+    assert_eq!(got[0]["Description@odata.type"], exchange::odata::COLLECTION_OF_STRING);
+    // Set-DistributionGroup has no -Notes.
+    let (_, c, m) =
+        emu.fails(&t, "Set-DistributionGroup", json!({"Identity": "pam-approvers", "Notes": "x"})).await;
+    assert_eq!(c, class::AMBIGUOUS_PARAMETER_SET);
+    assert!(m.ends_with("Notes"), "{m}");
     let filtered = emu
         .ok(
             &t,
@@ -222,6 +229,9 @@ async fn distribution_groups_and_members() {
     assert!(none.is_empty());
     let (_, c, _) = emu.fails(&t, "Get-DistributionGroup", json!({"Filter": "Name -bogus 'x'"})).await;
     assert_eq!(c, class::INVALID_PARAMETER);
+    // DisplayName is not an identity.
+    let (status, c, _) = emu.fails(&t, "Get-DistributionGroup", json!({"Identity": "PAM approvers"})).await;
+    assert_eq!((status, c.as_str()), (404, class::NOT_FOUND));
     emu.ok(
         &t,
         "Remove-DistributionGroup",
@@ -259,8 +269,9 @@ async fn recipients_users_and_roles() {
     let (_, c, _) =
         emu.fails(&t, "Get-ManagementRoleEntry", json!({"Identity": "No Such Role\\New-Thing"})).await;
     assert_eq!(c, class::NOT_FOUND);
+    // The eleven built-in role groups of Exchange Online (the synchronised ones aside).
     let groups = emu.ok(&t, "Get-RoleGroup", json!({})).await;
-    assert_eq!(groups.len(), 4);
+    assert_eq!(groups.len(), 11);
     let om = emu.ok(&t, "Get-RoleGroup", json!({"Identity": "Organization Management"})).await;
     let om: exchange::RoleGroup = serde_json::from_value(om[0].clone()).unwrap();
     assert!(om.roles.contains(&"Move Mailboxes".to_string()));
@@ -309,12 +320,13 @@ async fn policies_limit_and_uniqueness() {
         .await;
     assert_eq!(role[0]["PolicyType"], exchange::POLICY_TYPE_ROLE);
 
-    // Fill up to the limit of 30 with cmdlets of the seeded roles.
-    let seed = default_seed();
-    let cmdlets: Vec<String> = seed
-        .roles
+    // Fill up to the limit of 30 with cmdlets of the tenant's roles.
+    let entries = emu.ok(&t, "Get-ManagementRoleEntry", json!({"Identity": "Move Mailboxes\\*"})).await;
+    let more = emu.ok(&t, "Get-ManagementRoleEntry", json!({"Identity": "Transport *\\*"})).await;
+    let cmdlets: Vec<String> = entries
         .iter()
-        .flat_map(|r| r.cmdlets.clone())
+        .chain(&more)
+        .map(|e| e["Name"].as_str().unwrap().to_string())
         .filter(|c| c != "New-MoveRequest")
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
@@ -365,10 +377,10 @@ async fn bad_requests_get_the_error_envelope() {
     let (_, c, _) = emu.fails(&t, "Get-Nothing", json!({})).await;
     assert_eq!(c, class::UNKNOWN_CMDLET);
     let (_, c, m) = emu.fails(&t, "Get-DistributionGroup", json!({"Bogus": 1})).await;
-    assert_eq!(c, class::INVALID_PARAMETER);
-    assert!(m.contains("Bogus"));
+    assert_eq!(c, class::AMBIGUOUS_PARAMETER_SET);
+    assert!(m.starts_with(exchange::UNKNOWN_PARAMETER_MESSAGE) && m.contains("Bogus"), "{m}");
     let (_, c, _) = emu.fails(&t, "Get-DistributionGroup", json!({"Identity": ["a", "b"]})).await;
-    assert_eq!(c, class::INVALID_PARAMETER);
+    assert_eq!(c, class::PARAMETER_TRANSFORMATION);
     let (_, c, _) = emu.fails(&t, "Add-DistributionGroupMember", json!({"Identity": "x"})).await;
     assert_eq!(c, class::INVALID_PARAMETER);
     let (_, c, _) = emu
@@ -378,7 +390,7 @@ async fn bad_requests_get_the_error_envelope() {
             json!({"Identity": "x", "BypassSecurityGroupManagerCheck": "yes"}),
         )
         .await;
-    assert_eq!(c, class::INVALID_PARAMETER);
+    assert_eq!(c, class::PARAMETER_TRANSFORMATION);
     // Common parameters are accepted.
     emu.ok(&t, "Get-OrganizationConfig", json!({"Confirm": false, "ErrorAction": "Stop"})).await;
     emu.shutdown().await;
@@ -428,6 +440,103 @@ async fn paging_follows_next_link_with_the_same_body() {
         )
         .await;
     assert_eq!(a.status, 400);
+    assert_eq!(a.real_error().0, class::PAGINATION);
+    // A next link is tied to the body that made it and expires after 30 minutes.
+    let first = emu.invoke_raw(&t, &body, Some(4), None).await;
+    let next = first.json()["@odata.nextLink"].as_str().unwrap().to_string();
+    assert!(next.contains("$skiptoken="), "{next}");
+    let other = json!({"CmdletInput": {"CmdletName": "Get-DistributionGroupMember", "Parameters": {"Identity": "big"}}}).to_string();
+    let a = emu.invoke_raw(&t, &other, Some(4), Some(&next)).await;
+    assert_eq!((a.status, a.real_error().0.as_str()), (400, class::PAGINATION));
+    assert_eq!(emu.invoke_raw(&t, &body, Some(4), Some(&next)).await.status, 200);
+    emu.control("POST", "/_emulator/clock/advance", json!({"seconds": exchange::paging::EXPIRY_SECS + 1}))
+        .await;
+    let a = emu.invoke_raw(&t, &body, Some(4), Some(&next)).await;
+    assert_eq!((a.status, a.real_error().0.as_str()), (400, class::PAGINATION));
+    assert_eq!(a.real_error().1, exchange::PAGINATION_EXPIRED_MESSAGE);
+    emu.shutdown().await;
+}
+
+/// The envelope members the service sends, by exception class. (Captures quoted in
+/// `wire::exchange::envelope`.)
+#[tokio::test]
+async fn error_envelopes_have_the_service_shape() {
+    let emu = start().await;
+    let t = emu.exchange_app().await;
+    let a = emu.invoke(&t, "Get-DistributionGroup", json!({"BogusParameter": 1})).await;
+    assert_eq!(a.status, 400);
+    let e = &a.json()["error"];
+    assert_eq!(e["code"], "BadRequest");
+    assert_eq!(e["message"], exchange::GENERIC_ERROR_MESSAGE);
+    assert_eq!(e["details"][0]["code"], exchange::envelope::DETAIL_CODE_CLIENT);
+    assert_eq!(e["details"][0]["target"], "");
+    let detail = e["details"][0]["message"].as_str().unwrap();
+    assert!(detail.starts_with(&format!("|{}|", class::AMBIGUOUS_PARAMETER_SET)), "{detail}");
+    assert_eq!(e["innererror"]["type"], exchange::envelope::INNER_ERROR_TYPE);
+    assert_eq!(e["innererror"]["internalexception"]["type"], class::AMBIGUOUS_PARAMETER_SET);
+
+    let a = emu.invoke(&t, "Get-DistributionGroup", json!({"Identity": "nobody"})).await;
+    assert_eq!(a.status, 404);
+    assert_eq!(a.json()["error"]["code"], "NotFound");
+
+    let a =
+        emu.invoke(&t, "Get-DistributionGroupMember", json!({"Identity": "x", "ResultSize": "many"})).await;
+    let e = &a.json()["error"];
+    assert_eq!(a.real_error().0, class::PARAMETER_TRANSFORMATION);
+    assert!(e.get("details").is_none());
+    assert_eq!(e["@adminapi.warnings"], json!([]));
+    emu.shutdown().await;
+}
+
+/// Only a group's owners change it without `-BypassSecurityGroupManagerCheck`; the creator
+/// owns a new group unless `-ManagedBy` says otherwise.
+#[tokio::test]
+async fn group_owners_and_the_manager_check() {
+    let emu = start().await;
+    let app = emu.exchange_app().await;
+    let g = emu
+        .ok(
+            &app,
+            "New-DistributionGroup",
+            json!({"Name": "owned", "PrimarySmtpAddress": upn("owned"), "Type": "Security", "ManagedBy": [upn("alice")], "Description": ["a", "b"]}),
+        )
+        .await;
+    assert_eq!(g[0]["ManagedBy"], json!([upn("alice")]));
+    assert_eq!(g[0]["Description"], json!(["a\nb"]));
+    for (cmdlet, params) in [
+        ("Set-DistributionGroup", json!({"Identity": "owned", "DisplayName": "x"})),
+        ("Add-DistributionGroupMember", json!({"Identity": "owned", "Member": upn("bob")})),
+        ("Update-DistributionGroupMember", json!({"Identity": "owned", "Members": [upn("bob")]})),
+        ("Remove-DistributionGroup", json!({"Identity": "owned"})),
+    ] {
+        let (status, c, m) = emu.fails(&app, cmdlet, params).await;
+        assert_eq!((status, c.as_str()), (400, class::GROUP_MANAGER_REQUIRED), "{cmdlet}");
+        assert_eq!(m, exchange::GROUP_MANAGER_REQUIRED_MESSAGE);
+    }
+    // The real parameters pamform might use, with the bypass.
+    emu.ok(
+        &app,
+        "Set-DistributionGroup",
+        json!({"Identity": "owned", "Name": "owned2", "DisplayName": "Owners of things", "ManagedBy": [APP_ID], "PrimarySmtpAddress": upn("owned2"), "MailTip": "hi", "BypassSecurityGroupManagerCheck": true}),
+    )
+    .await;
+    let got = emu.ok(&app, "Get-DistributionGroup", json!({"Identity": upn("owned2")})).await;
+    assert_eq!(got[0]["Name"], "owned2");
+    assert_eq!(got[0]["ManagedBy"], json!([APP_ID]));
+    // Now the app owns it: no bypass needed. A group cannot contain itself.
+    let (_, c, _) = emu
+        .fails(&app, "Add-DistributionGroupMember", json!({"Identity": "owned2", "Member": "owned2"}))
+        .await;
+    assert_eq!(c, class::RECIPIENT_TASK);
+    emu.ok(&app, "Add-DistributionGroupMember", json!({"Identity": "owned2", "Member": upn("bob")})).await;
+    // Identity by DN, Guid and alias; never by display name.
+    let dn = got[0]["DistinguishedName"].as_str().unwrap().to_string();
+    for id in [dn.as_str(), got[0]["Guid"].as_str().unwrap(), "owned"] {
+        emu.ok(&app, "Get-DistributionGroup", json!({"Identity": id})).await;
+    }
+    let (_, c, _) = emu.fails(&app, "Get-DistributionGroup", json!({"Identity": "Owners of things"})).await;
+    assert_eq!(c, class::NOT_FOUND);
+    emu.ok(&app, "Remove-DistributionGroup", json!({"Identity": "owned2"})).await;
     emu.shutdown().await;
 }
 

@@ -96,14 +96,26 @@ async fn task_policy_gates_until_approved_and_revoke_closes_again() {
     assert_eq!(c, class::ACCESS_DENIED);
     let revoked =
         emu.ok(&bob, "Revoke-ElevatedAccessAuthorization", json!({"RequestId": id, "Comment": "done"})).await;
+    // The authorization as Microsoft's sample shows it: who approved, what it grants, a
+    // DN-style RevokedBy, the comment, and no RequestId (its Identity is the request's id).
+    assert!(revoked[0].get("RequestId").is_none(), "{}", revoked[0]);
     let revoked: exchange::Authorization = serde_json::from_value(revoked[0].clone()).unwrap();
     assert!(revoked.revoked);
-    assert_eq!(revoked.revoked_by.as_deref(), Some(upn("bob").as_str()));
+    assert_eq!(revoked.request_id(), id);
+    assert_eq!(revoked.authorized_by.as_deref(), Some(upn("alice").as_str()));
+    assert_eq!(revoked.kind.as_deref(), Some(exchange::POLICY_TYPE_TASK));
+    assert_eq!(revoked.authorized_access.as_deref(), Some("Exchange\\New-MoveRequest"));
+    assert_eq!(revoked.revocation_comment.as_deref(), Some("done"));
+    let by = revoked.revoked_by.clone().unwrap();
+    assert!(by.contains(exchange::HOSTED_ORGANIZATIONS) && exchange::dn_name(&by) == "bob", "{by}");
     assert!(
         revoked.revocation_date_time_utc.is_some()
             && revoked.start_time_utc.is_some()
             && revoked.end_time_utc.is_some()
     );
+    // The request no longer reads Approved.
+    let after = emu.ok(&admin, "Get-ElevatedAccessRequest", json!({"RequestId": id})).await;
+    assert_eq!(after[0]["RequestStatus"], request_status::REVOKED);
     let (_, c, _) = emu.fails(&bob, "Revoke-ElevatedAccessAuthorization", json!({"RequestId": id})).await;
     assert_eq!(c, class::INVALID_OPERATION);
     let (_, c, _) = emu.fails(&admin, "New-MoveRequest", json!({"Identity": "x"})).await;
@@ -123,7 +135,7 @@ async fn role_and_role_group_policies_gate_their_cmdlets() {
     policy(&emu, &app, "Role:Journaling", "Manual").await;
     policy(&emu, &app, "RoleGroup:Discovery Management", "Manual").await;
     let admin = emu.exchange_user("admin").await;
-    for cmd in ["New-JournalRule", "Get-JournalRule", "Search-Mailbox", "Get-MailboxSearch"] {
+    for cmd in ["New-JournalRule", "Get-JournalRule", "Set-MailboxSearch", "Get-MailboxSearch"] {
         let (_, c, _) = emu.fails(&admin, cmd, json!({})).await;
         assert_eq!(c, class::ELEVATION_REQUIRED, "{cmd}");
     }
@@ -136,7 +148,7 @@ async fn role_and_role_group_policies_gate_their_cmdlets() {
     let alice = emu.exchange_user("alice").await;
     emu.ok(&alice, "Approve-ElevatedAccessRequest", json!({"RequestId": id})).await;
     emu.ok(&admin, "New-JournalRule", json!({})).await;
-    let (_, c, _) = emu.fails(&admin, "Search-Mailbox", json!({})).await;
+    let (_, c, _) = emu.fails(&admin, "Set-MailboxSearch", json!({})).await;
     assert_eq!(c, class::ELEVATION_REQUIRED);
 
     policy(&emu, &app, "Exchange\\Set-TransportRule", "Auto").await;
@@ -175,7 +187,7 @@ async fn requests_expire_durations_are_checked_and_authorizations_end() {
         .await;
     assert_eq!(c, class::ARGUMENT, "no policy, nothing to request");
     policy(&emu, &app, "Exchange\\New-MoveRequest", "Manual").await;
-    for hours in [json!(0), json!(25), json!("many"), json!(true)] {
+    for hours in [json!(0), json!(-3), json!("many"), json!(true)] {
         let a = emu
             .invoke(
                 &admin,
@@ -193,6 +205,15 @@ async fn requests_expire_durations_are_checked_and_authorizations_end() {
         .ok(&admin, "New-ElevatedAccessRequest", json!({"Task": "Exchange\\New-MoveRequest", "Reason": "a"}))
         .await;
     assert_eq!(pending[0]["DurationHours"], exchange::DEFAULT_REQUEST_HOURS);
+    // Microsoft sets no upper limit: a Data Access Request's 4,320 hours are fine.
+    let long = emu
+        .ok(
+            &admin,
+            "New-ElevatedAccessRequest",
+            json!({"Task": "Exchange\\New-MoveRequest", "Reason": "c", "DurationHours": exchange::DATA_ACCESS_REQUEST_HOURS}),
+        )
+        .await;
+    assert_eq!(long[0]["DurationHours"], exchange::DATA_ACCESS_REQUEST_HOURS);
     let pending_id = pending[0]["Identity"].as_str().unwrap().to_string();
     let short = emu
         .ok(
@@ -253,7 +274,7 @@ async fn foreign_request_items_share_the_list() {
     let mut seed = default_seed();
     seed.foreign_requests = serde_json::from_value(json!([
         {"request_type": "CustomerLockbox", "request_status": "Pending", "requestor": "engineer@microsoft.com", "reason": "support case"},
-        {"request_type": "DataAccessRequest", "request_status": "Approved"}
+        {"request_type": "DataAccessRequest", "request_status": "Pending", "context": {"DataTable": "Calendar Events"}}
     ]))
     .unwrap();
     let mut cfg = config();
@@ -264,8 +285,89 @@ async fn foreign_request_items_share_the_list() {
     assert_eq!(all.len(), 2);
     let kinds: Vec<&str> = all.iter().map(|r| r["RequestType"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["CustomerLockbox", "DataAccessRequest"]);
-    for r in &all {
-        serde_json::from_value::<exchange::ElevatedAccessRequest>(r.clone()).unwrap();
+    let decoded: Vec<exchange::ElevatedAccessRequest> =
+        all.iter().map(|r| serde_json::from_value(r.clone()).unwrap()).collect();
+    assert!(!decoded[0].is_data_access_request() && decoded[1].is_data_access_request());
+    assert_eq!(decoded[1].duration_hours, Some(exchange::DATA_ACCESS_REQUEST_HOURS));
+    assert_eq!(all[1]["Context"]["DataTable"], "Calendar Events");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn approvers_in_nested_groups_approve() {
+    let emu = start().await;
+    let app = emu.exchange_app().await;
+    // alice approves through a group nested in the approver group.
+    emu.group(&app, "pam-leads", &["alice"]).await;
+    emu.group(&app, "pam-approvers", &["bob"]).await;
+    emu.ok(
+        &app,
+        "Add-DistributionGroupMember",
+        json!({"Identity": "pam-approvers", "Member": upn("pam-leads")}),
+    )
+    .await;
+    emu.ok(&app, "Enable-ElevatedAccessControl", json!({"AdminGroup": upn("pam-approvers")})).await;
+    policy(&emu, &app, "Exchange\\New-MoveRequest", "Manual").await;
+    let admin = emu.exchange_user("admin").await;
+    let req = emu
+        .ok(&admin, "New-ElevatedAccessRequest", json!({"Task": "Exchange\\New-MoveRequest", "Reason": "x"}))
+        .await;
+    let id = req[0]["Identity"].as_str().unwrap().to_string();
+    let carol = emu.exchange_user("carol").await;
+    let (_, c, _) = emu.fails(&carol, "Approve-ElevatedAccessRequest", json!({"RequestId": id})).await;
+    assert_eq!(c, class::ACCESS_DENIED);
+    let alice = emu.exchange_user("alice").await;
+    let ok = emu.ok(&alice, "Approve-ElevatedAccessRequest", json!({"RequestId": id})).await;
+    assert_eq!(ok[0]["RequestStatus"], request_status::APPROVED);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_admin_group_is_a_security_group() {
+    let emu = start().await;
+    let app = emu.exchange_app().await;
+    emu.ok(
+        &app,
+        "New-DistributionGroup",
+        json!({"Name": "newsletter", "PrimarySmtpAddress": upn("newsletter"), "Type": "Distribution"}),
+    )
+    .await;
+    let (_, c, _) =
+        emu.fails(&app, "Enable-ElevatedAccessControl", json!({"AdminGroup": upn("newsletter")})).await;
+    assert_eq!(c, class::ARGUMENT);
+    let org = emu.ok(&app, "Get-OrganizationConfig", json!({})).await;
+    assert_eq!(org[0]["ElevatedAccessControl"], exchange::PAM_DISABLED);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn policies_name_any_cmdlet_role_or_role_group_of_exchange_online() {
+    let emu = start().await;
+    let app = pam_tenant(&emu).await;
+    for task in [
+        "Exchange\\Set-RoleGroup",
+        "Exchange\\New-InboxRule",
+        "Role:Mail Recipients",
+        "RoleGroup:Help Desk",
+        "RoleGroup:View-Only Organization Management",
+    ] {
+        policy(&emu, &app, task, "Manual").await;
     }
+    for task in ["Exchange\\Search-Mailbox", "Exchange\\New-Nothing", "Role:No Such Role"] {
+        let (_, c, _) = emu
+            .fails(
+                &app,
+                "New-ElevatedAccessApprovalPolicy",
+                json!({"Task": task, "ApprovalType": "Manual", "ApproverGroup": upn("pam-approvers")}),
+            )
+            .await;
+        assert_eq!(c, class::ARGUMENT, "{task}");
+    }
+    let entries = emu.ok(&app, "Get-ManagementRoleEntry", json!({"Identity": "*\\Set-RoleGroup"})).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["Role"], "Role Management");
+    let admin = emu.exchange_user("admin").await;
+    let (_, c, _) = emu.fails(&admin, "Set-RoleGroup", json!({})).await;
+    assert_eq!(c, class::ELEVATION_REQUIRED);
     emu.shutdown().await;
 }

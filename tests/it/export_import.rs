@@ -95,7 +95,10 @@ fn import_errors_are_clear_and_leave_state_untouched() {
             &["import", "access_policy.move_request", "00000000-0000-0000-0000-000000000000"],
             "no access_policy with id",
         ),
-        (&["import", "access_policy.move_request", "Exchange\\Search-Mailbox"], "no access_policy with id"),
+        (
+            &["import", "access_policy.move_request", "Exchange\\New-MailboxSearch"],
+            "no access_policy with id",
+        ),
         (
             &["import", "approver_group.approvers", &policy],
             "is an access policy (Exchange\\Set-Mailbox), not an approver group",

@@ -53,7 +53,7 @@ const DESCRIPTIONS: [&str; 3] =
 const TARGETS: [&str; 13] = [
     "Exchange\\New-MoveRequest",
     "Exchange\\Set-Mailbox",
-    "Exchange\\Search-Mailbox",
+    "Exchange\\New-MailboxSearch",
     "Exchange\\New-JournalRule",
     "Exchange\\Set-TransportRule",
     "Exchange\\New-RetentionPolicy",
@@ -142,14 +142,16 @@ fn setup() -> impl Strategy<Value = Setup> {
 }
 
 /// Whether the setup gates a cmdlet pamform runs while PAM is on and pamform's app is not a
-/// system account (the default seed's roles and role groups say what a target covers).
+/// system account (the emulator's catalogue of Exchange Online's roles and role groups says
+/// what a target covers).
 fn locks_pamform_out(setup: &Setup) -> bool {
     if setup.pam.as_ref().is_none_or(|(_, _, app_exempt)| *app_exempt) {
         return false;
     }
-    let seed = serde_json::to_value(pamform::emulator::Seed::default_seed().unwrap()).unwrap();
+    let catalogue: Value =
+        serde_json::from_str(include_str!("../../src/emulator/catalogue/exchange_online.json")).unwrap();
     let named = |list: &str, name: &str| -> Value {
-        seed[list].as_array().unwrap().iter().find(|r| r["name"] == name).cloned().unwrap_or(Value::Null)
+        catalogue[list].as_array().unwrap().iter().find(|r| r["name"] == name).cloned().unwrap_or(Value::Null)
     };
     let role_cmdlets = |role: &str| -> Vec<String> {
         named("roles", role)["cmdlets"]

@@ -10,6 +10,7 @@ mod support;
 
 mod architecture;
 mod cli_quiet_help;
+mod cli_which_tenant;
 mod config_cli;
 mod config_errors;
 mod config_eval;

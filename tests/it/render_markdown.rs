@@ -15,9 +15,12 @@ fn options() -> MarkdownOptions {
 #[test]
 fn every_change_kind() {
     let out = markdown::render(&mixed(), &options());
-    assert!(out.starts_with(
-        "<!-- pamform-plan -->\n**pamform plan**: 1 to import, 2 to add, 2 to change, 2 to destroy, 1 to move\n"
-    ));
+    let headline = out.lines().nth(1).unwrap();
+    assert!(headline.starts_with("**pamform plan**: "), "{headline}");
+    assert!(
+        headline.ends_with(". 1 to import, 2 to add, 2 to change, 2 to destroy, 1 to move"),
+        "{headline}"
+    );
     assert!(!out.contains("more changes not shown"), "a small plan is shown whole");
     insta::assert_snapshot!("mixed", out);
 }
@@ -95,7 +98,10 @@ fn targeting_and_destroy_are_said_up_front() {
     p.mode = PlanMode::Destroy;
     p.targets = vec!["access_policy.journaling".parse().unwrap()];
     let out = markdown::render(&p, &options());
-    assert!(out.contains("**pamform plan** (destroy): 0 to add, 0 to change, 1 to destroy"));
+    assert!(
+        out.contains("**pamform plan** (destroy): ⚠️ **security review**: 1 task ungated. 0 to add, 0 to change, 1 to destroy"),
+        "{out}"
+    );
     assert!(out.contains("resource targeting is in effect (`access_policy.journaling`)"));
 }
 
@@ -112,16 +118,12 @@ fn a_huge_plan_stays_under_the_comment_limit_with_its_summary_whole() {
     assert!(out.len() <= markdown::DEFAULT_BUDGET, "{} bytes", out.len());
 
     let head = summary(&out);
-    assert!(head.contains("**pamform plan**: 30 to add, 1 to change, 30 to destroy"));
-    for row in [
-        "| add | 30 |",
-        "| change | 1 |",
-        "| destroy | 30 |",
-        "| replace | 30 |",
-        "| import | 0 |",
-        "| move | 0 |",
-    ] {
+    assert!(head.contains(". 30 to add, 1 to change, 30 to destroy\n"), "{head}");
+    for row in ["| add | 30 |", "| change | 1 |", "| destroy | 30 |", "| replace | 30 |"] {
         assert!(head.contains(row), "missing {row}");
+    }
+    for zero in ["| import |", "| move |"] {
+        assert!(!head.contains(zero), "a row of zeros: {zero}");
     }
     assert!(head.contains("**yes**: 5,000 members added to `approver_group.everyone` (5000)"));
     let ungated = head.lines().find(|l| l.starts_with("| policies removed or replaced |")).unwrap();
@@ -212,4 +214,27 @@ fn security_facts_and_moves() {
     // Only the implied move gets the suggestion; a moved block's rename does not.
     assert_eq!(out.matches("```hcl").count(), 1, "{out}");
     insta::assert_snapshot!("security_and_moves", out);
+}
+
+#[test]
+fn the_headline_names_the_tenant_and_the_verdict() {
+    let named = MarkdownOptions { tenant: Some("contoso.onmicrosoft.com".into()), ..options() };
+    let risky = markdown::render(&plan(vec![delete()]), &named);
+    assert!(
+        risky.lines().nth(1).unwrap().starts_with(
+            "**pamform plan** for `contoso.onmicrosoft.com`: ⚠️ **security review**: 1 task ungated. "
+        ),
+        "{risky}"
+    );
+    let before = group("PAM Approvers", "pam@contoso.com", &["carol@contoso.com"]);
+    let after = group("PAM Approvers (EU)", "pam@contoso.com", &["carol@contoso.com"]);
+    let renamed = change(
+        pamform::model::Address::group("eu"),
+        pamform::plan::Action::Update,
+        Some(before),
+        Some(after),
+    );
+    let quiet = markdown::render(&plan(vec![renamed]), &named);
+    let headline = quiet.lines().nth(1).unwrap();
+    assert!(headline.contains("no security-relevant change. 0 to add, 1 to change"), "{quiet}");
 }

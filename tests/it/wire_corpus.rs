@@ -2,11 +2,15 @@
 //! captured request, answers with the capture's shape; pamform's tenant client, served each
 //! capture by a replay server, sends the captured request and reads the answer.
 
-use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RetryPolicy, Secret, TenantError};
+use pamform::model::{Approval, PolicyTarget};
+use pamform::tenant::{
+    Client, ClientOptions, Credential, Endpoints, NewGroup, RetryPolicy, Secret, TenantError,
+};
+use pamform::wire::exchange::{self, request_status};
 
 use crate::support::api;
 use crate::support::corpus::{self, Capture, Replay};
-use crate::support::{APP_ID, APP_SECRET, DOMAIN};
+use crate::support::{APP_ID, APP_SECRET, DOMAIN, upn};
 
 #[tokio::test]
 async fn emulator_answers_like_the_corpus() {
@@ -119,7 +123,159 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
                 return Err(format!("the delta round read no group or no link: {delta:?}"));
             }
         }
+        // Exchange groups and recipients.
+        "get_group" => {
+            let g = client.get_group("pam-approvers@contoso.onmicrosoft.com").await.map_err(fail)?;
+            let g = g.ok_or("no group read")?;
+            if g.description_text().is_some() || g.managed_by.len() != 1 {
+                return Err(format!("description or owners misread: {g:?}"));
+            }
+        }
+        "get_group_not_found" => {
+            if client.get_group("nobody@contoso.onmicrosoft.com").await.map_err(fail)?.is_some() {
+                return Err("a not-found answer read as a group".into());
+            }
+        }
+        "new_group" => {
+            let g = client
+                .new_group(&NewGroup {
+                    name: "pam-approvers".into(),
+                    display_name: Some("pam-approvers".into()),
+                    alias: "pam-approvers".into(),
+                    email: "pam-approvers@contoso.onmicrosoft.com".into(),
+                    description: Some("Approves PAM requests".into()),
+                    members: vec![
+                        "alice@contoso.onmicrosoft.com".into(),
+                        "bob@contoso.onmicrosoft.com".into(),
+                    ],
+                })
+                .await
+                .map_err(fail)?;
+            if g.description_text().as_deref() != Some("Approves PAM requests") {
+                return Err(format!("description misread: {:?}", g.description));
+            }
+        }
+        "set_group" => {
+            let email = "pam-approvers@contoso.onmicrosoft.com";
+            client
+                .set_group(email, Some("pam-approvers-2"), Some("Approves PAM requests"))
+                .await
+                .map_err(fail)?;
+        }
+        "remove_group" => {
+            client.remove_group("pam-approvers@contoso.onmicrosoft.com").await.map_err(fail)?;
+        }
+        "get_group_members" => {
+            let m = client.get_group_members("pam-approvers@contoso.onmicrosoft.com").await.map_err(fail)?;
+            if m.is_empty() {
+                return Err("no members read".into());
+            }
+        }
+        "add_group_member" => {
+            let (g, m) = ("pam-approvers@contoso.onmicrosoft.com", "carol@contoso.onmicrosoft.com");
+            client.add_group_member(g, m).await.map_err(fail)?;
+        }
+        "remove_group_member" => {
+            let (g, m) = ("pam-approvers@contoso.onmicrosoft.com", "bob@contoso.onmicrosoft.com");
+            client.remove_group_member(g, m).await.map_err(fail)?;
+        }
+        "update_group_members" => {
+            let members =
+                ["carol@contoso.onmicrosoft.com".to_string(), "dave@contoso.onmicrosoft.com".to_string()];
+            client
+                .update_group_members("pam-approvers@contoso.onmicrosoft.com", &members)
+                .await
+                .map_err(fail)?;
+        }
+        "get_recipient" => {
+            let r = client.get_recipient("alice@contoso.onmicrosoft.com").await.map_err(fail)?;
+            let r = r.ok_or("no recipient read")?;
+            if r.recipient_type_details != pamform::wire::exchange::recipient_type::USER_MAILBOX {
+                return Err(format!("recipient type misread: {r:?}"));
+            }
+        }
+        // PAM switch, policies, requests and authorizations (tests/corpus/exchange/pam-*.json).
+        "enable_pam" => {
+            client.enable_pam(&upn("pam-approvers"), &[upn("svc-backup")]).await.map_err(fail)?;
+        }
+        "disable_pam" => client.disable_pam().await.map_err(fail)?,
+        "new_policy" => {
+            let p = client
+                .new_policy(
+                    &PolicyTarget::Task("New-MoveRequest".into()),
+                    Approval::Manual,
+                    &upn("pam-approvers"),
+                )
+                .await
+                .map_err(fail)?;
+            check(p.task == "Exchange\\New-MoveRequest", "the new policy's task")?;
+        }
+        "get_policies" => {
+            let all = client.get_remote_policies().await.map_err(fail)?;
+            check(
+                all.len() == 1 && all[0].target == PolicyTarget::Task("New-MoveRequest".into()),
+                "one policy",
+            )?;
+        }
+        "remove_policy" => {
+            client.remove_policy("5c7a2a8e-3f0b-4d8e-9a51-0d6f2b1c9e47").await.map_err(fail)?
+        }
+        "new_request" => {
+            let r = client.new_request("Exchange\\New-MoveRequest", "ticket", 4).await.map_err(fail)?;
+            check(r.request_status.as_deref() == Some(request_status::PENDING), "a pending request")?;
+        }
+        "get_request" => {
+            let r = client.get_requests(Some(REQUEST_ID)).await.map_err(fail)?;
+            check(r.len() == 1 && !r[0].is_data_access_request(), "one PAM request")?;
+        }
+        "approve_request" => client.approve_request(REQUEST_ID, "ok").await.map_err(fail)?,
+        "deny_request" => client.deny_request(REQUEST_ID, "no").await.map_err(fail)?,
+        "revoke_authorization" => {
+            let a = client.revoke_authorization(REQUEST_ID, "done").await.map_err(fail)?;
+            check(
+                a.revoked && a.authorized_by.is_some() && !a.is_data_access_request(),
+                "a revoked authorization",
+            )?;
+            check(
+                exchange::dn_name(a.revoked_by.as_deref().unwrap_or_default()) == "alice",
+                "RevokedBy's name",
+            )?;
+        }
+        "get_authorizations" => {
+            let all = client.get_authorizations().await.map_err(fail)?;
+            check(
+                all.len() == 1 && !all[0].revoked && all[0].end_time_utc.is_some(),
+                "one live authorization",
+            )?;
+        }
+        // A gated cmdlet refused by PAM: recognised by its class, explained as a task that needs
+        // an approved request, never as a missing app permission.
+        "get_group_needs_approval" => match client.get_group("pam-approvers").await {
+            Err(e @ TenantError::Exchange { .. }) => {
+                check(
+                    e.exchange_class() == Some(exchange::class::ELEVATION_REQUIRED),
+                    "the PAM refusal's class",
+                )?;
+            }
+            other => return Err(format!("expected a PAM refusal, got {other:?}")),
+        },
+        // The role catalogue (tests/corpus/exchange/rbac-*.json).
+        "get_role_entries" => {
+            let e = client.get_role_entries("Role Management").await.map_err(fail)?;
+            check(e.iter().any(|x| x.name == "Set-RoleGroup"), "Set-RoleGroup in Role Management")?;
+        }
+        "get_role_groups" => {
+            let g = client.get_role_groups(Some("Organization Management")).await.map_err(fail)?;
+            check(g.len() == 1 && !g[0].roles.is_empty(), "Organization Management and its roles")?;
+        }
         other => return Err(format!("no client call named {other:?} in wire_corpus.rs")),
     }
     Ok(())
+}
+
+/// The request id of the PAM captures.
+const REQUEST_ID: &str = "28560ed0-419d-4cc3-8f5b-603911cbd450";
+
+fn check(ok: bool, what: &str) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(format!("wrong {what}")) }
 }

@@ -87,17 +87,19 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                 let stale: Vec<String> =
                     saved.staleness(&hash, state.as_ref(), &snapshot).iter().map(ToString::to_string).collect();
                 if !stale.is_empty() {
-                    let msg = refusal("the saved plan no longer matches what it was made against", &stale);
+                    let headline = format!("the saved plan {} no longer matches what it was made against", file_name(&args));
+                    let msg = refusal(&headline, &stale);
                     return Err(CliError::msg(ErrorKind::StalePlan, msg));
                 }
                 let options = PlanOptions { mode: saved.plan.mode, targets: saved.plan.targets.clone() };
                 let fresh = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &options)?;
                 let differences = plan_differences(&saved.plan, &fresh);
                 if !differences.is_empty() {
-                    let msg = refusal(
-                        "the saved plan differs from the plan its configuration, the state and the tenant give (was the file edited?)",
-                        &differences,
+                    let headline = format!(
+                        "the saved plan {} differs from the plan its configuration, the state and the tenant give (was the file edited?)",
+                        file_name(&args)
                     );
+                    let msg = refusal(&headline, &differences);
                     return Err(CliError::msg(ErrorKind::StalePlan, msg));
                 }
                 fresh
@@ -119,7 +121,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                     return write_back_refresh(ctx, &plan, state, &store);
                 }
                 if !args.auto_approve {
-                    confirm(ctx)?;
+                    confirm(ctx, &conn.client)?;
                 }
                 plan
             }
@@ -145,6 +147,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         let report = result.map_err(|e| CliError::msg(ErrorKind::State, e))?;
         summarize(ctx, &plan, &report)
     })
+}
+
+/// The saved plan file as the user named it.
+fn file_name(args: &Args) -> String {
+    args.plan_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
 }
 
 /// With nothing to apply, still records what the refresh found (new ids of objects recreated
@@ -224,14 +231,14 @@ async fn watch_ctrl_c(printer: Printer, interrupt: Arc<apply::Interrupt>) {
 }
 
 /// Asks for "yes"; refuses to ask without a terminal.
-fn confirm(ctx: &Context) -> Result<(), CliError> {
+fn confirm(ctx: &Context, client: &crate::tenant::Client) -> Result<(), CliError> {
     if !ctx.printer.stdin_is_terminal() {
         return Err(CliError::msg(
             ErrorKind::Usage,
             "apply needs confirmation but there is no terminal to ask on; review with `pamform plan --out FILE` and run `pamform apply FILE`, or pass --auto-approve",
         ));
     }
-    apply_view::ask(&ctx.printer);
+    apply_view::ask(&ctx.printer, client.tenant(), &crate::cli::connect::signed_in_as(client));
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
     if line.trim() != "yes" {

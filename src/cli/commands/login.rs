@@ -37,7 +37,8 @@ pub struct Target {
     pub endpoints: Endpoints,
 }
 
-fn has_configuration(ctx: &Context) -> bool {
+/// Whether `-C` holds a configuration (any `*.pam.hcl`).
+pub fn has_configuration(ctx: &Context) -> bool {
     std::fs::read_dir(&ctx.dir)
         .is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".pam.hcl")))
 }

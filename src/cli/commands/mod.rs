@@ -15,3 +15,4 @@ pub mod request;
 pub mod show;
 pub mod state;
 pub mod validate;
+pub mod whoami;

@@ -101,14 +101,17 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         let mut saved = SavedPlan::new(plan.clone(), &tenant, hash, state.as_ref(), &snapshot);
         saved.sensitive = config.sensitive.clone();
         saved.write(&pipeline::in_dir(ctx, out)).map_err(|e| CliError::msg(ErrorKind::State, e))?;
+    }
+    let plan_file = args.out.as_deref().and_then(|p| p.to_str());
+    let tenant = config.tenant.as_ref().map(|t| t.id.value.as_str()).filter(|t| !t.is_empty());
+    let text = plan_view::plan_redacted(&plan, args.format(), plan_file, tenant, &config.sensitive);
+    ctx.printer.write_out(text.as_bytes());
+    // After the plan, where it is read last (as Terraform prints it), not scrolled away.
+    if let Some(out) = &args.out {
         ctx.printer.note(format!(
-            "Saved the plan to {}; apply it with `pamform apply {}`",
-            out.display(),
+            "\nSaved the plan to: {0}\n\nTo perform exactly these actions, run:\n    pamform apply {0}",
             out.display()
         ));
     }
-    let plan_file = args.out.as_deref().and_then(|p| p.to_str());
-    let text = plan_view::plan_redacted(&plan, args.format(), plan_file, &config.sensitive);
-    ctx.printer.write_out(text.as_bytes());
     Ok(if args.detailed_exitcode && plan.has_changes() { Outcome::Differences } else { Outcome::Success })
 }

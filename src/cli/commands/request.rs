@@ -55,8 +55,8 @@ pub struct NewArgs {
     /// A role group (access to all cmdlets of its roles)
     #[arg(long, value_name = "NAME")]
     pub role_group: Option<String>,
-    /// How long the access lasts once approved, 1 to 24 hours
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=24))]
+    /// How long the access lasts once approved, in hours (Microsoft sets no upper limit)
+    #[arg(long, default_value_t = crate::wire::exchange::DEFAULT_REQUEST_HOURS, value_parser = clap::value_parser!(u32).range(1..))]
     pub hours: u32,
     /// Why you need access (the approvers read it)
     #[arg(long, value_parser = non_empty)]

@@ -27,7 +27,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         Some(path) => {
             let saved = SavedPlan::read(&pipeline::in_dir(ctx, path))
                 .map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?;
-            plan_view::plan_redacted(&saved.plan, format, path.to_str(), &saved.sensitive)
+            let tenant = Some(saved.tenant.as_str()).filter(|t| !t.is_empty());
+            plan_view::plan_redacted(&saved.plan, format, path.to_str(), tenant, &saved.sensitive)
         }
         None => {
             let (_, state) = pipeline::load_state(ctx, None)?;

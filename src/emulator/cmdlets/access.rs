@@ -10,7 +10,7 @@ use crate::emulator::seed::SeedPolicy;
 use crate::emulator::tenant_data::TenantData;
 use crate::emulator::tokens::Caller;
 use crate::model::{PolicyTarget, normalize};
-use crate::wire::exchange::{class, task};
+use crate::wire::exchange::{class, refusal, task};
 
 fn role_has(data: &TenantData, role: &str, cmdlet: &str) -> bool {
     data.roles.iter().any(|r| {
@@ -89,11 +89,5 @@ pub(super) fn enforce_pam(data: &TenantData, ctx: &Ctx, cmdlet: &str) -> Res<()>
     if authorized {
         return Ok(());
     }
-    Err(CmdletError::new(
-        class::ELEVATION_REQUIRED,
-        format!(
-            "The cmdlet '{cmdlet}' requires elevated access: it is covered by the approval policy for '{}'. Request access with New-ElevatedAccessRequest and run it again once the request is approved.",
-            first.task
-        ),
-    ))
+    Err(CmdletError::new(class::ELEVATION_REQUIRED, refusal::elevation_required(cmdlet, &first.task)))
 }

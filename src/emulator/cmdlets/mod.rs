@@ -23,7 +23,7 @@ use self::params::{Bound, Kind, Spec, bind};
 use crate::emulator::journal::Journal;
 use crate::emulator::tenant_data::TenantData;
 use crate::emulator::tokens::Caller;
-use crate::wire::exchange::{class, cmdlet as c, param as p};
+use crate::wire::exchange::{class, cmdlet as c, documented, param as p};
 
 /// What a cmdlet produced.
 #[derive(Debug, Default)]
@@ -54,15 +54,27 @@ struct Cmdlet {
     /// Checked against RBAC and PAM before it runs. The request cmdlets are not: they need
     /// no Exchange role, only a signed-in user, and PAM never gates them.
     gated: bool,
+    /// The cmdlet's other documented parameters: accepted, with no effect in the emulator.
+    documented: &'static [&'static str],
     run: Handler,
 }
 
 const fn gated(name: &'static str, params: &'static [Spec], run: Handler) -> Cmdlet {
-    Cmdlet { name, params, gated: true, run }
+    Cmdlet { name, params, gated: true, documented: &[], run }
 }
 
 const fn ungated(name: &'static str, params: &'static [Spec], run: Handler) -> Cmdlet {
-    Cmdlet { name, params, gated: false, run }
+    Cmdlet { name, params, gated: false, documented: &[], run }
+}
+
+/// A gated cmdlet that also accepts the rest of its documented parameters.
+const fn documented(
+    name: &'static str,
+    params: &'static [Spec],
+    documented: &'static [&'static str],
+    run: Handler,
+) -> Cmdlet {
+    Cmdlet { name, params, gated: true, documented, run }
 }
 
 use Kind::{Int, List, Size, Str, Switch};
@@ -95,13 +107,13 @@ const CMDLETS: &[Cmdlet] = &[
         &[(p::TASK, Str, true), (p::REASON, Str, true), (p::DURATION_HOURS, Int, false)],
         requests::new_request,
     ),
-    ungated(c::GET_REQUEST, &[IDENTITY], requests::get_requests),
+    ungated(c::GET_REQUEST, &[IDENTITY, (p::REQUEST_ID, Str, false)], requests::get_requests),
     ungated(c::APPROVE_REQUEST, DECISION, requests::approve),
     ungated(c::DENY_REQUEST, DECISION, requests::deny),
     ungated(c::REVOKE_AUTHORIZATION, DECISION, requests::revoke),
     ungated(c::GET_AUTHORIZATION, &[IDENTITY], requests::get_authorizations),
     // Distribution groups and their members
-    gated(
+    documented(
         c::NEW_GROUP,
         &[
             (p::NAME, Str, true),
@@ -110,43 +122,56 @@ const CMDLETS: &[Cmdlet] = &[
             (p::PRIMARY_SMTP_ADDRESS, Str, false),
             (p::TYPE, Str, false),
             (p::MEMBERS, List, false),
-            (p::DESCRIPTION, Str, false),
+            (p::MANAGED_BY, List, false),
+            (p::DESCRIPTION, List, false),
             (p::NOTES, Str, false),
         ],
+        documented::NEW_GROUP,
         groups::new_group,
     ),
-    gated(
+    documented(
         c::SET_GROUP,
         &[
             (p::IDENTITY, Str, true),
             (p::NAME, Str, false),
             (p::DISPLAY_NAME, Str, false),
-            (p::DESCRIPTION, Str, false),
-            (p::NOTES, Str, false),
+            (p::ALIAS, Str, false),
+            (p::PRIMARY_SMTP_ADDRESS, Str, false),
+            (p::MANAGED_BY, List, false),
+            (p::DESCRIPTION, List, false),
             BYPASS,
         ],
+        documented::SET_GROUP,
         groups::set_group,
     ),
-    gated(c::REMOVE_GROUP, &[(p::IDENTITY, Str, true), BYPASS], groups::remove_group),
+    documented(
+        c::REMOVE_GROUP,
+        &[(p::IDENTITY, Str, true), BYPASS],
+        documented::REMOVE_GROUP,
+        groups::remove_group,
+    ),
     gated(c::GET_GROUP, LISTING, groups::get_groups),
     gated(
         c::GET_GROUP_MEMBER,
         &[(p::IDENTITY, Str, true), (p::RESULT_SIZE, Size, false)],
         groups::get_members,
     ),
-    gated(
+    documented(
         c::ADD_GROUP_MEMBER,
         &[(p::IDENTITY, Str, true), (p::MEMBER, Str, true), BYPASS],
+        documented::MEMBER,
         groups::add_member,
     ),
-    gated(
+    documented(
         c::REMOVE_GROUP_MEMBER,
         &[(p::IDENTITY, Str, true), (p::MEMBER, Str, true), BYPASS],
+        documented::MEMBER,
         groups::remove_member,
     ),
-    gated(
+    documented(
         c::UPDATE_GROUP_MEMBER,
         &[(p::IDENTITY, Str, true), (p::MEMBERS, List, true), BYPASS],
+        documented::UPDATE_MEMBERS,
         groups::update_members,
     ),
     // Recipients
@@ -164,7 +189,7 @@ pub fn invoke(data: &mut TenantData, ctx: &Ctx, name: &str, params: &Map<String,
             access::authorize_rbac(data, ctx.caller, cmdlet.name)?;
             access::enforce_pam(data, ctx, cmdlet.name)?;
         }
-        let bound = bind(params, cmdlet.params)?;
+        let bound = bind(params, cmdlet.params, cmdlet.documented)?;
         return (cmdlet.run)(data, ctx, &bound);
     }
     let in_roles =
@@ -185,16 +210,6 @@ pub fn invoke(data: &mut TenantData, ctx: &Ctx, name: &str, params: &Map<String,
 }
 
 // ---- output helpers shared by the areas ------------------------------------------------
-
-fn to_value<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
-fn insert(v: &mut Value, key: &str, val: Value) {
-    if let Value::Object(m) = v {
-        m.insert(key.to_string(), val);
-    }
-}
 
 fn one(v: Value) -> Output {
     Output { value: vec![v], ..Output::default() }

@@ -1,28 +1,26 @@
 //! The PAM switch (`Get-OrganizationConfig`, `Enable-`/`Disable-ElevatedAccessControl`) and
 //! the approval policies (`Get-`, `New-`, `Remove-ElevatedAccessApprovalPolicy`) with the
 //! service's rules: a known target, one policy per target, at most 30, a security approver
-//! group, and a replication delay before a new policy takes effect.
+//! group, and a replication delay before a new policy takes effect. The answers are written
+//! here from the emulator's records, never through the client's decode types.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::error::{CmdletError, Res, argument, not_found};
 use super::lookup::{eq, find_group, find_user};
 use super::params::Bound;
-use super::{Ctx, Output, one, to_value};
+use super::{Ctx, Output, one};
 use crate::emulator::journal::JournalAction;
 use crate::emulator::seed::SeedPolicy;
 use crate::emulator::tenant_data::TenantData;
 use crate::model::PolicyTarget;
-use crate::wire::exchange::{self as wx, ApprovalPolicy, OrganizationConfig, class, param as p, task};
+use crate::wire::exchange::{self as wx, class, param as p, task};
 
 fn org_config(data: &TenantData) -> Value {
-    to_value(&OrganizationConfig {
-        identity: data.tenant.domain.clone(),
-        elevated_access_control: if data.pam.enabled { wx::PAM_ENABLED } else { wx::PAM_DISABLED }
-            .to_string(),
-        elevated_access_approvers: data.pam.admin_group.clone(),
-        elevated_access_system_accounts: data.pam.system_accounts.clone(),
-    })
+    super::recipients::org_config_json(
+        data,
+        if data.pam.enabled { wx::PAM_ENABLED } else { wx::PAM_DISABLED },
+    )
 }
 
 /// `Get-OrganizationConfig`: the PAM switch, its approver group and system accounts.
@@ -33,6 +31,11 @@ pub(super) fn get_org_config(data: &mut TenantData, _ctx: &Ctx, _b: &Bound) -> R
 pub(super) fn enable_pam(data: &mut TenantData, _ctx: &Ctx, b: &Bound) -> Res<Output> {
     let gi = find_group(data, &b.req(p::ADMIN_GROUP))?;
     let group = data.groups[gi].primary_smtp_address.clone();
+    // The default approver group is a mail-enabled security group, as Microsoft's setup steps
+    // create it. (**doc**: privileged-access-management-configuration, step 1)
+    if !data.groups[gi].is_security() {
+        return Err(argument(format!("The approver group '{group}' must be a mail-enabled security group.")));
+    }
     let mut accounts = Vec::new();
     for a in b.list(p::SYSTEM_ACCOUNTS).unwrap_or_default() {
         let resolved = if let Some(u) = find_user(data, &a) {
@@ -79,12 +82,12 @@ fn policy_json(pol: &SeedPolicy) -> Value {
         Some(PolicyTarget::RoleGroup(_)) => wx::POLICY_TYPE_ROLE_GROUP,
         _ => wx::POLICY_TYPE_TASK,
     };
-    to_value(&ApprovalPolicy {
-        identity: pol.identity.clone(),
-        task: pol.task.clone(),
-        approval_type: pol.approval_type.clone(),
-        approver_group: pol.approver_group.clone(),
-        policy_type: policy_type.to_string(),
+    json!({
+        "Identity": pol.identity,
+        "Task": pol.task,
+        "ApprovalType": pol.approval_type,
+        "ApproverGroup": pol.approver_group,
+        "PolicyType": policy_type,
     })
 }
 

@@ -1,12 +1,14 @@
-//! Parameter binding for emulated cmdlets: names matched case-insensitively like PowerShell,
-//! unknown names and wrong types refused with Exchange's parameter-binding error.
+//! Parameter binding for emulated cmdlets: names matched case-insensitively like PowerShell;
+//! a name the cmdlet does not have is refused with the service's
+//! `AmbiguousParameterSetException`, a value of the wrong type with its
+//! `ParameterTransformationException`, a missing mandatory parameter with a binding error.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use super::error::CmdletError;
-use crate::wire::exchange::{COMMON_PARAMETERS, class, param};
+use crate::wire::exchange::{self as wx, COMMON_PARAMETERS, class, param};
 
 /// What a parameter accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +23,8 @@ pub enum Kind {
     Int,
     /// A positive integer or `Unlimited`.
     Size,
+    /// A documented parameter the emulator does not model: any value, no effect.
+    Any,
 }
 
 /// A parameter a cmdlet declares: name, kind, mandatory.
@@ -32,30 +36,29 @@ pub struct Bound {
     values: HashMap<&'static str, Value>,
 }
 
-fn type_error(name: &str, value: &Value, want: &str) -> CmdletError {
-    let got = match value {
-        Value::Array(_) => "System.Object[]",
-        Value::Object(_) => "System.Collections.Hashtable",
-        Value::Bool(_) => "System.Boolean",
-        Value::Number(_) => "System.Int32",
-        _ => "System.String",
-    };
-    CmdletError::new(
-        class::INVALID_PARAMETER,
-        format!(
-            "Cannot process argument transformation on parameter '{name}'. Cannot convert the \"{}\" value of type \"{got}\" to type \"{want}\".",
-            short(value)
-        ),
-    )
+/// The .NET type a kind converts to, as the service names it in its error.
+fn type_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Str | Kind::Any => "System.String",
+        Kind::List => "Microsoft.Exchange.Data.MultiValuedProperty`1[System.String]",
+        Kind::Switch => "System.Management.Automation.SwitchParameter",
+        Kind::Int => "System.Int32",
+        Kind::Size => "Microsoft.Exchange.Data.Unlimited`1[System.UInt32]",
+    }
 }
 
-fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 60 { format!("{}...", s.chars().take(60).collect::<String>()) } else { s }
+fn shown(v: &Value) -> String {
+    match v {
+        Value::Array(_) => "System.Object[]".to_string(),
+        Value::Object(_) => "System.Collections.Hashtable".to_string(),
+        Value::String(s) => s.chars().take(60).collect(),
+        other => other.to_string(),
+    }
 }
 
-fn check(name: &str, kind: Kind, v: &Value) -> Result<(), CmdletError> {
-    let ok = match kind {
+fn accepts(kind: Kind, v: &Value) -> bool {
+    match kind {
+        Kind::Any => true,
         Kind::Str => matches!(v, Value::String(_) | Value::Number(_)),
         Kind::List => match v {
             Value::String(_) => true,
@@ -70,49 +73,59 @@ fn check(name: &str, kind: Kind, v: &Value) -> Result<(), CmdletError> {
                     s.eq_ignore_ascii_case(param::UNLIMITED) || s.trim().parse::<u64>().is_ok_and(|n| n > 0)
                 })
         }
-    };
-    if ok {
-        return Ok(());
     }
-    let want = match kind {
-        Kind::Str => "System.String",
-        Kind::List => "System.String[]",
-        Kind::Switch => "System.Management.Automation.SwitchParameter",
-        Kind::Int => "System.Int32",
-        Kind::Size => "Microsoft.Exchange.Data.Unlimited`1[System.UInt32]",
-    };
-    Err(type_error(name, v, want))
 }
 
-/// Binds `params` against `spec`; `None` for `spec` accepts anything (unmodelled cmdlets).
-pub fn bind(params: &Map<String, Value>, spec: &[Spec]) -> Result<Bound, CmdletError> {
+fn check(name: &str, kind: Kind, v: &Value) -> Result<(), CmdletError> {
+    if accepts(kind, v) {
+        return Ok(());
+    }
+    let error = match v {
+        Value::Array(_) | Value::Object(_) => "Specified argument was not of the expected shape.",
+        _ => "Invalid cast from the given value to the parameter's type.",
+    };
+    Err(CmdletError::new(
+        class::PARAMETER_TRANSFORMATION,
+        wx::transformation_message(name, &shown(v), type_name(kind), error),
+    ))
+}
+
+/// Binds `params` against `spec` and the cmdlet's other documented parameters (`documented`,
+/// bound as [`Kind::Any`]).
+pub fn bind(
+    params: &Map<String, Value>,
+    spec: &[Spec],
+    documented: &'static [&'static str],
+) -> Result<Bound, CmdletError> {
     let mut bound = Bound::default();
+    let mut unknown = Vec::new();
     for (name, value) in params {
         if COMMON_PARAMETERS.iter().any(|c| c.eq_ignore_ascii_case(name)) {
             continue;
         }
-        let Some((canon, kind, _)) = spec.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(name)) else {
-            return Err(CmdletError::new(
-                class::INVALID_PARAMETER,
-                format!("A parameter cannot be found that matches parameter name '{name}'."),
-            ));
+        let declared = spec.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(name)).map(|(n, k, _)| (*n, *k));
+        let known = declared
+            .or_else(|| documented.iter().find(|n| n.eq_ignore_ascii_case(name)).map(|n| (*n, Kind::Any)));
+        let Some((canon, kind)) = known else {
+            unknown.push(name.as_str());
+            continue;
         };
         if value.is_null() {
             continue;
         }
-        check(canon, *kind, value)?;
+        check(canon, kind, value)?;
         bound.values.insert(canon, value.clone());
+    }
+    if !unknown.is_empty() {
+        return Err(CmdletError::new(
+            class::AMBIGUOUS_PARAMETER_SET,
+            format!("{} {}", wx::UNKNOWN_PARAMETER_MESSAGE, unknown.join(", ")),
+        ));
     }
     let missing: Vec<&str> =
         spec.iter().filter(|(n, _, req)| *req && !bound.values.contains_key(n)).map(|(n, _, _)| *n).collect();
     if !missing.is_empty() {
-        return Err(CmdletError::new(
-            class::INVALID_PARAMETER,
-            format!(
-                "Cannot process command because of one or more missing mandatory parameters: {}.",
-                missing.join(" ")
-            ),
-        ));
+        return Err(CmdletError::new(class::INVALID_PARAMETER, wx::text::missing_mandatory(&missing)));
     }
     Ok(bound)
 }
@@ -137,6 +150,11 @@ impl Bound {
             Value::Array(a) => Some(a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()),
             _ => None,
         }
+    }
+
+    /// Whether a switch was given as `true`.
+    pub fn switch(&self, name: &str) -> bool {
+        self.values.get(name).and_then(Value::as_bool).unwrap_or(false)
     }
 
     pub fn int(&self, name: &str) -> Option<i64> {
@@ -169,16 +187,22 @@ mod tests {
 
     #[test]
     fn binds_case_insensitively_and_refuses_unknown_or_wrong_types() {
-        let b = bind(&map(json!({"identity": "x", "MEMBERS": "a", "Confirm": false})), SPEC).unwrap();
+        let b = bind(&map(json!({"identity": "x", "MEMBERS": "a", "Confirm": false})), SPEC, &[]).unwrap();
         assert_eq!(b.req("Identity"), "x");
         assert_eq!(b.list("Members").unwrap(), vec!["a"]);
         assert_eq!(b.size("ResultSize", 1000), Some(1000));
-        assert!(
-            bind(&map(json!({"Identity": "x", "Bogus": 1})), SPEC).unwrap_err().message.contains("Bogus")
-        );
-        assert!(bind(&map(json!({"Identity": ["x"]})), SPEC).is_err());
-        assert!(bind(&map(json!({"Members": ["a"]})), SPEC).unwrap_err().message.contains("mandatory"));
-        let b = bind(&map(json!({"Identity": "x", "ResultSize": "Unlimited"})), SPEC).unwrap();
+        let e = bind(&map(json!({"Identity": "x", "Bogus": 1})), SPEC, &[]).unwrap_err();
+        assert_eq!(e.class, class::AMBIGUOUS_PARAMETER_SET);
+        assert!(e.message.starts_with(wx::UNKNOWN_PARAMETER_MESSAGE) && e.message.ends_with("Bogus"));
+        let e = bind(&map(json!({"Identity": ["x"]})), SPEC, &[]).unwrap_err();
+        assert_eq!(e.class, class::PARAMETER_TRANSFORMATION);
+        assert!(e.message.contains("parameter 'Identity'"), "{}", e.message);
+        let e = bind(&map(json!({"Members": ["a"]})), SPEC, &[]).unwrap_err();
+        assert!(e.message.contains("mandatory"));
+        let b = bind(&map(json!({"Identity": "x", "ResultSize": "Unlimited"})), SPEC, &[]).unwrap();
         assert_eq!(b.size("ResultSize", 1000), None);
+        // A documented parameter the emulator does not model is accepted.
+        let b = bind(&map(json!({"Identity": "x", "mailtip": {"a": 1}})), SPEC, &["MailTip"]).unwrap();
+        assert_eq!(b.req("Identity"), "x");
     }
 }

@@ -1,23 +1,29 @@
 //! Elevated access requests and their authorizations: `New-`, `Get-`, `Approve-`,
 //! `Deny-ElevatedAccessRequest`, `Get-ElevatedAccessAuthorization` and
 //! `Revoke-ElevatedAccessAuthorization`, with the service's rules (a signed-in user, an
-//! effective policy, approver-group approval, never one's own, expiry of pending requests).
+//! effective policy, approver-group approval (nested groups count), never one's own, expiry of
+//! pending requests, a revoked request reads `Revoked`). Requests and authorizations are
+//! written here from the emulator's own records, in the shape of Microsoft's documented
+//! samples, never through the client's decode types.
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::error::{CmdletError, Res, argument, denied, not_found};
 use super::lookup::{eq, find_user};
 use super::pam::{effective, same_target};
 use super::params::Bound;
-use super::{Ctx, Output, one, time, to_value};
+use super::{Ctx, Output, one, time};
 use crate::emulator::seed::{SeedAuthorization, SeedRequest};
 use crate::emulator::tenant_data::TenantData;
 use crate::emulator::tokens::Caller;
-use crate::wire::exchange::{
-    self as wx, Authorization, ElevatedAccessRequest, class, cmdlet as c, param as p, request_status,
-    request_type, task,
-};
+use crate::model::PolicyTarget;
+use crate::wire::exchange::{self as wx, class, cmdlet as c, param as p, request_status, request_type, task};
+
+/// The forest part of the DN-style names the emulated service writes in `RevokedBy`.
+const FOREST: &str = "EMUPR01A001.prod.outlook.com";
 
 fn user_of(ctx: &Ctx, cmdlet: &str) -> Res<String> {
     match ctx.caller {
@@ -42,33 +48,49 @@ fn status_of(r: &SeedRequest, now: DateTime<Utc>) -> &str {
 }
 
 fn request_json(r: &SeedRequest, now: DateTime<Utc>) -> Value {
-    to_value(&ElevatedAccessRequest {
-        identity: r.identity.clone(),
-        request_status: Some(status_of(r, now).to_string()),
-        requestor: Some(r.requestor.clone()),
-        task: Some(r.task.clone()),
-        reason: Some(r.reason.clone()),
-        duration_hours: Some(r.duration_hours),
-        requested_date_time: Some(time(&r.requested)),
-        request_type: Some(request_type::ELEVATED_ACCESS.to_string()),
-        approver: r.approver.clone(),
-        approval_date_time: r.decided.as_ref().map(time),
-        comment: r.comment.clone(),
-        approver_group: Some(r.approver_group.clone()),
+    json!({
+        "Identity": r.identity,
+        "RequestStatus": status_of(r, now),
+        "Requestor": r.requestor,
+        "Task": r.task,
+        "Reason": r.reason,
+        "DurationHours": r.duration_hours,
+        "RequestedDateTime": time(&r.requested),
+        "RequestType": request_type::ELEVATED_ACCESS,
+        "Approver": r.approver,
+        "ApprovalDateTime": r.decided.as_ref().map(time),
+        "Comment": r.comment,
+        "ApproverGroup": r.approver_group,
     })
 }
 
-fn authorization_json(a: &SeedAuthorization) -> Value {
-    to_value(&Authorization {
-        identity: a.identity.clone(),
-        request_id: Some(a.request_id.clone()),
-        user: Some(a.user.clone()),
-        task: Some(a.task.clone()),
-        start_time_utc: Some(time(&a.start)),
-        end_time_utc: Some(time(&a.end)),
-        revoked: a.revoked,
-        revoked_by: a.revoked_by.clone(),
-        revocation_date_time_utc: a.revoked_at.as_ref().map(time),
+/// `Type` of an authorization: what its policy names.
+fn authorization_type(t: &str) -> &'static str {
+    match task::decode(t) {
+        Some(PolicyTarget::Role(_)) => wx::POLICY_TYPE_ROLE,
+        Some(PolicyTarget::RoleGroup(_)) => wx::POLICY_TYPE_ROLE_GROUP,
+        _ => wx::POLICY_TYPE_TASK,
+    }
+}
+
+fn authorization_json(data: &TenantData, a: &SeedAuthorization) -> Value {
+    let revoked_by = a.revoked_by.as_deref().map(|upn| {
+        let name = upn.split('@').next().unwrap_or(upn);
+        wx::hosted_dn(FOREST, &data.tenant.domain, name)
+    });
+    json!({
+        "AuthorizedBy": a.authorized_by,
+        "Type": authorization_type(&a.task),
+        "AuthorizedAccess": a.task,
+        "StartTimeUtc": time(&a.start),
+        "EndTimeUtc": time(&a.end),
+        "Revoked": a.revoked,
+        "RevocationDateTimeUtc": a.revoked_at.as_ref().map(time),
+        "RevokedBy": revoked_by,
+        "RevocationComment": a.revocation_comment,
+        "Identity": a.identity,
+        "DateCreatedUtc": time(&a.start),
+        "DateUpdatedUtc": time(a.revoked_at.as_ref().unwrap_or(&a.start)),
     })
 }
 
@@ -95,11 +117,8 @@ pub(super) fn new_request(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Ou
         })?
         .clone();
     let hours = b.int(p::DURATION_HOURS).unwrap_or(i64::from(wx::DEFAULT_REQUEST_HOURS));
-    if !(1..=i64::from(wx::MAX_REQUEST_HOURS)).contains(&hours) {
-        return Err(argument(format!(
-            "DurationHours must be between 1 and {}, got {hours}.",
-            wx::MAX_REQUEST_HOURS
-        )));
+    if !wx::valid_request_hours(hours) {
+        return Err(argument(format!("DurationHours must be a positive number of hours, got {hours}.")));
     }
     let reason = b.req(p::REASON);
     if reason.trim().is_empty() {
@@ -121,7 +140,7 @@ pub(super) fn new_request(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Ou
     if pol.approval_type == wx::APPROVAL_AUTO {
         req.status = request_status::APPROVED.to_string();
         req.decided = Some(ctx.now);
-        req.approver = Some("Auto".into());
+        req.approver = Some(wx::APPROVAL_AUTO.into());
         data.authorizations.push(grant(&req, ctx.now));
     }
     let v = request_json(&req, ctx.now);
@@ -131,7 +150,7 @@ pub(super) fn new_request(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Ou
 
 fn grant(r: &SeedRequest, now: DateTime<Utc>) -> SeedAuthorization {
     SeedAuthorization {
-        identity: uuid::Uuid::new_v4().to_string(),
+        identity: r.identity.clone(),
         request_id: r.identity.clone(),
         user: r.requestor.clone(),
         task: r.task.clone(),
@@ -140,28 +159,30 @@ fn grant(r: &SeedRequest, now: DateTime<Utc>) -> SeedAuthorization {
         revoked: false,
         revoked_by: None,
         revoked_at: None,
+        authorized_by: r.approver.clone(),
+        revocation_comment: None,
     }
 }
 
 pub(super) fn get_requests(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Output> {
     let foreign = data.foreign_requests.iter().map(|f| {
-        to_value(&ElevatedAccessRequest {
-            identity: f.identity.clone(),
-            request_status: f.request_status.clone(),
-            requestor: f.requestor.clone(),
-            task: None,
-            reason: f.reason.clone(),
-            duration_hours: None,
-            requested_date_time: f.requested_date_time.clone(),
-            request_type: Some(f.request_type.clone()),
-            approver: None,
-            approval_date_time: None,
-            comment: None,
-            approver_group: None,
-        })
+        let mut v = json!({
+            "Identity": f.identity,
+            "RequestStatus": f.request_status,
+            "Requestor": f.requestor,
+            "Reason": f.reason,
+            "RequestedDateTime": f.requested_date_time,
+            "RequestType": f.request_type,
+        });
+        if f.request_type.eq_ignore_ascii_case(request_type::DATA_ACCESS_REQUEST) {
+            v["DurationHours"] = json!(wx::DATA_ACCESS_REQUEST_HOURS);
+            v["Context"] = f.context.clone().unwrap_or_else(|| json!({}));
+        }
+        v
     });
     let all: Vec<Value> = data.requests.iter().map(|r| request_json(r, ctx.now)).chain(foreign).collect();
-    match b.str(p::IDENTITY) {
+    // Microsoft's documents call it both ways: `-Identity` and `-RequestId`.
+    match b.str(p::IDENTITY).or_else(|| b.str(p::REQUEST_ID)) {
         Some(id) => {
             let v = all
                 .into_iter()
@@ -173,15 +194,38 @@ pub(super) fn get_requests(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<O
     }
 }
 
-/// Whether a user is a (non-guest) member of the group with this address.
+/// The object ids of every member of a group, members of nested groups included (each group
+/// once, so a cycle ends).
+fn members_transitive(data: &TenantData, group: usize) -> HashSet<String> {
+    let mut out = HashSet::new();
+    let mut seen = HashSet::new();
+    let mut todo = vec![group];
+    while let Some(i) = todo.pop() {
+        if !seen.insert(i) {
+            continue;
+        }
+        for m in &data.groups[i].members {
+            match data.groups.iter().position(|g| &g.id == m) {
+                Some(j) => todo.push(j),
+                None => {
+                    out.insert(m.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a user is a (non-guest) member of the group with this address, directly or through
+/// a nested group.
 fn approver_member(data: &TenantData, group: &str, upn: &str) -> bool {
     let Some(user) = find_user(data, upn) else { return false };
     !user.guest
         && data
             .groups
             .iter()
-            .find(|g| eq(&g.primary_smtp_address, group))
-            .is_some_and(|g| g.members.contains(&user.id))
+            .position(|g| eq(&g.primary_smtp_address, group))
+            .is_some_and(|g| members_transitive(data, g).contains(&user.id))
 }
 
 /// `Approve-ElevatedAccessRequest`: grants the authorization.
@@ -265,7 +309,12 @@ pub(super) fn revoke(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Output>
     a.revoked = true;
     a.revoked_by = Some(upn);
     a.revoked_at = Some(ctx.now);
-    Ok(Output { value: vec![authorization_json(a)], wrote: true, ..Output::default() })
+    a.revocation_comment = b.str(p::COMMENT);
+    let a = a.clone();
+    if let Some(r) = data.requests.iter_mut().find(|r| r.identity == a.request_id) {
+        r.status = request_status::REVOKED.to_string();
+    }
+    Ok(Output { value: vec![authorization_json(data, &a)], wrote: true, ..Output::default() })
 }
 
 /// `Get-ElevatedAccessAuthorization`: live authorizations, by identity or request id.
@@ -279,7 +328,7 @@ pub(super) fn get_authorizations(data: &mut TenantData, ctx: &Ctx, b: &Bound) ->
             id.as_deref()
                 .is_none_or(|i| a.identity.eq_ignore_ascii_case(i) || a.request_id.eq_ignore_ascii_case(i))
         })
-        .map(authorization_json)
+        .map(|a| authorization_json(data, a))
         .collect();
     Ok(Output { value, ..Output::default() })
 }

@@ -1,13 +1,14 @@
-//! The RBAC reads: `Get-ManagementRoleEntry` and `Get-RoleGroup`.
+//! The RBAC reads: `Get-ManagementRoleEntry` and `Get-RoleGroup`, answered from the tenant's
+//! catalogue (Exchange Online's roles and built-in role groups plus the seed's own).
 
 use serde_json::{Value, json};
 
 use super::error::{Res, not_found};
 use super::listing::{listing, wildcard};
 use super::params::Bound;
-use super::{Ctx, Output, insert, to_value};
+use super::{Ctx, Output};
 use crate::emulator::tenant_data::TenantData;
-use crate::wire::exchange::{RoleEntry, RoleGroup, param as p};
+use crate::wire::exchange::param as p;
 
 /// `Get-ManagementRoleEntry ROLE\CMDLET`, either part with `*` wildcards.
 pub(super) fn get_role_entries(data: &mut TenantData, _ctx: &Ctx, b: &Bound) -> Res<Output> {
@@ -16,9 +17,11 @@ pub(super) fn get_role_entries(data: &mut TenantData, _ctx: &Ctx, b: &Bound) -> 
     let mut value = Vec::new();
     for r in data.roles.iter().filter(|r| wildcard(role_pat.trim(), &r.name)) {
         for cmd in r.cmdlets.iter().filter(|x| wildcard(cmd_pat.trim(), x)) {
-            let mut v = to_value(&RoleEntry { name: cmd.clone(), role: r.name.clone() });
-            insert(&mut v, "Identity", json!(format!("{}\\{cmd}", r.name)));
-            value.push(v);
+            value.push(json!({
+                "Identity": format!("{}\\{cmd}", r.name),
+                "Name": cmd,
+                "Role": r.name,
+            }));
         }
     }
     if value.is_empty() && !identity.contains('*') {
@@ -34,12 +37,7 @@ pub(super) fn get_role_groups(data: &mut TenantData, _ctx: &Ctx, b: &Bound) -> R
         .role_groups
         .iter()
         .filter(|g| id.as_deref().is_none_or(|i| g.name.eq_ignore_ascii_case(i.trim())))
-        .map(|g| {
-            let mut v = to_value(&RoleGroup { name: g.name.clone(), roles: g.roles.clone() });
-            insert(&mut v, "Identity", json!(g.name));
-            insert(&mut v, "Members", json!(g.members));
-            v
-        })
+        .map(|g| json!({ "Identity": g.name, "Name": g.name, "Roles": g.roles, "Members": g.members }))
         .collect();
     if let (Some(i), true) = (&id, items.is_empty()) {
         return Err(not_found(i));

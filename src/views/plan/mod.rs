@@ -21,15 +21,16 @@ pub enum Format {
 /// The plan in `format`, ending with a newline. `plan_file` names the saved plan, if any,
 /// in the Markdown truncation notice.
 pub fn plan(plan: &Plan, format: Format, plan_file: Option<&str>) -> String {
-    plan_redacted(plan, format, plan_file, &Sensitivity::default())
+    plan_redacted(plan, format, plan_file, None, &Sensitivity::default())
 }
 
 /// [`plan`], showing the attributes `sensitivity` marks as `(sensitive value)` (marked in
-/// JSON, as Terraform does).
+/// JSON, as Terraform does); the Markdown headline names `tenant`.
 pub fn plan_redacted(
     plan: &Plan,
     format: Format,
     plan_file: Option<&str>,
+    tenant: Option<&str>,
     sensitivity: &Sensitivity,
 ) -> String {
     match format {
@@ -44,6 +45,7 @@ pub fn plan_redacted(
             plan,
             &MarkdownOptions {
                 plan_file: plan_file.map(str::to_string),
+                tenant: tenant.map(str::to_string),
                 sensitivity: sensitivity.clone(),
                 ..Default::default()
             },

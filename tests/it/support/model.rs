@@ -37,7 +37,7 @@ pub enum Kind {
 pub const TARGETS: &[(Kind, &str)] = &[
     (Kind::Task, "New-MoveRequest"),
     (Kind::Task, "Set-Mailbox"),
-    (Kind::Task, "Search-Mailbox"),
+    (Kind::Task, "New-InboxRule"),
     (Kind::Task, "Disable-Mailbox"),
     (Kind::Task, "Enable-Mailbox"),
     (Kind::Task, "Get-JournalRule"),
@@ -203,7 +203,7 @@ impl Config {
                     each: Each::Set,
                     manual: true,
                     group: 1,
-                    items: vec![("Set-Mailbox".into(), 1), ("Search-Mailbox".into(), 2)],
+                    items: vec![("Set-Mailbox".into(), 1), ("New-InboxRule".into(), 2)],
                 },
                 Block {
                     name: "journaling".into(),
