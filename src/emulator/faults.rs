@@ -45,6 +45,10 @@ pub struct Faults {
     /// Apply `throttle_rate`, `server_error_rate` and `drop_rate` to the token and device-code
     /// endpoints too (off: sign-in always answers), to test a client's token retries.
     pub login_faults: bool,
+    /// Graph's throttling budget for identity reads: resource units per application per
+    /// 10 s. Unset (the default): Microsoft's documented quota for the tenant's size
+    /// (3,500, 5,000 or 8,000); 0: no budget.
+    pub graph_resource_unit_quota: Option<u64>,
     /// Seed of the random choices, so a run with the same requests fails the same way.
     pub fault_seed: u64,
 }
@@ -66,6 +70,7 @@ impl Default for Faults {
             token_lifetime_secs: 3599,
             device_code_interval_secs: crate::wire::oauth::DEVICE_CODE_INTERVAL_SECS,
             login_faults: false,
+            graph_resource_unit_quota: None,
             fault_seed: 0,
         }
     }
@@ -211,6 +216,10 @@ pub struct Counters {
     pub per_status: BTreeMap<String, u64>,
     /// Responses that told the client to back off (429, concurrency message, inner batch 429s).
     pub throttled: u64,
+    /// Resource units Graph charged against the throttling budget.
+    pub graph_resource_units: u64,
+    /// Graph requests refused because the throttling budget was spent (also in `throttled`).
+    pub graph_budget_throttled: u64,
     /// Server errors and dropped connections injected.
     pub server_errors: u64,
     pub dropped: u64,

@@ -2,6 +2,7 @@
 //! counters, sign-ins, Graph delta state, the delayed Graph view of the directory, and atomic
 //! persistence to the data file. The state types live in the submodules.
 
+mod budget;
 mod delta;
 mod paging;
 mod sign_in;
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 
+pub(crate) use self::budget::{Buckets, Charge};
 pub(crate) use self::delta::{DeltaStore, Snapshot};
 pub(crate) use self::paging::{ExchangePages, Listing};
 pub(crate) use self::sign_in::{DeviceCode, DeviceState, RefreshGrant};
@@ -42,6 +44,8 @@ pub(crate) struct Shared {
     pub device_codes: Mutex<HashMap<String, DeviceCode>>,
     pub refresh_tokens: Mutex<HashMap<String, RefreshGrant>>,
     pub delta: Mutex<DeltaStore>,
+    /// Graph's throttling budget: resource units per application.
+    pub graph_budget: Mutex<Buckets>,
     /// Continuations of Exchange listings (`$skiptoken`).
     pub exchange_pages: Mutex<ExchangePages>,
     /// Every policy creation and removal (`/_emulator/journal`).
@@ -73,6 +77,7 @@ impl Shared {
             device_codes: Mutex::new(HashMap::new()),
             refresh_tokens: Mutex::new(HashMap::new()),
             delta: Mutex::new(DeltaStore::default()),
+            graph_budget: Mutex::new(Buckets::default()),
             exchange_pages: Mutex::new(ExchangePages::default()),
             journal: Journal::default(),
             history: Mutex::new(VecDeque::new()),
@@ -226,6 +231,7 @@ impl Shared {
         lock(&self.refresh_tokens).clear();
         lock(&self.exchange_pages).clear();
         *lock(&self.counters) = Counters::default();
+        lock(&self.graph_budget).clear();
     }
 }
 

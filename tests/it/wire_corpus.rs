@@ -109,6 +109,20 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
         "get_pam_setting" => {
             client.get_pam_setting().await.map_err(fail)?;
         }
+        "get_users" => {
+            let name = format!("alice@{DOMAIN}");
+            let found = client.get_users(std::slice::from_ref(&name)).await.map_err(fail)?;
+            match found.get(&name) {
+                Some(Some(user)) if user.upn.as_deref() == Some(name.as_str()) => {}
+                other => return Err(format!("alice not read from the batch answer: {other:?}")),
+            }
+        }
+        "groups_delta" => {
+            let delta = client.groups_delta(None).await.map_err(fail)?;
+            if delta.changed.is_empty() || delta.delta_link.is_empty() {
+                return Err(format!("the delta round read no group or no link: {delta:?}"));
+            }
+        }
         // Exchange groups and recipients.
         "get_group" => {
             let g = client.get_group("pam-approvers@contoso.onmicrosoft.com").await.map_err(fail)?;

@@ -73,6 +73,9 @@ pub struct FaultArgs {
     /// Lifetime of issued access tokens
     #[arg(long, value_name = "SECS", default_value_t = 3599, value_parser = args::token_secs)]
     pub token_lifetime_secs: u64,
+    /// Graph resource units per app per 10 s (default: Microsoft's quota for the tenant's size; 0: none)
+    #[arg(long, value_name = "UNITS")]
+    pub graph_resource_unit_quota: Option<u64>,
     /// Seed of the random fault choices, for reproducible runs
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub fault_seed: u64,
@@ -93,6 +96,7 @@ impl FaultArgs {
             drop_after_write: false,
             replication_delay_ms: self.replication_delay_ms,
             token_lifetime_secs: self.token_lifetime_secs,
+            graph_resource_unit_quota: self.graph_resource_unit_quota,
             fault_seed: self.fault_seed,
             ..Faults::default()
         }

@@ -1,12 +1,13 @@
 //! A Graph answer before it becomes HTTP (also the inner answer of a `$batch`), and Graph's
-//! error envelope.
+//! error envelope, written by the emulator from the wire facts (never from the client's
+//! decode types).
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 use serde_json::value::RawValue;
+use serde_json::{Value, json};
 
-use crate::wire::graph::{ErrorEnvelope, code};
+use crate::wire::graph::{self as wg};
 
 /// A Graph answer before it becomes HTTP (also the inner answer of a batch).
 pub(crate) struct GraphAnswer {
@@ -35,20 +36,53 @@ pub(super) fn ok(body: Value) -> GraphAnswer {
     GraphAnswer { status: 200, body: AnswerBody::Json(body), headers: Vec::new() }
 }
 
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// An error in Graph's envelope; its `innerError` names a fresh request id, which
+/// [`GraphAnswer::stamp`] pairs with the client's id.
 pub(crate) fn error(status: u16, code: &str, message: &str) -> GraphAnswer {
+    let rid = new_request_id();
+    let body = json!({ wg::ERROR: {
+        wg::ERROR_CODE: code,
+        wg::ERROR_MESSAGE: message,
+        wg::INNER_ERROR: wg::inner_error(&rid, None, &chrono::Utc::now()),
+    }});
+    GraphAnswer { status, body: AnswerBody::Json(body), headers: Vec::new() }
+}
+
+/// 429 with Graph's throttled body and `Retry-After` (seconds).
+pub(crate) fn throttled(retry_after: &str) -> GraphAnswer {
+    let body = wg::throttled_body(&new_request_id(), &chrono::Utc::now());
     GraphAnswer {
-        status,
-        body: AnswerBody::Json(
-            serde_json::to_value(ErrorEnvelope::new(code, message)).unwrap_or(Value::Null),
-        ),
-        headers: Vec::new(),
+        status: 429,
+        body: AnswerBody::Json(body),
+        headers: vec![(wg::RETRY_AFTER_HEADER.into(), retry_after.to_string())],
     }
 }
 
-pub(crate) fn throttled(retry_after: &str) -> GraphAnswer {
-    let mut a = error(429, code::THROTTLED, "Too many requests; retry after the interval in Retry-After.");
-    a.headers.push(("Retry-After".into(), retry_after.to_string()));
-    a
+impl GraphAnswer {
+    /// Gives the answer its ids: the `request-id` header (the one of the error body, or a
+    /// new one), and the client's `client-request-id` echoed in the header and the body's
+    /// `innerError`.
+    pub fn stamp(mut self, client_request_id: Option<&str>) -> Self {
+        let mut rid = None;
+        if let AnswerBody::Json(v) = &mut self.body
+            && let Some(inner) = v.pointer_mut(&format!("/{}/{}", wg::ERROR, wg::INNER_ERROR))
+            && let Some(inner) = inner.as_object_mut()
+        {
+            rid = inner.get(wg::HEADER_REQUEST_ID).and_then(Value::as_str).map(str::to_string);
+            if let (Some(cid), true) = (client_request_id, inner.contains_key(wg::HEADER_CLIENT_REQUEST_ID)) {
+                inner.insert(wg::HEADER_CLIENT_REQUEST_ID.into(), json!(cid));
+            }
+        }
+        let rid = rid.unwrap_or_else(new_request_id);
+        let cid = client_request_id.map(str::to_string).unwrap_or_else(|| rid.clone());
+        self.headers.push((wg::HEADER_REQUEST_ID.into(), rid));
+        self.headers.push((wg::HEADER_CLIENT_REQUEST_ID.into(), cid));
+        self
+    }
 }
 
 impl IntoResponse for GraphAnswer {
@@ -57,12 +91,12 @@ impl IntoResponse for GraphAnswer {
         let mut r = match self.body {
             AnswerBody::Json(v) => (status, axum::Json(v)).into_response(),
             AnswerBody::Raw(raw) => {
-                let json = HeaderValue::from_static("application/json");
+                let json = HeaderValue::from_static(wg::JSON_CONTENT_TYPE);
                 (status, [(header::CONTENT_TYPE, json)], String::from(Box::<str>::from(raw))).into_response()
             }
         };
         for (k, v) in self.headers {
-            if let (Ok(k), Ok(v)) = (header::HeaderName::try_from(k), HeaderValue::from_str(&v)) {
+            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::from_str(&v)) {
                 r.headers_mut().insert(k, v);
             }
         }

@@ -1,6 +1,8 @@
-//! `GET /groups/delta`: a full round without a token, the changes since a token's snapshot
-//! with one (scalar changes, `members@delta`, removed groups), served in pages. The store
-//! keeps the snapshots and the pages still to fetch.
+//! `GET /groups/delta` (also `delta()`): a full round without a token, the changes since a
+//! token's snapshot with one (scalar changes, `members@delta`, removed groups), served in
+//! pages. A group with many member changes fills pages on its own and comes again on the
+//! next ones with the rest of its members, as Graph documents; a group without members has
+//! no `members@delta`. The store keeps the snapshots and the pages still to fetch.
 
 use std::collections::VecDeque;
 
@@ -80,20 +82,30 @@ fn changes(t: &LiveTenant, old: Option<&Snapshot>, snap: &Snapshot) -> Vec<Value
         if !scalar_changed && added.is_empty() && removed.is_empty() {
             continue;
         }
-        let mut e = Value::Object(scalars.clone());
-        if wants_members(&snap.select) && (!added.is_empty() || !removed.is_empty() || prev.is_none()) {
-            let md: Vec<Value> = added
+        let md: Vec<Value> = if wants_members(&snap.select) {
+            added
                 .iter()
                 .map(|m| member_ref(t, m, false))
                 .chain(removed.iter().map(|m| member_ref(t, m, true)))
-                .collect();
-            e["members@delta"] = json!(md);
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if md.is_empty() {
+            entries.push(Value::Object(scalars.clone()));
+            continue;
         }
-        entries.push(e);
+        // The same group again for each part of its member changes.
+        for part in md.chunks(wg::DELTA_MEMBERS_PER_PAGE) {
+            let mut e = scalars.clone();
+            e.insert(wg::MEMBERS_DELTA.into(), Value::Array(part.to_vec()));
+            entries.push(Value::Object(e));
+        }
     }
     if let Some(o) = old {
         for id in o.groups.keys().filter(|id| !snap.groups.contains_key(*id)) {
-            entries.push(json!({ "id": id, "@removed": { "reason": wg::REMOVED_REASON_DELETED } }));
+            entries
+                .push(json!({ "id": id, wg::REMOVED: { wg::REMOVED_REASON: wg::REMOVED_REASON_DELETED } }));
         }
     }
     entries
@@ -114,18 +126,24 @@ fn snapshot_of(groups: &[SeedGroup], select: &Option<Vec<String>>, now: DateTime
 }
 
 fn wants_members(select: &Option<Vec<String>>) -> bool {
-    select.as_ref().is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case("members")))
+    select.as_ref().is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(wg::MEMBERS)))
 }
 
 fn member_ref(t: &LiveTenant, id: &str, removed: bool) -> Value {
     let kind = if t.user_by_id(id).is_some() { wg::ODATA_TYPE_USER } else { wg::ODATA_TYPE_GROUP };
-    let mut v = json!({ "@odata.type": kind, "id": id });
+    let mut v = json!({ wg::ODATA_TYPE: kind, "id": id });
     if removed {
-        v["@removed"] = json!({ "reason": wg::REMOVED_REASON_DELETED });
+        v[wg::REMOVED] = json!({ wg::REMOVED_REASON: wg::REMOVED_REASON_DELETED });
     }
     v
 }
 
+fn members_of(entry: &Value) -> usize {
+    entry.get(wg::MEMBERS_DELTA).and_then(Value::as_array).map_or(0, Vec::len)
+}
+
+/// The next page of a round: up to `size` entries and [`wg::DELTA_MEMBERS_PER_PAGE`] member
+/// changes (at least one entry), with a nextLink while entries remain, else the deltaLink.
 fn delta_page(
     shared: &Shared,
     store: &mut DeltaStore,
@@ -133,15 +151,23 @@ fn delta_page(
     token: String,
     size: usize,
 ) -> GraphAnswer {
-    let value: Vec<Value> = (0..size).map_while(|_| rest.pop_front()).collect();
+    let mut value: Vec<Value> = Vec::new();
+    let mut members = 0;
+    while let Some(next) = rest.front() {
+        let m = members_of(next);
+        if !value.is_empty() && (value.len() >= size || members + m > wg::DELTA_MEMBERS_PER_PAGE) {
+            break;
+        }
+        members += m;
+        value.extend(rest.pop_front());
+    }
     let mut body =
-        json!({ "@odata.context": format!("{}/v1.0/$metadata#groups", shared.base_url), "value": value });
+        json!({ wg::ODATA_CONTEXT: wg::context_url(&shared.base_url, wg::CONTEXT_GROUPS), "value": value });
     if rest.is_empty() {
-        body["@odata.deltaLink"] =
-            json!(format!("{}/v1.0/groups/delta?$deltatoken={token}", shared.base_url));
+        body[wg::ODATA_DELTA_LINK] = json!(wg::delta_link(&shared.base_url, wg::DELTATOKEN, &token));
     } else {
         let skip = store.park(std::mem::take(rest), token);
-        body["@odata.nextLink"] = json!(format!("{}/v1.0/groups/delta?$skiptoken={skip}", shared.base_url));
+        body[wg::ODATA_NEXT_LINK] = json!(wg::delta_link(&shared.base_url, wg::SKIPTOKEN, &skip));
     }
     ok(body)
 }

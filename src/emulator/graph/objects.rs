@@ -23,21 +23,39 @@ pub(super) fn group_map(g: &SeedGroup) -> Map<String, Value> {
 
 /// A user as Graph shows it, borrowed from the tenant, with only the properties `$select`
 /// asks for (`@odata.type` and `id` always).
-#[derive(Serialize)]
 pub(super) struct UserOut<'a> {
-    #[serde(rename = "@odata.type")]
     odata_type: &'static str,
     id: &'a str,
-    #[serde(rename = "userPrincipalName", skip_serializing_if = "Option::is_none")]
     upn: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     mail: Option<Option<&'a str>>,
-    #[serde(rename = "displayName", skip_serializing_if = "Option::is_none")]
     display_name: Option<&'a str>,
-    #[serde(rename = "userType", skip_serializing_if = "Option::is_none")]
     user_type: Option<&'static str>,
-    #[serde(rename = "accountEnabled", skip_serializing_if = "Option::is_none")]
     account_enabled: Option<bool>,
+}
+
+impl Serialize for UserOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry(wg::ODATA_TYPE, self.odata_type)?;
+        m.serialize_entry("id", self.id)?;
+        if let Some(v) = self.upn {
+            m.serialize_entry("userPrincipalName", v)?;
+        }
+        if let Some(v) = self.mail {
+            m.serialize_entry("mail", &v)?;
+        }
+        if let Some(v) = self.display_name {
+            m.serialize_entry("displayName", v)?;
+        }
+        if let Some(v) = self.user_type {
+            m.serialize_entry("userType", v)?;
+        }
+        if let Some(v) = self.account_enabled {
+            m.serialize_entry("accountEnabled", &v)?;
+        }
+        m.end()
+    }
 }
 
 impl<'a> UserOut<'a> {
@@ -75,7 +93,7 @@ fn into_map(v: Value) -> Map<String, Value> {
 pub(super) fn member_group_map(groups: &[SeedGroup], id: &str) -> Option<Map<String, Value>> {
     groups.iter().find(|g| g.id == id).map(|g| {
         let mut m = group_map(g);
-        m.insert("@odata.type".into(), json!(wg::ODATA_TYPE_GROUP));
+        m.insert(wg::ODATA_TYPE.into(), json!(wg::ODATA_TYPE_GROUP));
         m
     })
 }

@@ -31,13 +31,28 @@ pub(super) fn page_size(q: &Query) -> usize {
 }
 
 /// A page of a collection as Graph writes it.
-#[derive(Serialize)]
 struct PageOut<T> {
-    #[serde(rename = "@odata.context")]
     context: String,
+    /// With `$count=true` in an advanced query only.
+    count: Option<usize>,
     value: Vec<T>,
-    #[serde(rename = "@odata.nextLink", skip_serializing_if = "Option::is_none")]
     next_link: Option<String>,
+}
+
+impl<T: Serialize> Serialize for PageOut<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry(wg::ODATA_CONTEXT, &self.context)?;
+        if let Some(n) = self.count {
+            m.serialize_entry(wg::ODATA_COUNT, &n)?;
+        }
+        m.serialize_entry("value", &self.value)?;
+        if let Some(link) = &self.next_link {
+            m.serialize_entry(wg::ODATA_NEXT_LINK, link)?;
+        }
+        m.end()
+    }
 }
 
 /// The page `value` (already sliced at `skip`) of `total` items, with a nextLink that
@@ -55,14 +70,15 @@ fn page_of<T: Serialize>(
     let next_link = (q.skip + size < total).then(|| {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in url::form_urlencoded::parse(raw_query.as_bytes()) {
-            if k.trim_start_matches('$') != "skiptoken" {
+            if k != wg::SKIPTOKEN && k.trim_start_matches('$') != "skiptoken" {
                 ser.append_pair(&k, &v);
             }
         }
-        ser.append_pair("$skiptoken", &(q.skip + size).to_string());
-        format!("{}/v1.0{path}?{}", shared.base_url, ser.finish())
+        ser.append_pair(wg::SKIPTOKEN, &(q.skip + size).to_string());
+        format!("{}{}{path}?{}", shared.base_url, wg::VERSION_PATH, ser.finish())
     });
-    let page = PageOut { context: format!("{}/v1.0/$metadata#{context}", shared.base_url), value, next_link };
+    let count = (q.count && q.eventual).then_some(total);
+    let page = PageOut { context: wg::context_url(&shared.base_url, context), count, value, next_link };
     match serde_json::value::to_raw_value(&page) {
         Ok(raw) => GraphAnswer { status: 200, body: AnswerBody::Raw(raw), headers: Vec::new() },
         Err(e) => error(503, code::SERVICE_UNAVAILABLE, &format!("the page could not be written: {e}")),
@@ -94,5 +110,5 @@ pub(super) fn members_page(
             None => member_group_map(groups, m).map(|g| MemberOut::Other(project(g, &q.select))),
         })
         .collect();
-    Some(page_of(shared, path, raw_query, value, g.members.len(), q, "directoryObjects"))
+    Some(page_of(shared, path, raw_query, value, g.members.len(), q, wg::CONTEXT_DIRECTORY_OBJECTS))
 }

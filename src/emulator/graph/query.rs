@@ -1,5 +1,6 @@
 //! Graph's query options as the emulator reads them: `$filter` (`eq`, `in` and `startswith`
-//! on string properties), `$select`, `$top`, `$skiptoken` and `$deltatoken`.
+//! on string properties, `endswith` in advanced queries), `$select`, `$top`, `$skiptoken`,
+//! `$deltatoken`, and the advanced options `$count`, `$search` and `$orderby`.
 
 use serde_json::{Map, Value};
 
@@ -14,10 +15,54 @@ pub(super) struct Query {
     pub skip: usize,
     pub deltatoken: Option<String>,
     pub skiptoken: Option<String>,
+    /// `$count=true`.
+    pub count: bool,
+    /// `$search="property:term"`.
+    pub search: Option<String>,
+    pub orderby: Option<String>,
+    pub expand: bool,
+    /// The request came with `ConsistencyLevel: eventual`.
+    pub eventual: bool,
+}
+
+impl Query {
+    /// Whether the options need advanced query parameters: a `$search`, an `endswith`
+    /// filter, or `$filter` with `$orderby`. (**doc**, see `wire::graph::SEARCH_NEEDS_EVENTUAL`)
+    pub fn advanced_refusal(&self, resource: &str, eventual: bool) -> Option<GraphAnswer> {
+        if self.search.is_some() && !eventual {
+            return Some(error(400, code::UNSUPPORTED_QUERY, wg::SEARCH_NEEDS_EVENTUAL));
+        }
+        let advanced = eventual && self.count;
+        if let Some(f) = &self.filter
+            && !advanced
+        {
+            let f = f.trim();
+            if let Some(rest) = f.strip_prefix("endswith(").or_else(|| f.strip_prefix("endsWith(")) {
+                let prop = rest.split(',').next().unwrap_or_default().trim();
+                return Some(error(400, code::UNSUPPORTED_QUERY, &wg::unsupported_filter(prop, resource)));
+            }
+            if self.orderby.is_some() {
+                return Some(error(400, code::UNSUPPORTED_QUERY, wg::SORTING_NOT_SUPPORTED));
+            }
+        }
+        None
+    }
 }
 
 pub(super) fn parse_query(q: &str) -> Result<Query, GraphAnswer> {
-    let mut out = Query { filter: None, select: None, top: None, skip: 0, deltatoken: None, skiptoken: None };
+    let mut out = Query {
+        filter: None,
+        select: None,
+        top: None,
+        skip: 0,
+        deltatoken: None,
+        skiptoken: None,
+        count: false,
+        search: None,
+        orderby: None,
+        expand: false,
+        eventual: false,
+    };
     for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
         match k.trim_start_matches('$').to_ascii_lowercase().as_str() {
             "filter" => out.filter = Some(v.into_owned()),
@@ -46,7 +91,10 @@ pub(super) fn parse_query(q: &str) -> Result<Query, GraphAnswer> {
                 out.skiptoken = Some(v.into_owned());
             }
             "deltatoken" => out.deltatoken = Some(v.into_owned()),
-            "count" | "orderby" | "expand" | "search" => {}
+            "count" => out.count = v.eq_ignore_ascii_case("true"),
+            "search" => out.search = Some(v.trim().trim_matches('"').to_string()),
+            "orderby" => out.orderby = Some(v.into_owned()),
+            "expand" => out.expand = true,
             _ => {}
         }
     }
@@ -66,18 +114,32 @@ pub(super) fn project(mut full: Map<String, Value>, select: &Option<Vec<String>>
 struct GraphFilter {
     prop: String,
     values: Vec<String>,
-    starts: bool,
+    mode: Match,
+}
+
+#[derive(Clone, Copy)]
+enum Match {
+    Equal,
+    Starts,
+    Ends,
 }
 
 impl GraphFilter {
     fn parse(filter: &str) -> Result<GraphFilter, GraphAnswer> {
         let unsupported = || error(400, code::UNSUPPORTED_QUERY, &format!("Unsupported query: '{filter}'."));
         let f = filter.trim();
-        let (prop, values, starts) = if let Some(rest) =
-            f.strip_prefix("startswith(").and_then(|r| r.strip_suffix(')'))
-        {
+        let function = |name: &str| {
+            f.strip_prefix(name)
+                .or_else(|| f.strip_prefix(&name.to_ascii_lowercase()))
+                .and_then(|r| r.strip_prefix('('))
+                .and_then(|r| r.strip_suffix(')'))
+        };
+        let (prop, values, mode) = if let Some(rest) = function("startsWith") {
             let (prop, val) = rest.split_once(',').ok_or_else(unsupported)?;
-            (prop.trim(), vec![quoted(val).ok_or_else(unsupported)?], true)
+            (prop.trim(), vec![quoted(val).ok_or_else(unsupported)?], Match::Starts)
+        } else if let Some(rest) = function("endsWith") {
+            let (prop, val) = rest.split_once(',').ok_or_else(unsupported)?;
+            (prop.trim(), vec![quoted(val).ok_or_else(unsupported)?], Match::Ends)
         } else {
             let (prop, rest) = f.split_once(' ').ok_or_else(unsupported)?;
             let rest = rest.trim_start();
@@ -91,22 +153,26 @@ impl GraphFilter {
                 if values.len() > wg::MAX_IN_VALUES {
                     return Err(error(400, code::UNSUPPORTED_QUERY, &wg::too_many_in_values(values.len())));
                 }
-                (prop, values, false)
+                (prop, values, Match::Equal)
             } else {
                 let val = rest.strip_prefix("eq ").ok_or_else(unsupported)?;
-                (prop, vec![quoted(val).ok_or_else(unsupported)?], false)
+                (prop, vec![quoted(val).ok_or_else(unsupported)?], Match::Equal)
             }
         };
         if !matches!(prop, "mail" | "userPrincipalName" | "displayName" | "mailNickname" | "id") {
             return Err(unsupported());
         }
         let values = values.iter().map(|v| normalize::principal(v)).collect();
-        Ok(GraphFilter { prop: prop.to_string(), values, starts })
+        Ok(GraphFilter { prop: prop.to_string(), values, mode })
     }
 
     fn matches(&self, obj: &Map<String, Value>) -> bool {
         let got = normalize::principal(obj.get(&self.prop).and_then(Value::as_str).unwrap_or_default());
-        if self.starts { self.values.iter().any(|v| got.starts_with(v)) } else { self.values.contains(&got) }
+        match self.mode {
+            Match::Starts => self.values.iter().any(|v| got.starts_with(v)),
+            Match::Ends => self.values.iter().any(|v| got.ends_with(v)),
+            Match::Equal => self.values.contains(&got),
+        }
     }
 }
 
@@ -151,13 +217,38 @@ fn split_quoted(list: &str) -> Option<Vec<String>> {
     (!out.is_empty()).then_some(out)
 }
 
-/// The objects that pass the query's filter, projected to its `$select`.
+/// The objects that pass the query's filter and search, in `$orderby` order, projected to
+/// its `$select`. A `$search` is `"property:term"`, matched as a case-insensitive substring
+/// (**assumed**: Graph tokenizes; for the names the emulator holds that is the same).
 pub(super) fn select_filtered(
     maps: impl Iterator<Item = Map<String, Value>>,
     q: &Query,
 ) -> Result<Vec<Value>, GraphAnswer> {
     let filter = q.filter.as_deref().map(GraphFilter::parse).transpose()?;
-    Ok(maps.filter(|m| filter.as_ref().is_none_or(|f| f.matches(m))).map(|m| project(m, &q.select)).collect())
+    let search = q.search.as_deref().map(|s| match s.split_once(':') {
+        Some((p, t)) => (p.trim().to_string(), t.trim().to_lowercase()),
+        None => ("displayName".to_string(), s.trim().to_lowercase()),
+    });
+    let mut found: Vec<Map<String, Value>> = maps
+        .filter(|m| filter.as_ref().is_none_or(|f| f.matches(m)))
+        .filter(|m| {
+            search.as_ref().is_none_or(|(p, t)| {
+                m.get(p).and_then(Value::as_str).is_some_and(|v| v.to_lowercase().contains(t.as_str()))
+            })
+        })
+        .collect();
+    if let Some(order) = &q.orderby {
+        let mut parts = order.split_whitespace();
+        let prop = parts.next().unwrap_or_default().to_string();
+        let desc = parts.next().is_some_and(|d| d.eq_ignore_ascii_case("desc"));
+        let key =
+            |m: &Map<String, Value>| m.get(&prop).and_then(Value::as_str).unwrap_or_default().to_lowercase();
+        found.sort_by_key(|m| key(m));
+        if desc {
+            found.reverse();
+        }
+    }
+    Ok(found.into_iter().map(|m| project(m, &q.select)).collect())
 }
 
 #[cfg(test)]
