@@ -13,19 +13,14 @@ Two documented SDK settings point it at the emulator instead of graph.microsoft.
 azure-identity is pointed at the emulator with its `authority` argument and
 `disable_instance_discovery`, both documented on ClientSecretCredential.
 
-The emulator is started here from PAMFORM_BIN (default: `pamform` on PATH) with
-`emulator serve --tls --listen 127.0.0.1:0` and a seed made from the default one plus a
-group of 7 members; its self-signed CA is given to httpx and requests through SSL_CERT_FILE
-and REQUESTS_CA_BUNDLE.
+It runs against the emulator ./run serves (conftest.py), seeded for each test with the
+default tenant plus a group of 7 members; ./run trusts the emulator's self-signed CA for
+httpx and requests through SSL_CERT_FILE and REQUESTS_CA_BUNDLE.
 """
 
 import asyncio
 import json
-import os
-import pathlib
 import re
-import subprocess
-import tempfile
 
 import pytest
 from azure.identity.aio import ClientSecretCredential
@@ -39,66 +34,36 @@ from msgraph_core.requests.batch_request_content import BatchRequestContent
 from msgraph_core.requests.batch_request_item import BatchRequestItem
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 SECRET = "emulator-secret-not-for-production"
 GROUP_MAIL = "sdk-approvers@contoso.onmicrosoft.com"
 MEMBERS = 7
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    seed = json.loads((REPO / "src/emulator/default_seed.json").read_text())
+@pytest.fixture(autouse=True)
+def sdk_tenant(emulator, fresh_tenant):
+    """The default tenant plus one mail-enabled security group of seven members."""
+    seed = json.loads((emulator.repo / "src/emulator/default_seed.json").read_text())
     users = [u["user_principal_name"] for u in seed["users"]][:MEMBERS]
     seed.setdefault("groups", []).append(
         {"name": "SDK approvers", "primary_smtp_address": GROUP_MAIL, "members": users}
     )
-    tmp = tempfile.TemporaryDirectory()
-    seed_path = pathlib.Path(tmp.name) / "seed.json"
-    seed_path.write_text(json.dumps(seed))
-    binary = os.environ.get("PAMFORM_BIN", "pamform")
-    proc = subprocess.Popen(
-        [binary, "emulator", "serve", "--tls", "--listen", "127.0.0.1:0", "--seed", str(seed_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    info = {}
-    while not {"base_url", "tenant", "client_id", "ca_pem"} <= info.keys():
-        line = proc.stdout.readline()
-        if not line:
-            proc.kill()
-            raise RuntimeError(f"the emulator stopped before printing its address: {info}")
-        key, _, value = line.partition(": ")
-        info[key] = value.strip()
-    info["tenant_id"] = re.search(r"\(([^)]+)\)", info["tenant"]).group(1)
-    old = {k: os.environ.get(k) for k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")}
-    os.environ["SSL_CERT_FILE"] = info["ca_pem"]
-    os.environ["REQUESTS_CA_BUNDLE"] = info["ca_pem"]
-    yield info
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    proc.terminate()
-    proc.wait(timeout=10)
-    tmp.cleanup()
+    emulator.control("POST", "seed", json=seed)
 
 
 def graph_client(emulator):
     credential = ClientSecretCredential(
-        emulator["tenant_id"],
-        emulator["client_id"],
+        emulator.tenant_id,
+        emulator.client_id,
         SECRET,
-        authority=emulator["base_url"],
+        authority=emulator.base_url,
         disable_instance_discovery=True,
     )
-    host = re.sub(r"^https?://", "", emulator["base_url"]).split(":")[0]
+    host = re.sub(r"^https?://", "", emulator.base_url).split(":")[0]
     auth = AzureIdentityAuthenticationProvider(
         credential, scopes=["https://graph.microsoft.com/.default"], allowed_hosts=[host]
     )
     adapter = GraphRequestAdapter(auth)
-    adapter.base_url = f"{emulator['base_url']}/v1.0"
+    adapter.base_url = f"{emulator.base_url}/v1.0"
     return GraphServiceClient(request_adapter=adapter), credential
 
 
