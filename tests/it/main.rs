@@ -56,3 +56,4 @@ mod render_schemas;
 mod render_text;
 mod tenant_e2e;
 mod wire_corpus;
+mod wire_facts;
