@@ -101,6 +101,51 @@ pub fn render(plan: &Plan, options: &MarkdownOptions) -> String {
     assemble(head, "### Details\n\n", sections, &notice_target, options.budget)
 }
 
+/// A plan that could not be made, for a pull-request comment: the tenant, the verdict
+/// "failed", and each error with its place and help, so the comment says what to fix instead
+/// of "see the log".
+pub fn render_failed(
+    tenant: Option<&str>,
+    diagnostics: &crate::diagnostic::Diagnostics,
+    sources: &crate::model::Sources,
+) -> String {
+    let mut out = format!("{PLAN_MARKER}\n**pamform plan**");
+    if let Some(t) = tenant {
+        let _ = write!(out, " for {}", code(t));
+    }
+    let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
+    let _ = writeln!(
+        out,
+        ": ❌ **failed** with {}; nothing can be applied until {} fixed.\n",
+        plural(errors.len(), "error", "errors"),
+        if errors.len() == 1 { "it is" } else { "they are" }
+    );
+    for d in errors {
+        let j = crate::diagnostic::to_json(d, sources);
+        let place = match (&j.file, j.line, j.column) {
+            (Some(f), Some(l), Some(c)) => format!(" at {}", code(&format!("{f}:{l}:{c}"))),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "- {}{place}: {}", code(&j.code), cell(&j.message));
+        if let Some(help) = &j.help {
+            let _ = writeln!(out, "  - {}", cell(help));
+        }
+    }
+    out
+}
+
+/// A plan that stopped before planning (no sign-in, an unreadable state, a tenant error):
+/// the verdict and the error's text.
+pub fn render_failed_message(message: &str) -> String {
+    let mut out = format!(
+        "{PLAN_MARKER}\n**pamform plan**: ❌ **failed**; nothing can be applied until this is fixed.\n\n"
+    );
+    out.push_str("```\n");
+    out.push_str(message.trim_end());
+    out.push_str("\n```\n");
+    out
+}
+
 /// Renders a drift report for an issue: the differences between the last applied state and
 /// the tenant, and the tenant's objects pamform does not manage.
 pub fn render_drift(report: &Report, options: &MarkdownOptions) -> String {

@@ -238,3 +238,50 @@ fn the_headline_names_the_tenant_and_the_verdict() {
     let headline = quiet.lines().nth(1).unwrap();
     assert!(headline.contains("no security-relevant change. 0 to add, 1 to change"), "{quiet}");
 }
+
+/// `plan --format markdown` that cannot plan still writes the comment: the verdict "failed"
+/// and each error with its place, or the error that stopped it.
+#[test]
+fn a_failed_plan_still_writes_its_comment() {
+    use crate::support::cli::{QUICKSTART, Tenant, Workspace};
+    let tenant = Tenant::start();
+    // A configuration error.
+    let ws = Workspace::new(
+        &tenant,
+        &QUICKSTART.replace("approval       = \"manual\"", "approval = \"sometimes\""),
+    );
+    let run = ws.run(&["plan", "--format", "markdown"]).expect(1);
+    assert!(run.stdout.starts_with(markdown::PLAN_MARKER), "{}", run.stdout);
+    assert!(run.stdout.contains("❌ **failed** with 2 errors"), "{}", run.stdout);
+    assert!(run.stdout.contains("main.pam.hcl:"), "{}", run.stdout);
+    // A plan the checks refuse: PAM on with a default group that is not managed or found.
+    let ws = Workspace::new(
+        &tenant,
+        &QUICKSTART.replace(
+            "default_approver_group = approver_group.approvers",
+            "default_approver_group = \"nobody@contoso.onmicrosoft.com\"",
+        ),
+    );
+    let run = ws.run(&["plan", "--format", "markdown"]).expect(1);
+    assert!(
+        run.stdout.starts_with(&format!(
+            "{}\n**pamform plan** for `contoso.onmicrosoft.com`: ❌ **failed**",
+            markdown::PLAN_MARKER
+        )),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    // Sign-in refused: the error's text.
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    let out =
+        ws.command(&["plan", "--format", "markdown"]).env("PAMFORM_CLIENT_SECRET", "wrong").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout.contains("❌ **failed**")
+            && stdout.contains("PAMFORM_CLIENT_SECRET")
+            && !stdout.contains("wrong"),
+        "{stdout}"
+    );
+}

@@ -55,7 +55,36 @@ impl Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
-    let loaded = pipeline::configuration(ctx, &args.vars)?;
+    let markdown = args.format() == Format::Markdown;
+    let result = plan(args, ctx);
+    // A pull-request comment must say that the plan failed, and why, not stay empty. A plan
+    // refused for its diagnostics has printed its own comment; anything else is said here.
+    if markdown
+        && let Err(e) = &result
+        && !e.reported
+    {
+        ctx.printer
+            .write_out(crate::views::markdown::render_failed_message(&e.report.to_string()).as_bytes());
+    }
+    result
+}
+
+fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
+    let markdown = args.format() == Format::Markdown;
+    let loaded = match pipeline::configuration(ctx, &args.vars) {
+        Ok(l) => l,
+        Err(e) => {
+            if markdown && e.reported {
+                // The configuration's diagnostics, again, for the comment.
+                if let Err(failed) = crate::config::load(&ctx.dir, &args.vars.inputs()) {
+                    let text =
+                        crate::views::markdown::render_failed(None, &failed.diagnostics, &failed.sources);
+                    ctx.printer.write_out(text.as_bytes());
+                }
+            }
+            return Err(e);
+        }
+    };
     let (_, state) = pipeline::load_state(ctx, Some(pipeline::tenant_id(&loaded.configuration)))?;
     let config = &loaded.configuration;
     let unknown = pipeline::unknown_targets(&args.target, config, state.as_ref());
@@ -77,6 +106,19 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let plan = match planned {
         Ok(plan) => plan,
         Err(e) => {
+            if markdown {
+                let options = args.options();
+                let mut diagnostics = crate::diagnostic::Diagnostics::new();
+                match crate::plan::build(config, &snapshot, state.as_ref(), &options) {
+                    Err(errors) => diagnostics.extend(errors),
+                    Ok(p) => {
+                        diagnostics.extend(crate::plan::checks::check(config, &snapshot, state.as_ref(), &p))
+                    }
+                }
+                let tenant = config.tenant.as_ref().map(|t| t.id.value.as_str()).filter(|t| !t.is_empty());
+                let text = crate::views::markdown::render_failed(tenant, &diagnostics, loaded.sources());
+                ctx.printer.write_out(text.as_bytes());
+            }
             // A rejected plan still gives JSON readers a document, marked errored (neither
             // applyable nor complete), with the changes as far as they could be worked out.
             if args.format() == Format::Json {
