@@ -246,9 +246,9 @@ impl Client {
         self.inner.warnings.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default()
     }
 
-    /// Checks that a `@odata.nextLink` points at the same origin as `base`, so a token is
-    /// never sent elsewhere.
-    pub(super) fn check_next_link(base: &str, link: &str) -> Result<(), TenantError> {
+    /// Checks that a `@odata.nextLink` of `api` points at the same origin as `base`, so a
+    /// token is never sent elsewhere.
+    pub(super) fn check_next_link(api: super::Api, base: &str, link: &str) -> Result<(), TenantError> {
         let same = match (url::Url::parse(base), url::Url::parse(link)) {
             (Ok(a), Ok(b)) => a.origin() == b.origin(),
             _ => false,
@@ -257,7 +257,7 @@ impl Client {
             Ok(())
         } else {
             Err(TenantError::Decode {
-                api: super::Api::Graph,
+                api,
                 path: super::secret::loggable_url(link),
                 message: "a nextLink points at another host; refusing to follow it".to_string(),
             })
@@ -295,12 +295,14 @@ mod tests {
 
     #[test]
     fn next_links_stay_on_the_origin() {
-        assert!(
-            Client::check_next_link("http://127.0.0.1:5", "http://127.0.0.1:5/v1.0/x?$skiptoken=1").is_ok()
-        );
-        assert!(Client::check_next_link("http://127.0.0.1:5", "http://127.0.0.1:6/v1.0/x").is_err());
-        assert!(
-            Client::check_next_link("https://graph.microsoft.com", "https://evil.example/v1.0/x").is_err()
-        );
+        use crate::tenant::Api;
+        let local = "http://127.0.0.1:5";
+        assert!(Client::check_next_link(Api::Graph, local, "http://127.0.0.1:5/v1.0/x?$skiptoken=1").is_ok());
+        assert!(Client::check_next_link(Api::Graph, local, "http://127.0.0.1:6/v1.0/x").is_err());
+        let evil = "https://evil.example/v1.0/x";
+        assert!(Client::check_next_link(Api::Graph, "https://graph.microsoft.com", evil).is_err());
+        // An Exchange listing's link is refused as Exchange's, not Graph's.
+        let e = Client::check_next_link(Api::Exchange, local, "http://127.0.0.1:6/adminapi/x").unwrap_err();
+        assert!(e.to_string().starts_with("unexpected answer from exchange"), "{e}");
     }
 }

@@ -88,7 +88,7 @@ impl Client {
             out.warnings.extend(page.warnings);
             match page.next_link {
                 Some(next) => {
-                    Client::check_next_link(&first_url, &next)?;
+                    Client::check_next_link(Api::Exchange, &first_url, &next)?;
                     url = next;
                 }
                 None => break,

@@ -40,7 +40,7 @@ impl Client {
     }
 
     async fn graph_get_page<T: DeserializeOwned>(&self, url: &str) -> Result<wg::Page<T>, TenantError> {
-        Client::check_next_link(&self.inner.endpoints.graph, url)?;
+        Client::check_next_link(Api::Graph, &self.inner.endpoints.graph, url)?;
         let incoming = self
             .graph_send(Outgoing::new(Api::Graph, Method::GET, url.to_string(), Idempotency::Read))
             .await?;
@@ -217,7 +217,7 @@ impl Client {
                 let page: wg::Page<wg::DirectoryObject> = batch_body(&url, item)?;
                 out.entry(id.clone()).or_default().extend(page.value.into_iter().map(graph_object));
                 if let Some(link) = page.next_link {
-                    Client::check_next_link(&self.inner.endpoints.graph, &link)?;
+                    Client::check_next_link(Api::Graph, &self.inner.endpoints.graph, &link)?;
                     let relative =
                         wg::relative_link(&link, &self.inner.endpoints.graph).ok_or_else(|| {
                             TenantError::Decode {

@@ -177,8 +177,10 @@ pub const GENERIC_ERROR_MESSAGE: &str = envelope::GENERIC_MESSAGE;
 impl ErrorEnvelope {
     /// The real exception class and message, from `internalexception` or `details[0]`.
     pub fn real_error(&self) -> Option<(String, String)> {
+        // The inner exception names the class even when its text is empty (a refusal in
+        // another tenant's wording may have none): the class decides, not the text.
         if let Some(ie) = self.error.innererror.as_ref().and_then(|i| i.internalexception.as_ref())
-            && !ie.message.is_empty()
+            && (!ie.message.is_empty() || !ie.kind.is_empty())
         {
             return Some((ie.kind.clone(), ie.message.clone()));
         }
@@ -1110,6 +1112,14 @@ mod tests {
         }}))
         .unwrap();
         assert_eq!(details_only.real_error(), Some((class::NOT_FOUND.to_string(), "gone".to_string())));
+        // An inner exception without text still names its class (no details to fall back on).
+        let no_text: ErrorEnvelope = serde_json::from_value(serde_json::json!({"error": {
+            "code": "BadRequest", "message": GENERIC_ERROR_MESSAGE,
+            "innererror": {"message": GENERIC_ERROR_MESSAGE, "type": envelope::INNER_ERROR_TYPE,
+                "internalexception": {"message": "", "type": class::ELEVATION_REQUIRED}}
+        }}))
+        .unwrap();
+        assert_eq!(no_text.real_error(), Some((class::ELEVATION_REQUIRED.to_string(), String::new())));
         assert_eq!(envelope::layout(class::PARAMETER_TRANSFORMATION), envelope::Layout::InnerWithWarnings);
         assert_eq!(envelope::code_for_status(404), "NotFound");
     }

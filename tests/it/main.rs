@@ -55,5 +55,6 @@ mod render_markdown;
 mod render_schemas;
 mod render_text;
 mod tenant_e2e;
+mod wire_attack;
 mod wire_corpus;
 mod wire_facts;

@@ -107,7 +107,10 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
     let fail = |e: TenantError| format!("{e}");
     match name {
         "get_pam_setting" => {
-            client.get_pam_setting().await.map_err(fail)?;
+            // Both captures (PAM off, PAM on) hold: an enabled tenant names its admin group
+            // (Enable-ElevatedAccessControl -AdminGroup is mandatory), a disabled one none.
+            let s = client.get_pam_setting().await.map_err(fail)?;
+            check(s.enabled == s.default_approver_group.is_some(), "PAM switch or its approver group")?;
         }
         "get_users" => {
             let name = format!("alice@{DOMAIN}");
@@ -167,9 +170,13 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
         }
         "get_group_members" => {
             let m = client.get_group_members("pam-approvers@contoso.onmicrosoft.com").await.map_err(fail)?;
-            if m.is_empty() {
-                return Err("no members read".into());
-            }
+            let alice = m.first().ok_or("no members read")?;
+            check(
+                alice.user_principal_name.as_deref() == Some("alice@contoso.onmicrosoft.com")
+                    && alice.recipient_type_details == exchange::recipient_type::USER_MAILBOX
+                    && uuid::Uuid::parse_str(&alice.external_directory_object_id).is_ok(),
+                "member's UPN, recipient type or directory id",
+            )?;
         }
         "add_group_member" => {
             let (g, m) = ("pam-approvers@contoso.onmicrosoft.com", "carol@contoso.onmicrosoft.com");
@@ -247,6 +254,12 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
                 all.len() == 1 && !all[0].revoked && all[0].end_time_utc.is_some(),
                 "one live authorization",
             )?;
+            check(
+                all[0].authorized_access.as_deref() == Some("Exchange\\New-MoveRequest")
+                    && all[0].authorized_by.is_some()
+                    && !all[0].is_data_access_request(),
+                "the authorization's task and approver",
+            )?;
         }
         // A gated cmdlet refused by PAM: recognised by its class, explained as a task that needs
         // an approved request, never as a missing app permission.
@@ -256,6 +269,7 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
                     e.exchange_class() == Some(exchange::class::ELEVATION_REQUIRED),
                     "the PAM refusal's class",
                 )?;
+                check(e.to_string().contains("needs an approved request"), "the PAM refusal's explanation")?;
             }
             other => return Err(format!("expected a PAM refusal, got {other:?}")),
         },

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use pamform::wire::exchange::odata;
 use pamform::wire::oauth;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -274,13 +275,17 @@ fn show(v: Option<&Value>) -> String {
 }
 
 /// The shape rules of the corpus README: same keys (a subset when trimmed), same JSON types
-/// (null matches any), same string class, odata types equal, array items like the first.
+/// (null matches any scalar; an array or object is never null), same string class, the same exception class in `|Class|text` messages, odata types equal, array items
+/// like the first, an empty capture array answered by an empty one.
 pub fn shape(at: &str, want: &Value, got: &Value, trimmed: bool, out: &mut Vec<String>) {
     match (want, got) {
+        (Value::Array(_) | Value::Object(_), Value::Null) => {
+            out.push(format!("{at}: null where the capture has {}", kind(want)));
+        }
         (Value::Null, _) | (_, Value::Null) => {}
         (Value::Object(w), Value::Object(g)) => objects(at, w, g, trimmed, out),
-        (Value::Array(w), Value::Array(g)) => {
-            if let Some(first) = w.first() {
+        (Value::Array(w), Value::Array(g)) => match w.first() {
+            Some(first) => {
                 if g.is_empty() {
                     out.push(format!("{at}: empty array where the capture has items"));
                 }
@@ -288,16 +293,42 @@ pub fn shape(at: &str, want: &Value, got: &Value, trimmed: bool, out: &mut Vec<S
                     shape(&format!("{at}/{i}"), first, item, trimmed, out);
                 }
             }
-        }
+            None if !g.is_empty() => {
+                out.push(format!("{at}: {} items where the capture has none", g.len()));
+            }
+            None => {}
+        },
         (Value::String(w), Value::String(g)) => {
             let (cw, cg) = (string_class(w), string_class(g));
             if cw != cg {
-                out.push(format!("{at}: a {cg} string ({g:?}) where the capture has a {cw} ({w:?})"));
+                out.push(format!(
+                    "{at}: string of class {cg} ({g:?}) where the capture has class {cw} ({w:?})"
+                ));
+            }
+            let (xw, xg) = (exception_class(w), exception_class(g));
+            if xw.is_some() && xw != xg {
+                out.push(format!(
+                    "{at}: exception class {} where the capture has {}",
+                    show_str(xg),
+                    show_str(xw)
+                ));
             }
         }
         (Value::Number(_), Value::Number(_)) | (Value::Bool(_), Value::Bool(_)) => {}
         (w, g) => out.push(format!("{at}: {} where the capture has {}", kind(g), kind(w))),
     }
+}
+
+/// The exception class of an Exchange detail message, `|<Class>|<text>` (the id before the
+/// first bar may be empty).
+pub fn exception_class(s: &str) -> Option<&str> {
+    let mut parts = s.splitn(3, '|');
+    let (_id, class, _text) = (parts.next()?, parts.next()?, parts.next()?);
+    (!class.is_empty() && !class.contains(' ')).then_some(class)
+}
+
+fn show_str(s: Option<&str>) -> String {
+    s.map(|s| format!("{s:?}")).unwrap_or_else(|| "none".into())
 }
 
 fn objects(at: &str, w: &Map<String, Value>, g: &Map<String, Value>, trimmed: bool, out: &mut Vec<String>) {
@@ -313,8 +344,25 @@ fn objects(at: &str, w: &Map<String, Value>, g: &Map<String, Value>, trimmed: bo
     }
     for key in wk.intersection(&gk) {
         let here = format!("{at}/{}", pointer_token(key));
-        if key.ends_with("@odata.type") && w[*key] != g[*key] {
+        if key.ends_with(odata::TYPE_SUFFIX) && w[*key] != g[*key] {
             out.push(format!("{here}: {} where the capture has {}", g[*key], w[*key]));
+        }
+        // A property the capture declares a collection of strings is an array of strings in
+        // the answer too, even where the capture's array is empty.
+        if key.ends_with(odata::TYPE_SUFFIX) && w[*key] == odata::COLLECTION_OF_STRING {
+            // `X@odata.type` annotates `X`; an instance annotation's (`a.b@odata.type`) is `@a.b`.
+            let bare = key.trim_end_matches(odata::TYPE_SUFFIX);
+            let property = if w.contains_key(bare) { bare.to_string() } else { format!("@{bare}") };
+            let property = property.as_str();
+            match g.get(property) {
+                Some(Value::Array(items)) if items.iter().all(Value::is_string) => {}
+                Some(other) => out.push(format!(
+                    "{at}/{}: {other} where the capture declares {}",
+                    pointer_token(property),
+                    odata::COLLECTION_OF_STRING
+                )),
+                None => {}
+            }
         }
         shape(&here, &w[*key], &g[*key], trimmed, out);
     }
@@ -335,7 +383,8 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// The class of a string value: a GUID, an ISO-8601 date-time, a `/Date(ms)/` date, or other.
+/// The class of a string value: a GUID, an ISO-8601 date-time, a `/Date(ms)/` date, an
+/// address (`name@domain`, a UPN or SMTP address), or other.
 pub fn string_class(s: &str) -> &'static str {
     if uuid::Uuid::parse_str(s).is_ok() && s.len() == 36 {
         "GUID"
@@ -343,9 +392,16 @@ pub fn string_class(s: &str) -> &'static str {
         "/Date()/"
     } else if looks_iso_datetime(s) {
         "ISO-8601 date-time"
+    } else if looks_address(s) {
+        "address"
     } else {
         "plain"
     }
+}
+
+fn looks_address(s: &str) -> bool {
+    let plain = |p: &str| !p.is_empty() && !p.contains(|c: char| c.is_whitespace() || "/\\:,=|@".contains(c));
+    matches!(s.split_once('@'), Some((local, domain)) if plain(local) && plain(domain) && domain.contains('.'))
 }
 
 fn looks_iso_datetime(s: &str) -> bool {
@@ -510,8 +566,39 @@ pub fn request_differences(capture: &Capture, seen: &Seen) -> Vec<String> {
         if w != g {
             out.push(format!("parameters {g:?} where the capture has {w:?}"));
         }
+        let params = |b: Option<&Value>| b.and_then(|b| b.pointer("/CmdletInput/Parameters")).cloned();
+        if let (Some(Value::Object(w)), Some(Value::Object(g))) =
+            (params(Some(body)), params(seen.body.as_ref()))
+        {
+            for (name, want) in &w {
+                if let Some(got) = g.get(name) {
+                    parameter_differences(name, want, got, &mut out);
+                }
+            }
+        }
     }
     out
+}
+
+/// A parameter the client sends has the captured value's JSON type (an array stays an array,
+/// a number a number, its items those of the capture) and a switch the captured value.
+fn parameter_differences(name: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
+    match (want, got) {
+        (Value::Bool(w), Value::Bool(g)) if w != g => {
+            out.push(format!("parameter {name}: {g} where the capture has {w}"));
+        }
+        (Value::Array(w), Value::Array(g)) => {
+            if let Some(first) = w.first() {
+                for item in g {
+                    parameter_differences(name, first, item, out);
+                }
+            }
+        }
+        (w, g) if kind(w) != kind(g) => {
+            out.push(format!("parameter {name}: {} ({g}) where the capture has {}", kind(g), kind(w)));
+        }
+        _ => {}
+    }
 }
 
 fn split_query(p: &str) -> (&str, BTreeSet<String>) {
