@@ -25,6 +25,10 @@ pub struct Seed {
     pub role_groups: Vec<SeedRoleGroup>,
     #[serde(default)]
     pub apps: Vec<SeedApp>,
+    /// The tenant's consent for Exchange Online PowerShell's public client, the app
+    /// `pamform login` signs in with.
+    #[serde(default, skip_serializing_if = "SeedPublicClient::is_default")]
+    pub public_client: SeedPublicClient,
     #[serde(default)]
     pub groups: Vec<SeedGroup>,
     #[serde(default)]
@@ -139,6 +143,43 @@ pub struct SeedApp {
     /// Exchange role groups the app's service principal belongs to.
     #[serde(default)]
     pub role_groups: Vec<String>,
+    /// Delegated permissions consented for the app in the tenant: what a user's sign-in that
+    /// asks for `{resource}/.default` is granted. See [`consented_for`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegated_permissions: Vec<String>,
+}
+
+/// The tenant's consent for Exchange Online PowerShell's public client
+/// (`wire::oauth::EXCHANGE_PUBLIC_CLIENT_ID`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SeedPublicClient {
+    /// Delegated permissions consented for it, as for [`SeedApp::delegated_permissions`].
+    /// Default none (**assumed**: Microsoft does not publish that first-party app's consents).
+    /// pamform needs none: its delegated sign-in runs Exchange cmdlets, which Exchange RBAC
+    /// authorizes, and it makes no delegated Graph call; a seed that wants a signed-in user's
+    /// Graph reads lists them, e.g. `["GroupMember.Read.All", "User.ReadBasic.All"]`.
+    #[serde(default)]
+    pub delegated_permissions: Vec<String>,
+}
+
+impl SeedPublicClient {
+    fn is_default(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// Of consented delegated permissions, the names of those on `resource`: a bare name
+/// (`GroupMember.Read.All`) is Microsoft Graph's, as a bare scope is on the wire; another
+/// resource's is written with its identifier (`https://outlook.office365.com/Exchange.Manage`).
+pub fn consented_for(permissions: &[String], resource: &str) -> Vec<String> {
+    permissions
+        .iter()
+        .filter_map(|p| match p.rfind('/') {
+            Some(at) => p[..at].eq_ignore_ascii_case(resource).then(|| p[at + 1..].to_string()),
+            None => resource.eq_ignore_ascii_case(crate::wire::oauth::GRAPH_RESOURCE).then(|| p.clone()),
+        })
+        .collect()
 }
 
 /// A trusted external identity (workload identity federation).

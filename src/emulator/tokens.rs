@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::seed::{SeedApp, secret_hash};
+use super::seed::{SeedApp, consented_for, secret_hash};
 use super::store::{DeviceCode, DeviceState, RefreshGrant, Shared};
 use super::sync::lock;
 use crate::model::normalize;
@@ -27,8 +27,9 @@ use crate::wire::oauth::{self, AccessTokenClaims, Refusal, refusal};
 pub enum Caller {
     /// App-only: the application (client) id and its application permissions.
     App { client_id: String, roles: Vec<String> },
-    /// Delegated: the signed-in user.
-    User { upn: String },
+    /// Delegated: the signed-in user and the token's delegated permissions (`scp`, space
+    /// separated, as granted at sign-in).
+    User { upn: String, scp: String },
 }
 
 impl Caller {
@@ -36,7 +37,7 @@ impl Caller {
     pub fn principal(&self) -> String {
         match self {
             Caller::App { client_id, .. } => normalize::principal(client_id),
-            Caller::User { upn } => normalize::principal(upn),
+            Caller::User { upn, .. } => normalize::principal(upn),
         }
     }
 }
@@ -557,11 +558,22 @@ struct SignIn<'a> {
 
 fn delegated(shared: &Arc<Shared>, s: SignIn<'_>) -> Result<Response, Refused> {
     use base64::Engine as _;
-    let (oid, name, tid) = {
+    let (oid, name, tid, consented) = {
         let t = lock(&shared.tenant);
         let user = t.data.users.iter().find(|u| u.user_principal_name.eq_ignore_ascii_case(s.upn));
-        (user.map(|u| u.id.clone()), user.map(|u| u.display()), t.data.tenant.id.clone())
+        let consented = if s.client_id.eq_ignore_ascii_case(oauth::EXCHANGE_PUBLIC_CLIENT_ID) {
+            &t.data.public_client.delegated_permissions
+        } else {
+            t.data
+                .apps
+                .iter()
+                .find(|a| a.client_id.eq_ignore_ascii_case(s.client_id))
+                .map_or(&[][..], |a| &a.delegated_permissions[..])
+        };
+        let consented = consented_for(consented, s.resource);
+        (user.map(|u| u.id.clone()), user.map(|u| u.display()), t.data.tenant.id.clone(), consented)
     };
+    let granted = granted_scopes(s.scope, s.resource, &consented);
     let refresh = uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
     lock(&shared.refresh_tokens)
         .insert(refresh.clone(), RefreshGrant { client_id: s.client_id.to_string(), upn: s.upn.to_string() });
@@ -575,12 +587,12 @@ fn delegated(shared: &Arc<Shared>, s: SignIn<'_>) -> Result<Response, Refused> {
         roles: Vec::new(),
         upn: Some(s.upn.to_string()),
         oid: oid.clone(),
-        scp: Some(granted_scopes(s.scope, s.resource)),
+        scp: Some(granted.clone()),
     };
     let (access_token, lifetime) = access_token(shared, claims)?;
     let mut body = json!({
         "token_type": "Bearer",
-        "scope": granted_scopes(s.scope, s.resource),
+        "scope": granted,
         "expires_in": lifetime,
         "access_token": access_token,
         "refresh_token": refresh,
@@ -620,12 +632,21 @@ fn delegated(shared: &Arc<Shared>, s: SignIn<'_>) -> Result<Response, Refused> {
 }
 
 /// The `scope` of a delegated answer: the resource's scopes asked for and the OpenID Connect
-/// scopes, as the service echoes them.
-fn granted_scopes(asked: &str, resource: &str) -> String {
+/// scopes, as the service echoes them. `{resource}/.default` grants the delegated permissions
+/// `consented` for the client app on that resource, each echoed with its resource, followed by
+/// the `.default` scope itself (**doc**: "the /.default scope" in
+/// <https://learn.microsoft.com/en-us/entra/identity-platform/scopes-oidc>; **observed** echo
+/// `profile openid email https://graph.microsoft.com/User.Read https://graph.microsoft.com/.default`
+/// in microsoftgraph/microsoftgraph-postman-collections issue 12). A named scope is granted as
+/// asked: the emulator's sign-in stands for the user's consent to it.
+fn granted_scopes(asked: &str, resource: &str, consented: &[String]) -> String {
     let mut out: Vec<String> = Vec::new();
     for s in asked.split_whitespace() {
         if oauth::OIDC_SCOPES.iter().any(|o| o.eq_ignore_ascii_case(s)) {
             out.push(s.to_lowercase());
+        } else if s.ends_with(oauth::DEFAULT_SCOPE_SUFFIX) {
+            out.extend(consented.iter().map(|p| format!("{resource}/{p}")));
+            out.push(s.to_string());
         } else if s.contains("://") {
             out.push(s.to_string());
         } else {
@@ -779,7 +800,7 @@ pub(crate) fn authenticate(
         return Err(TokenProblem::WrongTenant);
     }
     Ok(match claims.upn {
-        Some(upn) => Caller::User { upn },
+        Some(upn) => Caller::User { upn, scp: claims.scp.unwrap_or_default() },
         None => Caller::App { client_id: claims.appid, roles: claims.roles },
     })
 }

@@ -560,3 +560,118 @@ async fn a_refresh_of_the_benchmark_tenant_stays_within_the_budget() {
     assert!(units > 0 && units < budget::LARGE_QUOTA, "{units} units");
     emu.shutdown().await;
 }
+
+/// A delegated Graph token for `user` through the device code flow of `client_id`, asking for
+/// `scope`; with the token endpoint's answer (its echoed `scope`).
+async fn delegated(emu: &Emu, client_id: &str, user: &str, scope: &str) -> (String, Value) {
+    let url = format!("{}{}", emu.base(), pamform::wire::oauth::devicecode_path(crate::support::DOMAIN));
+    let dc: Value = emu
+        .http
+        .post(url)
+        .form(&[("client_id", client_id), ("scope", scope)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ok = emu
+        .control("POST", "/_emulator/devicecode/approve", json!({"user_code": dc["user_code"], "user": user}))
+        .await;
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.bytes));
+    let a = emu
+        .token_form(&[
+            ("grant_type", pamform::wire::oauth::GRANT_DEVICE_CODE),
+            ("client_id", client_id),
+            ("device_code", dc["device_code"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.bytes));
+    let body = a.json();
+    (body["access_token"].as_str().unwrap().to_string(), body)
+}
+
+/// Status and Graph error code (empty on success) of a read.
+async fn read(emu: &Emu, token: &str, path: &str) -> (u16, String) {
+    let a = emu.graph(token, path).await;
+    let code = if a.status == 200 { String::new() } else { err_code(&a) };
+    (a.status, code)
+}
+
+#[tokio::test]
+async fn delegated_tokens_read_only_what_their_scopes_allow() {
+    let emu = start().await;
+    let ex = emu.exchange_app().await;
+    let g = emu.group(&ex, "pam-approvers", &["alice", "bob"]).await;
+    let members = format!("/groups/{}/members", g["ExternalDirectoryObjectId"].as_str().unwrap());
+    let public = pamform::wire::oauth::EXCHANGE_PUBLIC_CLIENT_ID;
+    let denied = (403, code::FORBIDDEN.to_string());
+
+    let (me_only, _) = delegated(&emu, public, &upn("alice"), "User.Read openid offline_access").await;
+    assert_eq!(read(&emu, &me_only, &members).await, denied);
+    assert_eq!(read(&emu, &me_only, "/groups").await, denied);
+    assert_eq!(read(&emu, &me_only, "/users").await, denied);
+    assert_eq!(read(&emu, &me_only, &format!("/users/{}", upn("bob"))).await, denied);
+    // Inside a batch each item is checked the same way.
+    let batch = json!({"requests": [{"id": "1", "method": "GET", "url": members}]});
+    let (status, body) = post(&emu, &me_only, &batch).await;
+    assert_eq!((status, body["responses"][0]["status"].as_u64()), (200, Some(403)));
+
+    let (group_reader, _) = delegated(&emu, public, &upn("alice"), "GroupMember.Read.All").await;
+    let a = emu.graph(&group_reader, &members).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json()["value"].as_array().unwrap().len(), 2);
+    assert_eq!(read(&emu, &group_reader, "/users").await, denied, "group permissions do not read users");
+
+    let (user_reader, _) =
+        delegated(&emu, public, &upn("alice"), "https://graph.microsoft.com/User.ReadBasic.All").await;
+    assert_eq!(read(&emu, &user_reader, "/users").await, (200, String::new()));
+    assert_eq!(read(&emu, &user_reader, &members).await, denied);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn default_scope_grants_what_the_tenant_consented() {
+    let graph_default = pamform::wire::oauth::default_scope(pamform::wire::oauth::GRAPH_RESOURCE);
+    let public = pamform::wire::oauth::EXCHANGE_PUBLIC_CLIENT_ID;
+
+    // The default tenant consents nothing for Exchange's public client: `.default` gets a
+    // token that reads nothing from Graph.
+    let emu = start().await;
+    let ex = emu.exchange_app().await;
+    let g = emu.group(&ex, "pam-approvers", &["alice"]).await;
+    let members = format!("/groups/{}/members", g["ExternalDirectoryObjectId"].as_str().unwrap());
+    let (t, body) = delegated(&emu, public, &upn("alice"), &graph_default).await;
+    assert_eq!(body["scope"], graph_default.as_str());
+    assert_eq!(read(&emu, &t, &members).await.0, 403);
+    emu.shutdown().await;
+
+    // Consent for the public client and for a seeded app: `.default` grants exactly it, each
+    // permission on its own resource.
+    let mut v = serde_json::to_value(default_seed()).unwrap();
+    v["public_client"] = json!({"delegated_permissions": ["GroupMember.Read.All"]});
+    v["apps"][0]["delegated_permissions"] =
+        json!(["User.ReadBasic.All", "https://outlook.office365.com/Exchange.Manage"]);
+    let seed = Seed::from_json(&v.to_string()).unwrap();
+    let emu = start_with(emulator_config(Some(seed), Default::default())).await;
+    let ex = emu.exchange_app().await;
+    let g = emu.group(&ex, "pam-approvers", &["alice"]).await;
+    let members = format!("/groups/{}/members", g["ExternalDirectoryObjectId"].as_str().unwrap());
+
+    let (t, body) = delegated(&emu, public, &upn("alice"), &format!("{graph_default} openid")).await;
+    assert_eq!(
+        body["scope"],
+        format!("https://graph.microsoft.com/GroupMember.Read.All {graph_default} openid").as_str()
+    );
+    assert_eq!(read(&emu, &t, &members).await.0, 200);
+    assert_eq!(read(&emu, &t, "/users").await.0, 403);
+
+    let (t, body) = delegated(&emu, crate::support::APP_ID, &upn("alice"), &graph_default).await;
+    assert_eq!(
+        body["scope"],
+        format!("https://graph.microsoft.com/User.ReadBasic.All {graph_default}").as_str()
+    );
+    assert_eq!(read(&emu, &t, "/users").await.0, 200);
+    assert_eq!(read(&emu, &t, &members).await.0, 403);
+    emu.shutdown().await;
+}

@@ -34,7 +34,7 @@ pub(super) fn authorize_rbac(data: &TenantData, caller: &Caller, cmdlet: &str) -
                 .map(|a| a.role_groups.clone())
                 .unwrap_or_default(),
         ),
-        Caller::User { upn } => (
+        Caller::User { upn, .. } => (
             upn.clone(),
             data.role_groups
                 .iter()

@@ -83,7 +83,7 @@ fn address_owner(data: &TenantData, smtp: &str) -> Option<String> {
 fn caller_name(caller: &Caller) -> String {
     match caller {
         Caller::App { client_id, .. } => client_id.clone(),
-        Caller::User { upn } => upn.clone(),
+        Caller::User { upn, .. } => upn.clone(),
     }
 }
 

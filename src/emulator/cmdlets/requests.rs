@@ -27,7 +27,7 @@ const FOREST: &str = "EMUPR01A001.prod.outlook.com";
 
 fn user_of(ctx: &Ctx, cmdlet: &str) -> Res<String> {
     match ctx.caller {
-        Caller::User { upn } => Ok(upn.clone()),
+        Caller::User { upn, .. } => Ok(upn.clone()),
         Caller::App { .. } => Err(CmdletError::new(
             class::INVALID_OPERATION,
             format!(

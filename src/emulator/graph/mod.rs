@@ -42,10 +42,13 @@ fn forbidden() -> GraphAnswer {
     error(403, code::FORBIDDEN, "Insufficient privileges to complete the operation.")
 }
 
-fn allowed(caller: &Caller, permission: &str) -> bool {
+/// Whether the caller may read: an app by its application permission `app_permission` (or
+/// `Directory.Read.All`), a signed-in user's app by one of the `delegated` permissions in its
+/// token's `scp`. Either way Graph answers 403 `Authorization_RequestDenied` otherwise.
+fn allowed(caller: &Caller, app_permission: &str, delegated: &[&str]) -> bool {
     match caller {
-        Caller::User { .. } => true,
-        Caller::App { roles, .. } => roles.iter().any(|r| r == permission || r == "Directory.Read.All"),
+        Caller::User { scp, .. } => wg::scp_allows(scp, delegated),
+        Caller::App { roles, .. } => roles.iter().any(|r| r == app_permission || r == "Directory.Read.All"),
     }
 }
 
@@ -96,8 +99,14 @@ fn answer_get(shared: &Shared, asker: &Asker, path: &str, raw_query: &str) -> Gr
     };
     let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     match segs.as_slice() {
-        ["groups", ..] if !allowed(asker.caller, oauth::PERMISSION_GROUP_READ_ALL) => return forbidden(),
-        ["users", ..] if !allowed(asker.caller, oauth::PERMISSION_USER_READ_ALL) => return forbidden(),
+        ["groups", ..]
+            if !allowed(asker.caller, oauth::PERMISSION_GROUP_READ_ALL, wg::DELEGATED_GROUP_READ) =>
+        {
+            return forbidden();
+        }
+        ["users", ..] if !allowed(asker.caller, oauth::PERMISSION_USER_READ_ALL, wg::DELEGATED_USER_READ) => {
+            return forbidden();
+        }
         [.., last] if *last == wg::COUNT_SEGMENT && !asker.eventual => {
             return error(400, code::REQUEST_BAD_REQUEST, wg::COUNT_NOT_SUPPORTED);
         }
