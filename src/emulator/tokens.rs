@@ -587,7 +587,7 @@ fn delegated(shared: &Arc<Shared>, s: SignIn<'_>) -> Result<Response, Refused> {
         roles: Vec::new(),
         upn: Some(s.upn.to_string()),
         oid: oid.clone(),
-        scp: Some(granted.clone()),
+        scp: Some(scp_claim(&granted)),
     };
     let (access_token, lifetime) = access_token(shared, claims)?;
     let mut body = json!({
@@ -639,6 +639,18 @@ fn delegated(shared: &Arc<Shared>, s: SignIn<'_>) -> Result<Response, Refused> {
 /// `profile openid email https://graph.microsoft.com/User.Read https://graph.microsoft.com/.default`
 /// in microsoftgraph/microsoftgraph-postman-collections issue 12). A named scope is granted as
 /// asked: the emulator's sign-in stands for the user's consent to it.
+/// The `scp` claim of a delegated access token: the granted permissions by their bare names
+/// (`GroupMember.Read.All`, not the resource-qualified form the token answer's `scope` echoes),
+/// with `.default` left out. (**doc**: access token claims reference, `scp`)
+fn scp_claim(granted: &str) -> String {
+    granted
+        .split_whitespace()
+        .map(|s| s.rsplit('/').next().unwrap_or(s))
+        .filter(|s| !s.eq_ignore_ascii_case(".default"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn granted_scopes(asked: &str, resource: &str, consented: &[String]) -> String {
     let mut out: Vec<String> = Vec::new();
     for s in asked.split_whitespace() {
