@@ -120,6 +120,25 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
                 other => return Err(format!("alice not read from the batch answer: {other:?}")),
             }
         }
+        "find_groups_by_mail" => {
+            let mail = format!("pam-approvers@{DOMAIN}");
+            let found = client.find_groups_by_mail(std::slice::from_ref(&mail)).await.map_err(fail)?;
+            match found.get(&mail) {
+                Some(Some(g))
+                    if g.mail.as_deref() == Some(mail.as_str()) && g.mail_enabled && g.security_enabled => {}
+                other => return Err(format!("the group was not read from the batch answer: {other:?}")),
+            }
+        }
+        "group_members" => {
+            // The replay answers whatever group id is asked.
+            let id = "02bd9fd6-8f93-4758-87c3-1fb73740a315".to_string();
+            let members = client.group_members(std::slice::from_ref(&id)).await.map_err(fail)?;
+            let read = members.get(&id).map(Vec::as_slice).unwrap_or_default();
+            check(
+                read.len() == 1 && read[0].upn.as_deref() == Some(&format!("alice@{DOMAIN}")[..]),
+                "the member read from the batch answer",
+            )?;
+        }
         "groups_delta" => {
             let delta = client.groups_delta(None).await.map_err(fail)?;
             if delta.changed.is_empty() || delta.delta_link.is_empty() {
@@ -337,4 +356,31 @@ fn every_cmdlet_the_client_sends_has_a_capture() {
         .collect();
     let missing: Vec<&String> = sent.iter().filter(|c| !captured.contains(*c)).collect();
     assert!(missing.is_empty(), "cmdlets the client sends with no capture served to it: {missing:?}");
+}
+
+/// Every kind of Graph request the tenant client sends (each `$batch` item URL builder and the
+/// delta round) has a capture that the client is served.
+#[test]
+fn every_graph_read_the_client_sends_has_a_capture() {
+    use pamform::wire::graph as wg;
+    let served: Vec<Capture> = corpus::load_all().into_iter().filter(|c| c.client.is_some()).collect();
+    let item_urls: Vec<String> = served
+        .iter()
+        .filter_map(|c| c.request.body.as_ref()?.pointer("/requests/0/url")?.as_str().map(str::to_string))
+        .collect();
+    let kinds = [
+        ("groups by mail", wg::group_by_mail_url("x@y").split('?').next().unwrap().to_string() + "?$filter="),
+        ("group members", "/members?$select=".to_string()),
+        ("users by name", "/users?$filter=".to_string()),
+    ];
+    for (what, marker) in kinds {
+        assert!(
+            item_urls.iter().any(|u| u.contains(&marker)),
+            "no capture of the {what} batch item served to the client"
+        );
+    }
+    assert!(
+        served.iter().any(|c| c.request.path.contains("/groups/delta")),
+        "no capture of the groups delta round served to the client"
+    );
 }
