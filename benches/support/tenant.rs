@@ -63,16 +63,23 @@ pub fn seed() -> Seed {
     seed_at(scale())
 }
 
-/// The default seed's roles, role groups and app, with a generated directory and policies.
+/// The default seed's app, with a generated directory and policies on catalogue cmdlets.
 pub fn seed_at(scale: Scale) -> Seed {
     let mut v = serde_json::to_value(Seed::default_seed().expect("default seed")).expect("seed json");
-    let mut cmdlets: Vec<String> = v["roles"]
+    // Policies gate cmdlets of Exchange Online's catalogue (which every emulated tenant has),
+    // none of those pamform runs itself.
+    let catalogue: Value =
+        serde_json::from_str(include_str!("../../src/emulator/catalogue/exchange_online.json"))
+            .expect("the catalogue parses");
+    let mut cmdlets: Vec<String> = catalogue["roles"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|r| r["cmdlets"].as_array().cloned().unwrap_or_default())
         .filter_map(|c| c.as_str().map(String::from))
-        .filter(|c| !c.starts_with("Get-"))
+        .filter(|c| {
+            !c.starts_with("Get-") && !c.contains("DistributionGroup") && !c.contains("ElevatedAccess")
+        })
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();

@@ -15,6 +15,10 @@ pub struct VarArgs {
     /// Set a variable (repeatable); values of non-string variables are HCL expressions
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// Read variable values from FILE instead of the directory's *.pamvars.hcl (repeatable;
+    /// a later file wins; relative to where you run pamform)
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<std::path::PathBuf>,
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -24,7 +28,7 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 impl VarArgs {
     /// The inputs: these flags plus `PAMFORM_VAR_*` from the environment.
     pub fn inputs(&self) -> VarInputs {
-        VarInputs::from_env(self.vars.clone())
+        VarInputs { files: self.var_files.clone(), ..VarInputs::from_env(self.vars.clone()) }
     }
 }
 

@@ -79,7 +79,10 @@ pub fn load(dir: &Path, inputs: &VarInputs) -> Result<Loaded, LoadError> {
     let mut diags = Diagnostics::new();
     let mut config_files = Vec::new();
     let mut var_files = Vec::new();
-    match (files_with_suffix(dir, CONFIG_SUFFIX), files_with_suffix(dir, VARS_SUFFIX)) {
+    // `--var-file` names the value files; without it, every `*.pamvars.hcl` of the directory.
+    let value_files =
+        if inputs.files.is_empty() { files_with_suffix(dir, VARS_SUFFIX) } else { Ok(inputs.files.clone()) };
+    match (files_with_suffix(dir, CONFIG_SUFFIX), value_files) {
         (Ok(c), Ok(v)) => {
             for (paths, ids) in [(c, &mut config_files), (v, &mut var_files)] {
                 for path in paths {
@@ -154,7 +157,9 @@ fn evaluate_sources(
     let mut file_values = BTreeMap::new();
     for &file in var_files {
         match parse_file(&sources, file) {
-            Ok(body) => variables::read_pamvars(file, &body, &mut file_values, diags),
+            Ok(body) => {
+                variables::read_pamvars(file, &body, !inputs.files.is_empty(), &mut file_values, diags)
+            }
             Err(d) => diags.push(d),
         }
     }

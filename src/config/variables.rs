@@ -23,6 +23,9 @@ pub struct VarInputs {
     pub cli: Vec<(String, String)>,
     /// `PAMFORM_VAR_name=VALUE` from the environment.
     pub env: Vec<(String, String)>,
+    /// `--var-file FILE`, in order (a later file wins). When any is given, these files are
+    /// read instead of the directory's `*.pamvars.hcl`.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 impl VarInputs {
@@ -35,7 +38,7 @@ impl VarInputs {
     /// is UTF-8 text.
     pub fn from_env(cli: Vec<(String, String)>) -> Self {
         let env = crate::env::with_prefix(VAR_PREFIX);
-        VarInputs { cli, env }
+        VarInputs { cli, env, files: Vec::new() }
     }
 
     /// Splits `NAME=VALUE`.
@@ -88,10 +91,14 @@ pub struct FileValue {
     pub span: Span,
 }
 
-/// Reads assignments from a `*.pamvars.hcl` body (later files win).
+/// Reads assignments from a `*.pamvars.hcl` body. With `later_wins` (files named by
+/// `--var-file`, in order) a later file overrides an earlier one; otherwise (the directory's
+/// files, read in name order) a variable set in two files is an error naming both, since
+/// neither is meant more than the other.
 pub fn read_pamvars(
     file: FileId,
     body: &Body,
+    later_wins: bool,
     out: &mut BTreeMap<String, FileValue>,
     diags: &mut Diagnostics,
 ) {
@@ -103,7 +110,24 @@ pub fn read_pamvars(
                 let expr: hcl::Expression = attr.value.clone().into();
                 match expr.evaluate(&ctx) {
                     Ok(value) => {
-                        out.insert(attr.key.to_string(), FileValue { value, span });
+                        let name = attr.key.to_string();
+                        if let Some(earlier) = out.get(&name)
+                            && !later_wins
+                        {
+                            diags.push(
+                                Diagnostic::error(
+                                    codes::DUPLICATE_VARIABLE_VALUE,
+                                    format!("variable `{name}` is set in two *.pamvars.hcl files"),
+                                )
+                                .with_label(earlier.span, "set here")
+                                .with_label(span, "and here")
+                                .with_help(
+                                    "keep one, or keep each environment's values in its own file and pick it with --var-file FILE",
+                                ),
+                            );
+                            continue;
+                        }
+                        out.insert(name, FileValue { value, span });
                     }
                     Err(e) => diags.push(
                         Diagnostic::error(codes::EVALUATION, format!("cannot evaluate this value: {e}"))
@@ -405,6 +429,7 @@ variable "nothing" { default = null }
         std::fs::write(dir.path().join("main.pam.hcl"), config).unwrap();
         std::fs::write(dir.path().join("a.pamvars.hcl"), "who = \"file\"\n").unwrap();
         let inputs = VarInputs {
+            files: vec![],
             cli: vec![("count".into(), " 42 ".into()), ("tasks".into(), r#"[ "a",  "b" ]"#.into())],
             env: vec![("who".into(), "env".into())],
         };

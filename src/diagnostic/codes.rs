@@ -20,6 +20,7 @@ pub const REFERENCE_CYCLE: &str = "pamform::reference_cycle";
 pub const DUPLICATE_ADDRESS: &str = "pamform::duplicate_address";
 pub const DUPLICATE_LOCAL: &str = "pamform::duplicate_local";
 pub const DUPLICATE_VARIABLE: &str = "pamform::duplicate_variable";
+pub const DUPLICATE_VARIABLE_VALUE: &str = "pamform::duplicate_variable_value";
 pub const DUPLICATE_EMAIL: &str = "pamform::duplicate_email";
 pub const DUPLICATE_POLICY_TARGET: &str = "pamform::duplicate_policy_target";
 pub const POLICY_TARGET: &str = "pamform::policy_target";

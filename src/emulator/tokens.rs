@@ -644,34 +644,31 @@ pub(crate) fn openid_configuration(shared: &Shared, tenant: &str, headers: &Head
     let base = &shared.base_url;
     let tid = lock(&shared.tenant).data.tenant.id.clone();
     let issuer_tenant = if shared.tenant_matches(tenant) { tid.clone() } else { "{tenantid}".to_string() };
+    use oauth::discovery as d;
     axum::Json(json!({
         "token_endpoint": format!("{base}{}", oauth::token_path(tenant)),
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "token_endpoint_auth_methods_supported": d::TOKEN_ENDPOINT_AUTH_METHODS,
         "jwks_uri": format!("{base}{}", oauth::jwks_path(tenant)),
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "response_modes_supported": d::RESPONSE_MODES,
+        "subject_types_supported": d::SUBJECT_TYPES,
+        "id_token_signing_alg_values_supported": d::ID_TOKEN_SIGNING_ALGS,
+        "response_types_supported": d::RESPONSE_TYPES,
+        "scopes_supported": d::SCOPES,
         "issuer": oauth::issuer(base, &issuer_tenant),
         "request_uri_parameter_supported": false,
-        "userinfo_endpoint": format!("{base}/oidc/userinfo"),
+        "userinfo_endpoint": format!("{base}{}", d::USERINFO_PATH),
         "authorization_endpoint": format!("{base}{}", oauth::authorize_path(tenant)),
         "device_authorization_endpoint": format!("{base}{}", oauth::devicecode_path(tenant)),
         "http_logout_supported": true,
         "frontchannel_logout_supported": true,
         "end_session_endpoint": format!("{base}{}", oauth::logout_path(tenant)),
-        "claims_supported": [
-            "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
-            "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username",
-            "name", "tid", "ver", "at_hash", "c_hash", "email"
-        ],
-        "kerberos_endpoint": format!("{base}/{tenant}/kerberos"),
+        "claims_supported": d::CLAIMS,
+        "kerberos_endpoint": format!("{base}{}", d::kerberos_path(tenant)),
         "tenant_region_scope": null,
-        "cloud_instance_name": "microsoftonline.com",
-        "cloud_graph_host_name": "graph.windows.net",
-        "msgraph_host": "graph.microsoft.com",
-        "rbac_url": "https://pas.windows.net",
+        "cloud_instance_name": d::CLOUD_INSTANCE_NAME,
+        "cloud_graph_host_name": d::CLOUD_GRAPH_HOST_NAME,
+        "msgraph_host": d::MSGRAPH_HOST,
+        "rbac_url": d::RBAC_URL,
     }))
     .into_response()
 }

@@ -113,6 +113,11 @@ impl Printer {
         !self.quiet && std::io::stderr().is_terminal()
     }
 
+    /// Whether stdout is a terminal (a person reads it) rather than a pipe or a file.
+    pub fn stdout_is_terminal(&self) -> bool {
+        std::io::stdout().is_terminal()
+    }
+
     pub fn stdin_is_terminal(&self) -> bool {
         std::io::stdin().is_terminal()
     }

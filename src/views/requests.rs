@@ -89,9 +89,10 @@ fn fit(s: &str, width: usize) -> String {
 /// Tables stay within this many columns for the usual values.
 pub const TABLE_WIDTH: usize = 100;
 
-/// The `request list` table: columns as wide as their values, requestor and task cut (with
-/// `…`) so that a row fits [`TABLE_WIDTH`].
-pub fn table<Tz: TimeZone>(views: &[RequestView], now: DateTime<Utc>, tz: &Tz) -> String
+/// The `request list` table: columns as wide as their values. On a terminal (`fit`) the ids
+/// are short and requestor and task are cut (with `…`) so that a row fits [`TABLE_WIDTH`]; in
+/// a pipe every value is whole, for scripts and logs.
+pub fn table<Tz: TimeZone>(views: &[RequestView], now: DateTime<Utc>, tz: &Tz, fit_terminal: bool) -> String
 where
     Tz::Offset: std::fmt::Display,
 {
@@ -106,7 +107,7 @@ where
             };
             let state = if v.foreign { v.status.to_lowercase() } else { v.state.clone() };
             [
-                short_id(&v.id),
+                if fit_terminal { short_id(&v.id) } else { v.id.clone() },
                 state,
                 v.requestor.clone().unwrap_or_else(|| "-".into()),
                 task,
@@ -116,12 +117,14 @@ where
         .collect();
     let width = |i: usize| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0);
     let mut w: Vec<usize> = (0..5).map(width).collect();
-    w[2] = w[2].min(40);
-    w[3] = w[3].min(40);
-    // Give up requestor and task width (down to 16 each) until the widest row fits.
-    while w.iter().sum::<usize>() + 8 > TABLE_WIDTH && (w[2] > 16 || w[3] > 16) {
-        let i = if w[2] >= w[3] { 2 } else { 3 };
-        w[i] -= 1;
+    if fit_terminal {
+        w[2] = w[2].min(40);
+        w[3] = w[3].min(40);
+        // Give up requestor and task width (down to 16 each) until the widest row fits.
+        while w.iter().sum::<usize>() + 8 > TABLE_WIDTH && (w[2] > 16 || w[3] > 16) {
+            let i = if w[2] >= w[3] { 2 } else { 3 };
+            w[i] -= 1;
+        }
     }
     let mut out = String::new();
     for r in [&header].into_iter().chain(rows.iter()) {
@@ -285,9 +288,13 @@ mod tests {
     #[test]
     fn table_and_details_render_in_100_columns() {
         let (v, now) = sample();
-        let text = table(&v, now, &Utc);
+        let text = table(&v, now, &Utc, true);
         assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
         insta::assert_snapshot!("request_table", text);
+        // In a pipe nothing is cut: whole ids, requestors and tasks.
+        let piped = table(&v, now, &Utc, false);
+        assert!(!piped.contains('…'), "{piped}");
+        assert!(v.iter().all(|r| piped.contains(&r.id)), "{piped}");
         insta::assert_snapshot!("request_details", details(&v[1], now, &Utc));
         insta::assert_snapshot!("request_details_foreign", details(&v[5], now, &Utc));
     }

@@ -271,11 +271,11 @@ pub mod class {
     /// (**assumed**, Exchange naming)
     pub const ALREADY_EXISTS: &str = "Microsoft.Exchange.Management.Tasks.ADObjectAlreadyExistsException";
     /// A parameter the cmdlet does not have: "Parameter set cannot be resolved using the
-    /// specified named parameters. Invalid cmdlet parameters specified. <Name>". (**observed**)
+    /// specified named parameters. Invalid cmdlet parameters specified. `<Name>`". (**observed**)
     pub const AMBIGUOUS_PARAMETER_SET: &str =
         "Microsoft.Exchange.AdminApi.CommandInvocation.AmbiguousParameterSetException";
     /// A value that does not convert to the parameter's type: "Cannot process argument
-    /// transformation on parameter '<Name>'. Cannot convert value ...". (**observed**)
+    /// transformation on parameter `'<Name>'`. Cannot convert value ...". (**observed**)
     pub const PARAMETER_TRANSFORMATION: &str =
         "Microsoft.Exchange.AdminApi.CommandInvocation.ParameterTransformationException";
     /// A missing mandatory parameter or a filter that does not parse. (**assumed**)
@@ -706,7 +706,6 @@ pub mod prop {
     pub const RECIPIENT_TYPE: &str = "RecipientType";
     pub const RECIPIENT_TYPE_DETAILS: &str = "RecipientTypeDetails";
     pub const USER_PRINCIPAL_NAME: &str = "UserPrincipalName";
-    pub const WINDOWS_LIVE_ID: &str = "WindowsLiveID";
     pub const GROUP_TYPE: &str = "GroupType";
     /// Multi-valued on the service: `#Collection(String)`. (**doc**: `-Description
     /// <MultiValueProperty>` of Set-DistributionGroup)

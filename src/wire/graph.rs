@@ -243,8 +243,6 @@ pub mod code {
 
 /// `POST /v1.0/$batch` (**doc**)
 pub const BATCH_PATH: &str = "/v1.0/$batch";
-/// The batch path below the version root.
-pub const BATCH_SEGMENT: &str = "$batch";
 /// Keys of a batch request item and answer. (**doc**: <https://learn.microsoft.com/en-us/graph/json-batching>)
 pub const BATCH_RESPONSES: &str = "responses";
 pub const BATCH_ID: &str = "id";

@@ -45,6 +45,48 @@ pub fn openid_configuration_path(tenant: &str) -> String {
     format!("/{tenant}/v2.0/.well-known/openid-configuration")
 }
 
+/// The fixed values of the discovery document (**observed**: the captured Entra document,
+/// `github:panva/wellknown`, tests/corpus/oauth/openid-configuration.json).
+pub mod discovery {
+    pub const TOKEN_ENDPOINT_AUTH_METHODS: &[&str] =
+        &["client_secret_post", "private_key_jwt", "client_secret_basic"];
+    pub const RESPONSE_MODES: &[&str] = &["query", "fragment", "form_post"];
+    pub const SUBJECT_TYPES: &[&str] = &["pairwise"];
+    pub const ID_TOKEN_SIGNING_ALGS: &[&str] = &["RS256"];
+    pub const RESPONSE_TYPES: &[&str] = &["code", "id_token", "code id_token", "id_token token"];
+    pub const SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+    pub const CLAIMS: &[&str] = &[
+        "sub",
+        "iss",
+        "cloud_instance_name",
+        "cloud_instance_host_name",
+        "cloud_graph_host_name",
+        "msgraph_host",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "acr",
+        "nonce",
+        "preferred_username",
+        "name",
+        "tid",
+        "ver",
+        "at_hash",
+        "c_hash",
+        "email",
+    ];
+    pub const CLOUD_INSTANCE_NAME: &str = "microsoftonline.com";
+    pub const CLOUD_GRAPH_HOST_NAME: &str = "graph.windows.net";
+    pub const MSGRAPH_HOST: &str = "graph.microsoft.com";
+    pub const RBAC_URL: &str = "https://pas.windows.net";
+    /// Where the document puts the user-info and Kerberos endpoints, under the login URL.
+    pub const USERINFO_PATH: &str = "/oidc/userinfo";
+    pub fn kerberos_path(tenant: &str) -> String {
+        format!("/{tenant}/kerberos")
+    }
+}
+
 /// `{login_url}/{tenant}/discovery/v2.0/keys`: the JSON Web Key Set that signs ID tokens.
 /// (**observed**: `jwks_uri` of the captured discovery document)
 pub fn jwks_path(tenant: &str) -> String {

@@ -69,6 +69,50 @@ fn validate_takes_var_flags() {
     pamform(dir.path()).args(["validate", "--var", "no-equals"]).assert().code(1);
 }
 
+/// Two value files of one directory that set one variable are an error naming both; a
+/// `--var-file` picks the environment's file (relative to where pamform runs), later ones win,
+/// and the plan names the values it used.
+#[test]
+fn var_files_pick_an_environment_and_two_auto_files_never_silently_disagree() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = VALID.replace("\"A\"", "var.name") + "\nvariable \"name\" {\n  type = string\n}\n";
+    std::fs::write(dir.path().join("main.pam.hcl"), text).unwrap();
+    std::fs::write(dir.path().join("dev.pamvars.hcl"), "name = \"Dev approvers\"\n").unwrap();
+    std::fs::write(dir.path().join("prod.pamvars.hcl"), "name = \"Prod approvers\"\n").unwrap();
+    let out = pamform(dir.path()).args(["validate", "--json"]).assert().code(1).get_output().stdout.clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let d = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "pamform::duplicate_variable_value");
+    let d = d.unwrap_or_else(|| panic!("{json:#}"));
+    assert!(d["message"].as_str().unwrap().contains("`name`"), "{d}");
+    pamform(dir.path()).arg("validate").assert().code(1).stderr(
+        predicate::str::contains("dev.pamvars.hcl").and(predicate::str::contains("prod.pamvars.hcl")),
+    );
+
+    // --var-file paths are relative to where pamform runs, not to -C.
+    let prod = dir.path().join("prod.pamvars.hcl");
+    let mut cmd = pamform(dir.path());
+    cmd.current_dir(dir.path()).args(["validate", "--var-file", "prod.pamvars.hcl"]).assert().success();
+    pamform(dir.path()).args(["validate", "--var-file"]).arg(&prod).assert().success();
+    let dev = dir.path().join("dev.pamvars.hcl");
+    pamform(dir.path())
+        .args(["validate", "--var-file"])
+        .arg(&dev)
+        .args(["--var-file"])
+        .arg(&prod)
+        .assert()
+        .success();
+    pamform(dir.path())
+        .args(["validate", "--var-file", "no-such.pamvars.hcl"])
+        .current_dir(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no-such.pamvars.hcl"));
+}
+
 /// Environment variables that are not UTF-8 are someone else's business: pamform reads only
 /// its own, and a `PAMFORM_VAR_` value that is not UTF-8 is read with U+FFFD in its place.
 #[cfg(unix)]

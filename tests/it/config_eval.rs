@@ -171,7 +171,7 @@ fn variable_precedence_is_cli_then_env_then_files_then_default() {
     let mut with_file = base.clone();
     with_file.push(("a.pamvars.hcl", "who = \"file\"\n"));
     assert_eq!(name_with(&with_file, VarInputs::default()), "file");
-    let env = VarInputs { cli: vec![], env: vec![("who".into(), "env".into())] };
+    let env = VarInputs { cli: vec![], env: vec![("who".into(), "env".into())], files: vec![] };
     assert_eq!(name_with(&with_file, env.clone()), "env");
     let cli = VarInputs { cli: vec![("who".into(), "cli".into())], ..env };
     assert_eq!(name_with(&with_file, cli), "cli");
@@ -182,14 +182,16 @@ fn typed_variables_parse_cli_values_as_expressions() {
     let main = format!(
         "{TENANT}variable \"tasks\" {{\n  type = set(string)\n}}\n{GROUP}access_policy \"t\" {{\n  for_each = var.tasks\n  task = \"Exchange\\\\${{each.key}}\"\n  approver_group = approver_group.default\n}}\n"
     );
-    let inputs =
-        VarInputs { cli: vec![("tasks".into(), "[\"Set-Mailbox\", \"Get-Mailbox\"]".into())], env: vec![] };
+    let inputs = VarInputs {
+        cli: vec![("tasks".into(), "[\"Set-Mailbox\", \"Get-Mailbox\"]".into())],
+        ..Default::default()
+    };
     let c = load_with(&[("main.pam.hcl", &main)], &inputs).unwrap();
     assert_eq!(c.policies.len(), 2);
-    let bad = VarInputs { cli: vec![("tasks".into(), "not a list".into())], env: vec![] };
+    let bad = VarInputs { cli: vec![("tasks".into(), "not a list".into())], ..Default::default() };
     let err = load_with(&[("main.pam.hcl", &main)], &bad).unwrap_err();
     assert!(err.contains("pamform::variable_type"), "{err}");
-    let undeclared = VarInputs { cli: vec![("nope".into(), "x".into())], env: vec![] };
+    let undeclared = VarInputs { cli: vec![("nope".into(), "x".into())], ..Default::default() };
     let err = load_with(&[("main.pam.hcl", &main)], &undeclared).unwrap_err();
     assert!(err.contains("pamform::undeclared_variable"), "{err}");
 }

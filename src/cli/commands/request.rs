@@ -213,7 +213,7 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
             } else if views.is_empty() {
                 out(view::none(a.pending, a.all));
             } else {
-                out(view::table(&views, now, &tz));
+                out(view::table(&views, now, &tz, ctx.printer.stdout_is_terminal()));
             }
         }
         Sub::Show(a) => {
