@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::explain::{Action, RequestError, explain};
+use super::explain::{Action, RequestError, explain, read_error};
 use super::status::{self, RequestView, state};
 use crate::model::PolicyTarget;
 use crate::tenant::Client;
@@ -52,9 +52,8 @@ fn decode_items(values: Vec<Value>) -> Vec<ElevatedAccessRequest> {
 
 /// Every request item the user can see, joined with the active authorizations.
 pub async fn all(client: &Client, now: DateTime<Utc>) -> Result<Vec<RequestView>, RequestError> {
-    let read = |e| explain(Action::Read { id: "" }, e);
-    let out = client.invoke(&wx::InvokeCommandRequest::new(cmdlet::GET_REQUEST)).await.map_err(read)?;
-    let auths = client.get_authorizations().await.map_err(read)?;
+    let out = client.invoke(&wx::InvokeCommandRequest::new(cmdlet::GET_REQUEST)).await.map_err(read_error)?;
+    let auths = client.get_authorizations().await.map_err(read_error)?;
     let mut views: Vec<RequestView> =
         decode_items(out.value).iter().map(|r| status::build(r, &auths, now)).collect();
     status::sort(&mut views);
@@ -94,20 +93,20 @@ pub async fn approvers(client: &Client, group: &str) -> Approvers {
     Approvers { group: group.to_string(), members }
 }
 
-/// Asks for access; returns the new request and who can approve it.
+/// Asks for access as `me`; returns the new request and who can approve it.
 pub async fn new_request(
     client: &Client,
+    me: &str,
     target: &PolicyTarget,
     reason: &str,
     hours: u32,
     now: DateTime<Utc>,
 ) -> Result<(RequestView, Option<Approvers>), RequestError> {
     let task = wx::task::encode(target);
-    let label = status::task_label(&task);
-    let created = client
-        .new_request(&task, reason, hours)
-        .await
-        .map_err(|e| explain(Action::New { task: &label }, e))?;
+    let created = match client.new_request(&task, reason, hours).await {
+        Ok(created) => created,
+        Err(e) => return Err(explain(client, me, Action::New { target }, e).await),
+    };
     let auths = client.get_authorizations().await.unwrap_or_default();
     let v = status::build(&created, &auths, now);
     let approvers = match created.approver_group.as_deref().filter(|g| !g.is_empty()) {
@@ -117,9 +116,10 @@ pub async fn new_request(
     Ok((v, approvers))
 }
 
-/// Approves (`true`) or denies a request; returns it as it is afterwards.
+/// Approves (`true`) or denies a request as `me`; returns it as it is afterwards.
 pub async fn decide(
     client: &Client,
+    me: &str,
     id: &str,
     approve: bool,
     comment: &str,
@@ -132,22 +132,24 @@ pub async fn decide(
     } else {
         client.deny_request(&target.id, comment).await
     };
-    result.map_err(|e| explain(action, e))?;
+    if let Err(e) = result {
+        return Err(explain(client, me, action, e).await);
+    }
     find(client, &target.id, now).await
 }
 
-/// Revokes the approved access of a request; returns it as it is afterwards.
+/// Revokes the approved access of a request as `me`; returns it as it is afterwards.
 pub async fn revoke(
     client: &Client,
+    me: &str,
     id: &str,
     comment: &str,
     now: DateTime<Utc>,
 ) -> Result<RequestView, RequestError> {
     let target = pam_request(client, id, now).await?;
-    client
-        .revoke_authorization(&target.id, comment)
-        .await
-        .map_err(|e| explain(Action::Revoke { id: &target.id }, e))?;
+    if let Err(e) = client.revoke_authorization(&target.id, comment).await {
+        return Err(explain(client, me, Action::Revoke { id: &target.id }, e).await);
+    }
     find(client, &target.id, now).await
 }
 

@@ -891,26 +891,15 @@ pub mod request_status {
     pub const REVOKED: &str = "Revoked";
 }
 
-/// Phrases in the messages of the request cmdlets' refusals, which share one exception class
-/// (`AccessDeniedException`, or `InvalidOperationException`/`ArgumentException`) and differ
-/// only in their text. Matched case-insensitively. (**assumed** wording; the emulator's.)
+/// Refusals of the request cmdlets. Microsoft publishes neither their texts (which the service
+/// translates) nor their exception classes, so the client never reads a refusal's wording; it
+/// reads the facts that decide it (`crate::requests::explain`) and, where the signed-in user
+/// may not read them, the class. The classes, all **assumed**: approving, denying or revoking
+/// when the caller may not (own request, guest, not an approver, neither requestor nor
+/// approver) is [`super::class::ACCESS_DENIED`]; deciding a request that is no longer pending,
+/// revoking twice, and asking while PAM is off are [`super::class::INVALID_OPERATION`]; asking
+/// for a task no policy covers is [`super::class::ARGUMENT`].
 pub mod refusal {
-    /// Approving or denying one's own request.
-    pub const OWN_REQUEST: &str = "your own request";
-    /// A guest approving or denying.
-    pub const GUEST: &str = "guest users";
-    /// Someone outside the approver group approving or denying; the group follows in quotes.
-    pub const NOT_APPROVER: &str = "only members of the approver group";
-    /// Someone who is neither the requestor nor an approver revoking.
-    pub const NOT_REVOKER: &str = "only the requestor or a member of the approver group";
-    /// Deciding a request that is no longer pending: `The request '<id>' is <Status> and ...`.
-    pub const NOT_PENDING: &str = "can no longer be approved or denied";
-    /// Requesting a task no policy covers.
-    pub const NO_POLICY: &str = "no approval policy exists";
-    /// Requesting while PAM is off.
-    pub const PAM_DISABLED: &str = "isn't enabled";
-    /// Revoking an authorization twice.
-    pub const ALREADY_REVOKED: &str = "already revoked";
     /// A gated cmdlet run without an approved request. (**assumed**: Microsoft documents no
     /// text; the client never reads it and recognises the refusal by its class alone)
     pub fn elevation_required(cmdlet: &str, policy_task: &str) -> String {

@@ -54,6 +54,7 @@ mod render_json;
 mod render_markdown;
 mod render_schemas;
 mod render_text;
+mod request_refusals;
 mod tenant_e2e;
 mod wire_attack;
 mod wire_corpus;

@@ -10,6 +10,7 @@ use super::login::{self, TenantArgs};
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
 use crate::model::{PolicyTarget, normalize};
+use crate::requests::explain::{Membership, membership};
 use crate::requests::status::{RequestView, state};
 use crate::requests::workflow::{self, WaitOutcome};
 use crate::requests::{Filter, RequestError, Session, SessionStore};
@@ -188,7 +189,7 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
         Sub::New(a) => {
             let target = policy_target(a)?;
             let (v, approvers) =
-                workflow::new_request(client, &target, &a.reason, a.hours, now).await.map_err(failure)?;
+                workflow::new_request(client, me, &target, &a.reason, a.hours, now).await.map_err(failure)?;
             if a.json {
                 print_json(ctx, &serde_json::json!({ "request": v, "approvers": approvers }));
             } else {
@@ -225,7 +226,7 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
         }
         Sub::Approve(a) | Sub::Deny(a) => {
             let approve = matches!(command, Sub::Approve(_));
-            let v = workflow::decide(client, &a.id, approve, &a.comment, now).await.map_err(failure)?;
+            let v = workflow::decide(client, me, &a.id, approve, &a.comment, now).await.map_err(failure)?;
             if a.json {
                 print_json(ctx, &v);
             } else {
@@ -233,7 +234,7 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
             }
         }
         Sub::Revoke(a) => {
-            let v = workflow::revoke(client, &a.id, &a.comment, now).await.map_err(failure)?;
+            let v = workflow::revoke(client, me, &a.id, &a.comment, now).await.map_err(failure)?;
             if a.json {
                 print_json(ctx, &v);
             } else {
@@ -263,14 +264,11 @@ async fn decidable_by(client: &Client, me: &str, views: Vec<RequestView>) -> Vec
         };
         if !verdicts.contains_key(&group) {
             let verdict = client.get_group_members(&group).await.ok().and_then(|members| {
-                let nested = members.iter().any(|m| m.recipient_type_details.contains("Group"));
-                let listed = members.iter().any(|m| {
-                    [m.user_principal_name.as_deref(), m.primary_smtp_address.as_deref()]
-                        .into_iter()
-                        .flatten()
-                        .any(|n| normalize::principal(n) == me)
-                });
-                (listed || !nested).then_some(listed)
+                match membership(&me, &members) {
+                    Membership::Listed { .. } => Some(true),
+                    Membership::NotListed => Some(false),
+                    Membership::Unknown => None,
+                }
             });
             verdicts.insert(group.clone(), verdict);
         }

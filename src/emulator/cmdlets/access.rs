@@ -10,7 +10,7 @@ use crate::emulator::seed::SeedPolicy;
 use crate::emulator::tenant_data::TenantData;
 use crate::emulator::tokens::Caller;
 use crate::model::{PolicyTarget, normalize};
-use crate::wire::exchange::{class, refusal, task};
+use crate::wire::exchange::{self as wx, class, refusal, task};
 
 fn role_has(data: &TenantData, role: &str, cmdlet: &str) -> bool {
     data.roles.iter().any(|r| {
@@ -24,7 +24,18 @@ fn role_group_has(data: &TenantData, group: &str, cmdlet: &str) -> bool {
         .any(|g| g.name.eq_ignore_ascii_case(group) && g.roles.iter().any(|r| role_has(data, r, cmdlet)))
 }
 
+/// The reads every signed-in user may run whatever their role groups: Exchange Online assigns
+/// every mailbox the Default Role Assignment Policy, whose user roles read the global address
+/// list (MyDistributionGroupMembership: recipient read scope `MyGAL`, doc:
+/// <https://learn.microsoft.com/previous-versions/office/exchange-server-2013/dd876900(v=exchg.150)>).
+/// Which cmdlets of those roles are modelled here (looking up a recipient and a group's
+/// members) is **assumed**; so is that a guest may run them too.
+const USER_READS: &[&str] = &[wx::cmdlet::GET_RECIPIENT, wx::cmdlet::GET_GROUP_MEMBER];
+
 pub(super) fn authorize_rbac(data: &TenantData, caller: &Caller, cmdlet: &str) -> Res<()> {
+    if matches!(caller, Caller::User { .. }) && USER_READS.iter().any(|c| c.eq_ignore_ascii_case(cmdlet)) {
+        return Ok(());
+    }
     let (who, groups): (String, Vec<String>) = match caller {
         Caller::App { client_id, .. } => (
             client_id.clone(),

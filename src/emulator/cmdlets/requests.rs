@@ -22,6 +22,34 @@ use crate::emulator::tokens::Caller;
 use crate::model::PolicyTarget;
 use crate::wire::exchange::{self as wx, class, cmdlet as c, param as p, request_status, request_type, task};
 
+/// The texts of the refusals, all in one place. They are the emulator's own (**assumed**:
+/// Microsoft publishes none, and the service translates them); pamform never reads them.
+pub mod text {
+    pub const PAM_OFF: &str =
+        "Elevated access control isn't enabled for this organization, so there is nothing to request.";
+    pub const OWN_REQUEST: &str =
+        "You can't approve or deny your own request. Ask another member of the approver group.";
+    pub const GUEST: &str = "Guest users can't approve or deny elevated access requests.";
+    pub const NOT_REVOKER: &str =
+        "Only the requestor or a member of the approver group can revoke this authorization.";
+
+    pub fn no_policy(task: &str) -> String {
+        format!("No approval policy exists for '{task}'; there is nothing to request.")
+    }
+
+    pub fn not_pending(id: &str, status: &str) -> String {
+        format!("The request '{id}' is {status} and can no longer be approved or denied.")
+    }
+
+    pub fn not_approver(group: &str) -> String {
+        format!("Only members of the approver group '{group}' can approve or deny this request.")
+    }
+
+    pub fn already_revoked(id: &str) -> String {
+        format!("The authorization for request '{id}' is already revoked.")
+    }
+}
+
 /// The forest part of the DN-style names the emulated service writes in `RevokedBy`.
 const FOREST: &str = "EMUPR01A001.prod.outlook.com";
 
@@ -97,10 +125,7 @@ fn authorization_json(data: &TenantData, a: &SeedAuthorization) -> Value {
 pub(super) fn new_request(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Output> {
     let upn = user_of(ctx, c::NEW_REQUEST)?;
     if !data.pam.enabled {
-        return Err(CmdletError::new(
-            class::INVALID_OPERATION,
-            "Elevated access control isn't enabled for this organization, so there is nothing to request.",
-        ));
+        return Err(CmdletError::new(class::INVALID_OPERATION, text::PAM_OFF));
     }
     let raw = b.req(p::TASK);
     let target = task::decode(&raw)
@@ -109,12 +134,7 @@ pub(super) fn new_request(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Ou
         .policies
         .iter()
         .find(|x| effective(ctx, x) && same_target(&x.task, &target))
-        .ok_or_else(|| {
-            argument(format!(
-                "No approval policy exists for '{}'; there is nothing to request.",
-                task::encode(&target)
-            ))
-        })?
+        .ok_or_else(|| argument(text::no_policy(&task::encode(&target))))?
         .clone();
     let hours = b.int(p::DURATION_HOURS).unwrap_or(i64::from(wx::DEFAULT_REQUEST_HOURS));
     if !wx::valid_request_hours(hours) {
@@ -250,24 +270,16 @@ fn decide(data: &mut TenantData, ctx: &Ctx, b: &Bound, approve: bool) -> Res<Out
     let r = &data.requests[i];
     let status = status_of(r, ctx.now);
     if status != request_status::PENDING {
-        return Err(CmdletError::new(
-            class::INVALID_OPERATION,
-            format!("The request '{}' is {status} and can no longer be approved or denied.", r.identity),
-        ));
+        return Err(CmdletError::new(class::INVALID_OPERATION, text::not_pending(&r.identity, status)));
     }
     if eq(&r.requestor, &upn) {
-        return Err(denied(
-            "You can't approve or deny your own request. Ask another member of the approver group.",
-        ));
+        return Err(denied(text::OWN_REQUEST));
     }
     if find_user(data, &upn).is_some_and(|u| u.guest) {
-        return Err(denied("Guest users can't approve or deny elevated access requests."));
+        return Err(denied(text::GUEST));
     }
     if !approver_member(data, &r.approver_group, &upn) {
-        return Err(denied(format!(
-            "Only members of the approver group '{}' can approve or deny this request.",
-            r.approver_group
-        )));
+        return Err(denied(text::not_approver(&r.approver_group)));
     }
     let r = &mut data.requests[i];
     r.status = if approve { request_status::APPROVED } else { request_status::DENIED }.to_string();
@@ -293,17 +305,12 @@ pub(super) fn revoke(data: &mut TenantData, ctx: &Ctx, b: &Bound) -> Res<Output>
         .ok_or_else(|| not_found(&id))?;
     let a = &data.authorizations[i];
     if a.revoked {
-        return Err(CmdletError::new(
-            class::INVALID_OPERATION,
-            format!("The authorization for request '{id}' is already revoked."),
-        ));
+        return Err(CmdletError::new(class::INVALID_OPERATION, text::already_revoked(&id)));
     }
     let group = data.requests.iter().find(|r| r.identity == a.request_id).map(|r| r.approver_group.clone());
     let allowed = eq(&a.user, &upn) || group.is_some_and(|g| approver_member(data, &g, &upn));
     if !allowed {
-        return Err(denied(
-            "Only the requestor or a member of the approver group can revoke this authorization.",
-        ));
+        return Err(denied(text::NOT_REVOKER));
     }
     let a = &mut data.authorizations[i];
     a.revoked = true;
