@@ -896,9 +896,9 @@ pub mod request_status {
 /// reads the facts that decide it (`crate::requests::explain`) and, where the signed-in user
 /// may not read them, the class. The classes, all **assumed**: approving, denying or revoking
 /// when the caller may not (own request, guest, not an approver, neither requestor nor
-/// approver) is [`super::class::ACCESS_DENIED`]; deciding a request that is no longer pending,
-/// revoking twice, and asking while PAM is off are [`super::class::INVALID_OPERATION`]; asking
-/// for a task no policy covers is [`super::class::ARGUMENT`].
+/// approver) is [`class::ACCESS_DENIED`]; deciding a request that is no longer pending,
+/// revoking twice, and asking while PAM is off are [`class::INVALID_OPERATION`]; asking
+/// for a task no policy covers is [`class::ARGUMENT`].
 pub mod refusal {
     /// A gated cmdlet run without an approved request. (**assumed**: Microsoft documents no
     /// text; the client never reads it and recognises the refusal by its class alone)
