@@ -145,3 +145,97 @@ fn the_scanner_finds_literals_and_facts() {
     assert_eq!(wire_fact("Invalid Operation"), None);
     assert_eq!(wire_fact("retry after 5 s"), None);
 }
+
+/// Types of `src/wire/` that the emulator may name although they derive `Deserialize`: what
+/// it reads from a client (requests, assertions) and its own token claims, none of which the
+/// client decodes from an answer.
+const EMULATOR_MAY_NAME: &[&str] = &[
+    "InvokeCommandRequest",
+    "CmdletInput",
+    "BatchRequest",
+    "BatchRequestItem",
+    "AccessTokenClaims",
+    "AssertionClaims",
+];
+
+/// The emulator keeps its own representation and serialisation: it names none of the types
+/// the client decodes Microsoft's answers into, so a wrong guess in one of them cannot pass
+/// the corpus tests by being shared.
+#[test]
+fn the_emulator_never_names_a_type_the_client_decodes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut wire_files = Vec::new();
+    rust_files(&root.join("wire"), &mut wire_files);
+    let mut decoded = std::collections::BTreeSet::new();
+    for f in &wire_files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let mut derives_deserialize = false;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("#[derive(") {
+                derives_deserialize = line.contains("Deserialize");
+            } else if let Some(rest) =
+                line.strip_prefix("pub struct ").or_else(|| line.strip_prefix("pub enum "))
+            {
+                let name: String =
+                    rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                if derives_deserialize && !EMULATOR_MAY_NAME.contains(&name.as_str()) {
+                    decoded.insert(name);
+                }
+                derives_deserialize = false;
+            } else if !line.starts_with("#[") && !line.starts_with("///") {
+                derives_deserialize = false;
+            }
+        }
+    }
+    assert!(decoded.contains("DistributionGroup") && decoded.contains("Group"), "the scan found {decoded:?}");
+    let mut emulator_files = Vec::new();
+    rust_files(&root.join("emulator"), &mut emulator_files);
+    let mut found = Vec::new();
+    for f in emulator_files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        // A `use` of a wire module spread over lines is read as one line (at its first).
+        let mut lines: Vec<String> = Vec::new();
+        let mut open_use: Option<usize> = None;
+        for line in code.lines() {
+            let line = line.split("//").next().unwrap_or("");
+            match open_use {
+                Some(i) => {
+                    lines[i].push_str(line);
+                    lines.push(String::new());
+                }
+                None => lines.push(line.to_string()),
+            }
+            if line.trim_start().starts_with("use crate::wire") && !line.contains(';') {
+                open_use = Some(lines.len() - 1);
+            } else if open_use.is_some() && line.contains(';') {
+                open_use = None;
+            }
+        }
+        for (n, line) in lines.iter().enumerate() {
+            let line = line.as_str();
+            // A `use` of a wire module counts every name it brings in; elsewhere a name counts
+            // when reached through a wire module's path (`wx::Name`): the emulator and the
+            // model have types of the same names (`PolicyTarget::RoleGroup`).
+            let names: Vec<&str> = if line.trim_start().starts_with("use crate::wire") {
+                line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect()
+            } else {
+                ["wx::", "wg::", "oauth::", "exchange::", "graph::"]
+                    .iter()
+                    .flat_map(|p| line.match_indices(p).map(move |(i, _)| i + p.len()))
+                    .map(|start| {
+                        let rest = &line[start..];
+                        &rest[..rest
+                            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                            .unwrap_or(rest.len())]
+                    })
+                    .collect()
+            };
+            for w in names.into_iter().filter(|w| decoded.contains(*w)) {
+                let rel = f.strip_prefix(&root).unwrap().display();
+                found.push(format!("src/{rel}:{}: {w}", n + 1));
+            }
+        }
+    }
+    assert!(found.is_empty(), "the emulator names types the client decodes:\n{}", found.join("\n"));
+}
