@@ -149,6 +149,14 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
                 other => return Err(format!("expected Graph's 404 of the item, got {other:?}")),
             }
         }
+        "groups_delta_expired" => {
+            // A delta link Graph no longer keeps: the drift check must start a full read.
+            let link = format!("{}/v1.0/groups/delta?$deltatoken=0123abcd", client.endpoints().graph);
+            match client.groups_delta(Some(&link)).await {
+                Err(TenantError::DeltaExpired) => {}
+                other => return Err(format!("expected DeltaExpired, got {other:?}")),
+            }
+        }
         "groups_delta" => {
             let delta = client.groups_delta(None).await.map_err(fail)?;
             if delta.changed.is_empty() || delta.delta_link.is_empty() {
