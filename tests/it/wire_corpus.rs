@@ -157,6 +157,30 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
                 other => return Err(format!("expected DeltaExpired, got {other:?}")),
             }
         }
+        "find_groups_without_permission" => {
+            // A 403 item: explained as the app permission Graph reads need, not as a bad answer.
+            let mail = format!("pam-approvers@{DOMAIN}");
+            match client.find_groups_by_mail(std::slice::from_ref(&mail)).await {
+                Err(e @ TenantError::Permission { .. }) => {
+                    let shown = e.to_string();
+                    check(shown.contains("Group.Read.All"), "the permission named")?;
+                }
+                other => return Err(format!("expected a permission error, got {other:?}")),
+            }
+        }
+        "get_pam_setting_throttled" => match client.get_pam_setting().await {
+            // The replay client makes one attempt: throttling is told apart from a failure.
+            Err(TenantError::Throttled { .. }) => {}
+            other => return Err(format!("expected throttling, got {other:?}")),
+        },
+        "get_users_throttled" => {
+            // The replay client makes one attempt: a throttled item is throttling, not a missing user.
+            let name = format!("alice@{DOMAIN}");
+            match client.get_users(std::slice::from_ref(&name)).await {
+                Err(TenantError::Throttled { .. }) => {}
+                other => return Err(format!("expected throttling, got {other:?}")),
+            }
+        }
         "groups_delta" => {
             let delta = client.groups_delta(None).await.map_err(fail)?;
             if delta.changed.is_empty() || delta.delta_link.is_empty() {
