@@ -181,6 +181,21 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
                 other => return Err(format!("expected throttling, got {other:?}")),
             }
         }
+        "new_group_exists" => {
+            // Told apart by its class: apply adopts or reports the group, never retries it.
+            let group = NewGroup {
+                name: "pam-approvers".into(),
+                display_name: None,
+                alias: "pam-approvers-2".into(),
+                email: format!("pam-approvers-2@{DOMAIN}"),
+                description: None,
+                members: vec![],
+            };
+            match client.new_group(&group).await {
+                Err(e) if e.is_already_exists() => {}
+                other => return Err(format!("expected an already-exists refusal, got {other:?}")),
+            }
+        }
         "groups_delta" => {
             let delta = client.groups_delta(None).await.map_err(fail)?;
             if delta.changed.is_empty() || delta.delta_link.is_empty() {
