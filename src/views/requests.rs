@@ -30,6 +30,14 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// A full time in `tz` for `request show`: `2026-11-29 14:05 +01:00`.
+pub fn stamp<Tz: TimeZone>(t: DateTime<Utc>, tz: &Tz) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    t.with_timezone(tz).format("%Y-%m-%d %H:%M %:z").to_string()
+}
+
 /// A time in `tz`: `14:05` on the day of `now`, else `Nov 29 14:05`.
 pub fn clock<Tz: TimeZone>(t: DateTime<Utc>, now: DateTime<Utc>, tz: &Tz) -> String
 where
@@ -170,13 +178,13 @@ where
         lines.push(("Reason", r.clone()));
     }
     if let Some(t) = v.requested_at {
-        lines.push(("Requested", clock(t, now, tz)));
+        lines.push(("Requested", stamp(t, tz)));
     }
     if let Some(g) = &v.approver_group {
         lines.push(("Approvers", g.clone()));
     }
     if let Some(a) = &v.approver {
-        let at = v.decided_at.map(|t| format!(" at {}", clock(t, now, tz))).unwrap_or_default();
+        let at = v.decided_at.map(|t| format!(" at {}", stamp(t, tz))).unwrap_or_default();
         let comment =
             v.comment.as_deref().filter(|c| !c.is_empty()).map(|c| format!(": {c}")).unwrap_or_default();
         lines.push(("Decided", format!("by {a}{at}{comment}")));
