@@ -36,6 +36,11 @@ pub fn list(state: Option<&State>) -> String {
 }
 
 /// `pamform state rm`: what was removed.
+/// What `state mv` did.
+pub fn moved(from: &Address, to: &Address) -> String {
+    format!("Moved {from} to {to}\nSuccessfully moved 1 resource in state; the tenant was not changed.\n")
+}
+
 pub fn removed(addresses: &[Address]) -> String {
     let mut out = String::new();
     for r in addresses {

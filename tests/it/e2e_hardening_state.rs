@@ -105,3 +105,35 @@ fn a_state_listing_one_address_twice_anywhere_is_refused() {
     expect(&out, 1, "plan");
     assert!(String::from_utf8_lossy(&out.stderr).contains("twice"));
 }
+
+/// `state mv` renames an address in state as a `moved` block would: with the configuration
+/// renamed the same way, the next plan is empty and the tenant untouched; a missing source,
+/// a taken destination or another type is refused with nothing written.
+#[test]
+fn state_mv_renames_without_touching_the_tenant() {
+    use crate::support::cli::{QUICKSTART, Tenant, Workspace};
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    let writes = tenant.write_count();
+    let before = std::fs::read(ws.file("pamform.state.json")).unwrap();
+    for (args, says) in [
+        (["state", "mv", "approver_group.nope", "approver_group.team"], "approver_group.nope"),
+        (["state", "mv", "approver_group.approvers", "access_policy.move_request"], "same type"),
+        (["state", "mv", "access_policy.set_mailbox", "access_policy.move_request"], "already in state"),
+    ] {
+        let run = ws.run(&args).expect(1);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+        assert_eq!(std::fs::read(ws.file("pamform.state.json")).unwrap(), before, "nothing written");
+    }
+    let run = ws.run(&["state", "mv", "approver_group.approvers", "approver_group.team"]).expect(0);
+    assert!(run.stdout.contains("Moved approver_group.approvers to approver_group.team"), "{}", run.stdout);
+    ws.configure(
+        &tenant,
+        &QUICKSTART
+            .replace("approver_group.approvers", "approver_group.team")
+            .replace("approver_group \"approvers\"", "approver_group \"team\""),
+    );
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+    assert_eq!(tenant.write_count(), writes, "the tenant was not changed");
+}
