@@ -110,12 +110,6 @@ pub fn plan(
     }
 }
 
-/// A path the user gave, relative to the configuration directory (`-C`), as Terraform's
-/// `-chdir` treats every relative path.
-pub fn in_dir(ctx: &Context, path: &std::path::Path) -> std::path::PathBuf {
-    ctx.dir.join(path)
-}
-
 /// Parses `--target` values.
 pub fn parse_address(s: &str) -> Result<Address, String> {
     s.parse::<Address>().map_err(|e| e.to_string())

@@ -245,9 +245,13 @@ fn the_directory_may_be_typed_any_way_and_from_anywhere() {
             &tenant,
             &QUICKSTART.replace("\"bob@contoso.onmicrosoft.com\"", &format!("\"{}\"", upn(member))),
         );
-        run_in(&tenant, plan_cwd, plan_dir, &["plan", "--out", "plan.bin"]).expect(0);
-        assert!(ws.file("plan.bin").exists(), "the plan file is written in the configuration directory");
-        let run = run_in(&tenant, apply_cwd, apply_dir, &["apply", "plan.bin"]);
+        // The plan file by its absolute path: file arguments are relative to where pamform
+        // runs, which differs between the two commands here.
+        let plan = ws.file("plan.bin");
+        let plan = plan.to_str().unwrap();
+        run_in(&tenant, plan_cwd, plan_dir, &["plan", "--out", plan]).expect(0);
+        assert!(ws.file("plan.bin").exists(), "the plan file is written where it was named");
+        let run = run_in(&tenant, apply_cwd, apply_dir, &["apply", plan]);
         assert_eq!(run.code, 0, "planned with -C {plan_dir}, applied with -C {apply_dir}:\n{}", run.all());
         assert_eq!(
             tenant.group_members("pam-approvers@contoso.onmicrosoft.com"),
@@ -386,5 +390,25 @@ fn a_saved_implied_move_says_so_and_applies_without_touching_the_tenant() {
     assert_eq!(tenant.write_count(), writes, "a move changes nothing in the tenant");
     let state = ws.state().unwrap();
     assert!(state.resources.iter().any(|r| r.address.to_string() == "access_policy.move"));
+    ws.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+/// File arguments are relative to where pamform runs, not to `-C`: a plan saved from another
+/// directory lands there and is applied from there.
+#[test]
+fn plan_files_are_relative_to_where_pamform_runs() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = ws.command(args);
+        cmd.current_dir(elsewhere.path());
+        crate::support::cli::Run::from(cmd.output().unwrap())
+    };
+    run(&["plan", "--out", "saved.bin"]).expect(0);
+    assert!(elsewhere.path().join("saved.bin").exists(), "written where pamform ran");
+    assert!(!ws.file("saved.bin").exists(), "not in the configuration directory");
+    run(&["show", "saved.bin"]).expect(0);
+    run(&["apply", "saved.bin"]).expect(0);
     ws.run(&["plan", "--detailed-exitcode"]).expect(0);
 }

@@ -22,7 +22,7 @@ use crate::views::plan::text as plan_text;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A plan saved with `pamform plan --out`; applied exactly, or refused if stale
+    /// A plan saved with `pamform plan --out` (relative to where you run pamform); applied exactly, or refused if stale
     #[arg(value_name = "PLANFILE")]
     pub plan_file: Option<PathBuf>,
     #[command(flatten)]
@@ -58,9 +58,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         ));
     }
     let saved = match &args.plan_file {
-        Some(p) => Some(
-            SavedPlan::read(&pipeline::in_dir(ctx, p)).map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?,
-        ),
+        Some(p) => Some(SavedPlan::read(p).map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?),
         None => None,
     };
     let _lock = LockGuard::acquire(&ctx.dir, "pamform apply", args.lock_timeout)

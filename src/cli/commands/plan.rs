@@ -14,7 +14,7 @@ use crate::views::plan::{self as plan_view, Format};
 pub struct Args {
     #[command(flatten)]
     pub vars: VarArgs,
-    /// Save the plan to FILE for a later `pamform apply FILE`
+    /// Save the plan to FILE for a later `pamform apply FILE` (relative to where you run pamform)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Exit 2 when the plan has changes (0 when none, 1 on error)
@@ -142,7 +142,7 @@ fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         let hash = configuration_hash(loaded.sources(), &crate::config::variable_pairs(config));
         let mut saved = SavedPlan::new(plan.clone(), &tenant, hash, state.as_ref(), &snapshot);
         saved.sensitive = config.sensitive.clone();
-        saved.write(&pipeline::in_dir(ctx, out)).map_err(|e| CliError::msg(ErrorKind::State, e))?;
+        saved.write(out).map_err(|e| CliError::msg(ErrorKind::State, e))?;
     }
     let plan_file = args.out.as_deref().and_then(|p| p.to_str());
     let tenant = config.tenant.as_ref().map(|t| t.id.value.as_str()).filter(|t| !t.is_empty());

@@ -10,7 +10,7 @@ use crate::views::state as state_view;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A plan saved with `pamform plan --out`
+    /// A plan saved with `pamform plan --out` (relative to where you run pamform)
     #[arg(value_name = "PLANFILE")]
     pub plan_file: Option<PathBuf>,
     /// Print as JSON (same as --format json)
@@ -25,8 +25,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let format = if args.json { Format::Json } else { args.format };
     let text = match &args.plan_file {
         Some(path) => {
-            let saved = SavedPlan::read(&pipeline::in_dir(ctx, path))
-                .map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?;
+            let saved = SavedPlan::read(path).map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?;
             let tenant = Some(saved.tenant.as_str()).filter(|t| !t.is_empty());
             plan_view::plan_redacted(&saved.plan, format, path.to_str(), tenant, &saved.sensitive)
         }

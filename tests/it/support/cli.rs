@@ -218,7 +218,9 @@ impl Workspace {
     /// The command, ready to run (for callers that need to spawn and kill it).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = pamform();
-        cmd.arg("-C").arg(self.dir.path()).args(args);
+        // Run from the directory too, as users and CI do: relative file arguments (plan files,
+        // value files) are where the user typed them.
+        cmd.current_dir(self.dir.path()).arg("-C").arg(self.dir.path()).args(args);
         cmd.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
         for (k, v) in &self.env {
             cmd.env(k, v);
