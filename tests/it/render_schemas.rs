@@ -136,3 +136,10 @@ fn the_drift_schema_rejects_bad_severities() {
     bad["unmanaged"][0]["severity"] = json!("high");
     assert!(!v.is_valid(&bad));
 }
+
+/// The plan schema embeds the drift report's schema (so that a plan carrying drift validates
+/// with no other file); the embedded copy is the shipped drift schema, exactly.
+#[test]
+fn the_plan_schema_embeds_the_drift_schema_as_shipped() {
+    assert_eq!(schema("plan.schema.json")["$defs"]["drift_report"], schema("drift.schema.json"));
+}
