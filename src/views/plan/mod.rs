@@ -37,7 +37,7 @@ pub fn plan_redacted(
         Format::Text => text::render_redacted(plan, sensitivity),
         Format::Json => {
             let meta = json::PlanMeta { sensitivity: sensitivity.clone(), ..json::PlanMeta::now() };
-            let mut s = serde_json::to_string_pretty(&json::render(plan, &meta)).expect("json");
+            let mut s = serde_json::to_string(&json::render(plan, &meta)).expect("json");
             s.push('\n');
             s
         }
@@ -57,7 +57,7 @@ pub fn plan_redacted(
 /// showing what `sensitivity` marks as Terraform does.
 pub fn plan_json_errored(plan: &Plan, sensitivity: &Sensitivity) -> String {
     let meta = json::PlanMeta { sensitivity: sensitivity.clone(), errored: true, ..json::PlanMeta::now() };
-    let mut s = serde_json::to_string_pretty(&json::render(plan, &meta)).expect("json");
+    let mut s = serde_json::to_string(&json::render(plan, &meta)).expect("json");
     s.push('\n');
     s
 }
