@@ -193,5 +193,8 @@ fn evaluate_sources(
     };
     eval::evaluate(&decls, dir, &mut config, diags);
     checks::run(&config, diags);
+    // A value from a sensitive variable never shows in a message: they reach terminals, logs
+    // and pull request comments.
+    diags.redact(&eval::sensitive_texts(&decls, inputs.cli.iter().chain(&inputs.env)));
     config
 }

@@ -62,3 +62,60 @@ fn a_nested_group_of_any_kind_never_makes_an_approver_a_non_member() {
         Membership::Listed { guest: false }
     );
 }
+
+/// A configuration whose errors come from sensitive variables: a default, a `--var` and a
+/// `PAMFORM_VAR_*` value.
+const SENSITIVE_ERRORS: &str = r#"
+tenant {
+  id = "contoso.onmicrosoft.com"
+}
+variable "mode" {
+  type      = string
+  sensitive = true
+  default   = "HUNTER2-mode"
+}
+variable "who" {
+  type      = string
+  sensitive = true
+}
+variable "n" {
+  type      = number
+  sensitive = true
+}
+approver_group "approvers" {
+  name    = "Approvers"
+  email   = var.who
+  members = []
+}
+access_policy "x" {
+  task           = "Exchange\\New-MoveRequest"
+  approval       = var.mode
+  approver_group = approver_group.approvers
+}
+"#;
+
+/// A value from a `sensitive = true` variable is `(sensitive value)` in every message: the
+/// terminal's, `validate --json`'s and the Markdown a failed plan writes for a pull request
+/// comment. They used to quote it (`approval` cannot be `HUNTER2-mode`), as did a `--var` or
+/// `PAMFORM_VAR_*` value that did not parse.
+#[test]
+fn no_diagnostic_quotes_a_sensitive_value() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.pam.hcl"), SENSITIVE_ERRORS).unwrap();
+    for args in [&["validate", "--json"][..], &["validate"], &["plan", "--format", "markdown"]] {
+        let out = crate::support::pamform()
+            .arg("-C")
+            .arg(dir.path())
+            .args(args)
+            .args(["--var", "who=HUNTER2 not an address", "--var", "n=HUNTER2num"])
+            .env("NO_COLOR", "1")
+            .env("PAMFORM_VAR_n", "HUNTER2env")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!all.contains("HUNTER2"), "{args:?}: a sensitive value shows:\n{all}");
+        assert!(all.contains("`approval` cannot be `(sensitive value)`"), "{args:?}:\n{all}");
+        assert!(all.contains("`(sensitive value)` in `email`"), "{args:?}:\n{all}");
+    }
+}
