@@ -119,3 +119,24 @@ fn no_diagnostic_quotes_a_sensitive_value() {
         assert!(all.contains("`(sensitive value)` in `email`"), "{args:?}:\n{all}");
     }
 }
+
+/// A plan the checks refuse, over a value from a sensitive variable: the refusal, in the
+/// terminal and in the Markdown of a pull request comment, does not quote it.
+#[test]
+fn a_plan_refusal_does_not_quote_a_sensitive_value() {
+    use crate::support::cli::{QUICKSTART, Tenant, Workspace};
+    let tenant = Tenant::start();
+    let mut hcl = QUICKSTART
+        .replace("default_approver_group = approver_group.approvers", "default_approver_group = var.group");
+    hcl.push_str(
+        "\nvariable \"group\" {\n  type      = string\n  sensitive = true\n  default   = \"hunter2-nobody@contoso.onmicrosoft.com\"\n}\n",
+    );
+    let ws = Workspace::new(&tenant, &hcl);
+    // (The JSON plan carries values and marks them, as Terraform's does.)
+    for args in [&["plan"][..], &["plan", "--format", "markdown"]] {
+        let run = ws.run(args);
+        let all = run.all();
+        assert_eq!(run.code, 1, "{args:?}:\n{all}");
+        assert!(!all.contains("hunter2"), "{args:?}: a sensitive value shows:\n{all}");
+    }
+}
