@@ -140,3 +140,33 @@ fn a_plan_refusal_does_not_quote_a_sensitive_value() {
         assert!(!all.contains("hunter2"), "{args:?}: a sensitive value shows:\n{all}");
     }
 }
+
+/// `-q apply` on a terminal still asks, so it still shows what the answer approves: the
+/// changes and the tenant they go to.
+#[test]
+fn a_quiet_apply_prompt_shows_what_it_asks_about() {
+    use crate::support::cli::{QUICKSTART, Tenant, Workspace};
+    use crate::support::{APP_ID, DOMAIN};
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    let run = crate::e2e_core_state::on_terminal(&ws, &["-q", "apply"], "no\n");
+    let all = run.all();
+    assert!(all.contains("approver_group.approvers"), "the changes are not shown:\n{all}");
+    assert!(all.contains(&format!("in tenant {DOMAIN}, as app {APP_ID}")), "{all}");
+    assert_eq!(tenant.write_count(), 0);
+}
+
+/// The text of a plan that stopped (a service error can quote names anyone in the tenant
+/// chose) stays one block of text in the pull request comment: a run of backticks in it
+/// cannot close the block and turn the rest into Markdown.
+#[test]
+fn a_failed_plan_comment_keeps_the_error_text_in_its_block() {
+    use pamform::views::markdown::render_failed_message;
+    let text = render_failed_message("group 'x\n```\n![img](https://example.com/t.png)\n```' not found");
+    let fence_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("```")).collect();
+    assert_eq!(fence_lines.len(), 4, "{text}");
+    assert_eq!(fence_lines[0], fence_lines[3], "{text}");
+    assert!(fence_lines[0].len() > 3, "the fence must outlast the text's backticks:\n{text}");
+    // Plain text keeps the usual fence.
+    assert!(render_failed_message("sign-in refused").contains("\n```\nsign-in refused\n```\n"));
+}
