@@ -170,3 +170,30 @@ fn a_failed_plan_comment_keeps_the_error_text_in_its_block() {
     // Plain text keeps the usual fence.
     assert!(render_failed_message("sign-in refused").contains("\n```\nsign-in refused\n```\n"));
 }
+
+/// `request list --pending` lists what the signed-in user can decide; a guest can decide
+/// nothing, even one listed in the approver group, so a guest's list holds none of it.
+#[test]
+fn a_guest_in_the_approver_group_has_nothing_pending_to_decide() {
+    use crate::e2e_requests::{MOVE, World};
+    use crate::support::cli::QUICKSTART;
+    let w = World::new();
+    let hcl = QUICKSTART.replace(
+        "members = [\"alice@contoso.onmicrosoft.com\", \"bob@contoso.onmicrosoft.com\"]",
+        "members = [\"alice@contoso.onmicrosoft.com\", \"bob@contoso.onmicrosoft.com\", \"oscar@fabrikam.com\"]",
+    );
+    w.ws.configure(&w.tenant, &hcl);
+    w.ws.run(&["apply", "--auto-approve"]).expect(0);
+    let dave = w.login("dave", &crate::support::upn("dave"));
+    let oscar = w.login("oscar", "oscar@fabrikam.com");
+    let id = w.new_request(&dave, MOVE, "1");
+    let listed = w.run(&oscar, &["request", "list", "--pending", "--json"]).expect(0);
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert!(
+        listed["requests"].as_array().unwrap().iter().all(|r| r["id"] != id.as_str()),
+        "a guest is offered a request they cannot decide: {listed}"
+    );
+    // And the service agrees: the guest cannot approve it.
+    let run = w.run(&oscar, &["request", "approve", &id]).expect(1);
+    assert!(run.stderr.contains("guests cannot approve"), "{}", run.stderr);
+}
