@@ -197,3 +197,34 @@ fn a_guest_in_the_approver_group_has_nothing_pending_to_decide() {
     let run = w.run(&oscar, &["request", "approve", &id]).expect(1);
     assert!(run.stderr.contains("guests cannot approve"), "{}", run.stderr);
 }
+
+/// `-v` logs each HTTP request of the request workflow, secrets redacted: no access token,
+/// refresh token or client secret shows, also when the sign-in is renewed on the way.
+#[test]
+fn verbose_request_commands_show_no_token() {
+    use crate::e2e_requests::{MOVE, World};
+    let w = World::new();
+    let dave = w.login("dave", &crate::support::upn("dave"));
+    let alice = w.login("alice", &crate::support::upn("alice"));
+    let id = w.new_request(&dave, MOVE, "1");
+    w.session(&dave);
+    w.session(&alice);
+    w.tenant.advance_clock(2 * 3600);
+    for (user, args) in [
+        (&dave, &["-v", "request", "list"][..]),
+        (&alice, &["-v", "request", "approve", id.as_str()]),
+        (&alice, &["-v", "whoami", "--json"]),
+    ] {
+        let run = w.run(user, args);
+        assert!(
+            run.stderr.contains("HTTP") || run.stderr.contains("POST"),
+            "{args:?}: nothing logged:\n{}",
+            run.stderr
+        );
+        let all = run.all();
+        assert!(!all.contains(w.tenant.secret()), "{args:?}: the client secret shows:\n{all}");
+    }
+    w.session(&dave);
+    w.session(&alice);
+    w.assert_no_token_leaked();
+}

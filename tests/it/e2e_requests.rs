@@ -110,7 +110,7 @@ impl World {
     }
 
     /// The user's cached session file.
-    fn session(&self, user: &User) -> Value {
+    pub(crate) fn session(&self, user: &User) -> Value {
         let text = std::fs::read_to_string(session_file(user)).expect("a cached sign-in");
         let v: Value = serde_json::from_str(&text).unwrap();
         for key in ["access_token", "refresh_token"] {
@@ -143,7 +143,7 @@ impl World {
 
     /// No output ever showed a token: neither one of the cached tokens seen, nor anything
     /// shaped like the emulator's JWTs.
-    fn assert_no_token_leaked(&self) {
+    pub(crate) fn assert_no_token_leaked(&self) {
         let outputs = self.outputs.borrow();
         assert!(!outputs.is_empty());
         for out in outputs.iter() {
