@@ -228,3 +228,42 @@ fn verbose_request_commands_show_no_token() {
     w.session(&alice);
     w.assert_no_token_leaked();
 }
+
+/// A plan saved with `--var-file` (a path relative to where pamform runs) applies as it was
+/// reviewed when apply is given the same file again, from wherever it runs; without it, or
+/// with another environment's file, apply refuses and writes nothing.
+#[test]
+fn a_plan_saved_with_a_var_file_applies_only_with_the_same_values() {
+    use crate::support::cli::{QUICKSTART, Tenant, Workspace};
+    let tenant = Tenant::start();
+    let hcl = QUICKSTART.replace("name    = \"PAM Approvers\"", "name    = var.name")
+        + "\nvariable \"name\" {\n  type = string\n}\n";
+    let ws = Workspace::new(&tenant, &hcl);
+    ws.write("dev.pamvars.hcl", "name = \"Dev Approvers\"\n");
+    ws.write("prod.pamvars.hcl", "name = \"Prod Approvers\"\n");
+    let run = |args: &[&str], cwd: &std::path::Path| {
+        let out = ws.command(args).current_dir(cwd).output().unwrap();
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    let (code, text) = run(&["plan", "--var-file", "prod.pamvars.hcl", "--out", "plan.bin"], ws.path());
+    assert_eq!(code, Some(0), "{text}");
+    let saved = ws.file("plan.bin");
+    let saved = saved.to_str().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    for without in [&["apply", saved][..], &["apply", saved, "--var-file", "dev.pamvars.hcl"]] {
+        let (code, text) = run(without, ws.path());
+        assert_eq!(code, Some(1), "{without:?}: {text}");
+        assert_eq!(tenant.write_count(), 0, "{without:?}: {text}");
+    }
+    let prod = ws.file("prod.pamvars.hcl");
+    let (code, text) = run(&["apply", saved, "--var-file", prod.to_str().unwrap()], elsewhere.path());
+    assert_eq!(code, Some(0), "{text}");
+    let names: Vec<String> = tenant
+        .invoke("Get-DistributionGroup", serde_json::json!({}))
+        .iter()
+        .filter_map(|g| g["DisplayName"].as_str().map(String::from))
+        .collect();
+    assert!(names.iter().any(|n| n == "Prod Approvers"), "{names:?}");
+}
