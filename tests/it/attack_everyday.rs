@@ -267,3 +267,37 @@ fn a_plan_saved_with_a_var_file_applies_only_with_the_same_values() {
         .collect();
     assert!(names.iter().any(|n| n == "Prod Approvers"), "{names:?}");
 }
+
+/// `login --tenant` (or PAMFORM_TENANT_ID) naming another tenant than the configuration's
+/// block: the block wins, as for plan and apply, and login says so before the user signs in.
+#[test]
+fn login_says_when_the_tenant_option_names_another_tenant() {
+    use std::io::{BufRead, BufReader};
+    let w = crate::e2e_requests::World::new();
+    let cache = tempfile::tempdir().unwrap();
+    let mut child =
+        w.ws.command(&["login", "--tenant", "fabrikam.onmicrosoft.com"])
+            .env("PAMFORM_CACHE_DIR", cache.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    let mut seen = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok) {
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("enter the code") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen.contains(&format!(
+            "warning: --tenant (or PAMFORM_TENANT_ID) is fabrikam.onmicrosoft.com but the tenant block's id is {}; signing in to {}",
+            crate::support::DOMAIN,
+            crate::support::DOMAIN
+        )),
+        "{seen}"
+    );
+}
