@@ -193,5 +193,9 @@ fn evaluate_sources(
     };
     eval::evaluate(&decls, dir, &mut config, diags);
     checks::run(&config, diags);
+    // A value from a sensitive variable never shows in a message: they reach terminals, logs
+    // and pull request comments. The plan's checks redact theirs with the same texts.
+    config.sensitive_texts = eval::sensitive_texts(&decls, inputs.cli.iter().chain(&inputs.env));
+    diags.redact(&config.sensitive_texts);
     config
 }

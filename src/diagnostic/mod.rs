@@ -21,6 +21,10 @@ pub enum Severity {
     Warning,
 }
 
+/// What stands for a value that comes from a `sensitive = true` variable, in diagnostics and
+/// in every human rendering.
+pub const REDACTED: &str = "(sensitive value)";
+
 /// A span with the text shown under it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Label {
@@ -150,6 +154,30 @@ impl Diagnostics {
 
     pub fn into_vec(self) -> Vec<Diagnostic> {
         self.items
+    }
+
+    /// Replaces every occurrence of each of `values` in the texts (message, labels, help) of
+    /// every diagnostic with [`REDACTED`].
+    pub fn redact(&mut self, values: &[String]) {
+        if values.is_empty() {
+            return;
+        }
+        let scrub = |text: &mut String| {
+            for v in values {
+                if text.contains(v.as_str()) {
+                    *text = text.replace(v.as_str(), REDACTED);
+                }
+            }
+        };
+        for d in self.items.iter_mut() {
+            scrub(&mut d.message);
+            if let Some(h) = d.help.as_mut() {
+                scrub(h);
+            }
+            for l in d.primary.iter_mut().chain(d.labels.iter_mut()) {
+                scrub(&mut l.text);
+            }
+        }
     }
 }
 

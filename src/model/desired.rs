@@ -27,6 +27,9 @@ pub struct Configuration {
     /// The attributes of each resource whose value comes from a sensitive variable (see
     /// [`Sensitivity`]); renderers show them as `(sensitive value)`.
     pub sensitive: Sensitivity,
+    /// The texts of sensitive variables' values that no message may quote (see
+    /// `Diagnostics::redact`).
+    pub sensitive_texts: Vec<String>,
 }
 
 /// Which attributes of which resources hold sensitive values. An attribute is sensitive when

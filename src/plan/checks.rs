@@ -56,6 +56,7 @@ pub fn check(
     self_lockout(config, snapshot, state, plan, &mut out);
     exemption_removed_with_gating_policy(config, snapshot, plan, &mut out);
     default_group_replaced(config, plan, &mut out);
+    out.redact(&config.sensitive_texts);
     out.sort();
     out
 }

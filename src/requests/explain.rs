@@ -88,9 +88,10 @@ pub enum Action<'a> {
 pub enum Membership {
     /// Listed directly.
     Listed { guest: bool },
-    /// Not listed, and the group holds no group: not a member.
+    /// Not listed, and every member is one person: not a member.
     NotListed,
-    /// Not listed, but a nested group may hold the user: only the service can tell.
+    /// Not listed, but a member that is not one person (a nested group of any kind, or a type
+    /// pamform does not know) may hold the user: only the service can tell.
     Unknown,
 }
 
@@ -106,7 +107,7 @@ pub fn membership(me: &str, members: &[wx::Recipient]) -> Membership {
     if let Some(m) = listed {
         return Membership::Listed { guest: recipient_type::is_guest(&m.recipient_type_details) };
     }
-    if members.iter().any(|m| recipient_type::is_group(&m.recipient_type_details)) {
+    if members.iter().any(|m| !recipient_type::is_person(&m.recipient_type_details)) {
         Membership::Unknown
     } else {
         Membership::NotListed

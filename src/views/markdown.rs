@@ -140,9 +140,11 @@ pub fn render_failed_message(message: &str) -> String {
     let mut out = format!(
         "{PLAN_MARKER}\n**pamform plan**: ❌ **failed**; nothing can be applied until this is fixed.\n\n"
     );
-    out.push_str("```\n");
-    out.push_str(message.trim_end());
-    out.push_str("\n```\n");
+    // The text can quote what the service says (names included): a fence longer than any run
+    // of backticks in it keeps it one block of text, never Markdown.
+    let longest = message.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let _ = write!(out, "{fence}\n{}\n{fence}\n", message.trim_end());
     out
 }
 

@@ -11,7 +11,7 @@ use crate::model::{Address, Sensitivity};
 use crate::plan::Plan;
 
 /// What a human renderer prints in place of a sensitive value.
-pub const REDACTED: &str = "(sensitive value)";
+pub const REDACTED: &str = crate::diagnostic::REDACTED;
 
 /// The value that stands for a sensitive one inside an attribute object. No attribute of a
 /// resource is an object, so it cannot be mistaken for a real value.

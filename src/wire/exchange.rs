@@ -819,6 +819,15 @@ pub mod recipient_type {
         matches!(t, MAIL_UNIVERSAL_SECURITY_GROUP | MAIL_UNIVERSAL_DISTRIBUTION_GROUP)
     }
 
+    /// Whether a recipient of this type is one person, so holds no other member. Any other
+    /// value (the groups above, and the service's other group kinds such as
+    /// `MailNonUniversalGroup`, `GroupMailbox`, `RoleGroup` or `DynamicDistributionGroup`, or a
+    /// value pamform does not know) may hold members. (**doc**: the RecipientTypeDetails
+    /// parameter of Get-Recipient)
+    pub fn is_person(t: &str) -> bool {
+        matches!(t, USER_MAILBOX | MAIL_USER | GUEST_MAIL_USER | USER | GUEST_USER)
+    }
+
     /// `RecipientType` for a `RecipientTypeDetails`.
     pub fn recipient_type(details: &str) -> &'static str {
         match details {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::support::cli::{QUICKSTART, Run, Tenant, Workspace};
 use crate::support::{pamform, upn};
 
-const MOVE: &str = "Exchange\\New-MoveRequest";
+pub(crate) const MOVE: &str = "Exchange\\New-MoveRequest";
 
 /// The default tenant where dave may run the move cmdlets (Recipient Management), with two
 /// foreign items in the request list.
@@ -37,14 +37,14 @@ fn seed() -> Seed {
 }
 
 /// A user with their own cache directory; every output they saw is kept for the leak check.
-struct User {
+pub(crate) struct User {
     name: &'static str,
     cache: tempfile::TempDir,
 }
 
-struct World {
-    tenant: Tenant,
-    ws: Workspace,
+pub(crate) struct World {
+    pub(crate) tenant: Tenant,
+    pub(crate) ws: Workspace,
     outputs: std::cell::RefCell<Vec<String>>,
     tokens: std::cell::RefCell<Vec<String>>,
 }
@@ -52,7 +52,7 @@ struct World {
 impl World {
     /// The quickstart applied: pam-approvers (alice, bob) approve New-MoveRequest and
     /// Set-Mailbox.
-    fn new() -> World {
+    pub(crate) fn new() -> World {
         let tenant = Tenant::start_with(Some(seed()), Faults::default());
         let ws = Workspace::new(&tenant, QUICKSTART);
         ws.run(&["apply", "--auto-approve"]).expect(0);
@@ -70,13 +70,13 @@ impl World {
         cmd
     }
 
-    fn run(&self, user: &User, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, user: &User, args: &[&str]) -> Run {
         self.keep(Run::from(self.command(user, args).output().unwrap()))
     }
 
     /// `pamform login` as a child process; the test completes the device code as the user
     /// once the prompt shows it.
-    fn login(&self, name: &'static str, as_user: &str) -> User {
+    pub(crate) fn login(&self, name: &'static str, as_user: &str) -> User {
         let user = User { name, cache: tempfile::tempdir().unwrap() };
         let mut child =
             self.command(&user, &["login"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -110,7 +110,7 @@ impl World {
     }
 
     /// The user's cached session file.
-    fn session(&self, user: &User) -> Value {
+    pub(crate) fn session(&self, user: &User) -> Value {
         let text = std::fs::read_to_string(session_file(user)).expect("a cached sign-in");
         let v: Value = serde_json::from_str(&text).unwrap();
         for key in ["access_token", "refresh_token"] {
@@ -132,7 +132,7 @@ impl World {
         (status, class)
     }
 
-    fn new_request(&self, user: &User, task: &str, hours: &str) -> String {
+    pub(crate) fn new_request(&self, user: &User, task: &str, hours: &str) -> String {
         let run = self.run(
             user,
             &["request", "new", "--task", task, "--hours", hours, "--reason", "ticket 4711", "--json"],
@@ -143,7 +143,7 @@ impl World {
 
     /// No output ever showed a token: neither one of the cached tokens seen, nor anything
     /// shaped like the emulator's JWTs.
-    fn assert_no_token_leaked(&self) {
+    pub(crate) fn assert_no_token_leaked(&self) {
         let outputs = self.outputs.borrow();
         assert!(!outputs.is_empty());
         for out in outputs.iter() {

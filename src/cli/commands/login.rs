@@ -61,6 +61,12 @@ pub fn target(ctx: &Context, args: &TenantArgs) -> Result<Option<Target>, CliErr
     }
     let endpoints = Endpoints::from_tenant(block).map_err(pipeline::tenant_error)?;
     let id = block.id.value.trim();
+    if let Some(other) = flag.filter(|f| !id.is_empty() && !f.eq_ignore_ascii_case(id)) {
+        // As plan and apply do: the block wins, and says so.
+        ctx.printer.note(format!(
+            "warning: --tenant (or PAMFORM_TENANT_ID) is {other} but the tenant block's id is {id}; signing in to {id}"
+        ));
+    }
     let tenant = if id.is_empty() { flag } else { Some(id) }.ok_or_else(|| {
         CliError::msg(ErrorKind::Config, "no tenant id: set the tenant block's id or PAMFORM_TENANT_ID")
     })?;

@@ -247,7 +247,7 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
 }
 
 /// The pending requests `me` can decide: not their own, and in an approver group that lists
-/// them. A group whose members cannot be read, or that holds a group (nested approvers),
+/// them as a member who is no guest. A group whose members cannot be read, or that holds a group (nested approvers),
 /// keeps its requests: the service decides.
 async fn decidable_by(client: &Client, me: &str, views: Vec<RequestView>) -> Vec<RequestView> {
     let me = normalize::principal(me);
@@ -265,7 +265,8 @@ async fn decidable_by(client: &Client, me: &str, views: Vec<RequestView>) -> Vec
         if !verdicts.contains_key(&group) {
             let verdict = client.get_group_members(&group).await.ok().and_then(|members| {
                 match membership(&me, &members) {
-                    Membership::Listed { .. } => Some(true),
+                    // Guests decide nothing, even when listed.
+                    Membership::Listed { guest } => Some(!guest),
                     Membership::NotListed => Some(false),
                     Membership::Unknown => None,
                 }

@@ -17,6 +17,8 @@ mod imports;
 mod instances;
 mod meta;
 mod sensitivity;
+
+pub use sensitivity::sensitive_texts;
 mod tenant;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

@@ -33,6 +33,37 @@ pub(super) fn sensitivity(decls: &Declarations<'_>, config: &Configuration) -> S
     out
 }
 
+/// The texts a diagnostic must not show: every string and number inside the value of
+/// a sensitive variable, and the text given for one in `raw` (`--var`, `PAMFORM_VAR_*`: shown
+/// when it does not parse), longest first. Texts shorter than four characters are left out:
+/// replacing them would garble every message, and they are too short to be secret.
+pub fn sensitive_texts<'r>(
+    decls: &Declarations<'_>,
+    raw: impl IntoIterator<Item = &'r (String, String)>,
+) -> Vec<String> {
+    fn leaves(v: &hcl::Value, out: &mut Vec<String>) {
+        match v {
+            hcl::Value::String(s) => out.push(s.clone()),
+            hcl::Value::Number(n) => out.push(n.to_string()),
+            hcl::Value::Array(items) => items.iter().for_each(|i| leaves(i, out)),
+            hcl::Value::Object(map) => map.values().for_each(|i| leaves(i, out)),
+            hcl::Value::Bool(_) | hcl::Value::Null => {}
+        }
+    }
+    let vars = sensitive_variables(decls);
+    let mut out: Vec<String> =
+        raw.into_iter().filter(|(name, _)| vars.contains(name.as_str())).map(|(_, v)| v.clone()).collect();
+    for name in vars {
+        if let Some(v) = decls.variables.get(name).and_then(|d| d.value.as_ref()) {
+            leaves(v, &mut out);
+        }
+    }
+    out.retain(|t| t.trim().chars().count() >= 4);
+    out.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    out.dedup();
+    out
+}
+
 /// The variables and locals whose values are sensitive.
 struct SensitiveNames<'a> {
     vars: BTreeSet<&'a str>,
