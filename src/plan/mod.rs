@@ -266,7 +266,11 @@ pub fn build(
     }
     errors.extend(safety::prevent_destroy(&inputs, &ownership.ends, &changes));
     errors.extend(safety::groups_still_named(&inputs, &changes));
-    finish(options, changes, drift, errors)
+    // A refusal quotes names and addresses; none of a sensitive variable's values may show.
+    let mut redacted = crate::diagnostic::Diagnostics::new();
+    redacted.extend(errors);
+    redacted.redact(&config.sensitive_texts);
+    finish(options, changes, drift, redacted.into_vec())
 }
 
 fn finish(

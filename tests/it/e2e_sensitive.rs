@@ -109,3 +109,36 @@ fn a_reference_to_a_group_with_a_sensitive_email_is_sensitive() {
     assert!(!run.stdout.contains("pam-approvers@"), "secret in the plan:\n{}", run.stdout);
     assert!(run.stdout.contains("approver_group = (sensitive value)"), "{}", run.stdout);
 }
+
+/// A plan refusal that quotes a sensitive value (here the email of a group an unmanaged policy
+/// still names) shows `(sensitive value)`, on the terminal and in the PR comment.
+#[test]
+fn plan_refusals_hide_the_value() {
+    const MAIL: &str = "pam-secret-team@contoso.onmicrosoft.com";
+    let tenant = Tenant::start();
+    let with_group = QUICKSTART
+        .replace("email   = \"pam-approvers@contoso.onmicrosoft.com\"", "email   = var.mail")
+        + &format!(
+            "\nvariable \"mail\" {{\n  type      = string\n  default   = \"{MAIL}\"\n  sensitive = true\n}}\n"
+        );
+    let ws = Workspace::new(&tenant, &with_group);
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    // An admin gates another task with the group outside pamform.
+    tenant.invoke(
+        "New-ElevatedAccessApprovalPolicy",
+        serde_json::json!({"Task": "Exchange\\New-InboxRule", "ApprovalType": "Manual", "ApproverGroup": MAIL}),
+    );
+    // The configuration moves everything to another group and drops this one.
+    let other = QUICKSTART
+        .replace("pam-approvers@", "pam-other@")
+        .replace("name    = \"PAM Approvers\"", "name    = \"Other\"")
+        + &format!(
+            "\nvariable \"mail\" {{\n  type      = string\n  default   = \"{MAIL}\"\n  sensitive = true\n}}\n"
+        );
+    ws.configure(&tenant, &other);
+    for args in [&["plan"][..], &["plan", "--format", "markdown"][..]] {
+        let run = ws.run(args).expect(1);
+        assert!(!run.all().contains(MAIL), "the sensitive value shows:\n{}", run.all());
+        assert!(run.all().contains("(sensitive value)"), "{}", run.all());
+    }
+}
