@@ -564,30 +564,7 @@ async fn a_refresh_of_the_benchmark_tenant_stays_within_the_budget() {
 /// A delegated Graph token for `user` through the device code flow of `client_id`, asking for
 /// `scope`; with the token endpoint's answer (its echoed `scope`).
 async fn delegated(emu: &Emu, client_id: &str, user: &str, scope: &str) -> (String, Value) {
-    let url = format!("{}{}", emu.base(), pamform::wire::oauth::devicecode_path(crate::support::DOMAIN));
-    let dc: Value = emu
-        .http
-        .post(url)
-        .form(&[("client_id", client_id), ("scope", scope)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ok = emu
-        .control("POST", "/_emulator/devicecode/approve", json!({"user_code": dc["user_code"], "user": user}))
-        .await;
-    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.bytes));
-    let a = emu
-        .token_form(&[
-            ("grant_type", pamform::wire::oauth::GRANT_DEVICE_CODE),
-            ("client_id", client_id),
-            ("device_code", dc["device_code"].as_str().unwrap()),
-        ])
-        .await;
-    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.bytes));
-    let body = a.json();
+    let body = emu.device_code_token(client_id, user, scope).await;
     (body["access_token"].as_str().unwrap().to_string(), body)
 }
 

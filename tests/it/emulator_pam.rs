@@ -5,7 +5,7 @@ use pamform::wire::exchange::{self, class, request_status};
 use serde_json::json;
 
 use crate::support::api::*;
-use crate::support::{APP_ID, upn};
+use crate::support::upn;
 
 /// Groups, PAM enabled with the app as the only system account.
 async fn pam_tenant(emu: &Emu) -> String {
@@ -17,22 +17,12 @@ async fn pam_tenant(emu: &Emu) -> String {
         json!({"Identity": "pam-approvers", "Member": "oscar@fabrikam.com"}),
     )
     .await;
-    emu.ok(
-        &app,
-        "Enable-ElevatedAccessControl",
-        json!({"AdminGroup": upn("pam-approvers"), "SystemAccounts": [APP_ID]}),
-    )
-    .await;
+    emu.enable_pam(&app, "pam-approvers").await;
     app
 }
 
 async fn policy(emu: &Emu, app: &str, task: &str, approval: &str) {
-    emu.ok(
-        app,
-        "New-ElevatedAccessApprovalPolicy",
-        json!({"Task": task, "ApprovalType": approval, "ApproverGroup": upn("pam-approvers")}),
-    )
-    .await;
+    emu.policy(app, task, approval, "pam-approvers").await;
 }
 
 #[tokio::test]

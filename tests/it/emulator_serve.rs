@@ -262,18 +262,8 @@ async fn requests_and_authorizations_survive_a_restart() {
     let emu = start_with(cfg.clone()).await;
     let app = emu.exchange_app().await;
     emu.group(&app, "pam-approvers", &["alice"]).await;
-    emu.ok(
-        &app,
-        "Enable-ElevatedAccessControl",
-        json!({"AdminGroup": upn("pam-approvers"), "SystemAccounts": [APP_ID]}),
-    )
-    .await;
-    emu.ok(
-        &app,
-        "New-ElevatedAccessApprovalPolicy",
-        json!({"Task": "Exchange\\New-MoveRequest", "ApprovalType": "Manual", "ApproverGroup": upn("pam-approvers")}),
-    )
-    .await;
+    emu.enable_pam(&app, "pam-approvers").await;
+    emu.policy(&app, "Exchange\\New-MoveRequest", "Manual", "pam-approvers").await;
     let admin = emu.exchange_user("admin").await;
     let req = emu
         .ok(&admin, "New-ElevatedAccessRequest", json!({"Task": "Exchange\\New-MoveRequest", "Reason": "r"}))

@@ -14,7 +14,7 @@ use pamform::wire::oauth;
 use serde_json::json;
 
 use crate::support::api::*;
-use crate::support::{APP_ID, DOMAIN, upn};
+use crate::support::{DOMAIN, upn};
 
 const OSCAR: &str = "oscar_fabrikam.com#EXT#@contoso.onmicrosoft.com";
 
@@ -59,18 +59,8 @@ async fn refusals_in_any_language_are_explained_by_facts() {
     let app = emu.exchange_app().await;
     emu.group(&app, "pam-approvers", &["alice", "bob"]).await;
     emu.ok(&app, "Add-DistributionGroupMember", json!({"Identity": "pam-approvers", "Member": OSCAR})).await;
-    emu.ok(
-        &app,
-        "Enable-ElevatedAccessControl",
-        json!({"AdminGroup": upn("pam-approvers"), "SystemAccounts": [APP_ID]}),
-    )
-    .await;
-    emu.ok(
-        &app,
-        "New-ElevatedAccessApprovalPolicy",
-        json!({"Task": "Exchange\\New-MoveRequest", "ApprovalType": "Manual", "ApproverGroup": upn("pam-approvers")}),
-    )
-    .await;
+    emu.enable_pam(&app, "pam-approvers").await;
+    emu.policy(&app, "Exchange\\New-MoveRequest", "Manual", "pam-approvers").await;
     let ask = |token: String| {
         let emu = &emu;
         async move {

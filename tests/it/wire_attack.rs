@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RetryPolicy, Secret, TenantError};
+use pamform::tenant::TenantError;
 use pamform::wire::exchange::{self, class, envelope as env, odata};
 use serde_json::{Value, json};
 
+use crate::support::DOMAIN;
 use crate::support::api::Answer;
 use crate::support::cli::{QUICKSTART, Tenant, Workspace};
-use crate::support::corpus::{self, Capture, Replay, Seen};
-use crate::support::{APP_ID, APP_SECRET, DOMAIN};
+use crate::support::corpus::{self, Capture, Replay, Seen, replay_client};
 
 fn capture(response: Value) -> Capture {
     serde_json::from_value(json!({
@@ -112,19 +112,6 @@ fn the_request_check_catches_a_wrong_parameter_type() {
         p[name] = value.clone();
         assert!(!corpus::request_differences(&c, &seen(p)).is_empty(), "not caught: {name} sent as {value}");
     }
-}
-
-fn replay_client(base: &str) -> Client {
-    let endpoints =
-        Endpoints { login: base.to_string(), exchange: base.to_string(), graph: base.to_string() };
-    let credential =
-        Credential::Secret { client_id: APP_ID.to_string(), secret: Secret::new(APP_SECRET.to_string()) };
-    let options = ClientOptions {
-        retry: RetryPolicy { max_attempts: 1, ..RetryPolicy::default() },
-        ca_cert: None,
-        ..ClientOptions::default()
-    };
-    Client::new(DOMAIN, endpoints, credential, options).expect("client")
 }
 
 /// An Exchange error envelope: the detailed layout (`details[0]` and the inner exception) or
@@ -250,16 +237,7 @@ impl RefusingProxy {
                     }
                 },
             );
-            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-            (base, tx)
+            (base, corpus::serve_until_stopped(listener, app))
         });
         RefusingProxy { _rt: rt, base, stop: Some(stop) }
     }

@@ -3,14 +3,12 @@
 //! capture by a replay server, sends the captured request and reads the answer.
 
 use pamform::model::{Approval, PolicyTarget};
-use pamform::tenant::{
-    Client, ClientOptions, Credential, Endpoints, NewGroup, RetryPolicy, Secret, TenantError,
-};
+use pamform::tenant::{Client, NewGroup, RetryPolicy, TenantError};
 use pamform::wire::exchange::{self, request_status};
 
 use crate::support::api;
-use crate::support::corpus::{self, Capture, Replay};
-use crate::support::{APP_ID, APP_SECRET, DOMAIN, upn};
+use crate::support::corpus::{self, Capture, Replay, replay_client};
+use crate::support::{DOMAIN, upn};
 
 #[tokio::test]
 async fn emulator_answers_like_the_corpus() {
@@ -86,19 +84,6 @@ fn a_wrong_field_is_a_difference() {
     for body in wrong {
         assert!(!corpus::differences(&capture, &answer(body.clone())).is_empty(), "not caught: {body}");
     }
-}
-
-fn replay_client(base: &str) -> Client {
-    let endpoints =
-        Endpoints { login: base.to_string(), exchange: base.to_string(), graph: base.to_string() };
-    let credential =
-        Credential::Secret { client_id: APP_ID.to_string(), secret: Secret::new(APP_SECRET.to_string()) };
-    let options = ClientOptions {
-        retry: RetryPolicy { max_attempts: 1, ..RetryPolicy::default() },
-        ca_cert: None,
-        ..ClientOptions::default()
-    };
-    Client::new(DOMAIN, endpoints, credential, options).expect("client")
 }
 
 /// The client calls the corpus names, each run against the replay of its capture. An arm

@@ -111,20 +111,23 @@ impl Emu {
 
     /// A delegated token through the device code flow, approved as `user`.
     pub async fn user_token(&self, user: &str, resource: &str) -> String {
-        let url = format!("{}{}", self.base(), oauth::devicecode_path(DOMAIN));
         let scope = oauth::default_scope(resource);
+        self.device_code_token(oauth::EXCHANGE_PUBLIC_CLIENT_ID, user, &scope).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The device code flow of `client_id` asking for `scope`, approved as `user`: the token
+    /// endpoint's answer (the token and its echoed `scope`).
+    pub async fn device_code_token(&self, client_id: &str, user: &str, scope: &str) -> Value {
+        let url = format!("{}{}", self.base(), oauth::devicecode_path(DOMAIN));
         let dc = answer(
-            self.http
-                .post(url)
-                .form(&[("client_id", oauth::EXCHANGE_PUBLIC_CLIENT_ID), ("scope", &scope)])
-                .send()
-                .await
-                .unwrap(),
+            self.http.post(url).form(&[("client_id", client_id), ("scope", scope)]).send().await.unwrap(),
         )
         .await;
-        assert_eq!(dc.status, 200);
+        assert_eq!(dc.status, 200, "{}", String::from_utf8_lossy(&dc.bytes));
         let dc = dc.json();
-        let device_code = dc["device_code"].as_str().unwrap().to_string();
         let ok = self
             .control(
                 "POST",
@@ -136,12 +139,12 @@ impl Emu {
         let a = self
             .token_form(&[
                 ("grant_type", oauth::GRANT_DEVICE_CODE),
-                ("client_id", oauth::EXCHANGE_PUBLIC_CLIENT_ID),
-                ("device_code", &device_code),
+                ("client_id", client_id),
+                ("device_code", dc["device_code"].as_str().unwrap()),
             ])
             .await;
-        assert_eq!(a.status, 200);
-        a.json()["access_token"].as_str().unwrap().to_string()
+        assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.bytes));
+        a.json()
     }
 
     pub async fn exchange_user(&self, name: &str) -> String {
@@ -220,6 +223,27 @@ impl Emu {
 
     pub async fn counters(&self) -> Value {
         self.control("GET", "/_emulator/counters", Value::Null).await.json()
+    }
+
+    /// Switches PAM on with `group@` the tenant as the default approver group and the seeded
+    /// app as the only system account.
+    pub async fn enable_pam(&self, token: &str, group: &str) {
+        self.ok(
+            token,
+            "Enable-ElevatedAccessControl",
+            json!({"AdminGroup": upn(group), "SystemAccounts": [APP_ID]}),
+        )
+        .await;
+    }
+
+    /// A policy gating `task` with `approval` (`Manual` or `Auto`), decided by `group@` the tenant.
+    pub async fn policy(&self, token: &str, task: &str, approval: &str, group: &str) {
+        self.ok(
+            token,
+            "New-ElevatedAccessApprovalPolicy",
+            json!({"Task": task, "ApprovalType": approval, "ApproverGroup": upn(group)}),
+        )
+        .await;
     }
 
     /// Creates a mail-enabled security group with members.

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::api::{Answer, Emu};
-use super::{DOMAIN, TENANT_ID};
+use super::{APP_ID, APP_SECRET, DOMAIN, TENANT_ID};
+use pamform::tenant::{Client, ClientOptions, Credential, Endpoints, RetryPolicy, Secret};
 
 /// Where the corpus lives.
 pub fn root() -> PathBuf {
@@ -459,15 +460,7 @@ impl Replay {
                 }
             },
         );
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-        });
+        let tx = serve_until_stopped(listener, app);
         Replay { base, seen, shutdown: Some(tx) }
     }
 
@@ -526,6 +519,39 @@ fn rebase_links(v: &Value, base: &str) -> Value {
         }
         other => other.clone(),
     }
+}
+
+/// Serves `app` on `listener` in the current runtime until the returned sender is used (or
+/// dropped).
+pub fn serve_until_stopped(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    tx
+}
+
+/// A client of the replay server at `base`, signed in as the seeded app, making one attempt
+/// per request (a replayed failure is final).
+pub fn replay_client(base: &str) -> Client {
+    let endpoints =
+        Endpoints { login: base.to_string(), exchange: base.to_string(), graph: base.to_string() };
+    let credential =
+        Credential::Secret { client_id: APP_ID.to_string(), secret: Secret::new(APP_SECRET.to_string()) };
+    let options = ClientOptions {
+        retry: RetryPolicy { max_attempts: 1, ..RetryPolicy::default() },
+        ca_cert: None,
+        ..ClientOptions::default()
+    };
+    Client::new(DOMAIN, endpoints, credential, options).expect("client")
 }
 
 /// Where the client's first request differs from the captured one: method, path (query
