@@ -1,7 +1,7 @@
 //! Unit tests of the drift classification and the report.
 
 use super::*;
-use crate::model::{Membership, PolicyTarget, RemotePolicy};
+use crate::model::{PolicyTarget, RemotePolicy};
 use crate::state::ResourceState;
 
 fn policy_attrs(group: &str) -> PolicyAttrs {
@@ -14,16 +14,7 @@ fn policy_attrs(group: &str) -> PolicyAttrs {
     }
 }
 
-fn group(members: &[&str]) -> Attrs {
-    Attrs::Group(GroupAttrs {
-        name: "G".into(),
-        email: "g@x.io".into(),
-        alias: "g".into(),
-        description: String::new(),
-        members: members.iter().map(|s| s.to_string()).collect(),
-        membership: Membership::Authoritative,
-    })
-}
+use crate::plan::attributes::test_group as group;
 
 fn pam(enabled: bool, accounts: &[&str]) -> Attrs {
     Attrs::Pam(PamAttrs {

@@ -358,6 +358,19 @@ pub fn live_pam(p: &PamSetting) -> PamAttrs {
     }
 }
 
+/// A group `G` (`g@x.io`) with `members`, authoritative: the one builder unit tests share.
+#[cfg(test)]
+pub(crate) fn test_group(members: &[&str]) -> Attrs {
+    Attrs::Group(GroupAttrs {
+        name: "G".into(),
+        email: "g@x.io".into(),
+        alias: "g".into(),
+        description: String::new(),
+        members: members.iter().map(|m| m.to_string()).collect(),
+        membership: crate::model::Membership::Authoritative,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -352,18 +352,8 @@ impl<'a> GroupMembers<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::attributes::GroupAttrs;
 
-    fn group(members: &[&str]) -> Attrs {
-        Attrs::Group(GroupAttrs {
-            name: "G".into(),
-            email: "g@x.io".into(),
-            alias: "g".into(),
-            description: String::new(),
-            members: members.iter().map(|m| m.to_string()).collect(),
-            membership: crate::model::Membership::Authoritative,
-        })
-    }
+    use crate::plan::attributes::test_group as group;
 
     #[test]
     fn a_new_group_counts_all_its_members_as_added_approvers() {
