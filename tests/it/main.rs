@@ -56,6 +56,7 @@ mod render_markdown;
 mod render_schemas;
 mod render_text;
 mod request_refusals;
+mod snap_help;
 mod tenant_e2e;
 mod wire_attack;
 mod wire_corpus;

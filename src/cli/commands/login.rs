@@ -17,7 +17,8 @@ use crate::views::progress::Spinner;
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TenantArgs {
     /// Tenant id or domain, when no configuration in -C names it (Microsoft's endpoints)
-    #[arg(long, global = true, env = "PAMFORM_TENANT_ID", value_name = "ID")]
+    // Listed after each command's own options, not among them.
+    #[arg(long, global = true, env = "PAMFORM_TENANT_ID", value_name = "ID", display_order = 100)]
     pub tenant: Option<String>,
 }
 

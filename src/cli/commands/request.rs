@@ -46,6 +46,10 @@ pub enum Sub {
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("target").required(true).args(["task", "role", "role_group"])))]
+// One usage line per target: clap's own puts the three on one line, wider than a terminal.
+#[command(override_usage = "pamform request new [OPTIONS] --reason <REASON> --task <TASK>\n       \
+    pamform request new [OPTIONS] --reason <REASON> --role <NAME>\n       \
+    pamform request new [OPTIONS] --reason <REASON> --role-group <NAME>")]
 pub struct NewArgs {
     /// The cmdlet, as `Exchange\New-MoveRequest` (or just `New-MoveRequest`)
     #[arg(long, value_name = "TASK")]
@@ -108,7 +112,7 @@ pub struct DecideArgs {
 pub struct WaitArgs {
     /// Request id, or a unique start of it
     pub id: String,
-    /// Give up after this long (e.g. 30m, 2h); exit 1
+    /// Give up after this long (e.g. 30m, 2h) and exit 5
     #[arg(long, value_name = "DURATION", value_parser = crate::cli::args::duration)]
     pub timeout: Option<Duration>,
     /// How often to ask
@@ -213,7 +217,14 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
             } else if views.is_empty() {
                 out(view::none(a.pending, a.all));
             } else {
-                out(view::table(&views, now, &tz, ctx.printer.stdout_is_terminal()));
+                out(view::table(
+                    &views,
+                    now,
+                    &tz,
+                    ctx.printer
+                        .stdout_is_terminal()
+                        .then(|| ctx.printer.stdout_width().unwrap_or(view::TABLE_WIDTH)),
+                ));
             }
         }
         Sub::Show(a) => {

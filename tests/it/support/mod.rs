@@ -5,6 +5,7 @@
 //! - [`api`]: an emulator spoken to over HTTP, as a client of Microsoft's endpoints would.
 //! - [`model`]: the model behind the model-based test of the core loop.
 //! - [`plans`]: plans built in code for the renderer tests.
+//! - [`pty`]: the binary on an 80-column pseudo-terminal, and the screen it leaves.
 
 pub mod api;
 pub mod assertions;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod corpus;
 pub mod model;
 pub mod plans;
+pub mod pty;
 
 use std::process::Command;
 
