@@ -13,9 +13,14 @@ use crate::plan::{Action, Plan, PlanMode};
 /// Asks for "yes" on stderr, naming the tenant and identity; the caller reads the answer.
 pub fn ask(printer: &Printer, tenant: &str, identity: &str) {
     let mut err = printer.err();
+    let mut what =
+        format!("  pamform will perform the actions described above in tenant {tenant}, as {identity}.");
+    if let Some(width) = printer.stderr_width() {
+        what = super::printer::wrap_indented(&what, width);
+    }
     let _ = write!(
         err,
-        "\n{}\n  pamform will perform the actions described above in tenant {tenant}, as {identity}.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
+        "\n{}\n{what}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ",
         paint(style::BOLD, "Do you want to perform these actions?")
     );
     let _ = err.flush();

@@ -22,6 +22,9 @@ pub fn install(printer: &Printer) {
                 .context_lines(1)
                 .wrap_lines(wrap)
                 .break_words(false)
+                // Lines break at spaces only: never inside a GUID, an email or a cmdlet name.
+                .word_separator(textwrap::WordSeparator::AsciiSpace)
+                .word_splitter(textwrap::WordSplitter::NoHyphenation)
                 .build(),
         )
     }));
@@ -56,7 +59,10 @@ pub fn plan_rejected(printer: &Printer, errors: usize) {
     );
 }
 
-/// The error a command ends with, drawn by miette.
+/// The error a command ends with, drawn by miette. Microsoft's error texts end their lines
+/// with `\r\n`; a carriage return would let the next line overwrite the last on a terminal
+/// and shows as `^M` in a CI log, so lines end with `\n` only.
 pub fn error(printer: &Printer, report: &miette::Report) {
-    let _ = writeln!(printer.err(), "{report:?}");
+    let text = format!("{report:?}").replace("\r\n", "\n").replace('\r', "\n");
+    let _ = writeln!(printer.err(), "{text}");
 }

@@ -54,14 +54,37 @@ impl Printer {
         let _ = out.write_all(bytes).and_then(|()| out.flush());
     }
 
+    /// Text for people on stdout (a plan, a drift report): on a terminal, a line wider than
+    /// it wraps between words, its continuation indented two more than the line (never
+    /// inside an id, an address or an email); in a pipe or a file every line stays whole.
+    /// Never for JSON or Markdown, whose lines are data.
+    pub fn write_text(&self, text: &str) {
+        match self.stdout_width() {
+            Some(width) => {
+                let mut wrapped = wrap_indented(text, width);
+                if text.ends_with('\n') {
+                    wrapped.push('\n');
+                }
+                self.write_out(wrapped.as_bytes())
+            }
+            None => self.write_out(text.as_bytes()),
+        }
+    }
+
     /// Messages for people: progress, warnings, summaries.
     pub fn err(&self) -> anstream::Stderr {
         anstream::stderr()
     }
 
-    /// Writes a line to stderr unless `--quiet`.
+    /// Writes a line to stderr unless `--quiet`; on a terminal it wraps between words at the
+    /// terminal's width (never inside an id or an address), in a pipe it stays whole.
     pub fn note(&self, line: impl std::fmt::Display) {
         if !self.quiet {
+            let line = line.to_string();
+            let line = match self.stderr_width() {
+                Some(width) => wrap_indented(&line, width),
+                None => line,
+            };
             let _ = writeln!(self.err(), "{line}");
         }
     }
@@ -108,6 +131,16 @@ impl Printer {
         std::io::stderr().is_terminal()
     }
 
+    /// The width of the terminal stderr writes to; `None` in a pipe or a log.
+    pub fn stderr_width(&self) -> Option<usize> {
+        terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| usize::from(w.0)).filter(|w| *w > 0)
+    }
+
+    /// The width of the terminal stdout writes to; `None` in a pipe or a file.
+    pub fn stdout_width(&self) -> Option<usize> {
+        terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0)).filter(|w| *w > 0)
+    }
+
     /// Whether progress (spinners, bars) should be drawn: stderr is a terminal and not quiet.
     pub fn show_progress(&self) -> bool {
         !self.quiet && std::io::stderr().is_terminal()
@@ -120,5 +153,84 @@ impl Printer {
 
     pub fn stdin_is_terminal(&self) -> bool {
         std::io::stdin().is_terminal()
+    }
+}
+
+/// `text` with each line wider than `width` broken at spaces, never at a hyphen (escape codes take no
+/// width); a word wider than `width` is kept whole on its own line.
+pub fn wrap(text: &str, width: usize) -> String {
+    let options = textwrap::Options::new(width)
+        .break_words(false)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    text.lines().map(|l| textwrap::fill(l, &options)).collect::<Vec<_>>().join("\n")
+}
+
+/// `text` with each line wider than `width` broken at spaces, continuations indented two
+/// more than their line, or under the value of an `attribute = value` line (a plan's).
+pub fn wrap_indented(text: &str, width: usize) -> String {
+    text.lines()
+        .map(|l| {
+            // Positions are counted on the line as shown, without its escape codes.
+            let plain = anstream::adapter::strip_str(l).to_string();
+            let lead = plain.chars().take_while(|c| *c == ' ').count();
+            let under_value = plain.find(" = ").map(|at| at + 3).filter(|at| {
+                let name = plain[lead..at - 3].trim_start_matches(['+', '-', '~', '/', ' ']).trim_end();
+                *at <= width / 2 && !name.is_empty() && !name.contains(' ')
+            });
+            let indent = " ".repeat(under_value.unwrap_or(lead + 2));
+            let options = textwrap::Options::new(width)
+                .break_words(false)
+                .word_separator(textwrap::WordSeparator::AsciiSpace)
+                .word_splitter(textwrap::WordSplitter::NoHyphenation)
+                .subsequent_indent(&indent);
+            textwrap::fill(l, &options)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{wrap, wrap_indented};
+
+    #[test]
+    fn escape_codes_do_not_move_the_indent() {
+        let marker = crate::views::style::paint(crate::views::style::UPDATE, "~");
+        let line = format!(
+            "      {marker} id             = \"5f2d7c1a-8a3e-4b6c-9d01-3e5a7b9c0d11\" -> (known after apply)"
+        );
+        let wrapped = wrap_indented(&line, 80);
+        assert!(wrapped.ends_with("\n                         apply)"), "{wrapped:?}");
+    }
+
+    #[test]
+    fn wrapped_text_keeps_its_indent() {
+        let text = "    in tenant: alice@contoso.onmicrosoft.com, bob@contoso.onmicrosoft.com, carol@contoso.onmicrosoft.com\n  short";
+        assert_eq!(
+            wrap_indented(text, 80),
+            "    in tenant: alice@contoso.onmicrosoft.com, bob@contoso.onmicrosoft.com,\n      carol@contoso.onmicrosoft.com\n  short"
+        );
+        let plan = "      ~ task           = \"Exchange\\\\New-MoveRequest\" -> \"Exchange\\\\New-MailboxRestoreRequest\" # forces replacement";
+        assert_eq!(
+            wrap_indented(plan, 80),
+            "      ~ task           = \"Exchange\\\\New-MoveRequest\" ->\n                         \"Exchange\\\\New-MailboxRestoreRequest\" # forces\n                         replacement"
+        );
+    }
+
+    #[test]
+    fn wrapping_keeps_words_and_ids_whole() {
+        let line = "Tenant contoso.onmicrosoft.com, signed in as app 5f2d7c1a-8a3e-4b6c-9d01-3e5a7b9c0d11";
+        assert_eq!(
+            wrap(line, 80),
+            "Tenant contoso.onmicrosoft.com, signed in as app\n5f2d7c1a-8a3e-4b6c-9d01-3e5a7b9c0d11"
+        );
+        assert_eq!(wrap("short\nlines", 80), "short\nlines");
+        assert_eq!(
+            wrap("(pam-approvers@contoso.onmicrosoft.com)", 20),
+            "(pam-approvers@contoso.onmicrosoft.com)"
+        );
+        let styled = crate::views::style::paint(crate::views::style::BOLD, "x".repeat(78));
+        assert_eq!(wrap(&styled, 80), styled, "escape codes take no width");
     }
 }

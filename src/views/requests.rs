@@ -94,18 +94,30 @@ fn fit(s: &str, width: usize) -> String {
     out
 }
 
-/// Tables stay within this many columns for the usual values.
+/// Tables stay within this many columns for the usual values, on a terminal at least as wide.
 pub const TABLE_WIDTH: usize = 100;
 
-/// The `request list` table: columns as wide as their values. On a terminal (`fit`) the ids
-/// are short and requestor and task are cut (with `…`) so that a row fits [`TABLE_WIDTH`]; in
-/// a pipe every value is whole, for scripts and logs.
-pub fn table<Tz: TimeZone>(views: &[RequestView], now: DateTime<Utc>, tz: &Tz, fit_terminal: bool) -> String
+/// The module of the tasks PAM gates, left out of the TASK column on a narrow terminal.
+const TASK_MODULE: &str = "Exchange\\";
+
+/// The `request list` table: columns as wide as their values. On a terminal (`terminal`: its
+/// width) the ids are short, and when a row is wider than the terminal (or [`TABLE_WIDTH`])
+/// tasks lose their `Exchange\` module, then requestors and tasks are cut (with `…`),
+/// requestors first; in a pipe every value is whole, for scripts and logs. `request show`
+/// has every value whole, and ids are cut only where a unique start of them is accepted.
+pub fn table<Tz: TimeZone>(
+    views: &[RequestView],
+    now: DateTime<Utc>,
+    tz: &Tz,
+    terminal: Option<usize>,
+) -> String
 where
     Tz::Offset: std::fmt::Display,
 {
     let header = ["ID", "STATUS", "REQUESTOR", "TASK", "WHEN"].map(str::to_string);
-    let rows: Vec<[String; 5]> = views
+    let fit_terminal = terminal.is_some();
+    let limit = terminal.unwrap_or(TABLE_WIDTH).min(TABLE_WIDTH);
+    let mut rows: Vec<[String; 5]> = views
         .iter()
         .map(|v| {
             let task = if v.foreign {
@@ -115,7 +127,9 @@ where
             };
             let state = if v.foreign { v.status.to_lowercase() } else { v.state.clone() };
             [
-                if fit_terminal { short_id(&v.id) } else { v.id.clone() },
+                // Only a PAM request's id is shortened: a unique start of it is accepted; a
+                // foreign item's short id is not its own.
+                if fit_terminal && !v.foreign { short_id(&v.id) } else { v.id.clone() },
                 state,
                 v.requestor.clone().unwrap_or_else(|| "-".into()),
                 task,
@@ -123,14 +137,28 @@ where
             ]
         })
         .collect();
-    let width = |i: usize| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0);
-    let mut w: Vec<usize> = (0..5).map(width).collect();
+    let widths = |rows: &[[String; 5]]| -> Vec<usize> {
+        (0..5)
+            .map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect()
+    };
+    let mut w = widths(&rows);
+    let too_wide = |w: &[usize]| w.iter().sum::<usize>() + 8 > limit;
+    if fit_terminal && too_wide(&w) {
+        for r in rows.iter_mut() {
+            if let Some(cmdlet) = r[3].strip_prefix(TASK_MODULE) {
+                r[3] = cmdlet.to_string();
+            }
+        }
+        w = widths(&rows);
+    }
     if fit_terminal {
         w[2] = w[2].min(40);
         w[3] = w[3].min(40);
-        // Give up requestor and task width (down to 16 each) until the widest row fits.
-        while w.iter().sum::<usize>() + 8 > TABLE_WIDTH && (w[2] > 16 || w[3] > 16) {
-            let i = if w[2] >= w[3] { 2 } else { 3 };
+        // Give up requestor width (down to 10: the start of a UPN names the person), then
+        // task width (down to 16), until the widest row fits.
+        while too_wide(&w) && (w[2] > 10 || w[3] > 16) {
+            let i = if w[2] > 10 { 2 } else { 3 };
             w[i] -= 1;
         }
     }
@@ -185,9 +213,11 @@ where
     }
     if let Some(a) = &v.approver {
         let at = v.decided_at.map(|t| format!(" at {}", stamp(t, tz))).unwrap_or_default();
-        let comment =
-            v.comment.as_deref().filter(|c| !c.is_empty()).map(|c| format!(": {c}")).unwrap_or_default();
-        lines.push(("Decided", format!("by {a}{at}{comment}")));
+        lines.push(("Decided", format!("by {a}{at}")));
+        // On a line of its own: after the approver and the time, it would not fit 80 columns.
+        if let Some(c) = v.comment.as_deref().filter(|c| !c.is_empty()) {
+            lines.push(("Comment", c.to_string()));
+        }
     }
     let mut out = String::new();
     for (k, val) in lines {
@@ -296,11 +326,13 @@ mod tests {
     #[test]
     fn table_and_details_render_in_100_columns() {
         let (v, now) = sample();
-        let text = table(&v, now, &Utc, true);
+        let text = table(&v, now, &Utc, Some(100));
         assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
         insta::assert_snapshot!("request_table", text);
         // In a pipe nothing is cut: whole ids, requestors and tasks.
-        let piped = table(&v, now, &Utc, false);
+        let piped = table(&v, now, &Utc, None);
+        let narrow = table(&v, now, &Utc, Some(80));
+        assert!(narrow.lines().all(|l| l.chars().count() <= 80), "{narrow}");
         assert!(!piped.contains('…'), "{piped}");
         assert!(v.iter().all(|r| piped.contains(&r.id)), "{piped}");
         insta::assert_snapshot!("request_details", details(&v[1], now, &Utc));

@@ -113,7 +113,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                 let plan = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &PlanOptions { mode, targets: args.target.clone() })?;
                 // `-q --auto-approve` prints only the result; a prompt always shows what it asks.
                 if !(ctx.printer.is_quiet() && args.auto_approve) {
-                    ctx.printer.write_out(plan_text::render_redacted(&plan, &config.sensitive).as_bytes());
+                    ctx.printer.write_text(&plan_text::render_redacted(&plan, &config.sensitive));
                 }
                 if !plan.has_changes() {
                     return write_back_refresh(ctx, &plan, state, &store);

@@ -140,17 +140,21 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     );
     sensitive::redact_differences(&mut report.differences, &config.sensitive);
 
-    // The configuration side: changes a plan would make that are not yet applied.
+    let format = if args.json { Format::Json } else { args.format };
+    let text = drift_view::report(&report, format)
+        .map_err(|e| CliError::msg(ErrorKind::Internal, format!("cannot write the report: {e}")))?;
+    if format == Format::Text {
+        ctx.printer.write_text(&text);
+    } else {
+        ctx.printer.write_out(text.as_bytes());
+    }
+    // The configuration side: changes a plan would make that are not yet applied. After the
+    // report, where it is read last on a terminal, not above it.
     if pending > 0 {
         ctx.printer.note(format!(
             "the configuration differs from the tenant in {pending} resource{}; run `pamform plan` to see how",
             if pending == 1 { "" } else { "s" }
         ));
     }
-
-    let format = if args.json { Format::Json } else { args.format };
-    let text = drift_view::report(&report, format)
-        .map_err(|e| CliError::msg(ErrorKind::Internal, format!("cannot write the report: {e}")))?;
-    ctx.printer.write_out(text.as_bytes());
     Ok(if report.in_sync { Outcome::Success } else { Outcome::Differences })
 }

@@ -147,7 +147,11 @@ fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let plan_file = args.out.as_deref().and_then(|p| p.to_str());
     let tenant = config.tenant.as_ref().map(|t| t.id.value.as_str()).filter(|t| !t.is_empty());
     let text = plan_view::plan_redacted(&plan, args.format(), plan_file, tenant, &config.sensitive);
-    ctx.printer.write_out(text.as_bytes());
+    if args.format() == Format::Text {
+        ctx.printer.write_text(&text);
+    } else {
+        ctx.printer.write_out(text.as_bytes());
+    }
     // After the plan, where it is read last (as Terraform prints it), not scrolled away.
     if let Some(out) = &args.out {
         ctx.printer.note(format!(
