@@ -64,7 +64,7 @@ impl World {
         run
     }
 
-    fn command(&self, user: &User, args: &[&str]) -> std::process::Command {
+    pub(crate) fn command(&self, user: &User, args: &[&str]) -> std::process::Command {
         let mut cmd = self.ws.command(args);
         cmd.env("PAMFORM_CACHE_DIR", user.cache.path());
         cmd

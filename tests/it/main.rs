@@ -57,6 +57,7 @@ mod render_schemas;
 mod render_text;
 mod request_refusals;
 mod snap_help;
+mod snap_outputs;
 mod tenant_e2e;
 mod wire_attack;
 mod wire_corpus;

@@ -7,9 +7,9 @@
 //! were cleared leave nothing, and a line longer than the terminal wraps where the terminal
 //! wraps it, as a person sees it, mid-word if that is what pamform sent.
 //!
-//! [`Screen::styled`] writes the screen with its colours and weights as `<red+bold>…</>`
-//! marks (one mark per change of style), so that a snapshot shows what is coloured without
-//! the escape codes that would make it unreadable.
+//! [`TermRun::styled`] writes the screen with its colours and weights as `<red+bold>…</>`
+//! marks (one mark per change of style, blanks left out of them), so that a snapshot shows
+//! what is coloured without the escape codes that would make it unreadable.
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -132,33 +132,41 @@ impl TermRun {
         finish(rows)
     }
 
-    /// The screen with its styles marked: `<red+bold>text</>`.
+    /// The screen with its styles marked: `<red+bold>text</>`. Blanks carry no style: a mark
+    /// closes before the blanks that follow it, unless the same style goes on after them.
     pub fn styled(&self) -> String {
         let screen = self.parser.screen();
         let mut rows = Vec::new();
         for row in 0..SCREEN_ROWS {
             let mut line = String::new();
             let mut current = String::new();
+            let mut blanks = String::new();
             for col in 0..COLS {
                 let Some(cell) = screen.cell(row, col) else { break };
                 if cell.is_wide_continuation() {
                     continue;
                 }
                 let text = if cell.has_contents() { cell.contents() } else { " " };
-                // A blank takes no style: a mark around spaces says nothing.
-                let style = if text.trim().is_empty() { String::new() } else { style_of(cell) };
-                if style != current && !(text.trim().is_empty()) {
+                if text.trim().is_empty() {
+                    blanks.push_str(text);
+                    continue;
+                }
+                let style = style_of(cell);
+                if style != current {
                     if !current.is_empty() {
                         line.push_str("</>");
                     }
+                    line.push_str(&blanks);
                     if !style.is_empty() {
                         line.push_str(&format!("<{style}>"));
                     }
                     current = style;
+                } else {
+                    line.push_str(&blanks);
                 }
+                blanks.clear();
                 line.push_str(text);
             }
-            let mut line = line.trim_end().to_string();
             if !current.is_empty() {
                 line.push_str("</>");
             }
