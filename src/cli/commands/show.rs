@@ -34,6 +34,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             state_view::show(state.as_ref(), format)
         }
     };
-    ctx.printer.write_out(text.as_bytes());
+    if format == Format::Text {
+        ctx.printer.write_text(&text);
+    } else {
+        ctx.printer.write_out(text.as_bytes());
+    }
     Ok(Outcome::Success)
 }

@@ -59,7 +59,8 @@ pub struct Typing<'a> {
 
 /// Runs `cmd` (program, arguments, environment and directory) on a terminal [`COLS`] wide
 /// with `TERM=xterm-256color`; `COLUMNS` and `LINES` are removed so that only the terminal
-/// tells the width.
+/// tells the width, and `CLICOLOR`/`CLICOLOR_FORCE` so that only `NO_COLOR` (which `cmd`
+/// sets or removes) decides the colour.
 pub fn run(cmd: &Command, typing: Typing<'_>) -> TermRun {
     require_script();
     let mut line =
@@ -73,7 +74,8 @@ pub fn run(cmd: &Command, typing: Typing<'_>) -> TermRun {
     if let Some(dir) = cmd.get_current_dir() {
         script.current_dir(dir);
     }
-    script.env_remove("COLUMNS").env_remove("LINES").env("TERM", "xterm-256color");
+    script.env_remove("COLUMNS").env_remove("LINES").env_remove("CLICOLOR").env_remove("CLICOLOR_FORCE");
+    script.env("TERM", "xterm-256color");
     for (k, v) in cmd.get_envs() {
         match v {
             Some(v) => script.env(k, v),
