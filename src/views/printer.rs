@@ -167,7 +167,8 @@ pub fn wrap(text: &str, width: usize) -> String {
 }
 
 /// `text` with each line wider than `width` broken at spaces, continuations indented two
-/// more than their line, or under the value of an `attribute = value` line (a plan's).
+/// more than their line, or under the value of an `attribute = value` line (a plan's) or of
+/// a `Label     value` line (`request show`'s).
 pub fn wrap_indented(text: &str, width: usize) -> String {
     text.lines()
         .map(|l| {
@@ -178,7 +179,13 @@ pub fn wrap_indented(text: &str, width: usize) -> String {
                 let name = plain[lead..at - 3].trim_start_matches(['+', '-', '~', '/', ' ']).trim_end();
                 *at <= width / 2 && !name.is_empty() && !name.contains(' ')
             });
-            let indent = " ".repeat(under_value.unwrap_or(lead + 2));
+            let under_label = (lead == 0)
+                .then(|| plain.find("  "))
+                .flatten()
+                .filter(|at| !plain[..*at].contains(' '))
+                .map(|at| at + plain[at..].chars().take_while(|c| *c == ' ').count())
+                .filter(|at| *at <= width / 4);
+            let indent = " ".repeat(under_value.or(under_label).unwrap_or(lead + 2));
             let options = textwrap::Options::new(width)
                 .break_words(false)
                 .word_separator(textwrap::WordSeparator::AsciiSpace)
@@ -193,6 +200,15 @@ pub fn wrap_indented(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::{wrap, wrap_indented};
+
+    #[test]
+    fn a_labelled_value_wraps_under_its_value() {
+        let line = "Reason     the quarterly mailbox moves for the Zurich office need to be finished tonight";
+        assert_eq!(
+            wrap_indented(line, 80),
+            "Reason     the quarterly mailbox moves for the Zurich office need to be finished\n           tonight"
+        );
+    }
 
     #[test]
     fn escape_codes_do_not_move_the_indent() {

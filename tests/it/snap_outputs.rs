@@ -62,7 +62,7 @@ impl Shots {
 
     /// Runs `cmd` this way and keeps what it showed as `name`, expecting exit code `code`.
     /// On a terminal `typing` answers a prompt; in a pipe nothing is typed.
-    fn take(&mut self, name: &str, mut cmd: Command, typing: Typing<'_>, expected: i32) {
+    fn take(&mut self, name: &str, mut cmd: Command, typing: Typing<'_>, expected: i32) -> String {
         cmd.env("TZ", "UTC");
         let (code, text) = match self.mode {
             Mode::Pipe => {
@@ -100,6 +100,7 @@ impl Shots {
             self.problems.push(format!("{name}: exit {code}, not {expected}:\n{text}"));
         }
         self.taken.push((name.to_string(), format!("exit {code}\n{text}")));
+        text
     }
 }
 
@@ -199,7 +200,7 @@ fn settings() -> insta::Settings {
         (r"after \d+s\b", "after [N]s"),
         (r#""remaining_seconds": \d+"#, r#""remaining_seconds": [N]"#),
         (r"\[\d+s elapsed\]", "[[N]s elapsed]"),
-        (r"\b(request|Request) [0-9a-f]{8}\b", "$1 ########"),
+        (r"\b(request|Request|request wait) [0-9a-f]{8}\b", "$1 ########"),
         (r"(?m)^[0-9a-f]{8}  ", "########  "),
     ] {
         s.add_filter(re, with);
@@ -241,7 +242,7 @@ fn apply(shots: &mut Shots, name: &str, ws: &Workspace) {
             Typing { after: Some("Enter a value: "), answer: "yes\n" },
             0,
         ),
-    }
+    };
 }
 
 #[test]
@@ -300,7 +301,8 @@ fn requests() {
     let pending = w.new_request(&dave, MOVE, "4");
     w.tenant.advance_clock(60);
     let approved = w.new_request(&dave, "Exchange\\Set-Mailbox", "2");
-    w.run(&alice, &["request", "approve", &approved, "--comment", "ticket checked"]).expect(0);
+    let comment = "checked against ticket 4711: the Zurich office moves its mailboxes tonight, as planned";
+    w.run(&alice, &["request", "approve", &approved, "--comment", comment]).expect(0);
     w.tenant.advance_clock(60);
     let denied = w.new_request(&dave, MOVE, "1");
     w.run(&alice, &["request", "deny", &denied, "--comment", "not today"]).expect(0);
@@ -341,5 +343,27 @@ fn requests() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    // Then one request made and approved each way, in turn: what `new` and `approve` say.
+    let mut shots = shots;
+    for shots in shots.iter_mut() {
+        let new = w.command(
+            &dave,
+            &["request", "new", "--task", MOVE, "--hours", "2", "--reason", "the Zurich moves"],
+        );
+        let said = shots.take("request_new", new, Typing::default(), 0);
+        let id = guid_in(&said).unwrap_or_else(|| panic!("no request id in:\n{said}"));
+        let approve = w.command(&alice, &["request", "approve", &id, "--comment", comment]);
+        shots.take("request_approve", approve, Typing::default(), 0);
+    }
     check(shots);
+}
+
+/// The first GUID in `text`.
+fn guid_in(text: &str) -> Option<String> {
+    let shape = |s: &str| {
+        s.len() == 36
+            && s.char_indices()
+                .all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() })
+    };
+    text.char_indices().filter_map(|(i, _)| text.get(i..i + 36)).find(|s| shape(s)).map(str::to_string)
 }

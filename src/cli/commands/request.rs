@@ -188,7 +188,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
 async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Result<Outcome, CliError> {
     let now = Utc::now();
     let tz = chrono::Local;
-    let out = |text: String| ctx.printer.write_out(text.as_bytes());
+    // Lines for people wrap at a terminal's width; the list table is fitted to it instead.
+    let out = |text: String| ctx.printer.write_text(&text);
     match command {
         Sub::New(a) => {
             let target = policy_target(a)?;
@@ -217,14 +218,11 @@ async fn dispatch(command: &Sub, ctx: &Context, client: &Client, me: &str) -> Re
             } else if views.is_empty() {
                 out(view::none(a.pending, a.all));
             } else {
-                out(view::table(
-                    &views,
-                    now,
-                    &tz,
-                    ctx.printer
-                        .stdout_is_terminal()
-                        .then(|| ctx.printer.stdout_width().unwrap_or(view::TABLE_WIDTH)),
-                ));
+                let width = ctx
+                    .printer
+                    .stdout_is_terminal()
+                    .then(|| ctx.printer.stdout_width().unwrap_or(view::TABLE_WIDTH));
+                ctx.printer.write_out(view::table(&views, now, &tz, width).as_bytes());
             }
         }
         Sub::Show(a) => {
