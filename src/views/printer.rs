@@ -1,5 +1,6 @@
 //! The [`Printer`]: stdout for results, stderr for progress and diagnostics, colour that
-//! respects `--color` and `NO_COLOR`.
+//! respects `--color` and `NO_COLOR`, and text for people wrapped at a terminal's width
+//! between words ([`wrap_indented`]), never in a pipe.
 
 // The one module that writes to stdout and stderr (clippy.toml refuses it elsewhere).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -156,19 +157,10 @@ impl Printer {
     }
 }
 
-/// `text` with each line wider than `width` broken at spaces, never at a hyphen (escape codes take no
-/// width); a word wider than `width` is kept whole on its own line.
-pub fn wrap(text: &str, width: usize) -> String {
-    let options = textwrap::Options::new(width)
-        .break_words(false)
-        .word_separator(textwrap::WordSeparator::AsciiSpace)
-        .word_splitter(textwrap::WordSplitter::NoHyphenation);
-    text.lines().map(|l| textwrap::fill(l, &options)).collect::<Vec<_>>().join("\n")
-}
-
-/// `text` with each line wider than `width` broken at spaces, continuations indented two
-/// more than their line, or under the value of an `attribute = value` line (a plan's) or of
-/// a `Label     value` line (`request show`'s).
+/// `text` with each line wider than `width` broken at spaces, never at a hyphen (escape
+/// codes take no width; a word wider than `width` is kept whole on its own line), and
+/// continuations indented two more than their line, or under the value of an
+/// `attribute = value` line (a plan's) or of a `Label     value` line (`request show`'s).
 pub fn wrap_indented(text: &str, width: usize) -> String {
     text.lines()
         .map(|l| {
@@ -199,7 +191,7 @@ pub fn wrap_indented(text: &str, width: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{wrap, wrap_indented};
+    use super::wrap_indented;
 
     #[test]
     fn a_labelled_value_wraps_under_its_value() {
@@ -238,15 +230,15 @@ mod tests {
     fn wrapping_keeps_words_and_ids_whole() {
         let line = "Tenant contoso.onmicrosoft.com, signed in as app 5f2d7c1a-8a3e-4b6c-9d01-3e5a7b9c0d11";
         assert_eq!(
-            wrap(line, 80),
-            "Tenant contoso.onmicrosoft.com, signed in as app\n5f2d7c1a-8a3e-4b6c-9d01-3e5a7b9c0d11"
+            wrap_indented(line, 80),
+            "Tenant contoso.onmicrosoft.com, signed in as app\n  5f2d7c1a-8a3e-4b6c-9d01-3e5a7b9c0d11"
         );
-        assert_eq!(wrap("short\nlines", 80), "short\nlines");
+        assert_eq!(wrap_indented("short\nlines", 80), "short\nlines");
         assert_eq!(
-            wrap("(pam-approvers@contoso.onmicrosoft.com)", 20),
+            wrap_indented("(pam-approvers@contoso.onmicrosoft.com)", 20),
             "(pam-approvers@contoso.onmicrosoft.com)"
         );
         let styled = crate::views::style::paint(crate::views::style::BOLD, "x".repeat(78));
-        assert_eq!(wrap(&styled, 80), styled, "escape codes take no width");
+        assert_eq!(wrap_indented(&styled, 80), styled, "escape codes take no width");
     }
 }
