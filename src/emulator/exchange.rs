@@ -149,6 +149,12 @@ pub(crate) async fn invoke(
 ) -> Response {
     let caller = match tokens::authenticate(&shared, &headers, oauth::EXCHANGE_RESOURCE) {
         Ok(c) => c,
+        Err(tokens::TokenProblem::WrongTenant) => {
+            let mut r = unauthorized();
+            *r.status_mut() =
+                StatusCode::from_u16(wx::OTHER_TENANT_TOKEN_STATUS).unwrap_or(StatusCode::UNAUTHORIZED);
+            return r;
+        }
         Err(_) => return unauthorized(),
     };
     if let Caller::App { roles, .. } = &caller

@@ -6,7 +6,8 @@
 //! loading rules), `store` (shared state, clock, persistence), `tokens` (identity platform),
 //! `cmdlets` and `exchange` (admin API), `graph` (Graph reads), [`faults`] (fault options and
 //! counters), [`journal`] (policy journal), `control` (`/_emulator/`), `fault_layer` (injected
-//! faults), `server` (HTTP, TLS), `sync` (locking).
+//! faults), `server` (HTTP, TLS), `sync` (locking), [`tenancy`] (many tenants in one emulator, and the
+//! multi-tenant seed generator).
 
 mod cmdlets;
 mod control;
@@ -19,6 +20,7 @@ pub mod seed;
 mod server;
 mod store;
 mod sync;
+pub mod tenancy;
 mod tenant_data;
 mod tokens;
 
@@ -80,6 +82,8 @@ pub enum EmulatorError {
     Faults(String),
     #[error("could not set up TLS: {0}")]
     Tls(String),
+    #[error("the multi-tenant emulator cannot start: {0}")]
+    Tenants(String),
     #[error("could not wait for Ctrl-C: {0}")]
     Signal(std::io::Error),
 }
@@ -95,6 +99,8 @@ pub struct RunningEmulator {
     pub app: AppCredentials,
     /// The self-signed certificate (PEM) to trust, with `tls`.
     pub ca_pem_path: Option<PathBuf>,
+    /// How many tenants it hosts (1 unless started by [`tenancy::start_tenants`]).
+    pub tenant_count: usize,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -153,7 +159,17 @@ pub async fn start_logged(cfg: EmulatorConfig, log_requests: bool) -> Result<Run
     let router = server::router(shared);
     let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(server::serve(listener, router, acceptor, rx));
-    Ok(RunningEmulator { addr, base_url, tenant_domain, tenant_id, app, ca_pem_path, shutdown: tx, task })
+    Ok(RunningEmulator {
+        addr,
+        base_url,
+        tenant_domain,
+        tenant_id,
+        app,
+        ca_pem_path,
+        tenant_count: 1,
+        shutdown: tx,
+        task,
+    })
 }
 
 /// Refuses what cannot work before anything is bound: an address off loopback, a data file

@@ -11,6 +11,9 @@ pub fn serving(printer: &Printer, running: &RunningEmulator) {
     let mut out = printer.out();
     let _ = writeln!(out, "base_url: {}", running.base_url);
     let _ = writeln!(out, "tenant: {} ({})", running.tenant_domain, running.tenant_id);
+    if running.tenant_count > 1 {
+        let _ = writeln!(out, "tenants: {}", running.tenant_count);
+    }
     let _ = writeln!(out, "client_id: {}", running.app.client_id);
     if let Some(p) = &running.ca_pem_path {
         let _ = writeln!(out, "ca_pem: {}", p.display());

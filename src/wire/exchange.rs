@@ -507,6 +507,14 @@ pub mod documented {
 pub const WWW_AUTHENTICATE: &str = "Bearer client_id=\"00000002-0000-0ff1-ce00-000000000000\", \
      token_types=\"app_asserted_user_v1 service_asserted_app_v1\", error=\"invalid_token\"";
 
+/// A token issued in another tenant than the one the admin API's path names (a multi-tenant
+/// app's token for tenant A sent to tenant B's `InvokeCommand`) is refused like any token the
+/// API does not accept: this status with [`WWW_AUTHENTICATE`] and an empty body. (**assumed**:
+/// Microsoft documents no separate answer; the API checks the token's `tid` against the
+/// tenant it routes to, as every resource of the identity platform must ("validate the
+/// tenant", Microsoft identity platform access tokens, learn.microsoft.com).)
+pub const OTHER_TENANT_TOKEN_STATUS: u16 = 401;
+
 /// A 403 for a token without the needed permission has a body of this many NUL bytes.
 /// (**observed** quirk; the length is **assumed**)
 pub const FORBIDDEN_NUL_BODY_LEN: usize = 16;

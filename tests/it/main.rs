@@ -45,6 +45,7 @@ mod emulator_exchange;
 mod emulator_graph;
 mod emulator_pam;
 mod emulator_serve;
+mod emulator_tenants;
 mod export_files;
 mod export_import;
 mod export_roundtrip;

@@ -1,11 +1,12 @@
 //! `pamform emulator serve`: run the emulated tenant (token endpoint, Exchange admin API,
-//! Graph reads) on a loopback port until Ctrl-C.
+//! Graph reads) on a loopback port until Ctrl-C, or many tenants from a multi-tenant seed;
+//! `pamform emulator seed`: write such a seed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::super::{CliError, Context, ErrorKind, Outcome, args};
-use crate::emulator::{self, EmulatorConfig, Faults, Seed};
+use crate::emulator::{self, EmulatorConfig, Faults, tenancy};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,6 +18,27 @@ pub struct Args {
 pub enum Sub {
     /// Serve the emulated tenant until Ctrl-C
     Serve(ServeArgs),
+    /// Write a multi-tenant seed (JSON) for `emulator serve --seed`
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SeedArgs {
+    /// Number of tenants (tenant0001.onmicrosoft.com, ...)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub tenants: u32,
+    /// Mailbox users per tenant (user001@..., besides admin and svc-pamform)
+    #[arg(long, value_name = "U", default_value_t = 20)]
+    pub users: u32,
+    /// Give each tenant an approver group of M of its users, with PAM on
+    #[arg(long, value_name = "M", default_value_t = 0)]
+    pub approver_members: u32,
+    /// Give each tenant P access policies the approver group approves
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    pub policies: u32,
+    /// Write the seed to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,7 +128,27 @@ impl FaultArgs {
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     match args.command {
         Sub::Serve(a) => serve(a, ctx),
+        Sub::Seed(a) => seed(a, ctx),
     }
+}
+
+fn seed(args: SeedArgs, ctx: &Context) -> Result<Outcome, CliError> {
+    let opts = tenancy::Generate {
+        tenants: args.tenants as usize,
+        users: args.users as usize,
+        approver_members: args.approver_members as usize,
+        policies: args.policies as usize,
+    };
+    let seed = tenancy::generate(&opts).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
+    let text = serde_json::to_vec(&seed)
+        .map_err(|e| CliError::msg(ErrorKind::Internal, format!("cannot write the seed: {e}")))?;
+    match &args.out {
+        Some(path) => crate::files::write_atomic(path, &text).map_err(|e| {
+            CliError::msg(ErrorKind::Usage, format!("cannot write the seed file {}: {e}", path.display()))
+        })?,
+        None => ctx.printer.write_out(&text),
+    }
+    Ok(Outcome::Success)
 }
 
 fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome, CliError> {
@@ -129,7 +171,7 @@ fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome, CliError> {
                     format!("could not read the seed file {}: {e}", path.display()),
                 )
             })?;
-            Some(Seed::from_json(&text).map_err(|e| {
+            Some(tenancy::parse_seed_file(&text).map_err(|e| {
                 CliError::msg(
                     ErrorKind::Config,
                     format!("the seed file {} is not usable: {e}", path.display()),
@@ -143,9 +185,25 @@ fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome, CliError> {
         .build()
         .map_err(|e| CliError::msg(ErrorKind::Internal, format!("could not start the async runtime: {e}")))?;
     runtime.block_on(async {
-        let cfg = EmulatorConfig { listen: args.listen, data: args.data, seed, faults, tls: args.tls };
-        let running =
-            emulator::start_logged(cfg, ctx.verbose).await.map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
+        let started = match seed {
+            Some((seeds, true)) => {
+                let cfg = EmulatorConfig {
+                    listen: args.listen,
+                    data: args.data,
+                    seed: None,
+                    faults,
+                    tls: args.tls,
+                };
+                tenancy::start_tenants(cfg, seeds, ctx.verbose).await
+            }
+            one => {
+                let seed = one.and_then(|(mut seeds, _)| seeds.pop());
+                let cfg =
+                    EmulatorConfig { listen: args.listen, data: args.data, seed, faults, tls: args.tls };
+                emulator::start_logged(cfg, ctx.verbose).await
+            }
+        };
+        let running = started.map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
         crate::views::emulator::serving(&ctx.printer, &running);
         running.run_until_ctrl_c().await.map_err(|e| CliError::msg(ErrorKind::Internal, e))?;
         Ok(Outcome::Success)
