@@ -17,6 +17,7 @@ pub mod emulator;
 pub mod env;
 pub mod export;
 pub mod files;
+pub mod fleet;
 pub mod model;
 pub mod plan;
 pub mod requests;

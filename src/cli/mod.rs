@@ -62,6 +62,8 @@ pub enum Command {
     Apply(commands::apply::Args),
     /// Compare the tenant with the last apply; exit 2 on drift
     Drift(commands::drift::Args),
+    /// Plan, check or apply every tenant of the directory's fleet file
+    Fleet(commands::fleet::Args),
     /// Render a saved plan, or the state
     Show(commands::show::Args),
     /// Inspect and edit state
@@ -121,6 +123,7 @@ fn run(command: Command, ctx: &Context) -> Result<Outcome, CliError> {
         Command::Plan(args) => commands::plan::run(args, ctx),
         Command::Apply(args) => commands::apply::run(args, ctx),
         Command::Drift(args) => commands::drift::run(args, ctx),
+        Command::Fleet(args) => commands::fleet::run(args, ctx),
         Command::Show(args) => commands::show::run(args, ctx),
         Command::State(args) => commands::state::run(args, ctx),
         Command::ForceUnlock(args) => commands::force_unlock::run(args, ctx),

@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod drift;
 pub mod emulator;
 pub mod export;
+pub mod fleet;
 pub mod fmt;
 pub mod import;
 pub mod login;

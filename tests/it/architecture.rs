@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("apply", 4),
     ("drift", 4),
     ("export", 4),
+    ("fleet", 4),
     ("requests", 4),
     ("views", 5),
     ("cli", 6),

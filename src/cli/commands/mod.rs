@@ -5,6 +5,7 @@ pub mod completions;
 pub mod drift;
 pub mod emulator;
 pub mod export;
+pub mod fleet;
 pub mod fmt;
 pub mod force_unlock;
 pub mod import;

@@ -1,0 +1,378 @@
+//! One tenant's plan, drift check or apply with the shared configuration, and the driver that
+//! runs the selected tenants at most `parallelism` at once. A tenant's failure is its report
+//! line, never the others' end. Each tenant has its own client, so the client's per-API
+//! concurrency, retries and `Retry-After` handling hold per tenant, as Microsoft throttles
+//! per tenant. Nothing here prints: results are [`TenantReport`]s and saved plans.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use super::file::{Fleet, FleetTenant};
+use super::report::{ChangeCounts, DriftCounts, Selection, Status, TenantReport};
+use super::shard::Shard;
+use crate::apply::{self, executor::TenantExecutor};
+use crate::config::{self, Loaded, VarInputs};
+use crate::drift::{self, Severity, cache};
+use crate::model::TenantSnapshot;
+use crate::plan::saved::{SavedPlan, configuration_hash, plan_differences, refusal};
+use crate::plan::{self, Plan, PlanMode, PlanOptions};
+use crate::state::lock::LockGuard;
+use crate::state::{State, StateStore};
+use crate::tenant::{self, Client, ClientOptions, ConnectOptions, Credential};
+
+/// The folder under the configuration directory that holds every tenant's state.
+pub const TENANTS_DIR: &str = "tenants";
+
+/// A tenant's state directory: state file, lock and drift cache.
+pub fn state_dir(dir: &Path, name: &str) -> PathBuf {
+    dir.join(TENANTS_DIR).join(name)
+}
+
+/// What every tenant's run shares.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// The configuration directory (and the fleet's state under `tenants/`).
+    pub dir: PathBuf,
+    /// Variable inputs of the command; each tenant's `vars` come after them and win.
+    pub vars: VarInputs,
+    pub client: ClientOptions,
+    /// Drift: read everything, ignoring the delta cache.
+    pub no_cache: bool,
+    /// Apply: operations at once within one tenant.
+    pub operations: usize,
+    pub visibility_timeout: Duration,
+    pub lock_timeout: Duration,
+}
+
+/// The tenants of `fleet` a run takes: those `--tenant` names and those with a `--tag`
+/// (all without either), then those of the shard.
+pub fn select(
+    fleet: &Fleet,
+    selection: &Selection,
+    shard: Option<Shard>,
+) -> Result<Vec<FleetTenant>, String> {
+    for name in &selection.tenants {
+        if !fleet.tenants.iter().any(|t| t.name.eq_ignore_ascii_case(name)) {
+            let known: Vec<&str> = fleet.tenants.iter().take(10).map(|t| t.name.as_str()).collect();
+            return Err(format!(
+                "--tenant {name}: no such tenant in {} (it has {}{})",
+                fleet.path.display(),
+                known.join(", "),
+                if fleet.tenants.len() > known.len() { ", ..." } else { "" }
+            ));
+        }
+    }
+    for tag in &selection.tags {
+        if !fleet.tenants.iter().any(|t| t.tags.iter().any(|x| x.eq_ignore_ascii_case(tag))) {
+            return Err(format!("--tag {tag}: no tenant of {} has this tag", fleet.path.display()));
+        }
+    }
+    Ok(fleet
+        .tenants
+        .iter()
+        .filter(|t| {
+            selection.is_all()
+                || selection.tenants.iter().any(|n| n.eq_ignore_ascii_case(&t.name))
+                || selection.tags.iter().any(|g| t.tags.iter().any(|x| x.eq_ignore_ascii_case(g)))
+        })
+        .filter(|t| shard.is_none_or(|s| s.contains(&t.name)))
+        .cloned()
+        .collect())
+}
+
+/// Runs `work` for every tenant, at most `parallelism` at once, calling `done` as each
+/// finishes; the results come back in the tenants' order. A run that panics is that tenant's
+/// error.
+pub async fn run_all<T, F, Fut>(
+    inputs: Arc<Inputs>,
+    tenants: Vec<FleetTenant>,
+    parallelism: usize,
+    work: F,
+    failed: impl Fn(&FleetTenant, String) -> T,
+    done: &(dyn Fn(&T) + Sync),
+) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Arc<Inputs>, FleetTenant) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let started = tenants.clone().into_iter().enumerate().map(|(i, t)| {
+        let job = tokio::spawn(work(inputs.clone(), t));
+        async move { (i, job.await) }
+    });
+    let mut results: Vec<Option<T>> = (0..tenants.len()).map(|_| None).collect();
+    let mut stream = futures_util::stream::iter(started).buffer_unordered(parallelism.max(1));
+    while let Some((i, joined)) = stream.next().await {
+        let result = joined.unwrap_or_else(|e| failed(&tenants[i], format!("internal error: {e}")));
+        done(&result);
+        results[i] = Some(result);
+    }
+    results.into_iter().flatten().collect()
+}
+
+/// A report line for `tenant` with `status` and nothing else yet.
+pub fn line(tenant: &FleetTenant, status: Status) -> TenantReport {
+    TenantReport {
+        name: tenant.name.clone(),
+        id: tenant.id.clone(),
+        display_name: tenant.display_name.clone(),
+        tags: tenant.tags.clone(),
+        status,
+        changes: None,
+        drift: None,
+        error: None,
+    }
+}
+
+/// The error line of a tenant.
+pub fn error_line(tenant: &FleetTenant, message: impl Into<String>) -> TenantReport {
+    TenantReport { error: Some(message.into()), ..line(tenant, Status::Error) }
+}
+
+/// A tenant's configuration and state, loaded.
+struct Prepared {
+    loaded: Loaded,
+    dir: PathBuf,
+    store: StateStore,
+    state: Option<State>,
+}
+
+/// Loads the shared configuration with the tenant's values and its id, and its state.
+fn prepare(inputs: &Inputs, t: &FleetTenant) -> Result<Prepared, String> {
+    let mut vars = inputs.vars.clone();
+    vars.cli.extend(t.vars.iter().cloned());
+    let mut loaded = match config::load(&inputs.dir, &vars) {
+        Ok(l) => l,
+        Err(e) => {
+            let errors: Vec<_> = e.diagnostics.iter().filter(|d| d.is_error()).collect();
+            let first = errors.first().map(|d| d.message.clone()).unwrap_or_default();
+            return Err(format!(
+                "the configuration has {} error{} with this tenant's values: {first} (check with `pamform fleet plan --tenant {}`, or `pamform validate` with its vars)",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" },
+                t.name
+            ));
+        }
+    };
+    let Some(block) = loaded.configuration.tenant.as_mut() else {
+        return Err("the configuration has no tenant block; add one (its id is each tenant's)".into());
+    };
+    if block.emulator.is_some() {
+        return Err(
+            "the tenant block names an embedded emulator (`emulator`), which is one tenant; a fleet connects to served tenants: use login_url, exchange_url and graph_url"
+                .into(),
+        );
+    }
+    block.id.value = t.id.clone();
+    let dir = state_dir(&inputs.dir, &t.name);
+    let store = StateStore::new(&dir);
+    let state = store.load_for(&t.id).map_err(|e| e.to_string())?;
+    Ok(Prepared { loaded, dir, store, state })
+}
+
+/// A signed-in client for the tenant, with its credentials.
+fn connect(inputs: &Inputs, t: &FleetTenant, p: &Prepared) -> Result<Client, String> {
+    let credential = match &t.credentials {
+        Some(c) => Credential::from_vars(|name| c.get(name)),
+        None => Credential::from_env(),
+    }
+    .map_err(|e| e.to_string())?;
+    let credential = credential.ok_or_else(|| match &t.credentials {
+        Some(c) => format!(
+            "no credentials: the environment variable {} named by the tenant's credentials block is not set",
+            c.names.get(crate::env::CLIENT_ID).map(String::as_str).unwrap_or("")
+        ),
+        None => "no credentials: set PAMFORM_CLIENT_ID and one of PAMFORM_CLIENT_SECRET, PAMFORM_CLIENT_CERTIFICATE or PAMFORM_FEDERATED_TOKEN_FILE, or give the tenant a credentials block".to_string(),
+    })?;
+    let block = p.loaded.configuration.tenant.as_ref().ok_or("the configuration has no tenant block")?;
+    let opts = ConnectOptions { client: inputs.client.clone(), credential: Some(credential) };
+    tenant::connect(block, opts).map_err(|e| e.to_string())
+}
+
+/// The plan of the normal mode, with the plan-time checks; their errors are the tenant's.
+fn make_plan(p: &Prepared, snapshot: &TenantSnapshot, options: &PlanOptions) -> Result<Plan, String> {
+    let config = &p.loaded.configuration;
+    let mut planned = plan::build(config, snapshot, p.state.as_ref(), options).map_err(|errors| {
+        let first = errors.iter().find(|d| d.is_error()).map(|d| d.message.clone()).unwrap_or_default();
+        format!("the plan was refused: {first}")
+    })?;
+    plan::checks::order_after_exemption(config, snapshot, &mut planned);
+    if options.mode == PlanMode::Normal {
+        let checks = plan::checks::check(config, snapshot, p.state.as_ref(), &planned);
+        if let Some(d) = checks.iter().find(|d| d.is_error()) {
+            return Err(format!("the plan was refused: {}", d.message));
+        }
+    }
+    Ok(planned)
+}
+
+fn counts(plan: &Plan) -> ChangeCounts {
+    let s = plan.summary();
+    ChangeCounts { add: s.add, change: s.change, destroy: s.destroy, import: s.import, moved: s.moved }
+}
+
+/// `fleet plan` for one tenant: its line, and the plan to save when it could be made.
+pub async fn plan_tenant(inputs: Arc<Inputs>, t: FleetTenant) -> (TenantReport, Option<SavedPlan>) {
+    match plan_inner(&inputs, &t).await {
+        Ok((plan, saved)) => {
+            let c = counts(&plan);
+            let status = if plan.has_changes() { Status::Changes } else { Status::InSync };
+            (TenantReport { changes: Some(c), ..line(&t, status) }, Some(saved))
+        }
+        Err(e) => (error_line(&t, e), None),
+    }
+}
+
+async fn plan_inner(inputs: &Inputs, t: &FleetTenant) -> Result<(Plan, SavedPlan), String> {
+    let p = prepare(inputs, t)?;
+    let client = connect(inputs, t, &p)?;
+    let config = &p.loaded.configuration;
+    let snapshot = client.refresh(&plan::reads(config, p.state.as_ref())).await.map_err(|e| e.to_string())?;
+    let planned = make_plan(&p, &snapshot, &PlanOptions::default())?;
+    let hash = configuration_hash(p.loaded.sources(), &config::variable_pairs(config));
+    let mut saved = SavedPlan::new(planned.clone(), &t.id, hash, p.state.as_ref(), &snapshot);
+    saved.sensitive = config.sensitive.clone();
+    Ok((planned, saved))
+}
+
+/// `fleet drift` for one tenant, as `pamform drift` checks it (delta cache in its state
+/// directory).
+pub async fn drift_tenant(inputs: Arc<Inputs>, t: FleetTenant) -> TenantReport {
+    drift_inner(&inputs, &t).await.unwrap_or_else(|e| error_line(&t, e))
+}
+
+async fn drift_inner(inputs: &Inputs, t: &FleetTenant) -> Result<TenantReport, String> {
+    let p = prepare(inputs, t)?;
+    let Some(state) = &p.state else {
+        return Err(format!(
+            "no state in {}: nothing has been applied to this tenant yet; run `pamform fleet apply --tenant {}` first",
+            p.dir.display(),
+            t.name
+        ));
+    };
+    let client = connect(inputs, t, &p)?;
+    let config = &p.loaded.configuration;
+    let request = plan::reads(config, Some(state));
+    let cached = if inputs.no_cache {
+        Err(cache::Unusable::Missing)
+    } else {
+        cache::load(&p.dir, client.tenant(), &client.endpoints().graph)
+    };
+    let read = drift::refresh::read(&client, &request, cached, &|_| {}).await.map_err(|e| e.to_string())?;
+    if !read.cache_unchanged {
+        // A cache that cannot be written only makes the next check read everything.
+        let _ = cache::save(&p.dir, &read.cache);
+    }
+    let snapshot = &read.snapshot;
+    let (planned, pending) = match plan::build(config, snapshot, Some(state), &PlanOptions::default()) {
+        Ok(normal) => {
+            let pending = normal.changes.iter().filter(|c| c.is_actionable()).count();
+            (normal, pending)
+        }
+        Err(_) => {
+            let refresh_only = PlanOptions { mode: PlanMode::RefreshOnly, targets: vec![] };
+            (make_plan(&p, snapshot, &refresh_only)?, 0)
+        }
+    };
+    let ignore_changes = |a: &crate::model::Address| -> Vec<String> {
+        config
+            .meta(a)
+            .map(|m| m.lifecycle.ignore_changes.iter().map(|s| s.value.clone()).collect())
+            .unwrap_or_default()
+    };
+    let report =
+        drift::report(&planned.drift, state, snapshot, &[], &[], &ignore_changes, chrono::Utc::now());
+    let s = &report.summary;
+    let highest = Severity::ALL.into_iter().find(|sev| s.get(*sev) > 0);
+    let counts = DriftCounts {
+        differences: report.differences.len(),
+        unmanaged: report.unmanaged.len(),
+        highest_severity: highest,
+        critical: s.critical,
+        high: s.high,
+        medium: s.medium,
+        info: s.info,
+        pending_changes: pending,
+    };
+    let status = if report.in_sync { Status::InSync } else { Status::Drift };
+    Ok(TenantReport { drift: Some(counts), ..line(t, status) })
+}
+
+/// `fleet apply` for one tenant: plan and apply, or apply `saved` exactly (refused when
+/// anything moved since it was made), holding the tenant's state lock throughout.
+pub async fn apply_tenant(inputs: Arc<Inputs>, t: FleetTenant, saved: Option<SavedPlan>) -> TenantReport {
+    apply_inner(&inputs, &t, saved).await.unwrap_or_else(|e| error_line(&t, e))
+}
+
+async fn apply_inner(
+    inputs: &Inputs,
+    t: &FleetTenant,
+    saved: Option<SavedPlan>,
+) -> Result<TenantReport, String> {
+    let dir = state_dir(&inputs.dir, &t.name);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let _lock =
+        LockGuard::acquire(&dir, "pamform fleet apply", inputs.lock_timeout).map_err(|e| e.to_string())?;
+    let p = prepare(inputs, t)?;
+    let client = connect(inputs, t, &p)?;
+    let config = &p.loaded.configuration;
+    let snapshot = client.refresh(&plan::reads(config, p.state.as_ref())).await.map_err(|e| e.to_string())?;
+    let planned = match saved {
+        Some(saved) => {
+            if !saved.tenant.eq_ignore_ascii_case(&t.id) {
+                return Err(format!("the saved plan is for tenant {}, not {}", saved.tenant, t.id));
+            }
+            let hash = configuration_hash(p.loaded.sources(), &config::variable_pairs(config));
+            let stale: Vec<String> =
+                saved.staleness(&hash, p.state.as_ref(), &snapshot).iter().map(ToString::to_string).collect();
+            if !stale.is_empty() {
+                return Err(refusal("the saved plan no longer matches what it was made against", &stale));
+            }
+            let options = PlanOptions { mode: saved.plan.mode, targets: saved.plan.targets.clone() };
+            let fresh = make_plan(&p, &snapshot, &options)?;
+            let differences = plan_differences(&saved.plan, &fresh);
+            if !differences.is_empty() {
+                return Err(refusal("the saved plan differs from the plan made now", &differences));
+            }
+            fresh
+        }
+        None => make_plan(&p, &snapshot, &PlanOptions::default())?,
+    };
+    if !planned.has_changes() {
+        if let Some(mut state) = p.state
+            && apply::record_refresh(&planned, &mut state) > 0
+        {
+            p.store.save(&mut state).map_err(|e| e.to_string())?;
+        }
+        return Ok(TenantReport { changes: Some(ChangeCounts::default()), ..line(t, Status::InSync) });
+    }
+    let mut state = p.state.unwrap_or_else(|| State::new(t.id.clone()));
+    let executor = TenantExecutor::new(&client, inputs.visibility_timeout);
+    let options = apply::Options {
+        concurrency: inputs.operations,
+        live_policies: Some(snapshot.policies.len()),
+        ..apply::Options::default()
+    };
+    let interrupt = apply::Interrupt::default();
+    let report = apply::run(&planned, &executor, &mut state, &p.store, &options, &interrupt, &|_| {})
+        .await
+        .map_err(|e| e.to_string())?;
+    let c = counts(&planned);
+    if report.is_success() {
+        return Ok(TenantReport { changes: Some(c), ..line(t, Status::Applied) });
+    }
+    let first = report.failed.first().map(|(a, m)| format!("; first: {a}: {m}")).unwrap_or_default();
+    Ok(TenantReport {
+        changes: Some(c),
+        error: Some(format!(
+            "apply unfinished: {} failed, {} skipped, {} done{first}",
+            report.failed.len(),
+            report.skipped.len(),
+            report.succeeded.len()
+        )),
+        ..line(t, Status::Error)
+    })
+}
