@@ -21,10 +21,10 @@ const LAYERS: &[(&str, u8)] = &[
     ("apply", 4),
     ("drift", 4),
     ("export", 4),
-    ("fleet", 4),
     ("requests", 4),
-    ("views", 5),
-    ("cli", 6),
+    ("fleet", 5),
+    ("views", 6),
+    ("cli", 7),
 ];
 
 pub(crate) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
