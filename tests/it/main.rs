@@ -28,6 +28,7 @@ mod e2e_core_faults;
 mod e2e_core_state;
 mod e2e_drift;
 mod e2e_export;
+mod e2e_fleet;
 mod e2e_hardening_emulator;
 mod e2e_hardening_flags;
 mod e2e_hardening_state;

@@ -198,6 +198,11 @@ impl Workspace {
         ws
     }
 
+    /// A directory already filled, run with `env`.
+    pub fn with_env(dir: tempfile::TempDir, env: Vec<(&'static str, String)>) -> Workspace {
+        Workspace { dir, env }
+    }
+
     /// Replaces the configuration.
     pub fn configure(&self, tenant: &Tenant, hcl: &str) {
         self.write("main.pam.hcl", &format!("{}\n{hcl}", tenant.tenant_block()));

@@ -1,0 +1,322 @@
+//! `pamform fleet` end to end: the real binary against one emulator hosting several tenants
+//! on 127.0.0.1, with one shared baseline and per-tenant approvers. Apply then a clean drift
+//! check; out-of-band changes in two tenants reported with their severities; a tenant with a
+//! bad credential and one throttled beyond its retry budget reported while the others
+//! complete; shards 1/3, 2/3 and 3/3 merged equal to the unsharded report.
+
+use pamform::emulator::tenancy::{self, Generate};
+use pamform::emulator::{Faults, RunningEmulator};
+use pamform::wire::exchange::cmdlet;
+use pamform::wire::oauth;
+use serde_json::{Value, json};
+
+use crate::support::cli::{Run, Workspace};
+use crate::support::plans::schema;
+use crate::support::{APP_ID, APP_SECRET, emulator_config, pamform};
+
+/// One emulator with `n` generated tenants.
+struct Fleet {
+    rt: tokio::runtime::Runtime,
+    emu: Option<RunningEmulator>,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Fleet {
+    fn start(n: usize) -> Fleet {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let seeds = tenancy::generate(&Generate { tenants: n, users: 5, approver_members: 0, policies: 0 })
+            .unwrap()
+            .tenants;
+        let emu = rt
+            .block_on(tenancy::start_tenants(emulator_config(None, Faults::default()), seeds, false))
+            .unwrap();
+        Fleet { base: emu.base_url.clone(), emu: Some(emu), rt, http: reqwest::Client::new() }
+    }
+
+    fn invoke(&self, n: usize, name: &str, params: Value) {
+        let domain = tenancy::generated_tenant_domain(n);
+        let status = self.rt.block_on(async {
+            let form = [
+                ("grant_type", oauth::GRANT_CLIENT_CREDENTIALS.to_string()),
+                ("client_id", APP_ID.to_string()),
+                ("client_secret", APP_SECRET.to_string()),
+                ("scope", oauth::default_scope(oauth::EXCHANGE_RESOURCE)),
+            ];
+            let url = format!("{}{}", self.base, oauth::token_path(&domain));
+            let t: Value = self.http.post(url).form(&form).send().await.unwrap().json().await.unwrap();
+            let url = format!("{}{}", self.base, pamform::wire::exchange::invoke_command_path(&domain));
+            self.http
+                .post(url)
+                .bearer_auth(t["access_token"].as_str().unwrap())
+                .json(&json!({"CmdletInput": {"CmdletName": name, "Parameters": params}}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        assert!(status.is_success(), "{name} in tenant {n}: {status}");
+    }
+
+    fn set_faults(&self, n: usize, faults: Value) {
+        let url = format!("{}/_emulator/tenants/{}/faults", self.base, tenancy::generated_tenant_domain(n));
+        let status =
+            self.rt.block_on(async { self.http.put(url).json(&faults).send().await.unwrap().status() });
+        assert!(status.is_success());
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        if let Some(emu) = self.emu.take() {
+            self.rt.block_on(emu.shutdown());
+        }
+    }
+}
+
+/// The shared baseline: an approver group of the tenant's own members, PAM on, two policies.
+fn baseline(base: &str) -> String {
+    format!(
+        r#"tenant {{
+  id           = "each tenant's, from the fleet file"
+  exchange_url = "{base}"
+  graph_url    = "{base}"
+  login_url    = "{base}"
+}}
+
+variable "domain" {{
+  type = string
+}}
+
+variable "approvers" {{
+  type = list(string)
+}}
+
+approver_group "main" {{
+  name    = "PAM Approvers"
+  email   = "pam-approvers@${{var.domain}}"
+  members = var.approvers
+}}
+
+privileged_access {{
+  enabled                = true
+  default_approver_group = approver_group.main
+  system_accounts        = ["svc-pamform@${{var.domain}}"]
+}}
+
+access_policy "mailbox" {{
+  task           = "Exchange\\Set-Mailbox"
+  approver_group = approver_group.main
+}}
+
+access_policy "permissions" {{
+  task           = "Exchange\\Add-MailboxPermission"
+  approver_group = approver_group.main
+}}
+"#
+    )
+}
+
+/// A fleet file of tenants 1..=n, each with its own approvers (`extra` is added inside the
+/// block of the tenant it names).
+fn fleet_file(n: usize, extra: &[(usize, &str)]) -> String {
+    (1..=n)
+        .map(|i| {
+            let domain = tenancy::generated_tenant_domain(i);
+            let members: Vec<String> = (1..=1 + i % 3).map(|u| format!("\"user{u:03}@{domain}\"")).collect();
+            let more: String = extra.iter().filter(|(t, _)| *t == i).map(|(_, s)| format!("  {s}\n")).collect();
+            format!(
+                "tenant \"t{i}\" {{\n  id           = \"{domain}\"\n  display_name = \"Customer {i}\"\n  tags         = [\"{}\"]\n  vars = {{\n    domain    = \"{domain}\"\n    approvers = [{}]\n  }}\n{more}}}\n\n",
+                if i % 2 == 0 { "even" } else { "odd" },
+                members.join(", ")
+            )
+        })
+        .collect()
+}
+
+fn workspace(fleet: &Fleet, fleet_hcl: &str) -> Workspace {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.pam.hcl"), baseline(&fleet.base)).unwrap();
+    std::fs::write(dir.path().join("fleet.hcl"), fleet_hcl).unwrap();
+    Workspace::with_env(
+        dir,
+        vec![("PAMFORM_CLIENT_ID", APP_ID.to_string()), ("PAMFORM_CLIENT_SECRET", APP_SECRET.to_string())],
+    )
+}
+
+fn report(run: &Run) -> Value {
+    let v: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.all()));
+    let validator = jsonschema::draft202012::new(&schema("fleet-report.schema.json")).unwrap();
+    let errors: Vec<String> =
+        validator.iter_errors(&v).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "the report does not fit its schema: {errors:?}\n{v:#}");
+    v
+}
+
+fn statuses(v: &Value) -> Vec<(String, String)> {
+    v["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap().to_string(), t["status"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn tenant<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["tenants"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap()
+}
+
+fn all(n: usize, status: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = (1..=n).map(|i| (format!("t{i}"), status.to_string())).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn apply_then_drift_clean_then_out_of_band_changes_by_severity() {
+    let fleet = Fleet::start(4);
+    let ws = workspace(&fleet, &fleet_file(4, &[]));
+
+    let plan =
+        report(&ws.run(&["fleet", "plan", "--out", "plans", "--detailed-exitcode", "--json"]).expect(2));
+    assert_eq!(statuses(&plan), all(4, "changes"));
+    assert_eq!(
+        tenant(&plan, "t1")["changes"],
+        json!({"add": 3, "change": 1, "destroy": 0, "import": 0, "move": 0})
+    );
+    let applied = report(&ws.run(&["fleet", "apply", "--plans", "plans", "--json"]).expect(0));
+    assert_eq!(statuses(&applied), all(4, "applied"));
+    for i in 1..=4 {
+        assert!(ws.file(&format!("tenants/t{i}/pamform.state.json")).is_file(), "state of t{i}");
+    }
+    // Each tenant got its own approvers.
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.file("tenants/t2/pamform.state.json")).unwrap())
+            .unwrap();
+    assert!(state.to_string().contains("user003@tenant0002.onmicrosoft.com"), "{state}");
+    assert!(!state.to_string().contains("tenant0001"), "{state}");
+    ws.run(&["fleet", "plan", "--detailed-exitcode"]).expect(0);
+    let clean = report(&ws.run(&["fleet", "drift", "--json"]).expect(0));
+    assert_eq!(statuses(&clean), all(4, "in_sync"));
+
+    // Out of band: PAM switched off in t2 (critical), an approver added in t3 (high).
+    fleet.invoke(2, cmdlet::DISABLE_ELEVATED_ACCESS_CONTROL, json!({}));
+    let group = format!("pam-approvers@{}", tenancy::generated_tenant_domain(3));
+    let mallory = format!("user005@{}", tenancy::generated_tenant_domain(3));
+    fleet.invoke(3, cmdlet::ADD_GROUP_MEMBER, json!({"Identity": group, "Member": mallory}));
+    let run = ws.run(&["fleet", "drift", "--json"]).expect(2);
+    let drifted = report(&run);
+    assert_eq!(
+        statuses(&drifted),
+        vec![
+            ("t1".into(), "in_sync".into()),
+            ("t2".into(), "drift".into()),
+            ("t3".into(), "drift".into()),
+            ("t4".into(), "in_sync".into())
+        ]
+    );
+    assert_eq!(tenant(&drifted, "t2")["drift"]["highest_severity"], "critical");
+    assert_eq!(tenant(&drifted, "t3")["drift"]["highest_severity"], "high");
+    assert_eq!(drifted["totals"]["drift"], 2);
+
+    let md = ws.run(&["fleet", "drift", "--format", "markdown"]).expect(2).stdout;
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| t") && l[3..].starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert!(rows[0].starts_with("| t2 (Customer 2)") && rows[0].contains("critical"), "{md}");
+    assert!(rows[1].starts_with("| t3") && rows[1].contains("high"), "{md}");
+    let text = ws.run(&["fleet", "drift", "--tag", "odd"]).expect(2).stdout;
+    assert!(text.contains("2 tenants: 1 in sync, 1 drifted") && !text.contains("t2"), "{text}");
+}
+
+#[test]
+fn failing_tenants_are_reported_while_the_others_complete() {
+    let fleet = Fleet::start(4);
+    // t2 signs in with a wrong secret (named by its credentials block); t3 is throttled on
+    // every Exchange and Graph request, beyond the retry budget.
+    let creds =
+        "credentials {\n    client_id     = \"T2_CLIENT_ID\"\n    client_secret = \"T2_CLIENT_SECRET\"\n  }";
+    let ws = workspace(&fleet, &fleet_file(4, &[(2, creds)]));
+    fleet.set_faults(3, json!({"throttle_rate": 1.0, "retry_after_ms": 100}));
+    let mut cmd = ws.command(&["fleet", "apply", "--auto-approve", "--retry-budget", "2s", "--json"]);
+    cmd.env("T2_CLIENT_ID", APP_ID).env("T2_CLIENT_SECRET", "not-the-secret");
+    let run = Run::from(cmd.output().unwrap()).expect(1);
+    let r = report(&run);
+    assert_eq!(
+        statuses(&r),
+        vec![
+            ("t1".into(), "applied".into()),
+            ("t2".into(), "error".into()),
+            ("t3".into(), "error".into()),
+            ("t4".into(), "applied".into())
+        ]
+    );
+    let bad = tenant(&r, "t2")["error"].as_str().unwrap();
+    assert!(bad.contains("AADSTS7000215") || bad.to_lowercase().contains("secret"), "{bad}");
+    assert!(
+        !run.all().contains("not-the-secret") && !run.all().contains(APP_SECRET),
+        "no secret in the output"
+    );
+    let throttled = tenant(&r, "t3")["error"].as_str().unwrap();
+    assert!(throttled.contains("429") || throttled.to_lowercase().contains("throttl"), "{throttled}");
+    assert_eq!(
+        r["totals"],
+        json!({"tenants": 4, "in_sync": 0, "changes": 0, "drift": 0, "applied": 2, "error": 2})
+    );
+    // Their text report says why, and the others' state is written.
+    assert!(ws.file("tenants/t4/pamform.state.json").is_file());
+    assert!(!ws.file("tenants/t3/pamform.state.json").exists());
+}
+
+#[test]
+fn shard_reports_merged_equal_the_unsharded_report() {
+    let fleet = Fleet::start(6);
+    let ws = workspace(&fleet, &fleet_file(6, &[]));
+    ws.run(&["fleet", "apply", "--auto-approve", "-q"]).expect(0);
+    fleet.invoke(5, cmdlet::DISABLE_ELEVATED_ACCESS_CONTROL, json!({}));
+    let whole = report(&ws.run(&["fleet", "drift", "--json"]).expect(2));
+    let mut files = Vec::new();
+    let mut seen = 0;
+    for i in 1..=3 {
+        let file = format!("shard-{i}.json");
+        let run = ws.run(&["fleet", "drift", "-q", "--shard", &format!("{i}/3"), "--report", &file]);
+        assert!(run.code == 0 || run.code == 2, "{}", run.all());
+        let part: Value = serde_json::from_str(&std::fs::read_to_string(ws.file(&file)).unwrap()).unwrap();
+        seen += part["tenants"].as_array().unwrap().len();
+        files.push(file);
+    }
+    assert_eq!(seen, 6, "every tenant in exactly one shard");
+    let mut args = vec!["fleet", "report", "merge", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let merged = report(&ws.run(&args).expect(2));
+    assert_eq!(merged["tenants"], whole["tenants"]);
+    assert_eq!(merged["totals"], whole["totals"]);
+    assert_eq!(merged["shards"].as_array().unwrap().len(), 3);
+
+    // The same shard twice, or a missing one, is said clearly.
+    let twice = ws.run(&["fleet", "report", "merge", "shard-1.json", "shard-1.json"]).expect(1);
+    assert!(twice.stderr.contains("shard 1/3 is given twice"), "{}", twice.stderr);
+    let partial = ws.run(&["fleet", "report", "merge", "shard-1.json", "shard-2.json"]).expect(1);
+    assert!(partial.stdout.contains("shard 3/3 is missing"), "{}", partial.all());
+    let mismatched = ws.run(&["fleet", "drift", "-q", "--shard", "1/2", "--report", "other.json"]);
+    assert!(mismatched.code == 0 || mismatched.code == 2);
+    let refused = ws.run(&["fleet", "report", "merge", "shard-1.json", "other.json"]).expect(1);
+    assert!(refused.stderr.contains("one --shard I/N split"), "{}", refused.stderr);
+    let out = pamform().args(["fleet", "drift", "--shard", "4/3"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_bad_fleet_file_is_refused_with_its_position() {
+    let fleet = Fleet::start(1);
+    let ws =
+        workspace(&fleet, "tenant \"t1\" {\n  id = \"tenant0001.onmicrosoft.com\"\n  secret = \"x\"\n}\n");
+    let run = ws.run(&["fleet", "drift"]).expect(1);
+    assert!(run.stderr.contains("fleet.hcl:3:3: unknown attribute `secret`"), "{}", run.stderr);
+    let ws = workspace(&fleet, &fleet_file(1, &[]));
+    let run = ws.run(&["fleet", "drift", "--tenant", "nope"]).expect(1);
+    assert!(run.stderr.contains("--tenant nope: no such tenant"), "{}", run.stderr);
+    let run = ws.run(&["fleet", "drift"]).expect(1);
+    assert!(run.stdout.contains("no state in"), "{}", run.stdout);
+}
