@@ -5,11 +5,13 @@
 //! Layout: [`seed`] (seed and data-file format), `tenant_data` (the live data and its
 //! loading rules), `store` (shared state, clock, persistence), `tokens` (identity platform),
 //! `cmdlets` and `exchange` (admin API), `graph` (Graph reads), [`faults`] (fault options and
-//! counters), [`journal`] (policy journal), `control` (`/_emulator/`), `fault_layer` (injected
-//! faults), `server` (HTTP, TLS), `sync` (locking).
+//! counters), [`journal`] (policy journal), `control` (`/_emulator/`), `devicelogin` (the
+//! device-code sign-in pages), `fault_layer` (injected faults), `server` (HTTP, TLS), `sync`
+//! (locking).
 
 mod cmdlets;
 mod control;
+mod devicelogin;
 mod exchange;
 mod fault_layer;
 pub mod faults;

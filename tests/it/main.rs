@@ -45,6 +45,8 @@ mod emulator_exchange;
 mod emulator_graph;
 mod emulator_pam;
 mod emulator_serve;
+mod emulator_ux_browser;
+mod emulator_ux_devicelogin;
 mod export_files;
 mod export_import;
 mod export_roundtrip;
