@@ -3,7 +3,7 @@
 //! declined, unknown, expired and used codes get a page that says why, every reflected value
 //! is escaped, and a form posted from another site is refused.
 
-use crate::emulator_ux_browser::{Browser, Login, base_of};
+use crate::emulator_ux_support::{Browser, Login, base_of};
 use crate::support::cli::{Tenant, Workspace};
 use crate::support::upn;
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::super::{CliError, Context, ErrorKind, Outcome, args};
-use crate::emulator::{self, EmulatorConfig, Faults, Seed};
+use crate::emulator::{self, EmulatorConfig, Faults, Owner, Seed};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -144,8 +144,9 @@ fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome, CliError> {
         .map_err(|e| CliError::msg(ErrorKind::Internal, format!("could not start the async runtime: {e}")))?;
     runtime.block_on(async {
         let cfg = EmulatorConfig { listen: args.listen, data: args.data, seed, faults, tls: args.tls };
-        let running =
-            emulator::start_logged(cfg, ctx.verbose).await.map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
+        let running = emulator::start_owned(cfg, ctx.verbose, Owner::Served)
+            .await
+            .map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
         crate::views::emulator::serving(&ctx.printer, &running);
         running.run_until_ctrl_c().await.map_err(|e| CliError::msg(ErrorKind::Internal, e))?;
         Ok(Outcome::Success)

@@ -1,6 +1,7 @@
-//! A person at the emulator's device-code sign-in pages, as a browser would drive them: GET the
-//! page, fill the form it shows, POST it to the form's action with its hidden fields. Shared
-//! by the tests of the pages and of the README's request walkthrough.
+//! What the emulator UX tests share: a person at the device-code sign-in pages, as a browser
+//! would drive them (GET the page, fill the form it shows, POST it to the form's action with
+//! its hidden fields); a `pamform login` under way; and `pamform emulator serve` run as a
+//! child process.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -161,5 +162,47 @@ impl Login {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: self.stderr.join().unwrap(),
         }
+    }
+}
+
+/// `pamform emulator serve` as a child process, stopped when dropped.
+pub(crate) struct Served {
+    child: Child,
+    pub base_url: String,
+}
+
+impl Served {
+    /// Serves on a free port of 127.0.0.1 with `args` (such as `--data FILE`) and waits for
+    /// its `base_url` line.
+    #[allow(clippy::zombie_processes)]
+    pub(crate) fn start(args: &[&str]) -> Served {
+        let mut child = crate::support::pamform()
+            .args(["emulator", "serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base_url = loop {
+            let line = lines.next().expect("serve prints its base_url").unwrap();
+            if let Some(url) = line.strip_prefix("base_url: ") {
+                break url.trim().to_string();
+            }
+        };
+        // Keep reading so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        Served { child, base_url }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
