@@ -1,5 +1,7 @@
 //! `pamform emulator serve`: run the emulated tenant (token endpoint, Exchange admin API,
-//! Graph reads) on a loopback port until Ctrl-C.
+//! Graph reads) on a loopback port until Ctrl-C. `pamform emulator exec`: change the emulated
+//! tenant out of band, one Exchange cmdlet run as the tenant's admin app through the real
+//! `InvokeCommand` wire, as an admin with PowerShell would (to try drift).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +19,36 @@ pub struct Args {
 pub enum Sub {
     /// Serve the emulated tenant until Ctrl-C
     Serve(ServeArgs),
+    /// Run one Exchange cmdlet against the emulated tenant as its admin app (an out-of-band change)
+    #[command(after_help = EXEC_EXAMPLES)]
+    Exec(ExecArgs),
+}
+
+const EXEC_EXAMPLES: &str = "\
+Examples:
+  pamform emulator exec -- Add-DistributionGroupMember -Identity pam-approvers -Member mallory@contoso.onmicrosoft.com
+  pamform emulator exec --url http://127.0.0.1:8740 -- Get-DistributionGroupMember -Identity pam-approvers
+  pamform -C examples/quickstart emulator exec -- Disable-ElevatedAccessControl
+
+Parameters are written as in PowerShell: -Name VALUE, -Name:VALUE, or -Switch alone. $true,
+$false and $null are those values, a,b is a list, and a value starting with [, { or \" is JSON.";
+
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// The served emulator (default: the one the configuration in -C uses, else http://127.0.0.1:8740)
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Print the cmdlet's output and warnings as one JSON object
+    #[arg(long)]
+    pub json: bool,
+    /// The cmdlet and its parameters, after `--`
+    #[arg(
+        value_name = "CMDLET [-PARAM VALUE]...",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,6 +138,7 @@ impl FaultArgs {
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     match args.command {
         Sub::Serve(a) => serve(a, ctx),
+        Sub::Exec(a) => super::emulator_exec::run(a, ctx),
     }
 }
 
