@@ -48,6 +48,7 @@ mod emulator_serve;
 mod emulator_ux_data_lock;
 mod emulator_ux_devicelogin;
 mod emulator_ux_exec;
+mod emulator_ux_readme;
 mod emulator_ux_support;
 mod export_files;
 mod export_import;
