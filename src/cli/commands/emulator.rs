@@ -20,15 +20,19 @@ pub enum Sub {
     /// Serve the emulated tenant until Ctrl-C
     Serve(ServeArgs),
     /// Run one Exchange cmdlet against the emulated tenant as its admin app (an out-of-band change)
-    #[command(after_help = EXEC_EXAMPLES)]
+    #[command(
+        after_help = EXEC_EXAMPLES,
+        override_usage = "pamform emulator exec [OPTIONS] -- CMDLET [-PARAM VALUE]..."
+    )]
     Exec(ExecArgs),
 }
 
 const EXEC_EXAMPLES: &str = "\
 Examples:
-  pamform emulator exec -- Add-DistributionGroupMember -Identity pam-approvers -Member mallory@contoso.onmicrosoft.com
-  pamform emulator exec --url http://127.0.0.1:8740 -- Get-DistributionGroupMember -Identity pam-approvers
-  pamform -C examples/quickstart emulator exec -- Disable-ElevatedAccessControl
+  pamform emulator exec -- Get-DistributionGroupMember -Identity pam-approvers
+  pamform emulator exec -- Add-DistributionGroupMember -Identity pam-approvers -Member
+      mallory@contoso.onmicrosoft.com
+  pamform emulator exec --url http://127.0.0.1:8740 -- Disable-ElevatedAccessControl
 
 Parameters are written as in PowerShell: -Name VALUE, -Name:VALUE, or -Switch alone. $true,
 $false and $null are those values, a,b is a list, and a value starting with [, { or \" is JSON.";
@@ -42,12 +46,7 @@ pub struct ExecArgs {
     #[arg(long)]
     pub json: bool,
     /// The cmdlet and its parameters, after `--`
-    #[arg(
-        value_name = "CMDLET [-PARAM VALUE]...",
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "CMDLET", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub words: Vec<String>,
 }
 
