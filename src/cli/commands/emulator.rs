@@ -1,11 +1,13 @@
 //! `pamform emulator serve`: run the emulated tenant (token endpoint, Exchange admin API,
-//! Graph reads) on a loopback port until Ctrl-C.
+//! Graph reads) on a loopback port until Ctrl-C. `pamform emulator exec`: change the emulated
+//! tenant out of band, one Exchange cmdlet run as the tenant's admin app through the real
+//! `InvokeCommand` wire, as an admin with PowerShell would (to try drift).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::super::{CliError, Context, ErrorKind, Outcome, args};
-use crate::emulator::{self, EmulatorConfig, Faults, Seed};
+use crate::emulator::{self, EmulatorConfig, Faults, Owner, Seed};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,6 +19,35 @@ pub struct Args {
 pub enum Sub {
     /// Serve the emulated tenant until Ctrl-C
     Serve(ServeArgs),
+    /// Run one Exchange cmdlet against the emulated tenant as its admin app (an out-of-band change)
+    #[command(
+        after_help = EXEC_EXAMPLES,
+        override_usage = "pamform emulator exec [OPTIONS] -- CMDLET [-PARAM VALUE]..."
+    )]
+    Exec(ExecArgs),
+}
+
+const EXEC_EXAMPLES: &str = "\
+Examples:
+  pamform emulator exec -- Get-DistributionGroupMember -Identity pam-approvers
+  pamform emulator exec -- Add-DistributionGroupMember -Identity pam-approvers -Member
+      mallory@contoso.onmicrosoft.com
+  pamform emulator exec --url http://127.0.0.1:8740 -- Disable-ElevatedAccessControl
+
+Parameters are written as in PowerShell: -Name VALUE, -Name:VALUE, or -Switch alone. $true,
+$false and $null are those values, a,b is a list, and a value starting with [, { or \" is JSON.";
+
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// The served emulator (default: the one the configuration in -C uses, else http://127.0.0.1:8740)
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Print the cmdlet's output and warnings as one JSON object
+    #[arg(long)]
+    pub json: bool,
+    /// The cmdlet and its parameters, after `--`
+    #[arg(value_name = "CMDLET", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,6 +137,7 @@ impl FaultArgs {
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     match args.command {
         Sub::Serve(a) => serve(a, ctx),
+        Sub::Exec(a) => super::emulator_exec::run(a, ctx),
     }
 }
 
@@ -144,8 +176,9 @@ fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome, CliError> {
         .map_err(|e| CliError::msg(ErrorKind::Internal, format!("could not start the async runtime: {e}")))?;
     runtime.block_on(async {
         let cfg = EmulatorConfig { listen: args.listen, data: args.data, seed, faults, tls: args.tls };
-        let running =
-            emulator::start_logged(cfg, ctx.verbose).await.map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
+        let running = emulator::start_owned(cfg, ctx.verbose, Owner::Served)
+            .await
+            .map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
         crate::views::emulator::serving(&ctx.printer, &running);
         running.run_until_ctrl_c().await.map_err(|e| CliError::msg(ErrorKind::Internal, e))?;
         Ok(Outcome::Success)
