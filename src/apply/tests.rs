@@ -9,10 +9,10 @@ use std::sync::Mutex;
 use proptest::prelude::*;
 
 use super::*;
-use crate::state::StateStore;
 use crate::model::Membership;
 use crate::plan::attributes::{GroupAttrs, PolicyAttrs};
 use crate::plan::{PlanMode, Reason};
+use crate::state::StateStore;
 
 struct Recorder {
     calls: Mutex<Vec<String>>,

@@ -60,12 +60,15 @@ pub fn read_state(store: &dyn Storage, tenant: Option<&str>) -> Result<Option<St
     .map_err(|e| CliError::msg(ErrorKind::State, e))
 }
 
+/// A state storage and its lock, held until dropped.
+pub type LockedStorage = (Box<dyn Storage>, Box<dyn StateLock>);
+
 /// The state storage of `-C DIR` with its lock taken for `command`.
 pub fn locked_storage(
     ctx: &Context,
     command: &str,
     timeout: std::time::Duration,
-) -> Result<(Box<dyn Storage>, Box<dyn StateLock>), CliError> {
+) -> Result<LockedStorage, CliError> {
     let store = crate::cli::backend::storage(ctx)?;
     let lock = store.lock(command, timeout).map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
     Ok((store, lock))

@@ -271,7 +271,9 @@ impl Client {
             }
         }
         if !body.is_empty() || method == Method::PUT {
-            req = req.body(body);
+            // Put Blob requires Content-Length even when it is 0, which hyper leaves out for
+            // an empty body.
+            req = req.header(reqwest::header::CONTENT_LENGTH, body.len()).body(body);
         }
         let resp = req.send().await.map_err(|e| {
             format!("cannot reach the Blob service at {}: {}", self.location.endpoint, root_cause(&e))

@@ -1,0 +1,234 @@
+//! Remote state against a real Azure Blob service (Azurite): apply and plan, two applies at
+//! once, a holder killed with SIGKILL, the service stopped during an apply, a write refused
+//! because the state changed behind the lease, and migration local → remote → local.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use pamform::state::{State, StateError, Storage};
+use pamform::wire::blob::DEV_ACCOUNT_KEY;
+use serde_json::json;
+
+use crate::support::azurite::Azurite;
+use crate::support::cli::{QUICKSTART, Run, Tenant, Workspace};
+
+const KEY: &str = "prod.pamform.state.json";
+
+/// The quickstart with its state in Azurite.
+fn remote_workspace(tenant: &Tenant, azurite: &Azurite) -> Workspace {
+    Workspace::new(tenant, &format!("{QUICKSTART}\n{}", azurite.backend_block(KEY)))
+}
+
+fn command(ws: &Workspace, args: &[&str]) -> std::process::Command {
+    let mut cmd = ws.command(args);
+    cmd.env("ARM_ACCESS_KEY", DEV_ACCOUNT_KEY).env_remove("ARM_SAS_TOKEN");
+    cmd
+}
+
+fn run(ws: &Workspace, args: &[&str]) -> Run {
+    Run::from(command(ws, args).output().expect("pamform runs"))
+}
+
+/// Spawns a slow apply and waits until it holds the lease.
+#[allow(clippy::zombie_processes)]
+fn hold_lease(
+    tenant: &Tenant,
+    ws: &Workspace,
+    azurite: &Azurite,
+) -> (std::process::Child, pamform::state::lock::LockInfo) {
+    tenant.set_faults(json!({"exchange_latency_ms": 150}));
+    let mut child = command(ws, &["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let store = azurite.store(KEY);
+    let start = Instant::now();
+    loop {
+        if let Some(info) = store.holder().unwrap().filter(|i| !i.id.is_empty()) {
+            return (child, info);
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("apply never took the lease");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn apply_and_plan_keep_the_state_in_the_blob() {
+    let azurite = Azurite::start();
+    let tenant = Tenant::start();
+    let ws = remote_workspace(&tenant, &azurite);
+    azurite.store(KEY);
+    run(&ws, &["apply", "--auto-approve"]).expect(0);
+    assert!(!ws.file("pamform.state.json").exists(), "no local state beside a backend");
+    let state = azurite.store(KEY).load().unwrap().expect("the state is in the blob");
+    assert_eq!(state.resources.len(), 4);
+    run(&ws, &["plan", "--detailed-exitcode"]).expect(0);
+    let list = run(&ws, &["state", "list"]).expect(0);
+    assert!(list.stdout.contains("approver_group.approvers"), "{}", list.stdout);
+    // pull gives the stored bytes; the lease was released and its holder cleared.
+    let pulled = run(&ws, &["state", "pull"]).expect(0);
+    assert_eq!(pulled.stdout.as_bytes(), state.to_bytes());
+    assert_eq!(azurite.store(KEY).holder().unwrap(), None);
+    // Every write kept the previous state as a snapshot, each restorable.
+    let versions = run(&ws, &["state", "versions"]).expect(0);
+    let first = azurite.store(KEY).versions().unwrap();
+    assert!(!first.is_empty(), "{}", versions.stdout);
+    assert!(versions.stdout.contains(&first[0].id), "{}", versions.stdout);
+    // Forgetting a resource, then restoring the version before it, brings it back.
+    run(&ws, &["state", "rm", "approver_group.approvers"]).expect(0);
+    let before_rm = azurite.store(KEY).versions().unwrap()[0].id.clone();
+    run(&ws, &["state", "restore", &before_rm]).expect(0);
+    let restored = azurite.store(KEY).load().unwrap().unwrap();
+    assert_eq!(restored.resources, state.resources);
+    assert!(restored.serial > state.serial + 1);
+    run(&ws, &["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn a_second_apply_is_refused_naming_the_lease_holder() {
+    let azurite = Azurite::start();
+    let tenant = Tenant::start();
+    let ws = remote_workspace(&tenant, &azurite);
+    let (mut first, info) = hold_lease(&tenant, &ws, &azurite);
+    let writes = tenant.write_count();
+    let second = run(&ws, &["apply", "--auto-approve"]).expect(1);
+    let err = second.stderr.replace('\n', " ");
+    assert!(err.contains(&info.id) && err.contains(&format!("pid {}", first.id())), "{}", second.stderr);
+    assert!(err.contains("pamform apply") && err.contains("force-unlock"), "{}", second.stderr);
+    assert!(!second.all().contains("Creating"), "{}", second.all());
+    assert!(first.wait().unwrap().success());
+    // The refused apply changed nothing: the tenant saw only the first one's writes.
+    assert!(tenant.write_count() >= writes);
+    tenant.set_faults(json!({}));
+    run(&ws, &["plan", "--detailed-exitcode"]).expect(0);
+    assert_eq!(azurite.store(KEY).load().unwrap().unwrap().resources.len(), 4);
+}
+
+#[test]
+fn a_holder_killed_with_sigkill_is_recovered_by_force_unlock() {
+    let azurite = Azurite::start();
+    let tenant = Tenant::start();
+    let ws = remote_workspace(&tenant, &azurite);
+    let (mut first, info) = hold_lease(&tenant, &ws, &azurite);
+    first.kill().unwrap(); // SIGKILL: no release
+    first.wait().unwrap();
+    let refused = run(&ws, &["apply", "--auto-approve"]).expect(1);
+    assert!(refused.stderr.contains(&info.id), "{}", refused.stderr);
+    run(&ws, &["force-unlock", "not-the-id"]).expect(1);
+    let unlocked = run(&ws, &["force-unlock", &info.id]).expect(0);
+    assert!(unlocked.stdout.contains("Removed the lock"), "{}", unlocked.stdout);
+    tenant.set_faults(json!({}));
+    run(&ws, &["apply", "--auto-approve"]).expect(0);
+    run(&ws, &["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn the_service_stopped_during_an_apply_leaves_the_state_intact() {
+    let mut azurite = Azurite::start();
+    let tenant = Tenant::start();
+    let ws = remote_workspace(&tenant, &azurite);
+    let (first, _) = hold_lease(&tenant, &ws, &azurite);
+    azurite.stop();
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    azurite.restart();
+    // Whatever was written last is a whole, valid state.
+    let _ = azurite.store(KEY).load().expect("the stored state reads whole");
+    tenant.set_faults(json!({}));
+    // The dead run's lease expires within a minute; this run waits for it and converges.
+    let next = run(&ws, &["apply", "--auto-approve", "--lock-timeout", "90s"]).expect(0);
+    assert!(!next.stderr.contains("panicked"), "{}", next.stderr);
+    run(&ws, &["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn an_apply_stopped_by_the_service_says_why() {
+    let mut azurite = Azurite::start();
+    let tenant = Tenant::start();
+    let ws = remote_workspace(&tenant, &azurite);
+    azurite.store(KEY);
+    azurite.stop();
+    let failed = run(&ws, &["apply", "--auto-approve"]).expect(1);
+    assert!(failed.stderr.contains("cannot reach the Blob service"), "{}", failed.stderr);
+    assert_eq!(tenant.write_count(), 0, "nothing is changed without the lock");
+}
+
+#[test]
+fn a_write_after_the_state_changed_behind_the_lease_is_refused() {
+    let azurite = Azurite::start();
+    let a = azurite.store(KEY);
+    let b = azurite.store(KEY);
+    let mut first = State::new("t");
+    a.save(&mut first).unwrap();
+    // A takes the lock and reads; the lease is broken and B writes a newer state.
+    let lock = a.lock("pamform apply", Duration::ZERO).unwrap();
+    let mut mine = a.load().unwrap().unwrap();
+    b.force_unlock(&lock.info().id).unwrap();
+    let _b_lock = b.lock("pamform state rm", Duration::ZERO).unwrap();
+    let mut theirs = b.load().unwrap().unwrap();
+    b.save(&mut theirs).unwrap();
+    // A's write is refused; B's state is what the blob holds.
+    match a.save(&mut mine) {
+        Err(StateError::Conflict { found, .. }) => {
+            assert!(found.contains(&format!("serial {}", theirs.serial)), "{found}")
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(b.load().unwrap().unwrap(), theirs);
+    assert_eq!(mine.serial, theirs.serial - 1, "the refused write did not bump the serial");
+}
+
+#[test]
+fn migrate_moves_the_state_to_the_backend_and_back() {
+    let azurite = Azurite::start();
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, QUICKSTART);
+    azurite.store(KEY);
+    run(&ws, &["apply", "--auto-approve"]).expect(0);
+    let local = ws.state().unwrap();
+    ws.configure(&tenant, &format!("{QUICKSTART}\n{}", azurite.backend_block(KEY)));
+    run(&ws, &["state", "migrate", "--to", "backend"]).expect(0);
+    assert!(!ws.file("pamform.state.json").exists());
+    assert!(ws.file("pamform.state.json.migrated").exists());
+    let remote = azurite.store(KEY).load().unwrap().unwrap();
+    assert_eq!((remote.lineage.as_str(), &remote.resources), (local.lineage.as_str(), &local.resources));
+    run(&ws, &["plan", "--detailed-exitcode"]).expect(0);
+    // Migrating again would overwrite a newer state with nothing: refused.
+    run(&ws, &["state", "migrate", "--to", "backend"]).expect(1);
+    run(&ws, &["state", "migrate", "--to", "local"]).expect(0);
+    ws.configure(&tenant, QUICKSTART);
+    let back = ws.state().unwrap();
+    assert_eq!((back.lineage.as_str(), &back.resources), (local.lineage.as_str(), &local.resources));
+    assert!(back.serial > remote.serial);
+    run(&ws, &["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn push_refuses_an_older_state_or_another_lineage() {
+    let azurite = Azurite::start();
+    let tenant = Tenant::start();
+    let ws = remote_workspace(&tenant, &azurite);
+    azurite.store(KEY);
+    run(&ws, &["apply", "--auto-approve"]).expect(0);
+    let pulled = run(&ws, &["state", "pull"]).expect(0);
+    ws.write("old.json", &pulled.stdout);
+    run(&ws, &["state", "rm", "approver_group.approvers"]).expect(0);
+    let older = run(&ws, &["state", "push", "old.json"]).expect(1);
+    assert!(older.stderr.contains("newer"), "{}", older.stderr);
+    let other = State::new(tenant_id_of(&ws));
+    std::fs::write(ws.file("other.json"), other.to_bytes()).unwrap();
+    let lineage = run(&ws, &["state", "push", "other.json"]).expect(1);
+    assert!(lineage.stderr.contains("lineage"), "{}", lineage.stderr);
+    run(&ws, &["state", "push", "--force", "old.json"]).expect(0);
+    run(&ws, &["plan", "--detailed-exitcode"]).expect(0);
+}
+
+fn tenant_id_of(ws: &Workspace) -> String {
+    let text = std::fs::read_to_string(ws.file("main.pam.hcl")).unwrap();
+    text.split("id").nth(1).and_then(|s| s.split('"').nth(1)).unwrap_or("t").to_string()
+}
