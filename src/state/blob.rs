@@ -224,7 +224,7 @@ impl Client {
         ];
         let mut plain: Vec<(String, String)> = Vec::new();
         for (k, v) in headers {
-            if k.starts_with("x-ms-") {
+            if wire::is_ms_header(k) {
                 ms.push((k.to_string(), v.clone()));
             } else {
                 plain.push((k.to_string(), v.clone()));

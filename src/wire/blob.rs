@@ -36,6 +36,10 @@ pub const H_LEASE_ID: &str = "x-ms-lease-id";
 pub const H_PROPOSED_LEASE_ID: &str = "x-ms-proposed-lease-id";
 pub const H_LEASE_BREAK_PERIOD: &str = "x-ms-lease-break-period";
 pub const H_META_PREFIX: &str = "x-ms-meta-";
+/// Whether a header is one of the service's own (`x-ms-*`), signed in the canonicalized headers.
+pub fn is_ms_header(name: &str) -> bool {
+    name.len() > 5 && name[..5].eq_ignore_ascii_case("x-ms-")
+}
 /// Response headers.
 pub const H_ERROR_CODE: &str = "x-ms-error-code";
 pub const H_LEASE_STATE: &str = "x-ms-lease-state";
