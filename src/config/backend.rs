@@ -6,7 +6,7 @@
 //!
 //! [`read`] reads only the backend blocks of a directory, so that commands which never
 //! evaluate the configuration (`state list`, `force-unlock`) find the state where `apply`
-//! writes it; [`check`] reports the same problems when the whole configuration is loaded.
+//! writes it; `check` reports the same problems when the whole configuration is loaded.
 
 use hcl_edit::expr::Expression;
 

@@ -42,7 +42,7 @@ use crate::wire::blob as wire;
 use crate::wire::blob::{error_code, meta, status};
 
 /// The lease's length; renewed every third of it.
-pub const LEASE_SECONDS: u32 = 60;
+pub const LEASE_SECONDS: u32 = wire::LEASE_MAX_SECONDS;
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -43,7 +43,6 @@ pub fn is_ms_header(name: &str) -> bool {
 /// Response headers.
 pub const H_ERROR_CODE: &str = "x-ms-error-code";
 pub const H_LEASE_STATE: &str = "x-ms-lease-state";
-pub const H_SNAPSHOT: &str = "x-ms-snapshot";
 pub const H_ETAG: &str = "etag";
 
 /// `x-ms-blob-type` of a whole-object blob written with one Put Blob.
@@ -55,8 +54,7 @@ pub const LEASE_RENEW: &str = "renew";
 pub const LEASE_RELEASE: &str = "release";
 pub const LEASE_BREAK: &str = "break";
 
-/// A finite lease lasts 15 to 60 seconds; -1 is infinite. (Lease Blob)
-pub const LEASE_MIN_SECONDS: u32 = 15;
+/// A finite lease lasts 15 to 60 seconds (`x-ms-lease-duration`); -1 is infinite. (Lease Blob)
 pub const LEASE_MAX_SECONDS: u32 = 60;
 
 /// `x-ms-lease-state` of a blob someone holds a lease on.
@@ -95,7 +93,6 @@ pub mod status {
     pub const OK: u16 = 200;
     /// Lease break.
     pub const ACCEPTED: u16 = 202;
-    pub const NOT_MODIFIED: u16 = 304;
     pub const FORBIDDEN: u16 = 403;
     pub const NOT_FOUND: u16 = 404;
     /// LeaseAlreadyPresent, ContainerAlreadyExists, BlobAlreadyExists (If-None-Match: *).
@@ -104,20 +101,14 @@ pub mod status {
     pub const PRECONDITION_FAILED: u16 = 412;
 }
 
-/// `x-ms-error-code` values pamform tells apart.
+/// `x-ms-error-code` values pamform tells apart. Others it reports as they come, with the
+/// status: `LeaseAlreadyPresent` (409, the lock is held), `ConditionNotMet` (412, the ETag
+/// changed), `LeaseIdMissing` / `LeaseIdMismatchWithBlobOperation` / `LeaseLost` (412, a
+/// write without the current lease), `AuthorizationFailure` / `AuthorizationPermissionMismatch`
+/// (403).
 pub mod error_code {
-    pub const BLOB_NOT_FOUND: &str = "BlobNotFound";
+    /// 404 on a blob operation: the container itself is missing (not just the blob).
     pub const CONTAINER_NOT_FOUND: &str = "ContainerNotFound";
-    pub const LEASE_ALREADY_PRESENT: &str = "LeaseAlreadyPresent";
-    pub const LEASE_ID_MISSING: &str = "LeaseIdMissing";
-    pub const LEASE_NOT_PRESENT: &str = "LeaseNotPresentWithBlobOperation";
-    pub const LEASE_LOST: &str = "LeaseLost";
-    pub const LEASE_ID_MISMATCH: &str = "LeaseIdMismatchWithLeaseOperation";
-    pub const LEASE_ID_MISMATCH_BLOB: &str = "LeaseIdMismatchWithBlobOperation";
-    pub const CONDITION_NOT_MET: &str = "ConditionNotMet";
-    pub const BLOB_ALREADY_EXISTS: &str = "BlobAlreadyExists";
-    pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
-    pub const AUTHORIZATION_PERMISSION_MISMATCH: &str = "AuthorizationPermissionMismatch";
 }
 
 /// Metadata names (C# identifiers, compared without case; values ASCII) under which pamform
