@@ -1,18 +1,23 @@
 //! Opens the state where the configuration keeps it: the local file of `-C DIR`, or the blob a
 //! `backend "azurerm"` block names, with the credentials the environment gives
-//! (`ARM_ACCESS_KEY`: Shared Key; `ARM_SAS_TOKEN`: a SAS token), as Terraform reads them.
+//! (`ARM_ACCESS_KEY`: Shared Key; `ARM_SAS_TOKEN`: a SAS token), as Terraform reads them, or
+//! with `use_azuread_auth = true` an Entra token for Storage from pamform's own app-only
+//! credentials (`PAMFORM_CLIENT_*`) at the tenant block's sign-in endpoint.
 
 use crate::cli::load::render_diagnostics;
 use crate::cli::{CliError, Context, ErrorKind};
 use crate::config::backend::Backend;
-use crate::state::blob::{BlobAuth, BlobLocation, BlobStore};
+use std::sync::Arc;
+
+use crate::state::blob::{BlobAuth, BlobLocation, BlobStore, TokenSource};
 use crate::state::{StateStore, Storage};
 
 /// The state storage of `-C DIR`.
 pub fn storage(ctx: &Context) -> Result<Box<dyn Storage>, CliError> {
     match crate::config::backend::read(&ctx.dir) {
         Ok(None) => Ok(Box::new(StateStore::new(&ctx.dir))),
-        Ok(Some(b)) => Ok(Box::new(remote(&b)?)),
+        Ok(Some(b)) if b.use_azuread_auth => Ok(Box::new(remote(&b, Some(entra(ctx)?))?)),
+        Ok(Some(b)) => Ok(Box::new(remote(&b, None)?)),
         Err(e) => {
             render_diagnostics(ctx, &e.diagnostics, &e.sources);
             Err(CliError::reported(ErrorKind::Config))
@@ -20,12 +25,45 @@ pub fn storage(ctx: &Context) -> Result<Box<dyn Storage>, CliError> {
     }
 }
 
-/// The blob store a backend block names.
-pub fn remote(b: &Backend) -> Result<BlobStore, CliError> {
+/// Entra tokens for Storage, signed in as the configuration's tenant block says (its
+/// `login_url`, the tenant id) with the app-only credentials of the environment.
+pub fn entra(ctx: &Context) -> Result<TokenSource, CliError> {
+    let loaded = crate::cli::load::load_configuration(ctx, &crate::cli::load::VarArgs::default())?;
+    let Some(tenant) = loaded.configuration.tenant.as_ref() else {
+        return Err(CliError::msg(
+            ErrorKind::Config,
+            "backend \"azurerm\" with use_azuread_auth = true signs in to the tenant block's tenant: add a tenant block",
+        ));
+    };
+    if tenant.emulator.is_some() {
+        return Err(CliError::msg(
+            ErrorKind::Config,
+            "backend \"azurerm\" with use_azuread_auth = true needs a real sign-in endpoint; a tenant block with `emulator` has none: use ARM_ACCESS_KEY or ARM_SAS_TOKEN",
+        ));
+    }
+    let client = crate::tenant::connect(tenant, crate::tenant::ConnectOptions::default())
+        .map_err(crate::cli::pipeline::tenant_error)?;
+    Ok(Arc::new(move || {
+        let client = client.clone();
+        Box::pin(async move {
+            client
+                .token(crate::tenant::Resource::Storage)
+                .await
+                .map(|t| t.expose().to_string())
+                .map_err(|e| e.to_string())
+        })
+    }))
+}
+
+/// The blob store a backend block names; `entra` signs requests when the block sets
+/// `use_azuread_auth`.
+pub fn remote(b: &Backend, entra: Option<TokenSource>) -> Result<BlobStore, CliError> {
     let config = |m: String| CliError::msg(ErrorKind::Config, m);
-    let auth = if b.use_azuread_auth {
+    let auth = if let Some(source) = entra {
+        BlobAuth::Bearer(source)
+    } else if b.use_azuread_auth {
         return Err(config(
-            "backend \"azurerm\": use_azuread_auth is not supported by this version of pamform; set ARM_ACCESS_KEY (the storage account key) or ARM_SAS_TOKEN (a SAS token for the container) and leave use_azuread_auth out".into(),
+            "backend \"azurerm\": use_azuread_auth = true but no Entra sign-in was set up".into(),
         ));
     } else if let Some(sas) = crate::env::get(crate::env::ARM_SAS_TOKEN) {
         BlobAuth::Sas(sas.trim().trim_start_matches('?').to_string())
@@ -48,6 +86,15 @@ pub fn remote(b: &Backend) -> Result<BlobStore, CliError> {
         .user_agent(concat!("pamform/", env!("CARGO_PKG_VERSION")));
     if loopback {
         builder = builder.no_proxy();
+    }
+    if let Some(path) = crate::env::path(crate::env::CA_CERT) {
+        let pem =
+            std::fs::read(&path).map_err(|e| config(format!("PAMFORM_CA_CERT: cannot read it: {e}")))?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| config(format!("PAMFORM_CA_CERT: {e}")))?
+        {
+            builder = builder.add_root_certificate(cert);
+        }
     }
     let http = builder
         .build()

@@ -232,3 +232,108 @@ fn tenant_id_of(ws: &Workspace) -> String {
     let text = std::fs::read_to_string(ws.file("main.pam.hcl")).unwrap();
     text.split("id").nth(1).and_then(|s| s.split('"').nth(1)).unwrap_or("t").to_string()
 }
+
+/// An account SAS for Azurite's development account: blob service, every resource type, the
+/// permissions the backend uses. String-to-sign of version 2020-12-06 and later:
+/// <https://learn.microsoft.com/rest/api/storageservices/create-account-sas#version-2020-12-06-and-later>
+fn account_sas() -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (sp, ss, srt, se, spr, sv) =
+        ("rwdlacu", "b", "sco", "2099-01-01T00:00:00Z", "https,http", "2021-12-02");
+    let to_sign = format!("devstoreaccount1\n{sp}\n{ss}\n{srt}\n\n{se}\n\n{spr}\n{sv}\n\n");
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &b64.decode(DEV_ACCOUNT_KEY).unwrap());
+    let sig = b64.encode(ring::hmac::sign(&key, to_sign.as_bytes()));
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!("sv={sv}&ss={ss}&srt={srt}&sp={sp}&se={}&spr={}&sig={}", enc(se), enc(spr), enc(&sig))
+}
+
+#[test]
+fn a_sas_token_from_the_environment_signs_the_requests() {
+    let azurite = Azurite::start();
+    let tenant = Tenant::start();
+    let ws = remote_workspace(&tenant, &azurite);
+    azurite.store(KEY);
+    let sas = account_sas();
+    let with_sas = |args: &[&str]| {
+        let mut cmd = ws.command(args);
+        cmd.env_remove("ARM_ACCESS_KEY").env("ARM_SAS_TOKEN", &sas);
+        Run::from(cmd.output().unwrap())
+    };
+    let applied = with_sas(&["apply", "--auto-approve"]).expect(0);
+    assert!(!applied.all().contains(&sas[sas.find("sig=").unwrap()..]), "the SAS signature is never printed");
+    assert_eq!(azurite.store(KEY).load().unwrap().unwrap().resources.len(), 4);
+    with_sas(&["plan", "--detailed-exitcode"]).expect(0);
+    // A wrong key is refused by the service, with the reason.
+    let mut cmd = ws.command(&["state", "list"]);
+    cmd.env_remove("ARM_SAS_TOKEN").env("ARM_ACCESS_KEY", "d3Jvbmcta2V5");
+    let refused = Run::from(cmd.output().unwrap()).expect(1);
+    assert!(refused.stderr.contains("403"), "{}", refused.stderr);
+    // No credentials at all: said before any request.
+    let mut cmd = ws.command(&["state", "list"]);
+    cmd.env_remove("ARM_SAS_TOKEN").env_remove("ARM_ACCESS_KEY");
+    let none = Run::from(cmd.output().unwrap()).expect(1);
+    assert!(
+        none.stderr.contains("ARM_ACCESS_KEY") && none.stderr.contains("ARM_SAS_TOKEN"),
+        "{}",
+        none.stderr
+    );
+}
+
+/// With `use_azuread_auth`, requests carry an Entra token for Storage's audience, obtained
+/// with pamform's app credentials from the tenant block's sign-in endpoint (the emulator
+/// here). A listener on 127.0.0.1 stands in for the Blob service and records the request.
+#[test]
+fn use_azuread_auth_sends_a_bearer_token_for_storage() {
+    use std::io::{BufRead, BufReader, Write};
+    let tenant = Tenant::start();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ws = Workspace::new(
+        &tenant,
+        &format!(
+            "{QUICKSTART}\nbackend \"azurerm\" {{\n  storage_account_name = \"contosopam\"\n  container_name = \"state\"\n  key = \"{KEY}\"\n  endpoint = \"http://127.0.0.1:{port}/contosopam\"\n  use_azuread_auth = true\n}}\n"
+        ),
+    );
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            headers.push(line.trim().to_string());
+        }
+        let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthorizationPermissionMismatch</Code></Error>";
+        let _ = write!(
+            stream,
+            "HTTP/1.1 403 Forbidden\r\nx-ms-error-code: AuthorizationPermissionMismatch\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        headers
+    });
+    let mut cmd = ws.command(&["state", "list"]);
+    cmd.env_remove("ARM_ACCESS_KEY").env_remove("ARM_SAS_TOKEN");
+    let out = Run::from(cmd.output().unwrap()).expect(1);
+    assert!(out.stderr.contains("Storage Blob Data Contributor"), "{}", out.stderr);
+    let headers = server.join().unwrap();
+    let auth = headers
+        .iter()
+        .find_map(|h| h.strip_prefix("authorization: ").or_else(|| h.strip_prefix("Authorization: ")))
+        .unwrap_or_else(|| panic!("no Authorization header: {headers:?}"));
+    let token = auth.strip_prefix("Bearer ").expect("a bearer token");
+    let payload = token.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap())
+            .unwrap();
+    assert_eq!(
+        claims["aud"].as_str().map(|a| a.trim_end_matches('/')),
+        Some("https://storage.azure.com"),
+        "{claims}"
+    );
+    assert!(!out.all().contains(token), "the token is never printed");
+}

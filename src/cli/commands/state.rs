@@ -258,7 +258,8 @@ fn migrate(ctx: &Context, to: &str, force: bool, lock_timeout: Duration) -> Resu
             return Err(CliError::reported(ErrorKind::Config));
         }
     };
-    let remote = crate::cli::backend::remote(&backend)?;
+    let entra = if backend.use_azuread_auth { Some(crate::cli::backend::entra(ctx)?) } else { None };
+    let remote = crate::cli::backend::remote(&backend, entra)?;
     let local = StateStore::new(&ctx.dir);
     let lock = |s: &dyn Storage| {
         s.lock("pamform state migrate", lock_timeout).map_err(|e| CliError::msg(ErrorKind::Lock, e))
