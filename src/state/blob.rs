@@ -310,8 +310,9 @@ struct Lease {
 
 struct Inner {
     client: Client,
-    /// The ETag of the blob as last read or written; `None`: no blob.
-    etag: Mutex<Option<String>>,
+    /// The ETag of the blob as last read or written, and whether it held a state (not the
+    /// empty lock placeholder); `None`: no blob.
+    etag: Mutex<Option<(String, bool)>>,
     lease: Mutex<Option<Lease>>,
 }
 
@@ -504,8 +505,8 @@ impl Storage for BlobStore {
         let found = self.fetch_raw()?;
         let (state, etag) = match found {
             None => (None, None),
-            Some((bytes, etag)) if bytes.is_empty() => (None, Some(etag)),
-            Some((bytes, etag)) => (Some(parse(&self.name(), &bytes)?), Some(etag)),
+            Some((bytes, etag)) if bytes.is_empty() => (None, Some((etag, false))),
+            Some((bytes, etag)) => (Some(parse(&self.name(), &bytes)?), Some((etag, true))),
         };
         *self.inner.etag.lock().expect("etag") = etag;
         Ok(state)
@@ -517,7 +518,7 @@ impl Storage for BlobStore {
         let lease_header: Vec<(&str, String)> =
             lease.as_ref().map(|l| (wire::H_LEASE_ID, l.id.clone())).into_iter().collect();
         // Keep the current state as a snapshot first, if it is the one this command read.
-        if let Some(tag) = &etag {
+        if let Some((tag, true)) = &etag {
             let mut headers = lease_header.clone();
             headers.push(("if-match", tag.clone()));
             let r = self
@@ -540,7 +541,7 @@ impl Storage for BlobStore {
         headers.push((wire::H_BLOB_TYPE, wire::BLOCK_BLOB.to_string()));
         headers.push(("content-type", "application/json".to_string()));
         match &etag {
-            Some(tag) => headers.push(("if-match", tag.clone())),
+            Some((tag, _)) => headers.push(("if-match", tag.clone())),
             None => headers.push(("if-none-match", "*".to_string())),
         }
         let metadata = self.metadata(lease.as_ref(), Some(state));
@@ -553,7 +554,7 @@ impl Storage for BlobStore {
         })?;
         match r.status {
             status::CREATED => {
-                *self.inner.etag.lock().expect("etag") = r.header(wire::H_ETAG);
+                *self.inner.etag.lock().expect("etag") = r.header(wire::H_ETAG).map(|t| (t, true));
                 Ok(())
             }
             status::PRECONDITION_FAILED | status::CONFLICT => {

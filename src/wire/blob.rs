@@ -68,7 +68,7 @@ pub const Q_CONTAINER: &str = "restype=container";
 /// List Blobs with snapshots and metadata, under a prefix.
 pub fn list_query(prefix: &str) -> String {
     format!(
-        "restype=container&comp=list&include=snapshots&prefix={}",
+        "restype=container&comp=list&include=snapshots,metadata&prefix={}",
         percent_encoding::utf8_percent_encode(prefix, QUERY_VALUE)
     )
 }
