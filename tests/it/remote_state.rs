@@ -341,3 +341,34 @@ fn use_azuread_auth_sends_a_bearer_token_for_storage() {
     );
     assert!(!out.all().contains(token), "the token is never printed");
 }
+
+/// Without anyone running force-unlock, the lease of a holder killed with SIGKILL expires
+/// (60 s after its last renewal) and a command that waits takes over.
+#[test]
+fn the_lease_of_a_killed_holder_expires_on_its_own() {
+    let azurite = Azurite::start();
+    let tenant = Tenant::start();
+    let ws = remote_workspace(&tenant, &azurite);
+    let (mut first, _) = hold_lease(&tenant, &ws, &azurite);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    tenant.set_faults(json!({}));
+    run(&ws, &["apply", "--auto-approve", "--lock-timeout", "3m"]).expect(0);
+    run(&ws, &["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn a_bad_backend_block_is_reported_at_its_position() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(
+        &tenant,
+        "backend \"azurerm\" {\n  storage_account_name = \"Contoso_PAM\"\n  container_name = \"state\"\n  key = \"k\"\n  access_key = \"never-here\"\n}\n",
+    );
+    let at = crate::support::cli::position(&ws, "\"Contoso_PAM\"");
+    let key_at = crate::support::cli::position(&ws, "access_key");
+    for args in [&["validate"][..], &["state", "list"], &["plan"]] {
+        let out = run(&ws, args).expect(1);
+        assert!(out.stderr.contains(&at), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(&key_at), "{args:?}: {}", out.stderr);
+    }
+}
