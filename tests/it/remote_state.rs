@@ -372,3 +372,30 @@ fn a_bad_backend_block_is_reported_at_its_position() {
         assert!(out.stderr.contains(&key_at), "{args:?}: {}", out.stderr);
     }
 }
+
+/// A saved plan names the remote state's lineage and serial: applied as it is while the blob
+/// is unchanged, refused once anyone wrote the blob since.
+#[test]
+fn a_saved_plan_is_refused_once_the_remote_state_moved_on() {
+    let azurite = Azurite::start();
+    let tenant = Tenant::start();
+    let ws = remote_workspace(&tenant, &azurite);
+    azurite.store(KEY);
+    run(&ws, &["apply", "--auto-approve"]).expect(0);
+    run(&ws, &["state", "rm", "approver_group.approvers"]).expect(0);
+    run(&ws, &["plan", "--out", "plan.bin"]).expect(0);
+    // The blob moves on (another admin's state edit): the plan is stale.
+    let mut moved = azurite.store(KEY);
+    let lock = moved.lock("pamform state push", Duration::ZERO).unwrap();
+    let mut state = moved.load().unwrap().unwrap();
+    moved.save(&mut state).unwrap();
+    drop(lock);
+    let stale = run(&ws, &["apply", "plan.bin"]).expect(1);
+    assert!(stale.stderr.contains("serial"), "{}", stale.stderr);
+    // A fresh plan applies, and the result converges.
+    run(&ws, &["plan", "--out", "plan.bin"]).expect(0);
+    run(&ws, &["apply", "plan.bin"]).expect(0);
+    run(&ws, &["plan", "--detailed-exitcode"]).expect(0);
+    moved = azurite.store(KEY);
+    assert_eq!(moved.load().unwrap().unwrap().resources.len(), 4);
+}
