@@ -276,29 +276,36 @@ impl Client {
             req = req.header(reqwest::header::CONTENT_LENGTH, body.len()).body(body);
         }
         let resp = req.send().await.map_err(|e| {
-            format!("cannot reach the Blob service at {}: {}", self.location.endpoint, root_cause(&e))
+            format!(
+                "cannot reach the Blob service at {}: {}",
+                self.location.endpoint,
+                root_cause(&e.without_url())
+            )
         })?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp
             .bytes()
             .await
-            .map_err(|e| format!("the Blob service's answer broke off: {}", root_cause(&e)))?
+            .map_err(|e| format!("the Blob service's answer broke off: {}", root_cause(&e.without_url())))?
             .to_vec();
         Ok(Response { status, headers, body })
     }
 }
 
+/// An error with its causes, as reqwest nests them ("error sending request: connection
+/// refused"), each said once.
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(next) = cur {
+        let text = next.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = next.source();
     }
-    if std::ptr::eq(cur as *const _ as *const u8, e as *const _ as *const u8) {
-        e.to_string()
-    } else {
-        format!("{e}: {cur}")
-    }
+    parts.join(": ")
 }
 
 /// The held lease.

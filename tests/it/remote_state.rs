@@ -254,7 +254,7 @@ fn account_sas() -> String {
 
 #[test]
 fn a_sas_token_from_the_environment_signs_the_requests() {
-    let azurite = Azurite::start();
+    let mut azurite = Azurite::start();
     let tenant = Tenant::start();
     let ws = remote_workspace(&tenant, &azurite);
     azurite.store(KEY);
@@ -268,6 +268,12 @@ fn a_sas_token_from_the_environment_signs_the_requests() {
     assert!(!applied.all().contains(&sas[sas.find("sig=").unwrap()..]), "the SAS signature is never printed");
     assert_eq!(azurite.store(KEY).load().unwrap().unwrap().resources.len(), 4);
     with_sas(&["plan", "--detailed-exitcode"]).expect(0);
+    // An unreachable service is reported without the request's URL, which carries the SAS.
+    azurite.stop();
+    let down = with_sas(&["plan"]).expect(1);
+    assert!(down.stderr.contains("cannot reach the Blob service"), "{}", down.stderr);
+    assert!(!down.all().contains("sig="), "{}", down.all());
+    azurite.restart();
     // A wrong key is refused by the service, with the reason.
     let mut cmd = ws.command(&["state", "list"]);
     cmd.env_remove("ARM_SAS_TOKEN").env("ARM_ACCESS_KEY", "d3Jvbmcta2V5");
