@@ -6,6 +6,7 @@
 // every signature for no measurable gain.
 #![allow(clippy::result_large_err)]
 
+pub mod backend;
 mod checks;
 mod eval;
 pub mod format;
@@ -168,6 +169,7 @@ fn evaluate_sources(
         blocks.extend(syntax::top_level_blocks(*file, body, diags));
     }
     let of = |kind: &str| blocks.iter().filter(|b| b.kind() == kind).copied().collect::<Vec<_>>();
+    backend::check(&of("backend"), diags);
     let variables = variables::resolve(&of("variable"), inputs, &file_values, diags);
     let decls = eval::Declarations {
         variables,

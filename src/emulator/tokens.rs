@@ -180,7 +180,8 @@ fn scope_resource(scope: Option<&String>, client_credentials: bool, tenant: &str
         return Err(Refused::new(refusal::SCOPES_INCOMPATIBLE, &[scope]));
     }
     let resource = resources.pop().unwrap_or_else(|| oauth::GRAPH_RESOURCE.to_string());
-    [oauth::EXCHANGE_RESOURCE, oauth::GRAPH_RESOURCE]
+    // Storage too, for the state backend's Entra sign-in (`use_azuread_auth`).
+    [oauth::EXCHANGE_RESOURCE, oauth::GRAPH_RESOURCE, crate::wire::blob::STORAGE_RESOURCE]
         .into_iter()
         .find(|known| known.eq_ignore_ascii_case(&resource))
         .map(str::to_string)

@@ -56,6 +56,7 @@ mod export_roundtrip;
 mod install_package;
 mod oauth_wire;
 mod plan_diff;
+mod remote_state;
 mod render_json;
 mod render_markdown;
 mod render_schemas;
