@@ -193,6 +193,11 @@ fn plan_meta_now_names_this_version() {
     let m = PlanMeta::now();
     assert_eq!(m.pamform_version, env!("CARGO_PKG_VERSION"));
     assert!(!m.errored);
+    // Readers gate on `terraform_version` as a Terraform release; pamform's is its own field.
+    let out = plan_json::render(&plan(vec![]), &m);
+    assert_eq!(out["terraform_version"], json!(plan_json::TERRAFORM_VERSION));
+    assert_eq!(out["pamform"]["version"], json!(env!("CARGO_PKG_VERSION")));
+    assert!(out.get("variables").is_none(), "no variables, no key, as Terraform");
 }
 
 #[test]

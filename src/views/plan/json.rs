@@ -34,6 +34,11 @@ pub const PAMFORM_FORMAT_VERSION: &str = "1";
 pub const PROVIDER_NAME: &str = "registry.pamform.io/pamform/pam";
 /// The provider's local name: its key in `configuration.provider_config`.
 pub const PROVIDER_KEY: &str = "pam";
+/// `terraform_version`: the Terraform release whose `show -json` output pamform's follows
+/// (format 1.2, which every Terraform since 1.5 writes). Tools that read plans gate on this
+/// field: terraform-compliance refuses a version it does not know as a Terraform version, as
+/// pamform's own would be. pamform's version is `pamform.version`.
+pub const TERRAFORM_VERSION: &str = "1.9.0";
 /// The version of Terraform's state representation `prior_state` follows.
 pub const STATE_FORMAT_VERSION: &str = "1.0";
 
@@ -42,7 +47,7 @@ pub const STATE_FORMAT_VERSION: &str = "1.0";
 pub struct PlanMeta {
     /// When the plan was made.
     pub timestamp: DateTime<Utc>,
-    /// The pamform version that made it (`terraform_version` in the output).
+    /// The pamform version that made it (`pamform.version` in the output).
     pub pamform_version: String,
     /// Whether planning failed part-way; an errored plan is neither applyable nor complete.
     pub errored: bool,
@@ -81,8 +86,12 @@ pub fn render(plan: &Plan, meta: &PlanMeta) -> Value {
     let planned: Vec<Value> = plan.changes.iter().filter_map(|c| planned_value(c, s)).collect();
     let mut out = Map::new();
     out.insert("format_version".into(), json!(FORMAT_VERSION));
-    out.insert("terraform_version".into(), json!(meta.pamform_version));
-    out.insert("variables".into(), variables(&meta.outline));
+    out.insert("terraform_version".into(), json!(TERRAFORM_VERSION));
+    // Left out when empty, as Terraform does.
+    let variables = variables(&meta.outline);
+    if variables.as_object().is_some_and(|v| !v.is_empty()) {
+        out.insert("variables".into(), variables);
+    }
     out.insert("planned_values".into(), json!({ "root_module": { "resources": planned } }));
     out.insert("resource_drift".into(), Value::Array(resource_drift));
     out.insert("resource_changes".into(), Value::Array(resource_changes));
@@ -145,7 +154,7 @@ fn prior_state(plan: &Plan, meta: &PlanMeta) -> Option<Value> {
     }
     Some(json!({
         "format_version": STATE_FORMAT_VERSION,
-        "terraform_version": meta.pamform_version,
+        "terraform_version": TERRAFORM_VERSION,
         "values": { "root_module": { "resources": resources } },
     }))
 }
