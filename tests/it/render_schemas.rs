@@ -26,6 +26,7 @@ fn schemas_are_valid_draft_2020_12_with_ids() {
         "drift.schema.json",
         "validate.schema.json",
         "whoami.schema.json",
+        "request.schema.json",
     ] {
         let s = schema(name);
         assert_eq!(s["$schema"], json!("https://json-schema.org/draft/2020-12/schema"), "{name}");
