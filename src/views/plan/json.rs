@@ -8,9 +8,12 @@
 //! representation of the refreshed state, left out when it holds no resource, as Terraform
 //! does) and `configuration` (a configuration representation: the `tenant` block is the
 //! `pam` provider's configuration). Every pamform resource is a managed resource of that one
-//! provider, with schema version 0. One deliberate difference: a variable declared
-//! `sensitive = true` has no entry in `variables` and no `default` in `configuration`
-//! (Terraform writes both in clear); its uses stay marked in the `*_sensitive` objects.
+//! provider, with schema version 0. `terraform_version` names the Terraform release whose
+//! output this follows ([`TERRAFORM_VERSION`]); pamform's own version is `pamform.version`.
+//! Empty `variables` are left out, as Terraform does. One deliberate difference: a variable
+//! declared `sensitive = true` has no entry in `variables` and no `default` in
+//! `configuration` (Terraform writes both in clear); its uses stay marked in the
+//! `*_sensitive` objects.
 
 use std::collections::BTreeSet;
 
@@ -35,9 +38,9 @@ pub const PROVIDER_NAME: &str = "registry.pamform.io/pamform/pam";
 /// The provider's local name: its key in `configuration.provider_config`.
 pub const PROVIDER_KEY: &str = "pam";
 /// `terraform_version`: the Terraform release whose `show -json` output pamform's follows
-/// (format 1.2, which every Terraform since 1.5 writes). Tools that read plans gate on this
-/// field: terraform-compliance refuses a version it does not know as a Terraform version, as
-/// pamform's own would be. pamform's version is `pamform.version`.
+/// (format 1.2, as Terraform 1.9 writes it). Tools that read plans gate on this field:
+/// terraform-compliance refuses a version it does not know as a Terraform release, as
+/// pamform's own would be.
 pub const TERRAFORM_VERSION: &str = "1.9.0";
 /// The version of Terraform's state representation `prior_state` follows.
 pub const STATE_FORMAT_VERSION: &str = "1.0";
