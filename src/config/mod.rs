@@ -11,6 +11,7 @@ mod checks;
 mod eval;
 pub mod format;
 mod functions;
+pub mod outline;
 mod refs;
 mod syntax;
 mod values;
@@ -20,6 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use checks::move_destinations;
+pub use outline::{Outline, outline};
 // The language reports in diagnostics; re-exported for the callers of `load`.
 pub use crate::diagnostic::{
     Diagnostic, Diagnostics, JsonDiagnostic, Label, Severity, codes, render_plain, to_json, to_json_list,
