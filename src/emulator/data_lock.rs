@@ -57,7 +57,12 @@ impl std::fmt::Display for Holder {
 /// The lock on one data file, held while this value lives.
 #[derive(Debug)]
 pub(crate) struct DataLock {
-    file: File,
+    /// `None` when the lock file cannot be made because the directory cannot be written: no
+    /// emulator can write the data file there either (a write makes a temporary file beside
+    /// it), so readers need no lock.
+    file: Option<File>,
+    /// Whether the lock file records its holder (not when opened read-only).
+    records: bool,
     holder: Holder,
 }
 
@@ -70,35 +75,78 @@ pub(crate) enum LockError {
 }
 
 /// The lock file of a data file: `FILE.lock` beside the file the path resolves to, so two
-/// spellings of one file (relative, absolute, through a symbolic link) share one lock.
+/// spellings of one file (relative, absolute, through a symbolic link, even one whose target
+/// does not exist yet) share one lock.
 pub fn lock_path(data: &Path) -> PathBuf {
-    let resolved = data.canonicalize().unwrap_or_else(|_| {
-        let dir = data.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        data.file_name().map(|n| dir.join(n)).unwrap_or_else(|| data.to_path_buf())
-    });
-    let mut name = resolved.into_os_string();
+    let mut name = resolve(data).into_os_string();
     name.push(".lock");
     PathBuf::from(name)
+}
+
+/// The file `data` names once every symbolic link is followed, as an absolute path; the file
+/// itself need not exist (a link to a data file not written yet resolves to where it will
+/// be). The emulator reads and writes this path, so a write replaces the file a link points
+/// to, never the link.
+pub fn resolve(data: &Path) -> PathBuf {
+    if let Ok(resolved) = data.canonicalize() {
+        return resolved;
+    }
+    let mut path = data.to_path_buf();
+    // A dangling link: follow it by hand (a bounded number of times, as the OS does).
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(&path) {
+                Ok(target) => {
+                    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                    path = dir.join(target);
+                }
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    path.file_name().map(|n| dir.join(n)).unwrap_or(path)
 }
 
 impl DataLock {
     /// Takes the lock of `data` without waiting.
     pub(crate) fn acquire(data: &Path, owner: Owner) -> Result<DataLock, LockError> {
         let path = lock_path(data);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(LockError::Io)?;
+        let holder = Holder { pid: std::process::id(), owner, url: None };
+        let file = match OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path) {
+            Ok(file) => file,
+            Err(e) if read_only(&e) => {
+                // A read-only directory (or lock file): locked as it is, never recorded.
+                return match File::open(&path) {
+                    Ok(file) => {
+                        not_a_link(&path, &file).map_err(LockError::Io)?;
+                        match file.try_lock() {
+                            Ok(()) => Ok(DataLock { file: Some(file), records: false, holder }),
+                            Err(std::fs::TryLockError::WouldBlock) => {
+                                Err(LockError::Held(read_holder(&path)))
+                            }
+                            Err(std::fs::TryLockError::Error(e)) => Err(LockError::Io(e)),
+                        }
+                    }
+                    Err(missing) if missing.kind() == std::io::ErrorKind::NotFound => {
+                        Ok(DataLock { file: None, records: false, holder })
+                    }
+                    Err(_) => Err(LockError::Io(e)),
+                };
+            }
+            Err(e) => return Err(LockError::Io(e)),
+        };
+        // The lock file is rewritten below: never through a link someone left at its name
+        // (it would empty the file the link points to).
+        not_a_link(&path, &file).map_err(LockError::Io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(LockError::Held(read_holder(&path))),
             Err(std::fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
         }
-        let mut lock = DataLock { file, holder: Holder { pid: std::process::id(), owner, url: None } };
+        let mut lock = DataLock { file: Some(file), records: true, holder };
         lock.record().map_err(LockError::Io)?;
         Ok(lock)
     }
@@ -110,11 +158,12 @@ impl DataLock {
     }
 
     fn record(&mut self) -> std::io::Result<()> {
+        let Some(file) = self.file.as_mut().filter(|_| self.records) else { return Ok(()) };
         let text = serde_json::to_string(&self.holder).map_err(std::io::Error::other)?;
-        self.file.set_len(0)?;
-        self.file.rewind()?;
-        self.file.write_all(text.as_bytes())?;
-        self.file.flush()
+        file.set_len(0)?;
+        file.rewind()?;
+        file.write_all(text.as_bytes())?;
+        file.flush()
     }
 }
 
@@ -123,8 +172,42 @@ impl Drop for DataLock {
     /// shares the open file until it runs its program, and closing alone would leave the lock
     /// held by that child for that moment.
     fn drop(&mut self) {
-        let _ = self.file.unlock();
+        if let Some(file) = &self.file {
+            let _ = file.unlock();
+        }
     }
+}
+
+/// Whether `e` says the lock file cannot be written here (a read-only directory, file or file
+/// system).
+fn read_only(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem)
+}
+
+/// Refuses a lock file that is a symbolic link, or a hard link to another file, since the
+/// lock file is emptied and rewritten.
+fn not_a_link(path: &Path, opened: &File) -> std::io::Result<()> {
+    let named = std::fs::symlink_metadata(path)?;
+    let linked = named.file_type().is_symlink() || {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let open = opened.metadata()?;
+            (open.dev(), open.ino()) != (named.dev(), named.ino()) || open.nlink() > 1
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = opened;
+            false
+        }
+    };
+    if linked {
+        return Err(std::io::Error::other(format!(
+            "{} is a link, not the emulator's own lock file; remove it",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Who holds the lock of `data`, or `None` when nobody does.

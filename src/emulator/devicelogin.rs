@@ -122,21 +122,39 @@ async fn consented(State(s): S, headers: HeaderMap, body: Bytes) -> Response {
 
 /// A POST sent from another site (its `Origin` is not this page's host) is refused: a
 /// browser sends `Origin` with every form post, so this stops cross-site form posts.
+/// The page must also have been opened by a loopback name (`127.0.0.1`, `[::1]`,
+/// `localhost`): a site whose name its owner points at 127.0.0.1 (DNS rebinding) would
+/// otherwise post from its own origin to its own host, and pass as this page.
 fn foreign_origin(s: &Shared, headers: &HeaderMap) -> Option<Response> {
-    let origin = headers.get(header::ORIGIN)?.to_str().unwrap_or("null");
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let origin = match headers.get(header::ORIGIN) {
+        None if loopback_host(host) => return None,
+        None => "",
+        Some(o) => o.to_str().unwrap_or("null"),
+    };
     let same = origin
         .split_once("://")
         .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && rest.eq_ignore_ascii_case(host));
-    if same {
+    if same && loopback_host(host) {
         return None;
     }
+    let origin = if origin.is_empty() { host } else { origin };
     let body = format!(
         "<p class=\"error\">This form was sent from another site ({}), so it was not accepted.</p>\n<p>Open <a href=\"{url}\">{url}</a> and enter your code there.</p>\n",
         esc(origin),
         url = esc(&format!("{}{PATH}", s.base_url)),
     );
     Some(page(StatusCode::FORBIDDEN, "Not accepted", &body))
+}
+
+/// Whether a `Host` header names this machine by a loopback name.
+fn loopback_host(host: &str) -> bool {
+    match url::Url::parse(&format!("http://{host}/")).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// The first form: the code.

@@ -190,7 +190,10 @@ pub async fn start_owned(
         lock.set_url(&base_url).map_err(|source| EmulatorError::DataLock { path: path.clone(), source })?;
     }
     let (tenant_domain, tenant_id) = (tenant.tenant.domain.clone(), tenant.tenant.id.clone());
-    let shared = Arc::new(store::Shared::new(tenant, initial, base_url.clone(), cfg.faults, cfg.data));
+    // Written where the path resolves to: through a symbolic link, not over it (replacing the
+    // link would part the two spellings of the file, and their locks).
+    let data = cfg.data.as_deref().map(data_lock::resolve);
+    let shared = Arc::new(store::Shared::new(tenant, initial, base_url.clone(), cfg.faults, data));
     shared.set_log_requests(log_requests);
     let router = server::router(shared);
     let (tx, rx) = watch::channel(false);

@@ -9,6 +9,7 @@
 mod support;
 
 mod architecture;
+mod attack_emulator_ux;
 mod attack_everyday;
 mod cli_quiet_help;
 mod cli_which_tenant;

@@ -63,6 +63,9 @@ fn target(args: &ExecArgs, ctx: &Context) -> Result<Target, CliError> {
         // be refused (and would lose writes).
         if let Some(Holder { owner: Owner::Served, url: Some(url), pid }) = emulator::data_lock::holder(&data)
         {
+            // The lock file beside the data file says where: anyone who can write there can
+            // write it, so it is held to the same rule as --url.
+            let url = loopback(url.trim_end_matches('/'))?;
             ctx.printer
                 .note(format!("{} is served at {url} (pid {pid}); running the cmdlet there", data.display()));
             return Ok(Target::Served { url });
