@@ -26,6 +26,12 @@ pub const CACHE_DIR: &str = "PAMFORM_CACHE_DIR";
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// The user's home directory.
 pub const HOME: &str = "HOME";
+/// The storage account key of a `backend "azurerm"` (Terraform's name).
+pub const ARM_ACCESS_KEY: &str = "ARM_ACCESS_KEY";
+/// A SAS token for a `backend "azurerm"` (Terraform's name).
+pub const ARM_SAS_TOKEN: &str = "ARM_SAS_TOKEN";
+/// The user's login name, recorded with a remote state lock.
+pub const USER: &str = "USER";
 /// `PAMFORM_VAR_name=VALUE` sets the input variable `name`.
 pub const VAR_PREFIX: &str = "PAMFORM_VAR_";
 

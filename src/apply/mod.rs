@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use crate::model::{Address, ResourceType};
 use crate::plan::attributes::Attrs;
 use crate::plan::{Action, Plan, PlanMode, ResourceChange};
-use crate::state::{ResourceState, State, StateError, StateStore};
+use crate::state::{ResourceState, State, StateError, Storage};
 
 /// How often a running operation reports that it is still running, by default.
 pub const STILL_RUNNING_EVERY: Duration = Duration::from_secs(10);
@@ -175,7 +175,7 @@ pub async fn run<E: Executor>(
     plan: &Plan,
     executor: &E,
     state: &mut State,
-    store: &StateStore,
+    store: &dyn Storage,
     options: &Options,
     interrupt: &Interrupt,
     on_event: &(dyn Fn(Event<'_>) + Sync),

@@ -12,6 +12,7 @@ use super::*;
 use crate::model::Membership;
 use crate::plan::attributes::{GroupAttrs, PolicyAttrs};
 use crate::plan::{PlanMode, Reason};
+use crate::state::StateStore;
 
 struct Recorder {
     calls: Mutex<Vec<String>>,

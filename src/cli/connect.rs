@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use crate::cli::pipeline::tenant_error;
 use crate::cli::{CliError, ErrorKind};
-use crate::emulator::{self, EmulatorConfig, Faults, RunningEmulator};
+use crate::emulator::{self, EmulatorConfig, EmulatorError, Faults, Holder, Owner, RunningEmulator};
 use crate::model::{self, TenantSnapshot};
 use crate::tenant::{
     self, Client, ConnectOptions, Credential, Endpoints, RefreshRequest, Secret, TenantError,
@@ -46,15 +46,7 @@ pub async fn connect(
         return Ok(Connection { client, emulator: None });
     };
     let env_credential = opts.credential_or_env().map_err(tenant_error)?;
-    let emu = emulator::start(EmulatorConfig {
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        data: Some(data.value.clone()),
-        seed: None,
-        faults: Faults::default(),
-        tls: false,
-    })
-    .await
-    .map_err(|e| failure(format!("cannot start the emulator: {e}")))?;
+    let emu = start_embedded(printer, &data.value).await?;
     let id = tenant.id.value.trim();
     if !id.is_empty()
         && !id.eq_ignore_ascii_case(&emu.tenant_domain)
@@ -77,6 +69,56 @@ pub async fn connect(
     let client = Client::new(&emu.tenant_domain, endpoints, credential, opts.client).map_err(tenant_error)?;
     announce(printer, &client, Some(&data.value.display().to_string()));
     Ok(Connection { client, emulator: Some(emu) })
+}
+
+/// How long an embedded emulator waits for another command's embedded emulator to finish
+/// with the same data file before refusing: commands run one after another (or a script's
+/// overlapping ones) share the file; a served emulator is never waited for.
+const EMBEDDED_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Starts the emulator a tenant block embeds, on 127.0.0.1 with the data file `data`,
+/// waiting up to [`EMBEDDED_WAIT`] while another command's embedded emulator has the file.
+async fn start_embedded(printer: &Printer, data: &std::path::Path) -> Result<RunningEmulator, CliError> {
+    let owner = Owner::Embedded { command: command_name() };
+    let started = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        let cfg = EmulatorConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            data: Some(data.to_path_buf()),
+            seed: None,
+            faults: Faults::default(),
+            tls: false,
+        };
+        match emulator::start_owned(cfg, false, owner.clone()).await {
+            Err(EmulatorError::DataInUse { holder, .. })
+                if started.elapsed() < EMBEDDED_WAIT
+                    && matches!(&holder, None | Some(Holder { owner: Owner::Embedded { .. }, .. })) =>
+            {
+                if !told {
+                    let who = holder.map(|h| h.to_string()).unwrap_or_else(|| "another emulator".to_string());
+                    printer.note(format!("waiting for {who} to finish with {}", data.display()));
+                    told = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(failure(format!("cannot start the emulator: {e}"))),
+            Ok(emu) => return Ok(emu),
+        }
+    }
+}
+
+/// `pamform SUBCOMMAND` of this process, for the holder of a data file: the first argument
+/// that names a subcommand, never an option's value (which may be a secret variable).
+fn command_name() -> String {
+    use clap::CommandFactory;
+    let cli = crate::cli::Cli::command();
+    let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+    let sub = std::env::args().skip(1).find(|a| names.contains(&a.as_str()));
+    match sub {
+        Some(sub) => format!("pamform {sub}"),
+        None => "pamform".to_string(),
+    }
 }
 
 /// Says which tenant the command works on and as whom, before anything is read or changed.

@@ -2,6 +2,7 @@
 //! single mapping from outcomes and error kinds to exit codes ([`error`]).
 
 pub mod args;
+pub mod backend;
 pub mod commands;
 pub mod connect;
 pub mod error;

@@ -11,7 +11,7 @@ use crate::config::Loaded;
 use crate::diagnostic::Diagnostics;
 use crate::model::{Address, Configuration, TenantSnapshot};
 use crate::plan::{self, Plan, PlanOptions};
-use crate::state::{State, StateStore};
+use crate::state::{State, StateLock, Storage};
 use crate::tenant::{self, RefreshRequest};
 
 /// A tokio runtime for one command.
@@ -39,16 +39,39 @@ pub fn configuration(ctx: &Context, vars: &VarArgs) -> Result<Loaded, CliError> 
     Ok(loaded)
 }
 
-/// Loads the state of `-C DIR`, validated whole. With `tenant` (the configuration's tenant
-/// id), a state recorded for another tenant is refused.
-pub fn load_state(ctx: &Context, tenant: Option<&str>) -> Result<(StateStore, Option<State>), CliError> {
-    let store = StateStore::new(&ctx.dir);
-    let state = match tenant {
+/// Loads the state of `-C DIR` (the local file, or the configuration's backend), validated
+/// whole. With `tenant` (the configuration's tenant id), a state recorded for another tenant
+/// is refused.
+pub fn load_state(
+    ctx: &Context,
+    tenant: Option<&str>,
+) -> Result<(Box<dyn Storage>, Option<State>), CliError> {
+    let store = crate::cli::backend::storage(ctx)?;
+    let state = read_state(store.as_ref(), tenant)?;
+    Ok((store, state))
+}
+
+/// Reads the state from `store` (after taking its lock, for commands that write).
+pub fn read_state(store: &dyn Storage, tenant: Option<&str>) -> Result<Option<State>, CliError> {
+    match tenant {
         Some(t) => store.load_for(t),
         None => store.load(),
     }
-    .map_err(|e| CliError::msg(ErrorKind::State, e))?;
-    Ok((store, state))
+    .map_err(|e| CliError::msg(ErrorKind::State, e))
+}
+
+/// A state storage and its lock, held until dropped.
+pub type LockedStorage = (Box<dyn Storage>, Box<dyn StateLock>);
+
+/// The state storage of `-C DIR` with its lock taken for `command`.
+pub fn locked_storage(
+    ctx: &Context,
+    command: &str,
+    timeout: std::time::Duration,
+) -> Result<LockedStorage, CliError> {
+    let store = crate::cli::backend::storage(ctx)?;
+    let lock = store.lock(command, timeout).map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
+    Ok((store, lock))
 }
 
 /// The tenant id of a configuration's tenant block (empty without one).

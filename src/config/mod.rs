@@ -6,10 +6,12 @@
 // every signature for no measurable gain.
 #![allow(clippy::result_large_err)]
 
+pub mod backend;
 mod checks;
 mod eval;
 pub mod format;
 mod functions;
+pub mod outline;
 mod refs;
 mod syntax;
 mod values;
@@ -19,6 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use checks::move_destinations;
+pub use outline::{Outline, outline};
 // The language reports in diagnostics; re-exported for the callers of `load`.
 pub use crate::diagnostic::{
     Diagnostic, Diagnostics, JsonDiagnostic, Label, Severity, codes, render_plain, to_json, to_json_list,
@@ -168,6 +171,7 @@ fn evaluate_sources(
         blocks.extend(syntax::top_level_blocks(*file, body, diags));
     }
     let of = |kind: &str| blocks.iter().filter(|b| b.kind() == kind).copied().collect::<Vec<_>>();
+    backend::check(&of("backend"), diags);
     let variables = variables::resolve(&of("variable"), inputs, &file_values, diags);
     let decls = eval::Declarations {
         variables,

@@ -197,6 +197,15 @@ pub const SCHEMAS: &[Schema] = &[
         open: false,
     },
     Schema {
+        kind: "backend",
+        labels: 1,
+        label_name: "a backend type",
+        attributes: &["storage_account_name", "container_name", "key", "endpoint", "use_azuread_auth"],
+        required: &["storage_account_name", "container_name", "key"],
+        blocks: &[],
+        open: false,
+    },
+    Schema {
         kind: "moved",
         labels: 0,
         label_name: "",

@@ -1,6 +1,6 @@
 //! The emulator's own endpoints, all under `/_emulator/` (never under Microsoft's paths):
-//! reset, seed, tenant dump, faults, counters, policy journal, device-code approval, and the
-//! clock.
+//! reset, seed, tenant dump, faults, counters, policy journal, device-code approval (for
+//! scripts; people use the pages of `devicelogin`), and the clock.
 
 use std::sync::Arc;
 
@@ -36,9 +36,9 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_emulator/counters", get(counters).delete(clear_counters))
         .route("/_emulator/journal", get(journal))
         .route("/_emulator/devicecode/approve", post(approve))
-        .route("/_emulator/devicelogin", get(devicelogin))
         .route("/_emulator/clock", get(clock))
         .route("/_emulator/clock/advance", post(advance))
+        .merge(super::devicelogin::router())
 }
 
 async fn health(State(s): S) -> Response {
@@ -135,14 +135,6 @@ async fn approve(State(s): S, body: Bytes) -> Response {
         Ok(()) => axum::Json(json!({ "ok": true })).into_response(),
         Err(e) => fail(e),
     }
-}
-
-async fn devicelogin(State(s): S) -> Response {
-    format!(
-        "pamform emulator: approve a device code with\n  curl -X POST {}/_emulator/devicecode/approve -H 'content-type: application/json' -d '{{\"user_code\":\"CODE\",\"user\":\"alice@contoso.onmicrosoft.com\"}}'\n",
-        s.base_url
-    )
-    .into_response()
 }
 
 async fn clock(State(s): S) -> Response {

@@ -5,12 +5,14 @@
 //! Layout: [`seed`] (seed and data-file format), `tenant_data` (the live data and its
 //! loading rules), `store` (shared state, clock, persistence), `tokens` (identity platform),
 //! `cmdlets` and `exchange` (admin API), `graph` (Graph reads), [`faults`] (fault options and
-//! counters), [`journal`] (policy journal), `control` (`/_emulator/`), `fault_layer` (injected
-//! faults), `server` (HTTP, TLS), `sync` (locking), [`tenancy`] (many tenants in one emulator, and the
-//! multi-tenant seed generator).
+//! counters), [`journal`] (policy journal), [`data_lock`] (one emulator per data file), `control` (`/_emulator/`), `devicelogin` (the
+//! device-code sign-in pages), `fault_layer` (injected faults), `server` (HTTP, TLS), `sync`
+//! (locking), [`tenancy`] (many tenants in one emulator, and the multi-tenant seed generator).
 
 mod cmdlets;
 mod control;
+pub mod data_lock;
+mod devicelogin;
 mod exchange;
 mod fault_layer;
 pub mod faults;
@@ -32,6 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use data_lock::{Holder, Owner};
 pub use faults::{Counters, Faults};
 pub use seed::{Seed, SeedError};
 pub use tokens::cert_thumbprint;
@@ -76,6 +79,10 @@ pub enum EmulatorError {
         "the data file {path} cannot be written: its directory {dir} does not exist; create it or pick another --data path"
     )]
     DataDir { path: PathBuf, dir: PathBuf },
+    #[error("{}", in_use_message(path, holder.as_ref()))]
+    DataInUse { path: PathBuf, holder: Option<Holder> },
+    #[error("could not lock the data file {path} (through {}): {source}", data_lock::lock_path(path).display())]
+    DataLock { path: PathBuf, source: std::io::Error },
     #[error("could not read the data file {path}: {message}; fix or remove it")]
     Data { path: PathBuf, message: String },
     #[error("the fault options are not valid: {0}")]
@@ -86,6 +93,19 @@ pub enum EmulatorError {
     Tenants(String),
     #[error("could not wait for Ctrl-C: {0}")]
     Signal(std::io::Error),
+}
+
+/// Another emulator has the data file: two would overwrite each other's writes.
+fn in_use_message(path: &Path, holder: Option<&Holder>) -> String {
+    let who = holder.map(Holder::to_string).unwrap_or_else(|| "another emulator".to_string());
+    let hint = match holder {
+        Some(Holder { owner: Owner::Served, url: Some(url), .. }) => format!(
+            "; use that emulator (in the tenant block, replace emulator with login_url, exchange_url and graph_url = \"{url}\", and set PAMFORM_CLIENT_ID and PAMFORM_CLIENT_SECRET to its well-known credential, docs/emulator.md) or stop it first"
+        ),
+        Some(Holder { owner: Owner::Embedded { .. }, .. }) => "; wait for that command to finish".to_string(),
+        _ => "; stop it first, or use another data file".to_string(),
+    };
+    format!("the emulator data file {} is in use by {who}{hint}", path.display())
 }
 
 /// A running emulator. Login, Exchange and Graph share `base_url`.
@@ -131,7 +151,25 @@ pub async fn start(cfg: EmulatorConfig) -> Result<RunningEmulator, EmulatorError
 /// [`start`], writing one line per request to stderr when `log_requests` (method, path,
 /// status, time; never a query, token or secret).
 pub async fn start_logged(cfg: EmulatorConfig, log_requests: bool) -> Result<RunningEmulator, EmulatorError> {
+    start_owned(cfg, log_requests, Owner::Library).await
+}
+
+/// [`start_logged`], recording `owner` as the holder of the data file: while it runs, another
+/// emulator on the same file is refused with [`EmulatorError::DataInUse`], which names it.
+pub async fn start_owned(
+    cfg: EmulatorConfig,
+    log_requests: bool,
+    owner: Owner,
+) -> Result<RunningEmulator, EmulatorError> {
     check_config(&cfg)?;
+    // Taken before the file is read, so the tenant loaded is the last one written.
+    let mut lock = match &cfg.data {
+        Some(path) => Some(data_lock::DataLock::acquire(path, owner).map_err(|e| match e {
+            data_lock::LockError::Held(holder) => EmulatorError::DataInUse { path: path.clone(), holder },
+            data_lock::LockError::Io(source) => EmulatorError::DataLock { path: path.clone(), source },
+        })?),
+        None => None,
+    };
     let seed = match cfg.seed {
         Some(s) => s,
         None => Seed::default_seed().map_err(EmulatorError::DefaultSeed)?,
@@ -153,12 +191,22 @@ pub async fn start_logged(cfg: EmulatorConfig, log_requests: bool) -> Result<Run
         (None, None)
     };
     let base_url = base_url(addr, cfg.tls);
+    if let (Some(lock), Some(path)) = (&mut lock, &cfg.data) {
+        lock.set_url(&base_url).map_err(|source| EmulatorError::DataLock { path: path.clone(), source })?;
+    }
     let (tenant_domain, tenant_id) = (tenant.tenant.domain.clone(), tenant.tenant.id.clone());
-    let shared = Arc::new(store::Shared::new(tenant, initial, base_url.clone(), cfg.faults, cfg.data));
+    // Written where the path resolves to: through a symbolic link, not over it (replacing the
+    // link would part the two spellings of the file, and their locks).
+    let data = cfg.data.as_deref().map(data_lock::resolve);
+    let shared = Arc::new(store::Shared::new(tenant, initial, base_url.clone(), cfg.faults, data));
     shared.set_log_requests(log_requests);
     let router = server::router(shared);
     let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(server::serve(listener, router, acceptor, rx));
+    let task = tokio::spawn(async move {
+        server::serve(listener, router, acceptor, rx).await;
+        // Released once the last request (and its save) is done.
+        drop(lock);
+    });
     Ok(RunningEmulator {
         addr,
         base_url,

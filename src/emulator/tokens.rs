@@ -180,7 +180,8 @@ fn scope_resource(scope: Option<&String>, client_credentials: bool, tenant: &str
         return Err(Refused::new(refusal::SCOPES_INCOMPATIBLE, &[scope]));
     }
     let resource = resources.pop().unwrap_or_else(|| oauth::GRAPH_RESOURCE.to_string());
-    [oauth::EXCHANGE_RESOURCE, oauth::GRAPH_RESOURCE]
+    // Storage too, for the state backend's Entra sign-in (`use_azuread_auth`).
+    [oauth::EXCHANGE_RESOURCE, oauth::GRAPH_RESOURCE, crate::wire::blob::STORAGE_RESOURCE]
         .into_iter()
         .find(|known| known.eq_ignore_ascii_case(&resource))
         .map(str::to_string)
@@ -474,7 +475,7 @@ fn devicecode_answer(shared: &Arc<Shared>, tenant: &str, body: &[u8]) -> Result<
         state: DeviceState::Pending,
     };
     lock(&shared.device_codes).insert(device_code.clone(), code);
-    let verification_uri = format!("{}/_emulator/devicelogin", shared.base_url);
+    let verification_uri = format!("{}{}", shared.base_url, super::devicelogin::PATH);
     Ok(axum::Json(json!({
         "user_code": user_code,
         "device_code": device_code,
@@ -728,33 +729,108 @@ pub(crate) fn jwks(shared: &Shared, tenant: &str, headers: &HeaderMap) -> Respon
     .into_response()
 }
 
-/// Approves (or declines) a device code as a user; the message says what went wrong.
+/// Approves (or declines) a device code as a user; the message says what went wrong (an
+/// unknown, expired or already used code, an unknown user).
 pub(crate) fn approve_device_code(
     shared: &Shared,
     user_code: &str,
     user: &str,
     decline: bool,
 ) -> Result<(), String> {
-    let upn = {
-        let t = lock(&shared.tenant);
-        let key = normalize::principal(user);
-        t.data
-            .users
-            .iter()
-            .find(|u| {
-                normalize::principal(&u.user_principal_name) == key
-                    || u.mail.as_deref().map(normalize::principal).as_deref() == Some(key.as_str())
-            })
-            .map(|u| u.user_principal_name.clone())
-            .ok_or_else(|| format!("no user '{user}' in the tenant; use a seeded user principal name"))?
-    };
+    let upn = sign_in_user(shared, user)?;
+    pending_sign_in(shared, user_code)?;
     let mut codes = lock(&shared.device_codes);
-    let entry =
-        codes.values_mut().find(|c| c.user_code.eq_ignore_ascii_case(user_code)).ok_or_else(|| {
-            format!("no pending device code '{user_code}'; request one from the devicecode endpoint first")
-        })?;
+    let entry = codes
+        .values_mut()
+        .find(|c| c.user_code.eq_ignore_ascii_case(user_code.trim()) && c.state == DeviceState::Pending)
+        .ok_or_else(|| unknown_code(user_code))?;
     entry.state = if decline { DeviceState::Declined } else { DeviceState::Approved(upn) };
     Ok(())
+}
+
+/// A device-code sign-in waiting for its user, as the sign-in page shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingSignIn {
+    /// The code as issued (upper case).
+    pub user_code: String,
+    /// The app's name: the seeded app's display name, or Exchange Online PowerShell's.
+    pub app: String,
+    /// The scopes asked for.
+    pub scope: String,
+}
+
+fn unknown_code(user_code: &str) -> String {
+    format!(
+        "no sign-in is waiting for the code '{}'; check the code you were given, or run `pamform login` again for a new one",
+        user_code.trim()
+    )
+}
+
+/// The pending sign-in of `user_code` (any case); an unknown, expired, used or declined code
+/// is refused with the reason.
+pub(crate) fn pending_sign_in(shared: &Shared, user_code: &str) -> Result<PendingSignIn, String> {
+    let wanted = user_code.trim();
+    if wanted.is_empty() {
+        return Err("enter the code you were given (pamform login prints it)".to_string());
+    }
+    let entry = lock(&shared.device_codes)
+        .values()
+        .find(|c| c.user_code.eq_ignore_ascii_case(wanted))
+        .cloned()
+        .ok_or_else(|| unknown_code(wanted))?;
+    if shared.now() > entry.expires {
+        return Err(format!(
+            "the code '{}' has expired (codes last {} minutes); run `pamform login` again for a new one",
+            entry.user_code,
+            oauth::DEVICE_CODE_LIFETIME_SECS / 60
+        ));
+    }
+    match entry.state {
+        DeviceState::Pending => {}
+        DeviceState::Approved(_) | DeviceState::Declined => {
+            return Err(format!(
+                "the code '{}' was already used; run `pamform login` again for a new one",
+                entry.user_code
+            ));
+        }
+    }
+    let app = if entry.client_id.eq_ignore_ascii_case(oauth::EXCHANGE_PUBLIC_CLIENT_ID) {
+        oauth::EXCHANGE_PUBLIC_CLIENT_NAME.to_string()
+    } else {
+        lock(&shared.tenant)
+            .data
+            .apps
+            .iter()
+            .find(|a| a.client_id.eq_ignore_ascii_case(&entry.client_id))
+            .and_then(|a| a.display_name.clone())
+            .unwrap_or_else(|| entry.client_id.clone())
+    };
+    Ok(PendingSignIn { user_code: entry.user_code, app, scope: entry.scope })
+}
+
+/// The user principal name of the tenant's user `user` names (UPN or mail address, any case).
+pub(crate) fn sign_in_user(shared: &Shared, user: &str) -> Result<String, String> {
+    let t = lock(&shared.tenant);
+    let key = normalize::principal(user.trim());
+    t.data
+        .users
+        .iter()
+        .find(|u| {
+            normalize::principal(&u.user_principal_name) == key
+                || u.mail.as_deref().map(normalize::principal).as_deref() == Some(key.as_str())
+        })
+        .map(|u| u.user_principal_name.clone())
+        .ok_or_else(|| format!("no user '{}' in the tenant; pick one of its users", user.trim()))
+}
+
+/// The users who can sign in, as (user principal name, display name), in seed order.
+pub(crate) fn sign_in_users(shared: &Shared) -> Vec<(String, Option<String>)> {
+    lock(&shared.tenant)
+        .data
+        .users
+        .iter()
+        .map(|u| (u.user_principal_name.clone(), u.display_name.clone()))
+        .collect()
 }
 
 /// Why a bearer token was refused.

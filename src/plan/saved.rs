@@ -66,6 +66,12 @@ pub struct SavedPlan {
     /// Attributes `show` renders as `(sensitive value)`.
     #[serde(default, skip_serializing_if = "crate::model::Sensitivity::is_empty")]
     pub sensitive: crate::model::Sensitivity,
+    /// The configuration as written, for `show --json` (holds no sensitive value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outline: Option<crate::config::Outline>,
+    /// The addresses state recorded, for `show --json`'s `prior_state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_state: Option<std::collections::BTreeSet<crate::model::Address>>,
 }
 
 /// What moved since a plan was made.
@@ -128,6 +134,8 @@ impl SavedPlan {
             fingerprints: fingerprints(snapshot),
             plan,
             sensitive: Default::default(),
+            outline: None,
+            in_state: None,
         }
     }
 

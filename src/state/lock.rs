@@ -24,13 +24,17 @@ pub struct LockInfo {
     pub host: String,
     pub command: String,
     pub created: String,
+    /// The user who ran the command, when known (recorded by the remote backend).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub who: String,
 }
 
 impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let who = if self.who.is_empty() { String::new() } else { format!("{}, ", self.who) };
         write!(
             f,
-            "lock id {}, held by `{}` (pid {} on {}) since {}",
+            "lock id {}, held by `{}` ({who}pid {} on {}) since {}",
             self.id, self.command, self.pid, self.host, self.created
         )
     }
@@ -54,6 +58,16 @@ pub enum LockError {
     NotLocked(PathBuf),
     #[error("lock id {given} does not match the current lock ({actual}); nothing was removed")]
     WrongId { given: String, actual: Box<LockInfo> },
+    #[error("the state {name} is locked by another command: {info}; wait for it to finish or retry with --lock-timeout; a lock whose command died expires {lease_seconds} s after its last renewal, or remove it at once with `pamform force-unlock {id}`", id = .info.id)]
+    HeldRemote { name: String, info: Box<LockInfo>, lease_seconds: u32 },
+    #[error(
+        "the state {0} is locked by another command (holder unknown); wait for it to finish or retry with --lock-timeout"
+    )]
+    HeldRemoteUnknown(String),
+    #[error("no lock to remove on the state {0}")]
+    NotLockedRemote(String),
+    #[error("cannot lock the state {name}: {message}")]
+    Remote { name: String, message: String },
 }
 
 /// A held lock; released when dropped.
@@ -112,6 +126,7 @@ impl LockGuard {
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             command: command.to_string(),
             created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            who: String::new(),
         };
         let candidate = Candidate::new(dir, &info).map_err(io)?;
         loop {
@@ -325,6 +340,7 @@ mod tests {
             host: "h".into(),
             command: "apply".into(),
             created: "2026-01-01T00:00:00Z".into(),
+            who: String::new(),
         };
         fs::write(dir.path().join(LOCK_FILE), serde_json::to_vec(&stale).unwrap()).unwrap();
         let g = LockGuard::acquire(dir.path(), "apply", Duration::ZERO).unwrap();

@@ -1,9 +1,14 @@
 //! The state file: what pamform applied, with remote ids, so that the next plan knows which
 //! tenant objects it manages. Deterministic JSON, checksummed, written atomically with the
 //! previous version kept as `.backup`, mode 0600. The [`lock`] submodule keeps two writers
-//! apart.
+//! apart. [`storage`] is the one interface commands use, implemented by the local file here
+//! and by an Azure Blob in [`blob`] (the `backend "azurerm"` block).
 
+pub mod blob;
 pub mod lock;
+pub mod storage;
+
+pub use storage::{StateLock, Storage, Version};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -47,6 +52,16 @@ pub enum StateError {
     OtherTenant { path: PathBuf, found: String, configured: String },
     #[error("no resource {0} in state; run `pamform state list` to see what is there")]
     NotFound(Address),
+    #[error("no version {id} of the state {name}; run `pamform state versions` to see what is kept")]
+    NoVersion { name: String, id: String },
+    /// The remote state could not be read or written; nothing was changed by the failed call.
+    #[error("state {name}: {message}")]
+    Remote { name: String, message: String },
+    /// A conditional write was refused: the stored state is not the one this command read.
+    #[error(
+        "state {name} changed since this command read it ({found}); nothing was written, so no one's state was lost: run the command again to plan against the current state"
+    )]
+    Conflict { name: String, found: String },
 }
 
 /// The state of one configuration directory.
@@ -228,6 +243,11 @@ impl StateStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The directory of the state file, where its lock lives.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new(""))
     }
 
     pub fn backup_path(&self) -> PathBuf {

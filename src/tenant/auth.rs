@@ -27,6 +27,8 @@ use crate::wire::oauth;
 pub enum Resource {
     Exchange,
     Graph,
+    /// Azure Storage, for the state of a `backend "azurerm"` with `use_azuread_auth`.
+    Storage,
 }
 
 impl Resource {
@@ -34,6 +36,7 @@ impl Resource {
         oauth::default_scope(match self {
             Resource::Exchange => oauth::EXCHANGE_RESOURCE,
             Resource::Graph => oauth::GRAPH_RESOURCE,
+            Resource::Storage => crate::wire::blob::STORAGE_RESOURCE,
         })
     }
 }
@@ -230,6 +233,7 @@ pub(crate) struct Tokens {
     credential: Mutex<Credential>,
     exchange: Mutex<Option<Cached>>,
     graph: Mutex<Option<Cached>>,
+    storage: Mutex<Option<Cached>>,
 }
 
 impl Tokens {
@@ -240,6 +244,7 @@ impl Tokens {
             credential: Mutex::new(credential),
             exchange: Mutex::new(None),
             graph: Mutex::new(None),
+            storage: Mutex::new(None),
         }
     }
 
@@ -247,6 +252,7 @@ impl Tokens {
         match resource {
             Resource::Exchange => &self.exchange,
             Resource::Graph => &self.graph,
+            Resource::Storage => &self.storage,
         }
     }
 

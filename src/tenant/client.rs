@@ -223,6 +223,11 @@ impl Client {
         self.inner.tokens.current(resource).await
     }
 
+    /// A token for `resource`, cached or new (Storage's, for a remote state backend).
+    pub async fn token(&self, resource: super::Resource) -> Result<super::Secret, TenantError> {
+        self.inner.tokens.token(resource).await
+    }
+
     /// Gets a token for each service (a cached one if still valid): proves that the
     /// credential signs in to Exchange and Graph.
     pub async fn sign_in(&self) -> Result<(), TenantError> {

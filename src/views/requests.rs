@@ -10,6 +10,38 @@ use crate::requests::status::{RequestView, kind_label, short_id, state, task_lab
 use crate::requests::workflow::Approvers;
 use crate::wire::exchange as wx;
 
+/// Text from the tenant as a terminal shows it: control characters (a carriage return, a line
+/// break, an escape code) and the marks that reorder text are escaped (`\r`, `\u{1b}`), so
+/// a requestor's reason cannot overwrite, hide or reorder the lines an approver reads.
+pub fn printable(text: &str) -> String {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| if unsafe_char(c) { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
+/// `v` with every text the tenant or a requestor wrote made [`printable`].
+fn shown(v: &RequestView) -> RequestView {
+    let mut v = v.clone();
+    for f in [&mut v.id, &mut v.kind, &mut v.status, &mut v.state] {
+        *f = printable(f);
+    }
+    for f in
+        [&mut v.requestor, &mut v.task, &mut v.reason, &mut v.approver_group, &mut v.approver, &mut v.comment]
+            .into_iter()
+            .flatten()
+    {
+        *f = printable(f);
+    }
+    v
+}
+
 /// `value` as pretty JSON, ending with a newline.
 pub fn json(value: &impl serde::Serialize) -> String {
     let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_string());
@@ -114,6 +146,7 @@ pub fn table<Tz: TimeZone>(
 where
     Tz::Offset: std::fmt::Display,
 {
+    let views: Vec<RequestView> = views.iter().map(shown).collect();
     let header = ["ID", "STATUS", "REQUESTOR", "TASK", "WHEN"].map(str::to_string);
     let fit_terminal = terminal.is_some();
     let limit = terminal.unwrap_or(TABLE_WIDTH).min(TABLE_WIDTH);
@@ -186,6 +219,7 @@ pub fn details<Tz: TimeZone>(v: &RequestView, now: DateTime<Utc>, tz: &Tz) -> St
 where
     Tz::Offset: std::fmt::Display,
 {
+    let v = &shown(v);
     let mut lines: Vec<(&str, String)> = vec![("Request", v.id.clone())];
     if v.foreign {
         lines.push(("Kind", format!("{} (not a PAM request; handled outside pamform)", kind_label(&v.kind))));
@@ -248,6 +282,7 @@ pub fn created<Tz: TimeZone>(
 where
     Tz::Offset: std::fmt::Display,
 {
+    let v = &shown(v);
     let mut s = format!("Requested {} as request {}.\n", what(v), v.id);
     if v.state == state::ACTIVE {
         s.push_str(&format!("Approved automatically: access {}.\n", when(v, now, tz)));
@@ -256,8 +291,12 @@ where
     s.push_str(&format!("Status: {}, {}.\n", v.state, when(v, now, tz)));
     if let Some(a) = approvers {
         match &a.members {
-            Some(m) if !m.is_empty() => s.push_str(&format!("Approvers: {} ({})\n", a.group, m.join(", "))),
-            _ => s.push_str(&format!("Approvers: members of {}\n", a.group)),
+            Some(m) if !m.is_empty() => s.push_str(&format!(
+                "Approvers: {} ({})\n",
+                printable(&a.group),
+                m.iter().map(|x| printable(x)).collect::<Vec<_>>().join(", ")
+            )),
+            _ => s.push_str(&format!("Approvers: members of {}\n", printable(&a.group))),
         }
     }
     s.push_str(&format!("Follow it with `pamform request wait {}`.\n", short_id(&v.id)));
@@ -282,6 +321,7 @@ where
     Tz::Offset: std::fmt::Display,
 {
     let verb = if approved { "Approved" } else { "Denied" };
+    let v = &shown(v);
     let mut s = format!("{verb} request {} ({}).\n", v.id, summary(v));
     if approved {
         s.push_str(&format!("Access: {}.\n", when(v, now, tz)));
@@ -291,6 +331,7 @@ where
 
 /// What `request revoke` did.
 pub fn revoked(v: &RequestView) -> String {
+    let v = &shown(v);
     format!("Revoked the access of request {} ({}).\n", v.id, summary(v))
 }
 
@@ -299,6 +340,7 @@ pub fn waiting<Tz: TimeZone>(v: &RequestView, now: DateTime<Utc>, tz: &Tz) -> St
 where
     Tz::Offset: std::fmt::Display,
 {
+    let v = &shown(v);
     format!("request {}: {}", short_id(&v.id), when(v, now, tz))
 }
 
@@ -307,11 +349,13 @@ pub fn approved<Tz: TimeZone>(v: &RequestView, now: DateTime<Utc>, tz: &Tz) -> S
 where
     Tz::Offset: std::fmt::Display,
 {
+    let v = &shown(v);
     format!("Request {} was approved{}; access {}.\n", v.id, decision(v), when(v, now, tz))
 }
 
 /// ` by alice@contoso.com: ok`: who decided, and their comment.
 pub fn decision(v: &RequestView) -> String {
+    let v = &shown(v);
     let by = v.approver.as_deref().map(|x| format!(" by {x}")).unwrap_or_default();
     let comment =
         v.comment.as_deref().filter(|c| !c.is_empty()).map(|c| format!(": {c}")).unwrap_or_default();

@@ -122,3 +122,28 @@ pub fn unlocked(printer: &super::Printer, info: &crate::state::lock::LockInfo) {
         info.host
     );
 }
+
+/// `pamform state versions`: the previous versions kept, newest first.
+pub fn versions(name: &str, versions: &[crate::state::Version]) -> String {
+    if versions.is_empty() {
+        return format!("No previous versions of {name} are kept yet.\n");
+    }
+    let mut out = format!("Previous versions of {name}, newest first:\n");
+    for v in versions {
+        let serial = v.serial.map_or_else(|| "?".to_string(), |s| s.to_string());
+        let lineage = v.lineage.as_deref().unwrap_or("?");
+        let _ = writeln!(out, "  {}  serial {serial}  lineage {lineage}", v.id);
+    }
+    out.push_str("Restore one with `pamform state restore VERSION`.\n");
+    out
+}
+
+/// `state restore`, `state push`, `state migrate`: what was written where.
+pub fn written(what: &str, name: &str, state: &State) -> String {
+    format!(
+        "{what} {name}: serial {} of lineage {}, {} resources.\n",
+        state.serial,
+        state.lineage,
+        state.resources.len()
+    )
+}

@@ -7,6 +7,7 @@
 //! third-party clients (**observed**) or our own choice (**assumed**). Someone with a live
 //! tenant corrects an assumption here, and both sides follow.
 
+pub mod blob;
 pub mod exchange;
 pub mod graph;
 pub mod oauth;

@@ -128,6 +128,8 @@ pub const CLIENT_ASSERTION_TYPE_JWT: &str = "urn:ietf:params:oauth:client-assert
 
 /// Exchange Online PowerShell's public client, used for delegated sign-in. (**observed**)
 pub const EXCHANGE_PUBLIC_CLIENT_ID: &str = "fb78d390-0c51-40cd-8e17-fdbfab77341b";
+/// Its name on the sign-in and consent pages and in sign-in logs. (**observed**)
+pub const EXCHANGE_PUBLIC_CLIENT_NAME: &str = "Microsoft Exchange REST API Based Powershell";
 
 /// App role that lets an app call the Exchange admin API. (**doc**)
 pub const PERMISSION_EXCHANGE_MANAGE_AS_APP: &str = "Exchange.ManageAsApp";

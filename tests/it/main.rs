@@ -9,6 +9,7 @@
 mod support;
 
 mod architecture;
+mod attack_emulator_ux;
 mod attack_everyday;
 mod cli_quiet_help;
 mod cli_which_tenant;
@@ -47,12 +48,18 @@ mod emulator_graph;
 mod emulator_pam;
 mod emulator_serve;
 mod emulator_tenants;
+mod emulator_ux_data_lock;
+mod emulator_ux_devicelogin;
+mod emulator_ux_exec;
+mod emulator_ux_readme;
+mod emulator_ux_support;
 mod export_files;
 mod export_import;
 mod export_roundtrip;
 mod install_package;
 mod oauth_wire;
 mod plan_diff;
+mod remote_state;
 mod render_json;
 mod render_markdown;
 mod render_schemas;

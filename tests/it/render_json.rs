@@ -1,10 +1,12 @@
 //! The JSON plan: one snapshot per action kind, Terraform's field rules checked directly, and
-//! every output validated against `schemas/plan.schema.json`.
+//! every output validated against `schemas/plan.schema.json`; `configuration`, `variables`
+//! and `prior_state` from a real configuration, and through the real binary.
 
 use pamform::plan::Plan;
 use pamform::views::plan::json::{self as plan_json, PlanMeta};
 use serde_json::{Value, json};
 
+use crate::support::cli::{QUICKSTART, Tenant, Workspace};
 use crate::support::plans::{self, *};
 
 fn assert_valid(v: &Value) {
@@ -191,6 +193,11 @@ fn plan_meta_now_names_this_version() {
     let m = PlanMeta::now();
     assert_eq!(m.pamform_version, env!("CARGO_PKG_VERSION"));
     assert!(!m.errored);
+    // Readers gate on `terraform_version` as a Terraform release; pamform's is its own field.
+    let out = plan_json::render(&plan(vec![]), &m);
+    assert_eq!(out["terraform_version"], json!(plan_json::TERRAFORM_VERSION));
+    assert_eq!(out["pamform"]["version"], json!(env!("CARGO_PKG_VERSION")));
+    assert!(out.get("variables").is_none(), "no variables, no key, as Terraform");
 }
 
 #[test]
@@ -225,4 +232,185 @@ fn security_facts_sit_under_the_pamform_key() {
     // No fact, no key.
     let plain = plan_json::render(&plan(vec![plans::update()]), &meta());
     assert!(plain["pamform"]["security"].get("policies_to_wider_group").is_none());
+}
+
+/// A configuration with every kind of expression: constants, references (to a resource, an
+/// instance, a variable, `each`), `for_each`, `depends_on`, and three variables, one of them
+/// sensitive.
+const CONFIGURED: &str = r#"
+tenant {
+  id       = "contoso.onmicrosoft.com"
+  emulator = "tenant.json"
+}
+
+variable "domain" {
+  type        = string
+  default     = "contoso.com"
+  description = "The mail domain"
+}
+
+variable "group_name" {
+  type      = string
+  default   = "Top Secret Approvers"
+  sensitive = true
+}
+
+variable "tasks" {
+  type    = set(string)
+  default = ["Set-Mailbox", "New-MoveRequest"]
+}
+
+approver_group "mailbox" {
+  name    = var.group_name
+  email   = "mailbox-approvers@${var.domain}"
+  members = ["carol@contoso.com"]
+}
+
+access_policy "mailbox_tasks" {
+  for_each       = var.tasks
+  task           = "Exchange\\${each.key}"
+  approval       = "manual"
+  approver_group = approver_group.mailbox
+  depends_on     = [approver_group.mailbox]
+}
+"#;
+
+const SECRET: &str = "Top Secret Approvers";
+
+fn configured() -> pamform::config::Outline {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.pam.hcl"), CONFIGURED).unwrap();
+    let loaded = pamform::config::load(dir.path(), &Default::default()).expect("the configuration loads");
+    pamform::config::outline(&loaded.configuration)
+}
+
+#[test]
+fn configuration_and_variables_follow_terraform() {
+    let meta = PlanMeta { outline: configured(), ..meta() };
+    let out = plan_json::render(&plan(vec![plans::create()]), &meta);
+    assert_valid(&out);
+    let config = &out["configuration"];
+    assert_eq!(
+        config["provider_config"]["pam"]["expressions"]["id"],
+        json!({"constant_value": "contoso.onmicrosoft.com"})
+    );
+    let resources = config["root_module"]["resources"].as_array().unwrap();
+    let addresses: Vec<&str> = resources.iter().map(|r| r["address"].as_str().unwrap()).collect();
+    assert_eq!(addresses, ["approver_group.mailbox", "access_policy.mailbox_tasks"], "one per block");
+    let policy = &resources[1];
+    assert_eq!(policy["provider_config_key"], json!("pam"));
+    assert_eq!(policy["for_each_expression"], json!({"references": ["var.tasks"]}));
+    assert_eq!(policy["expressions"]["task"], json!({"references": ["each.key"]}));
+    assert_eq!(policy["expressions"]["approval"], json!({"constant_value": "manual"}));
+    assert_eq!(policy["expressions"]["approver_group"], json!({"references": ["approver_group.mailbox"]}));
+    assert_eq!(policy["depends_on"], json!(["approver_group.mailbox"]));
+    assert!(policy["expressions"].get("for_each").is_none(), "meta-arguments are not expressions");
+    let group = &resources[0];
+    assert_eq!(group["expressions"]["name"], json!({"references": ["var.group_name"]}));
+    assert_eq!(group["expressions"]["members"], json!({"constant_value": ["carol@contoso.com"]}));
+    let declared = &config["root_module"]["variables"];
+    assert_eq!(declared["domain"], json!({"default": "contoso.com", "description": "The mail domain"}));
+    assert_eq!(declared["group_name"], json!({"sensitive": true}), "no default for a sensitive variable");
+    assert_eq!(out["variables"]["domain"], json!({"value": "contoso.com"}));
+    assert_eq!(out["variables"]["tasks"], json!({"value": ["New-MoveRequest", "Set-Mailbox"]}));
+    assert!(out["variables"].get("group_name").is_none(), "a sensitive variable has no value");
+    assert!(!out.to_string().contains(SECRET), "the secret is in the plan:\n{out:#}");
+    insta::assert_json_snapshot!(
+        "configuration",
+        json!({"variables": out["variables"], "configuration": config})
+    );
+}
+
+#[test]
+fn prior_state_holds_what_state_records_and_the_tenant_still_has() {
+    let imported = plans::import();
+    let updated = plans::update();
+    let deleted = plans::delete();
+    let moved = plans::moved();
+    let created = plans::create();
+    let in_state = [&updated.address, &deleted.address, moved.previous_address.as_ref().unwrap()]
+        .into_iter()
+        .cloned()
+        .collect();
+    let p = plan(vec![created, updated.clone(), deleted.clone(), moved.clone(), imported]);
+    let out = plan_json::render(&p, &PlanMeta { in_state, ..meta() });
+    assert_valid(&out);
+    let prior = &out["prior_state"];
+    assert_eq!(prior["format_version"], json!("1.0"));
+    assert_eq!(prior["terraform_version"], out["terraform_version"]);
+    let resources = prior["values"]["root_module"]["resources"].as_array().unwrap();
+    let addresses: Vec<String> =
+        resources.iter().map(|r| r["address"].as_str().unwrap().to_string()).collect();
+    // Created and imported objects are not in state; a moved one is, at its new address.
+    let expected: Vec<String> =
+        [&updated.address, &deleted.address, &moved.address].iter().map(|a| a.to_string()).collect();
+    assert_eq!(addresses, expected);
+    let update = resources.iter().find(|r| r["address"] == json!(updated.address.to_string())).unwrap();
+    let change = out["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == update["address"])
+        .unwrap();
+    assert_eq!(update["values"], change["change"]["before"], "the refreshed values are the change's before");
+    assert_eq!(update["provider_name"], change["provider_name"]);
+    assert_eq!(update["schema_version"], json!(0));
+    // Nothing in state: no prior state, as Terraform.
+    let out = plan_json::render(&plan(vec![plans::update()]), &meta());
+    assert!(out.get("prior_state").is_none());
+}
+
+#[test]
+fn the_schema_holds_the_configuration_to_terraform_shapes() {
+    let validator = plan_validator();
+    let good = plan_json::render(&plan(vec![plans::update()]), &PlanMeta { outline: configured(), ..meta() });
+    assert!(validator.is_valid(&good));
+    let mut bad = good.clone();
+    bad["configuration"]["root_module"]["variables"]["group_name"]["default"] = json!("x");
+    assert!(!validator.is_valid(&bad), "a sensitive variable's default");
+    let mut bad = good.clone();
+    bad["configuration"]["root_module"]["resources"][0]["expressions"]["name"] =
+        json!({"constant_value": "x", "references": ["var.x"]});
+    assert!(!validator.is_valid(&bad), "an expression is a constant or references");
+    let mut bad = good.clone();
+    bad["configuration"]["root_module"]["resources"][1]["address"] =
+        json!("access_policy.mailbox_tasks[\"x\"]");
+    assert!(!validator.is_valid(&bad), "configuration addresses name blocks, not instances");
+    let mut bad = good;
+    bad["variables"]["domain"] = json!("contoso.com");
+    assert!(!validator.is_valid(&bad), "a variable is {{value}}");
+}
+
+#[test]
+fn the_binary_writes_the_same_sections_in_plan_and_show() {
+    let tenant = Tenant::start();
+    let mut hcl = QUICKSTART.replace("name    = \"PAM Approvers\"", "name    = var.group_name");
+    hcl.push_str(&format!(
+        "\nvariable \"group_name\" {{\n  type      = string\n  default   = \"{SECRET}\"\n  sensitive = true\n}}\n\nvariable \"note\" {{\n  default = \"kept\"\n}}\n"
+    ));
+    let ws = Workspace::new(&tenant, &hcl);
+    let first: Value = serde_json::from_str(&ws.run(&["plan", "--json"]).expect(0).stdout).unwrap();
+    assert_valid(&first);
+    assert!(first.get("prior_state").is_none(), "nothing is in state yet");
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    ws.run(&["plan", "--out", "plan.bin"]).expect(0);
+    let planned: Value = serde_json::from_str(&ws.run(&["plan", "--json"]).expect(0).stdout).unwrap();
+    let shown: Value =
+        serde_json::from_str(&ws.run(&["show", "plan.bin", "--json"]).expect(0).stdout).unwrap();
+    for out in [&planned, &shown] {
+        assert_valid(out);
+        assert_eq!(out["variables"], json!({"note": {"value": "kept"}}));
+        let prior = out["prior_state"]["values"]["root_module"]["resources"].as_array().unwrap();
+        assert_eq!(prior.len(), 4, "every applied resource:\n{out:#}");
+        let group = prior.iter().find(|r| r["address"] == json!("approver_group.approvers")).unwrap();
+        assert_eq!(group["sensitive_values"], json!({"name": true}));
+    }
+    for key in ["variables", "configuration", "prior_state"] {
+        assert_eq!(planned[key], shown[key], "{key} differs between plan and show");
+    }
+    // The configuration a saved plan keeps for `show` holds no sensitive value.
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(ws.file("plan.bin")).unwrap()).unwrap();
+    assert!(saved["outline"].is_object(), "the saved plan keeps the configuration");
+    assert!(!saved["outline"].to_string().contains(SECRET), "{:#}", saved["outline"]);
+    assert!(!shown["configuration"].to_string().contains(SECRET));
 }

@@ -20,7 +20,15 @@ fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
 
 #[test]
 fn schemas_are_valid_draft_2020_12_with_ids() {
-    for name in ["plan.schema.json", "state.schema.json", "drift.schema.json", "fleet-report.schema.json"] {
+    for name in [
+        "plan.schema.json",
+        "state.schema.json",
+        "drift.schema.json",
+        "validate.schema.json",
+        "whoami.schema.json",
+        "request.schema.json",
+        "fleet-report.schema.json",
+    ] {
         let s = schema(name);
         assert_eq!(s["$schema"], json!("https://json-schema.org/draft/2020-12/schema"), "{name}");
         assert_eq!(s["$id"], json!(format!("https://pamform.io/schemas/{name}")), "{name}");

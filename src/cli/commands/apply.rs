@@ -15,7 +15,6 @@ use crate::model::Address;
 use crate::plan::saved::{SavedPlan, configuration_hash, plan_differences, refusal};
 use crate::plan::{Plan, PlanMode, PlanOptions};
 use crate::state::State;
-use crate::state::lock::LockGuard;
 use crate::views::Printer;
 use crate::views::apply as apply_view;
 use crate::views::plan::text as plan_text;
@@ -61,10 +60,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         Some(p) => Some(SavedPlan::read(p).map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?),
         None => None,
     };
-    let _lock = LockGuard::acquire(&ctx.dir, "pamform apply", args.lock_timeout)
-        .map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
+    let (store, _lock) = pipeline::locked_storage(ctx, "pamform apply", args.lock_timeout)?;
     let loaded = pipeline::configuration(ctx, &args.vars)?;
-    let (store, state) = pipeline::load_state(ctx, Some(pipeline::tenant_id(&loaded.configuration)))?;
+    let state = pipeline::read_state(store.as_ref(), Some(pipeline::tenant_id(&loaded.configuration)))?;
     let config = &loaded.configuration;
     let tenant_id = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
     if let Some(t) = pipeline::unknown_targets(&args.target, config, state.as_ref()).first() {
@@ -116,7 +114,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                     ctx.printer.write_text(&plan_text::render_redacted(&plan, &config.sensitive));
                 }
                 if !plan.has_changes() {
-                    return write_back_refresh(ctx, &plan, state, &store);
+                    return write_back_refresh(ctx, &plan, state, store.as_ref());
                 }
                 if !args.auto_approve {
                     confirm(ctx, &conn.client)?;
@@ -126,7 +124,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         };
         if !plan.has_changes() {
             apply_view::no_changes(&ctx.printer);
-            return write_back_refresh(ctx, &plan, state, &store);
+            return write_back_refresh(ctx, &plan, state, store.as_ref());
         }
         let mut state = state.unwrap_or_else(|| State::new(tenant_id.clone()));
         let executor = TenantExecutor::new(&conn.client, args.visibility_timeout);
@@ -139,7 +137,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         let interrupt = Arc::new(apply::Interrupt::default());
         let signals = watch_signals(ctx.printer.clone(), interrupt.clone());
         let result =
-            apply::run(&plan, &executor, &mut state, &store, &options, &interrupt, &|e| apply_view::event(printer, e)).await;
+            apply::run(&plan, &executor, &mut state, store.as_ref(), &options, &interrupt, &|e| apply_view::event(printer, e)).await;
         signals.abort();
         ctx.printer.exchange_warnings(&conn.client.take_warnings());
         let report = result.map_err(|e| CliError::msg(ErrorKind::State, e))?;
@@ -158,7 +156,7 @@ fn write_back_refresh(
     ctx: &Context,
     plan: &Plan,
     state: Option<State>,
-    store: &crate::state::StateStore,
+    store: &dyn crate::state::Storage,
 ) -> Result<Outcome, CliError> {
     let Some(mut state) = state else { return Ok(Outcome::Success) };
     let n = apply::record_refresh(plan, &mut state);

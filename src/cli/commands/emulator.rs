@@ -1,12 +1,14 @@
 //! `pamform emulator serve`: run the emulated tenant (token endpoint, Exchange admin API,
 //! Graph reads) on a loopback port until Ctrl-C, or many tenants from a multi-tenant seed;
-//! `pamform emulator seed`: write such a seed.
+//! `pamform emulator seed`: write such a seed. `pamform emulator exec`: change the emulated
+//! tenant out of band, one Exchange cmdlet run as the tenant's admin app through the real
+//! `InvokeCommand` wire, as an admin with PowerShell would (to try drift).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::super::{CliError, Context, ErrorKind, Outcome, args};
-use crate::emulator::{self, EmulatorConfig, Faults, tenancy};
+use crate::emulator::{self, EmulatorConfig, Faults, Owner, tenancy};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,6 +22,35 @@ pub enum Sub {
     Serve(ServeArgs),
     /// Write a multi-tenant seed (JSON) for `emulator serve --seed`
     Seed(SeedArgs),
+    /// Run one Exchange cmdlet against the emulated tenant as its admin app (an out-of-band change)
+    #[command(
+        after_help = EXEC_EXAMPLES,
+        override_usage = "pamform emulator exec [OPTIONS] -- CMDLET [-PARAM VALUE]..."
+    )]
+    Exec(ExecArgs),
+}
+
+const EXEC_EXAMPLES: &str = "\
+Examples:
+  pamform emulator exec -- Get-DistributionGroupMember -Identity pam-approvers
+  pamform emulator exec -- Add-DistributionGroupMember -Identity pam-approvers -Member
+      mallory@contoso.onmicrosoft.com
+  pamform emulator exec --url http://127.0.0.1:8740 -- Disable-ElevatedAccessControl
+
+Parameters are written as in PowerShell: -Name VALUE, -Name:VALUE, or -Switch alone. $true,
+$false and $null are those values, a,b is a list, and a value starting with [, { or \" is JSON.";
+
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// The served emulator (default: the one the configuration in -C uses, else http://127.0.0.1:8740)
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Print the cmdlet's output and warnings as one JSON object
+    #[arg(long)]
+    pub json: bool,
+    /// The cmdlet and its parameters, after `--`
+    #[arg(value_name = "CMDLET", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +160,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     match args.command {
         Sub::Serve(a) => serve(a, ctx),
         Sub::Seed(a) => seed(a, ctx),
+        Sub::Exec(a) => super::emulator_exec::run(a, ctx),
     }
 }
 
@@ -200,7 +232,7 @@ fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome, CliError> {
                 let seed = one.and_then(|(mut seeds, _)| seeds.pop());
                 let cfg =
                     EmulatorConfig { listen: args.listen, data: args.data, seed, faults, tls: args.tls };
-                emulator::start_logged(cfg, ctx.verbose).await
+                emulator::start_owned(cfg, ctx.verbose, Owner::Served).await
             }
         };
         let running = started.map_err(|e| CliError::msg(ErrorKind::Usage, e))?;

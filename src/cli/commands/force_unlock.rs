@@ -1,7 +1,6 @@
 //! `pamform force-unlock LOCK_ID`: remove a lock left behind by a crashed run.
 
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
-use crate::state::lock;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -10,7 +9,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
-    let info = lock::force_unlock(&ctx.dir, &args.lock_id).map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
+    let store = crate::cli::backend::storage(ctx)?;
+    let info = store.force_unlock(&args.lock_id).map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
     crate::views::state::unlocked(&ctx.printer, &info);
     Ok(Outcome::Success)
 }

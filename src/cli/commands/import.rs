@@ -13,7 +13,6 @@ use crate::drift;
 use crate::export::import::{self, ImportError};
 use crate::model::{Address, ResourceType, TenantSnapshot};
 use crate::state::State;
-use crate::state::lock::LockGuard;
 use crate::views::import as import_view;
 
 #[derive(Debug, clap::Args)]
@@ -32,10 +31,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
-    let _lock = LockGuard::acquire(&ctx.dir, "pamform import", args.lock_timeout)
-        .map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
+    let (store, _lock) = pipeline::locked_storage(ctx, "pamform import", args.lock_timeout)?;
     let loaded = pipeline::configuration(ctx, &args.vars)?;
-    let (store, state) = pipeline::load_state(ctx, Some(pipeline::tenant_id(&loaded.configuration)))?;
+    let state = pipeline::read_state(store.as_ref(), Some(pipeline::tenant_id(&loaded.configuration)))?;
     let config = &loaded.configuration;
     let address = &args.address;
     let usage = |e: ImportError| CliError::msg(ErrorKind::Usage, e);

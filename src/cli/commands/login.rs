@@ -54,11 +54,8 @@ pub fn target(ctx: &Context, args: &TenantArgs) -> Result<Option<Target>, CliErr
     }
     let loaded = pipeline::configuration(ctx, &VarArgs::default())?;
     let block = loaded.configuration.tenant.as_ref().expect("checked by configuration()");
-    if block.emulator.is_some() {
-        return Err(CliError::msg(
-            ErrorKind::Config,
-            "signing in needs a tenant that outlives one command, not an embedded emulator; run `pamform emulator serve` and point the tenant block's urls at it",
-        ));
+    if let Some(data) = &block.emulator {
+        return Err(CliError::msg(ErrorKind::Config, embedded_message(&data.value)));
     }
     let endpoints = Endpoints::from_tenant(block).map_err(pipeline::tenant_error)?;
     let id = block.id.value.trim();
@@ -72,6 +69,32 @@ pub fn target(ctx: &Context, args: &TenantArgs) -> Result<Option<Target>, CliErr
         CliError::msg(ErrorKind::Config, "no tenant id: set the tenant block's id or PAMFORM_TENANT_ID")
     })?;
     Ok(Some(Target { tenant: tenant.to_string(), endpoints }))
+}
+
+/// Why `login` cannot use an embedded emulator, and what to run instead: the server that
+/// already has its data file, or one to start on it.
+fn embedded_message(data: &std::path::Path) -> String {
+    let file = data.display();
+    let urls = |url: &str| {
+        format!(
+            "replace the tenant block's emulator line with login_url, exchange_url and graph_url = \"{url}\""
+        )
+    };
+    match crate::emulator::data_lock::holder(data) {
+        Some(
+            holder @ crate::emulator::Holder { owner: crate::emulator::Owner::Served, url: Some(_), .. },
+        ) => {
+            let url = holder.url.clone().unwrap_or_default();
+            format!(
+                "signing in needs a tenant that outlives one command, not an embedded emulator; {file} is served by {holder}: {}",
+                urls(&url)
+            )
+        }
+        _ => format!(
+            "signing in needs a tenant that outlives one command, not an embedded emulator; run `pamform emulator serve` on its data file (--data {file}) and {}",
+            urls("http://127.0.0.1:8740")
+        ),
+    }
 }
 
 pub fn store() -> Result<SessionStore, CliError> {

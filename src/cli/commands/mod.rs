@@ -4,6 +4,7 @@ pub mod apply;
 pub mod completions;
 pub mod drift;
 pub mod emulator;
+pub mod emulator_exec;
 pub mod export;
 pub mod fleet;
 pub mod fmt;

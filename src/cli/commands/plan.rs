@@ -132,21 +132,28 @@ fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
                             drift: vec![],
                         }
                     });
-                ctx.printer.write_out(plan_view::plan_json_errored(&partial, &config.sensitive).as_bytes());
+                let recorded = recorded(config, state.as_ref());
+                ctx.printer.write_out(
+                    plan_view::plan_json_errored(&partial, &config.sensitive, &recorded).as_bytes(),
+                );
             }
             return Err(e);
         }
     };
+    let recorded = recorded(config, state.as_ref());
     if let Some(out) = &args.out {
         let tenant = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
         let hash = configuration_hash(loaded.sources(), &crate::config::variable_pairs(config));
         let mut saved = SavedPlan::new(plan.clone(), &tenant, hash, state.as_ref(), &snapshot);
         saved.sensitive = config.sensitive.clone();
+        saved.outline = Some(recorded.outline.clone());
+        saved.in_state = Some(recorded.in_state.clone());
         saved.write(out).map_err(|e| CliError::msg(ErrorKind::State, e))?;
     }
     let plan_file = args.out.as_deref().and_then(|p| p.to_str());
     let tenant = config.tenant.as_ref().map(|t| t.id.value.as_str()).filter(|t| !t.is_empty());
-    let text = plan_view::plan_redacted(&plan, args.format(), plan_file, tenant, &config.sensitive);
+    let text =
+        plan_view::plan_redacted(&plan, args.format(), plan_file, tenant, &config.sensitive, &recorded);
     if args.format() == Format::Text {
         ctx.printer.write_text(&text);
     } else {
@@ -160,4 +167,16 @@ fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         ));
     }
     Ok(if args.detailed_exitcode && plan.has_changes() { Outcome::Differences } else { Outcome::Success })
+}
+
+/// What the JSON plan shows besides the plan: the configuration as written and the addresses
+/// in state.
+fn recorded(
+    config: &crate::model::Configuration,
+    state: Option<&crate::state::State>,
+) -> plan_view::Recorded {
+    plan_view::Recorded {
+        outline: crate::config::outline(config),
+        in_state: state.map(|s| s.resources.iter().map(|r| r.address.clone()).collect()).unwrap_or_default(),
+    }
 }

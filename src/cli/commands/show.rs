@@ -27,7 +27,17 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         Some(path) => {
             let saved = SavedPlan::read(path).map_err(|e| CliError::msg(ErrorKind::StalePlan, e))?;
             let tenant = Some(saved.tenant.as_str()).filter(|t| !t.is_empty());
-            plan_view::plan_redacted(&saved.plan, format, path.to_str(), tenant, &saved.sensitive)
+            plan_view::plan_redacted(
+                &saved.plan,
+                format,
+                path.to_str(),
+                tenant,
+                &saved.sensitive,
+                &plan_view::Recorded {
+                    outline: saved.outline.clone().unwrap_or_default(),
+                    in_state: saved.in_state.clone().unwrap_or_default(),
+                },
+            )
         }
         None => {
             let (_, state) = pipeline::load_state(ctx, None)?;

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod assertions;
+pub mod azurite;
 pub mod cli;
 pub mod corpus;
 pub mod model;

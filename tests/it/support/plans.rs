@@ -28,6 +28,8 @@ pub fn meta() -> PlanMeta {
         pamform_version: "0.1.0".into(),
         errored: false,
         sensitivity: Default::default(),
+        outline: Default::default(),
+        in_state: Default::default(),
     }
 }
 

@@ -1,0 +1,139 @@
+//! Azurite, Microsoft's Azure Storage emulator, for the remote state tests: each test starts
+//! its own Blob service on 127.0.0.1 (a free port, data in a temporary directory so that a
+//! restart keeps it) and stops it when dropped.
+//!
+//! The Azurite program comes from `PAMFORM_AZURITE` (the `azurite-blob` script; `.ci/run`
+//! installs the pinned package from `.ci/azurite/` with `npm ci` and sets it), or else is
+//! installed once with `npm ci` into `target/azurite/`, under a file lock so that parallel
+//! tests install it once. A machine without Node.js fails these tests with that reason.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use pamform::state::blob::{BlobAuth, BlobLocation, BlobStore};
+use pamform::wire::blob::{DEV_ACCOUNT, DEV_ACCOUNT_KEY};
+
+/// Where the pinned package is described.
+fn package_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/azurite")
+}
+
+/// The `azurite-blob` script, installed once if need be.
+fn program() -> PathBuf {
+    #[allow(clippy::disallowed_methods)] // tests read their own settings
+    if let Some(p) = std::env::var_os("PAMFORM_AZURITE").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/azurite");
+    std::fs::create_dir_all(&target).unwrap();
+    let lock = std::fs::File::create(target.join(".lock")).unwrap();
+    lock.lock().unwrap();
+    let bin = target.join("node_modules/.bin/azurite-blob");
+    let lockfile = std::fs::read(package_dir().join("package-lock.json")).unwrap();
+    let installed = std::fs::read(target.join("package-lock.json")).ok();
+    if !bin.exists() || installed.as_deref() != Some(&lockfile[..]) {
+        for f in ["package.json", "package-lock.json"] {
+            std::fs::copy(package_dir().join(f), target.join(f)).unwrap();
+        }
+        let status = Command::new("npm")
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+            .current_dir(&target)
+            .status()
+            .expect("npm runs (the remote state tests need Node.js and npm, or PAMFORM_AZURITE)");
+        assert!(status.success(), "npm ci of .ci/azurite failed");
+    }
+    drop(lock);
+    bin
+}
+
+/// A running Azurite Blob service.
+pub struct Azurite {
+    child: Option<Child>,
+    data: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Azurite {
+    pub fn start() -> Azurite {
+        let data = tempfile::tempdir().unwrap();
+        let (child, port) = spawn(data.path(), 0);
+        Azurite { child: Some(child), data, port }
+    }
+
+    /// `http://127.0.0.1:PORT/devstoreaccount1`
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}/{DEV_ACCOUNT}", self.port)
+    }
+
+    /// Stops the service at once (SIGKILL): requests in flight fail.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same data.
+    pub fn restart(&mut self) {
+        self.stop();
+        let (child, _) = spawn(self.data.path(), self.port);
+        self.child = Some(child);
+    }
+
+    /// The `backend` block for blob `key` in container `state`.
+    pub fn backend_block(&self, key: &str) -> String {
+        format!(
+            "backend \"azurerm\" {{\n  storage_account_name = \"{DEV_ACCOUNT}\"\n  container_name = \"state\"\n  key = \"{key}\"\n  endpoint = \"{}\"\n}}\n",
+            self.endpoint()
+        )
+    }
+
+    /// A client of blob `key` (the container created).
+    pub fn store(&self, key: &str) -> BlobStore {
+        let location = BlobLocation {
+            endpoint: self.endpoint(),
+            account: DEV_ACCOUNT.into(),
+            container: "state".into(),
+            key: key.into(),
+        };
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let store = BlobStore::new(location, BlobAuth::shared_key(DEV_ACCOUNT_KEY).unwrap(), http).unwrap();
+        store.create_container().unwrap();
+        store
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Spawns azurite-blob on `port` (0: a free one) and waits for the port it listens on.
+fn spawn(data: &Path, port: u16) -> (Child, u16) {
+    let mut child = Command::new(program())
+        .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--location"])
+        .arg(data)
+        .args(["--skipApiVersionCheck", "--disableTelemetry", "--disableProductStyleUrl", "--silent"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("azurite-blob starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    let port = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!("azurite-blob stopped before listening: {seen:?}");
+        };
+        if let Some(rest) = line.split("listens on http://127.0.0.1:").nth(1) {
+            break rest.trim().trim_end_matches('/').parse::<u16>().expect("a port");
+        }
+        seen.push(line);
+    };
+    // Keep draining its output so that it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, port)
+}
