@@ -19,8 +19,7 @@ use crate::drift::{self, Severity, cache};
 use crate::model::TenantSnapshot;
 use crate::plan::saved::{SavedPlan, configuration_hash, plan_differences, refusal};
 use crate::plan::{self, Plan, PlanMode, PlanOptions};
-use crate::state::lock::LockGuard;
-use crate::state::{State, StateStore};
+use crate::state::{State, StateStore, Storage};
 use crate::tenant::{self, Client, ClientOptions, ConnectOptions, Credential};
 
 /// The folder under the configuration directory that holds every tenant's state.
@@ -31,9 +30,22 @@ pub fn state_dir(dir: &Path, name: &str) -> PathBuf {
     dir.join(TENANTS_DIR).join(name)
 }
 
+/// Opens a tenant's state storage: its local state directory, or its own blob.
+pub type OpenStorage = Arc<dyn Fn(&FleetTenant) -> Result<Box<dyn Storage>, String> + Send + Sync>;
+
+/// Each tenant's state in its local directory `tenants/NAME/` under `dir`.
+pub fn local_storage(dir: &Path) -> OpenStorage {
+    let dir = dir.to_path_buf();
+    Arc::new(move |t: &FleetTenant| {
+        Ok(Box::new(StateStore::new(&state_dir(&dir, &t.name))) as Box<dyn Storage>)
+    })
+}
+
 /// What every tenant's run shares.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Inputs {
+    /// Where each tenant's state is kept.
+    pub storage: OpenStorage,
     /// The configuration directory (and the fleet's state under `tenants/`).
     pub dir: PathBuf,
     /// Variable inputs of the command; each tenant's `vars` come after them and win.
@@ -135,8 +147,9 @@ pub fn error_line(tenant: &FleetTenant, message: impl Into<String>) -> TenantRep
 /// A tenant's configuration and state, loaded.
 struct Prepared {
     loaded: Loaded,
+    /// The tenant's local directory: its drift cache (and its state, when local).
     dir: PathBuf,
-    store: StateStore,
+    store: Box<dyn Storage>,
     state: Option<State>,
 }
 
@@ -168,7 +181,7 @@ fn prepare(inputs: &Inputs, t: &FleetTenant) -> Result<Prepared, String> {
     }
     block.id.value = t.id.clone();
     let dir = state_dir(&inputs.dir, &t.name);
-    let store = StateStore::new(&dir);
+    let store = (inputs.storage)(t)?;
     let state = store.load_for(&t.id).map_err(|e| e.to_string())?;
     Ok(Prepared { loaded, dir, store, state })
 }
@@ -249,7 +262,7 @@ async fn drift_inner(inputs: &Inputs, t: &FleetTenant) -> Result<TenantReport, S
     let Some(state) = &p.state else {
         return Err(format!(
             "no state in {}: nothing has been applied to this tenant yet; run `pamform fleet apply --tenant {}` first",
-            p.dir.display(),
+            p.store.name(),
             t.name
         ));
     };
@@ -264,7 +277,7 @@ async fn drift_inner(inputs: &Inputs, t: &FleetTenant) -> Result<TenantReport, S
     let read = drift::refresh::read(&client, &request, cached, &|_| {}).await.map_err(|e| e.to_string())?;
     if !read.cache_unchanged {
         // A cache that cannot be written only makes the next check read everything.
-        let _ = cache::save(&p.dir, &read.cache);
+        let _ = std::fs::create_dir_all(&p.dir).and_then(|()| cache::save(&p.dir, &read.cache));
     }
     let snapshot = &read.snapshot;
     let (planned, pending) = match plan::build(config, snapshot, Some(state), &PlanOptions::default()) {
@@ -314,8 +327,8 @@ async fn apply_inner(
 ) -> Result<TenantReport, String> {
     let dir = state_dir(&inputs.dir, &t.name);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let _lock =
-        LockGuard::acquire(&dir, "pamform fleet apply", inputs.lock_timeout).map_err(|e| e.to_string())?;
+    let store = (inputs.storage)(t)?;
+    let _lock = store.lock("pamform fleet apply", inputs.lock_timeout).map_err(|e| e.to_string())?;
     let p = prepare(inputs, t)?;
     let client = connect(inputs, t, &p)?;
     let config = &p.loaded.configuration;
@@ -357,7 +370,7 @@ async fn apply_inner(
         ..apply::Options::default()
     };
     let interrupt = apply::Interrupt::default();
-    let report = apply::run(&planned, &executor, &mut state, &p.store, &options, &interrupt, &|_| {})
+    let report = apply::run(&planned, &executor, &mut state, p.store.as_ref(), &options, &interrupt, &|_| {})
         .await
         .map_err(|e| e.to_string())?;
     let c = counts(&planned);

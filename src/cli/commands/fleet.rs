@@ -171,6 +171,7 @@ fn setup(ctx: &Context, common: &Common) -> Result<(Fleet, Vec<FleetTenant>, Inp
         client.retry = RetryPolicy { max_elapsed: budget, ..RetryPolicy::default() };
     }
     let inputs = Inputs {
+        storage: storage(ctx)?,
         dir: ctx.dir.clone(),
         vars: common.vars.inputs(),
         client,
@@ -180,6 +181,34 @@ fn setup(ctx: &Context, common: &Common) -> Result<(Fleet, Vec<FleetTenant>, Inp
         lock_timeout: Duration::ZERO,
     };
     Ok((fleet, tenants, inputs))
+}
+
+/// Where each tenant's state is: `tenants/NAME/` locally, or with a `backend "azurerm"` block
+/// one blob per tenant, `tenants/NAME/KEY` in its container.
+fn storage(ctx: &Context) -> Result<run::OpenStorage, CliError> {
+    let backend = match crate::config::backend::read(&ctx.dir) {
+        Ok(b) => b,
+        Err(e) => {
+            crate::cli::load::render_diagnostics(ctx, &e.diagnostics, &e.sources);
+            return Err(CliError::reported(ErrorKind::Config));
+        }
+    };
+    let Some(backend) = backend else { return Ok(run::local_storage(&ctx.dir)) };
+    if backend.use_azuread_auth {
+        return Err(CliError::msg(
+            ErrorKind::Config,
+            "a fleet keeps each tenant's state in the backend's container, signed with ARM_ACCESS_KEY or ARM_SAS_TOKEN; use_azuread_auth signs in to one tenant and is not used by fleets",
+        ));
+    }
+    // Checked once here, so that a missing storage credential is one clear error.
+    crate::cli::backend::remote(&backend, None)?;
+    Ok(Arc::new(move |t: &FleetTenant| {
+        let mut own = backend.clone();
+        own.key = format!("{}/{}/{}", run::TENANTS_DIR, t.name, backend.key);
+        crate::cli::backend::remote(&own, None)
+            .map(|b| Box::new(b) as Box<dyn crate::state::Storage>)
+            .map_err(|e| e.report.to_string())
+    }))
 }
 
 /// Prints the report (and writes `--report`), and decides the exit.
