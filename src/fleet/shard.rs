@@ -32,19 +32,28 @@ impl std::fmt::Display for Shard {
     }
 }
 
-impl std::str::FromStr for Shard {
-    type Err = String;
-
-    /// `I/N` with 1 <= I <= N (a Kubernetes completion index counts from 0: add 1).
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let usage = || format!("`{s}` is not a shard: write I/N, e.g. 1/4 (I from 1 to N)");
+impl Shard {
+    /// `I/N` where I counts from `base` (1, or 0 as a Kubernetes Job's completion index does).
+    pub fn parse(s: &str, base: u32) -> Result<Shard, String> {
+        let usage =
+            || format!("`{s}` is not a shard: write I/N, e.g. {base}/4 (I from {base} to {})", 3 + base);
         let (i, n) = s.trim().split_once('/').ok_or_else(usage)?;
-        let (index, count): (u32, u32) =
+        let (i, count): (u32, u32) =
             (i.trim().parse().map_err(|_| usage())?, n.trim().parse().map_err(|_| usage())?);
+        let index = (i + 1).checked_sub(base).ok_or_else(usage)?;
         if count == 0 || index == 0 || index > count {
             return Err(usage());
         }
         Ok(Shard { index, count })
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `I/N` with 1 <= I <= N.
+    fn from_str(s: &str) -> Result<Shard, String> {
+        Shard::parse(s, 1)
     }
 }
 
@@ -77,5 +86,8 @@ mod tests {
         for bad in ["0/3", "4/3", "1/0", "x", "1-3", "/3"] {
             assert!(bad.parse::<Shard>().unwrap_err().contains("I/N"), "{bad}");
         }
+        assert_eq!(Shard::parse("0/3", 0).unwrap(), Shard { index: 1, count: 3 });
+        assert_eq!(Shard::parse("2/3", 0).unwrap(), Shard { index: 3, count: 3 });
+        assert!(Shard::parse("3/3", 0).unwrap_err().contains("from 0 to"));
     }
 }

@@ -287,6 +287,11 @@ fn shard_reports_merged_equal_the_unsharded_report() {
         files.push(file);
     }
     assert_eq!(seen, 6, "every tenant in exactly one shard");
+    // A Kubernetes completion index counts from 0.
+    let zero = report(&ws.run(&["fleet", "drift", "-q", "--shard", "0/3", "--shard-base", "0", "--json"]));
+    let first: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.file("shard-1.json")).unwrap()).unwrap();
+    assert_eq!(zero["tenants"], first["tenants"]);
     let mut args = vec!["fleet", "report", "merge", "--json"];
     args.extend(files.iter().map(String::as_str));
     let merged = report(&ws.run(&args).expect(2));
@@ -319,4 +324,12 @@ fn a_bad_fleet_file_is_refused_with_its_position() {
     assert!(run.stderr.contains("--tenant nope: no such tenant"), "{}", run.stderr);
     let run = ws.run(&["fleet", "drift"]).expect(1);
     assert!(run.stdout.contains("no state in"), "{}", run.stdout);
+}
+
+#[test]
+fn the_example_fleet_names_the_seeded_tenants() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet");
+    let fleet = pamform::fleet::file::read(&root.join("fleet.hcl")).unwrap();
+    let ids: Vec<String> = fleet.tenants.iter().map(|t| t.id.clone()).collect();
+    assert_eq!(ids, (1..=3).map(tenancy::generated_tenant_domain).collect::<Vec<_>>());
 }

@@ -51,7 +51,10 @@ pub struct Common {
     pub tags: Vec<String>,
     /// Take shard I of N: tenants split by a hash of their name
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<Shard>,
+    pub shard: Option<String>,
+    /// What --shard's I counts from: 1, or 0 for a Kubernetes Job's JOB_COMPLETION_INDEX
+    #[arg(long, value_name = "0|1", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1))]
+    pub shard_base: u32,
     /// Tenants worked on at once
     #[arg(long, default_value_t = 8, value_parser = crate::cli::args::parallelism)]
     pub parallelism: usize,
@@ -155,17 +158,29 @@ impl Common {
         if self.json { Format::Json } else { self.format }
     }
 
+    fn shard(&self) -> Result<Option<Shard>, CliError> {
+        self.shard
+            .as_deref()
+            .map(|s| Shard::parse(s, self.shard_base))
+            .transpose()
+            .map_err(|e| CliError::msg(ErrorKind::Usage, format!("--shard {e}")))
+    }
+
     fn selection(&self) -> Selection {
         Selection { tenants: self.tenants.clone(), tags: self.tags.clone() }
     }
 }
 
-/// The fleet, the tenants this run takes, and what every tenant's run shares.
-fn setup(ctx: &Context, common: &Common) -> Result<(Fleet, Vec<FleetTenant>, Inputs), CliError> {
+/// The fleet, the shard, the tenants this run takes, and what every tenant's run shares.
+fn setup(
+    ctx: &Context,
+    common: &Common,
+) -> Result<(Fleet, Option<Shard>, Vec<FleetTenant>, Inputs), CliError> {
+    let shard = common.shard()?;
     let path = common.fleet.clone().unwrap_or_else(|| ctx.dir.join(fleet::file::FLEET_FILE));
     let fleet = fleet::file::read(&path).map_err(|e| CliError::msg(ErrorKind::Config, e))?;
-    let tenants = run::select(&fleet, &common.selection(), common.shard)
-        .map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
+    let tenants =
+        run::select(&fleet, &common.selection(), shard).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
     let mut client = ClientOptions::default();
     if let Some(budget) = common.retry_budget {
         client.retry = RetryPolicy { max_elapsed: budget, ..RetryPolicy::default() };
@@ -180,7 +195,7 @@ fn setup(ctx: &Context, common: &Common) -> Result<(Fleet, Vec<FleetTenant>, Inp
         visibility_timeout: Duration::from_secs(120),
         lock_timeout: Duration::ZERO,
     };
-    Ok((fleet, tenants, inputs))
+    Ok((fleet, shard, tenants, inputs))
 }
 
 /// Where each tenant's state is: `tenants/NAME/` locally, or with a `backend "azurerm"` block
@@ -241,7 +256,7 @@ fn finish(
 }
 
 fn drift(args: DriftArgs, ctx: &Context) -> Result<Outcome, CliError> {
-    let (fleet, tenants, mut inputs) = setup(ctx, &args.common)?;
+    let (fleet, shard, tenants, mut inputs) = setup(ctx, &args.common)?;
     inputs.no_cache = args.no_cache;
     let rt = pipeline::runtime()?;
     let printer = ctx.printer.clone();
@@ -253,8 +268,7 @@ fn drift(args: DriftArgs, ctx: &Context) -> Result<Outcome, CliError> {
         run::error_line,
         &|t: &TenantReport| fleet_view::progress(&printer, t),
     ));
-    let report =
-        FleetReport::new(Operation::Drift, &fleet, args.common.selection(), args.common.shard, lines);
+    let report = FleetReport::new(Operation::Drift, &fleet, args.common.selection(), shard, lines);
     finish(ctx, &report, args.common.format(), args.common.report.as_deref(), true)
 }
 
@@ -283,7 +297,7 @@ fn plan_path(dir: &Path, name: &str) -> PathBuf {
 }
 
 fn plan(args: PlanArgs, ctx: &Context) -> Result<Outcome, CliError> {
-    let (fleet, tenants, inputs) = setup(ctx, &args.common)?;
+    let (fleet, shard, tenants, inputs) = setup(ctx, &args.common)?;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).map_err(|e| {
             CliError::msg(
@@ -304,7 +318,7 @@ fn plan(args: PlanArgs, ctx: &Context) -> Result<Outcome, CliError> {
         }
         lines.push(line);
     }
-    let report = FleetReport::new(Operation::Plan, &fleet, args.common.selection(), args.common.shard, lines);
+    let report = FleetReport::new(Operation::Plan, &fleet, args.common.selection(), shard, lines);
     let outcome =
         finish(ctx, &report, args.common.format(), args.common.report.as_deref(), args.detailed_exitcode);
     if let Some(out) = &args.out {
@@ -317,7 +331,7 @@ fn plan(args: PlanArgs, ctx: &Context) -> Result<Outcome, CliError> {
 }
 
 fn apply(args: ApplyArgs, ctx: &Context) -> Result<Outcome, CliError> {
-    let (fleet, tenants, mut inputs) = setup(ctx, &args.common)?;
+    let (fleet, shard, tenants, mut inputs) = setup(ctx, &args.common)?;
     inputs.operations = args.operations;
     inputs.lock_timeout = args.lock_timeout;
     inputs.visibility_timeout = args.visibility_timeout;
@@ -345,8 +359,7 @@ fn apply(args: ApplyArgs, ctx: &Context) -> Result<Outcome, CliError> {
         (None, false) => {
             let planned = plan_all(ctx, &rt, inputs.clone(), tenants.clone(), parallelism);
             let lines: Vec<TenantReport> = planned.iter().map(|(l, _)| l.clone()).collect();
-            let combined =
-                FleetReport::new(Operation::Plan, &fleet, args.common.selection(), args.common.shard, lines);
+            let combined = FleetReport::new(Operation::Plan, &fleet, args.common.selection(), shard, lines);
             ctx.printer.write_text(&fleet_view::text(&combined));
             let mut work = Vec::new();
             for (t, (line, saved)) in tenants.into_iter().zip(planned) {
@@ -376,8 +389,7 @@ fn apply(args: ApplyArgs, ctx: &Context) -> Result<Outcome, CliError> {
         &progress,
     ));
     settled.extend(applied);
-    let report =
-        FleetReport::new(Operation::Apply, &fleet, args.common.selection(), args.common.shard, settled);
+    let report = FleetReport::new(Operation::Apply, &fleet, args.common.selection(), shard, settled);
     finish(ctx, &report, args.common.format(), args.common.report.as_deref(), false)
 }
 
