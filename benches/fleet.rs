@@ -149,26 +149,28 @@ struct Finished {
     peak_kb: Option<u64>,
 }
 
+/// A started process: its peak memory so far and the threads reading its stdout and stderr.
+type Running = (Child, Option<u64>, std::thread::JoinHandle<String>, std::thread::JoinHandle<String>);
+
 /// Runs the commands at once, sampling each one's peak memory; returns when all are done.
 fn run_all(mut commands: Vec<Command>) -> (Duration, Vec<Finished>) {
     let started = Instant::now();
-    let mut running: Vec<(Child, Option<u64>, std::thread::JoinHandle<String>, std::thread::JoinHandle<String>)> =
-        commands
-            .iter_mut()
-            .map(|c| {
-                let mut child = c.spawn().expect("pamform starts");
-                let mut out = child.stdout.take().expect("stdout");
-                let mut err = child.stderr.take().expect("stderr");
-                let read = |r: &mut dyn std::io::Read| {
-                    let mut s = String::new();
-                    let _ = r.read_to_string(&mut s);
-                    s
-                };
-                let o = std::thread::spawn(move || read(&mut out));
-                let e = std::thread::spawn(move || read(&mut err));
-                (child, None, o, e)
-            })
-            .collect();
+    let mut running: Vec<Running> = commands
+        .iter_mut()
+        .map(|c| {
+            let mut child = c.spawn().expect("pamform starts");
+            let mut out = child.stdout.take().expect("stdout");
+            let mut err = child.stderr.take().expect("stderr");
+            let read = |r: &mut dyn std::io::Read| {
+                let mut s = String::new();
+                let _ = r.read_to_string(&mut s);
+                s
+            };
+            let o = std::thread::spawn(move || read(&mut out));
+            let e = std::thread::spawn(move || read(&mut err));
+            (child, None, o, e)
+        })
+        .collect();
     let mut codes: Vec<Option<i32>> = vec![None; running.len()];
     while codes.iter().any(Option::is_none) {
         for (i, (child, peak, _, _)) in running.iter_mut().enumerate() {
@@ -233,10 +235,15 @@ fn main() {
 
     // Setup without latency: every tenant gets the baseline.
     let t = Instant::now();
-    let (_, setup) =
-        run_all(vec![command(&ws, &["fleet", "apply", "--auto-approve", "-q", "--parallelism", "32", "--json"])]);
+    let (_, setup) = run_all(vec![command(
+        &ws,
+        &["fleet", "apply", "--auto-approve", "-q", "--parallelism", "32", "--json"],
+    )]);
     assert_eq!(setup[0].code, 0, "fleet apply: {}{}", setup[0].stdout, setup[0].stderr);
-    println!("setup: {n} tenants applied in {:.1} s (no latency, not part of the figures)", t.elapsed().as_secs_f64());
+    println!(
+        "setup: {n} tenants applied in {:.1} s (no latency, not part of the figures)",
+        t.elapsed().as_secs_f64()
+    );
 
     let (exchange_ms, graph_ms) = (latency(EXCHANGE_MS), latency(GRAPH_MS));
     emulator.set_latency(exchange_ms, graph_ms);

@@ -218,8 +218,16 @@ pub(crate) async fn invoke(
         Ok(o) => o,
         Err(e) => return cmdlet_error(&e),
     };
-    let listing = Arc::new(Listing { body: body_value, items: out.value, created: shared.now() });
-    serve_page(&shared, &link_base(&shared, &headers), &tenant, listing, 0, size, out.warnings)
+    // The first page is answered from the output; only the rest is kept for its next link,
+    // as text (see `Listing`).
+    let mut first = out.value;
+    let rest = first.split_off(size.min(first.len()));
+    let next = (!rest.is_empty()).then(|| {
+        let listing = Arc::new(Listing::new(body_value, &rest, shared.now()));
+        let token = lock(&shared.exchange_pages).issue(listing, 0, shared.now());
+        next_link(&link_base(&shared, &headers), &tenant, &token)
+    });
+    axum::Json(page_json(&shared, &tenant, out.warnings, next, first)).into_response()
 }
 
 /// The page of `listing` from `offset`, with a new continuation when more follows.
@@ -232,9 +240,9 @@ fn serve_page(
     size: usize,
     warnings: Vec<String>,
 ) -> Response {
-    let end = offset.saturating_add(size).min(listing.items.len());
-    let value = listing.items.get(offset..end).map(<[Value]>::to_vec).unwrap_or_default();
-    let next = (end < listing.items.len()).then(|| {
+    let end = offset.saturating_add(size).min(listing.len());
+    let value = listing.page(offset..end);
+    let next = (end < listing.len()).then(|| {
         let token = lock(&shared.exchange_pages).issue(listing.clone(), end, shared.now());
         next_link(base, tenant, &token)
     });

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::wire::exchange::paging::EXPIRY_SECS;
 
@@ -18,8 +19,29 @@ const MAX_CONTINUATIONS: usize = 4096;
 pub(crate) struct Listing {
     /// The request body that made it; a next link POSTed with another body is refused.
     pub body: Value,
-    pub items: Vec<Value>,
+    /// The items as JSON text: a listing is kept for the continuation's 30 minutes, and text
+    /// takes a fraction of the memory of parsed values (many tenants in one emulator each
+    /// keep their own listings).
+    items: Vec<Box<RawValue>>,
     pub created: DateTime<Utc>,
+}
+
+impl Listing {
+    pub fn new(body: Value, items: &[Value], created: DateTime<Utc>) -> Listing {
+        let items = items.iter().filter_map(|v| serde_json::value::to_raw_value(v).ok()).collect();
+        Listing { body, items, created }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The items of `range` (clamped to the listing), parsed again.
+    pub fn page(&self, range: std::ops::Range<usize>) -> Vec<Value> {
+        let end = range.end.min(self.items.len());
+        let start = range.start.min(end);
+        self.items[start..end].iter().filter_map(|r| serde_json::from_str(r.get()).ok()).collect()
+    }
 }
 
 /// The continuations by token: the listing and where the next page starts.
@@ -69,7 +91,8 @@ mod tests {
         let now = Utc::now();
         let mut pages = ExchangePages::default();
         let body = json!({"CmdletInput": {"CmdletName": "Get-User"}});
-        let listing = Arc::new(Listing { body: body.clone(), items: vec![json!(1), json!(2)], created: now });
+        let listing = Arc::new(Listing::new(body.clone(), &[json!(1), json!(2)], now));
+        assert_eq!(listing.page(1..5), vec![json!(2)]);
         let t = pages.issue(listing, 1, now);
         assert_eq!(pages.resume(&t, &body, now).map(|(_, o)| o), Some(1));
         assert!(pages.resume(&t, &json!({"CmdletInput": {"CmdletName": "Get-Recipient"}}), now).is_none());
