@@ -33,10 +33,55 @@ pub fn install(printer: &Printer) {
 /// Prints diagnostics (warnings too) to stderr through miette.
 pub fn print(printer: &Printer, diagnostics: &Diagnostics, sources: &Sources) {
     let mut err = printer.err();
+    let sources = &redact_secrets(sources);
     for d in diagnostics {
         let report = miette::Report::new(diagnostic::to_report(d, sources));
         let _ = writeln!(err, "{report:?}");
     }
+}
+
+/// Attributes that hold a credential where none belongs (a backend's account key or SAS token
+/// written into the configuration, as Terraform's azurerm backend would take them). No
+/// configuration attribute has these names; they are reported as unknown, and the lines
+/// shown around any diagnostic never print their values.
+const SECRET_ATTRIBUTES: &[&str] = &[
+    "access_key",
+    "sas_token",
+    "client_secret",
+    "client_certificate_password",
+    "oidc_token",
+    "oidc_request_token",
+    "connection_string",
+];
+
+/// The sources as diagnostics show them: the value of every [`SECRET_ATTRIBUTES`] line is
+/// replaced by `*`, byte for byte, so that every span still points where it did.
+fn redact_secrets(sources: &Sources) -> Sources {
+    let mut out = Sources::new();
+    for (_, file) in sources.files() {
+        let mut text = String::with_capacity(file.text.len());
+        for line in file.text.split_inclusive('\n') {
+            let trimmed = line.trim_start();
+            let secret = SECRET_ATTRIBUTES.iter().any(|name| {
+                trimmed.strip_prefix(name).is_some_and(|rest| rest.trim_start().starts_with('='))
+            });
+            match line.find('=').filter(|_| secret) {
+                Some(eq) => {
+                    text.push_str(&line[..=eq]);
+                    for c in line[eq + 1..].chars() {
+                        if c == '"' || c.is_whitespace() {
+                            text.push(c);
+                        } else {
+                            text.extend(std::iter::repeat_n('*', c.len_utf8()));
+                        }
+                    }
+                }
+                None => text.push_str(line),
+            }
+        }
+        out.add(file.path.clone(), text);
+    }
+    out
 }
 
 /// After the diagnostics of a configuration that has errors: how many, and what to run once

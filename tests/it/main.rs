@@ -11,6 +11,7 @@ mod support;
 mod architecture;
 mod attack_emulator_ux;
 mod attack_everyday;
+mod attack_remote_state;
 mod cli_quiet_help;
 mod cli_which_tenant;
 mod config_cli;
