@@ -10,6 +10,7 @@ mod support;
 
 mod architecture;
 mod attack_everyday;
+mod attack_terraform_json;
 mod cli_quiet_help;
 mod cli_which_tenant;
 mod config_cli;
