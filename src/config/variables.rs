@@ -164,6 +164,7 @@ pub fn resolve<'a>(
             );
             continue;
         }
+        check_sensitive(block, name, diags);
         let value =
             Declared::read(block, name, diags).and_then(|declared| declared.value(inputs, files, diags));
         if let Ok(v) = &value {
@@ -290,6 +291,35 @@ impl<'b, 'a> Declared<'b, 'a> {
             diags.push(d);
         })
     }
+}
+
+/// `sensitive` as declared: false when left out, else the bool it evaluates to, or why it
+/// is not one.
+fn declared_sensitive(block: &BlockRef<'_>) -> Result<bool, String> {
+    let Some(attr) = block.attribute("sensitive") else { return Ok(false) };
+    let expr: hcl::Expression = attr.value.clone().into();
+    match expr.evaluate(&base_context()).map_err(|e| e.to_string())? {
+        Value::Bool(b) => Ok(b),
+        other => Err(format!("expected true or false, got {}", super::values::type_name(&other))),
+    }
+}
+
+/// Whether a variable's value must be kept out of what pamform prints: declared
+/// `sensitive = true` (written in any way that evaluates to true), or with a `sensitive`
+/// that is not a bool (an error, reported by [`resolve`]: its value is still kept hidden).
+pub(super) fn is_sensitive(block: &BlockRef<'_>) -> bool {
+    !matches!(declared_sensitive(block), Ok(false))
+}
+
+/// Reports a `sensitive` that is not a bool: Terraform refuses one, and reading it as false
+/// would print the value the author meant to hide.
+fn check_sensitive(block: &BlockRef<'_>, name: &str, diags: &mut Diagnostics) {
+    let (Some(attr), Err(e)) = (block.attribute("sensitive"), declared_sensitive(block)) else { return };
+    diags.push(
+        Diagnostic::error(codes::VARIABLE_TYPE, format!("invalid `sensitive` for variable `{name}`: {e}"))
+            .with_label(block.expr_span(&attr.value), "not a bool")
+            .with_help("write `sensitive = true` or `sensitive = false`"),
+    );
 }
 
 /// `nullable`: true unless the block says `nullable = false`; a value that is not a bool is

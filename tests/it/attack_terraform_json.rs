@@ -1,0 +1,161 @@
+//! Attacks on the JSON plan's secrecy through the real binary: a variable declared sensitive
+//! in a way the engine did not read as sensitive, and instance keys taken from a sensitive
+//! value, which every output prints as part of an address.
+
+use serde_json::Value;
+
+use crate::support::cli::{Tenant, Workspace};
+
+const SECRET: &str = "Zorro Secret Team";
+
+/// A group whose display name comes from a variable declared with `sensitive = DECL`.
+fn named_by_variable(decl: &str) -> String {
+    format!(
+        r#"
+variable "team" {{
+  type      = string
+  sensitive = {decl}
+  default   = "{SECRET}"
+}}
+
+approver_group "approvers" {{
+  name    = "Approvers ${{var.team}}"
+  email   = "pam-approvers@contoso.onmicrosoft.com"
+  members = ["alice@contoso.onmicrosoft.com", "bob@contoso.onmicrosoft.com"]
+}}
+"#
+    )
+}
+
+fn json_plan(ws: &Workspace) -> Value {
+    serde_json::from_str(&ws.run(&["plan", "--json"]).expect(0).stdout).expect("the plan is JSON")
+}
+
+#[test]
+fn sensitive_written_as_an_expression_that_is_true_hides_the_value_everywhere() {
+    let tenant = Tenant::start();
+    for decl in ["(true)", "!false"] {
+        let ws = Workspace::new(&tenant, &named_by_variable(decl));
+        let text = ws.run(&["plan"]).expect(0);
+        assert!(!text.all().contains(SECRET), "sensitive = {decl}: the text plan shows it:\n{}", text.all());
+        assert!(text.stdout.contains("(sensitive value)"), "{}", text.stdout);
+        let markdown = ws.run(&["plan", "--format", "markdown"]).expect(0);
+        assert!(!markdown.all().contains(SECRET), "sensitive = {decl}: the Markdown shows it");
+        let plan = json_plan(&ws);
+        let group = &plan["resource_changes"][0];
+        assert_eq!(
+            group["change"]["after_sensitive"]["name"],
+            Value::Bool(true),
+            "sensitive = {decl}: the JSON plan does not mark the name:\n{plan:#}"
+        );
+        assert!(plan.get("variables").is_none_or(|v| v.get("team").is_none()), "{plan:#}");
+        assert!(!plan["configuration"].to_string().contains(SECRET));
+    }
+}
+
+#[test]
+fn sensitive_that_is_not_a_bool_is_refused_without_showing_the_value() {
+    let tenant = Tenant::start();
+    for decl in ["\"true\"", "1", "var.other"] {
+        let ws = Workspace::new(&tenant, &named_by_variable(decl));
+        let run = ws.run(&["plan"]);
+        assert_ne!(run.code, 0, "sensitive = {decl} is accepted:\n{}", run.all());
+        assert!(run.all().contains("invalid `sensitive` for variable `team`"), "{}", run.all());
+        assert!(
+            !run.stdout.contains(SECRET),
+            "sensitive = {decl}: the plan shows the value:\n{}",
+            run.stdout
+        );
+        let json = ws.run(&["plan", "--json"]);
+        assert_ne!(json.code, 0);
+        assert!(
+            !json.stdout.contains(SECRET),
+            "sensitive = {decl}: the JSON shows the value:\n{}",
+            json.stdout
+        );
+    }
+}
+
+/// Instance keys are printed as part of every address: a `for_each` over a sensitive set
+/// would show each secret in the JSON plan's `address` and `index`, in the text plan's
+/// headers and in the Markdown. Terraform refuses it; so must pamform.
+#[test]
+fn for_each_keys_taken_from_a_sensitive_value_are_refused() {
+    let tenant = Tenant::start();
+    let cases = [
+        // A sensitive set, directly and through a local.
+        (
+            "variable \"keys\" {\n  type      = set(string)\n  sensitive = true\n  default   = [\"Zorro Secret Team\"]\n}\n",
+            "var.keys",
+        ),
+        (
+            "variable \"keys\" {\n  type      = set(string)\n  sensitive = true\n  default   = [\"Zorro Secret Team\"]\n}\nlocals {\n  k = toset([for k in var.keys : lower(k)])\n}\n",
+            "local.k",
+        ),
+        // A sensitive map's keys.
+        (
+            "variable \"keys\" {\n  type      = map(string)\n  sensitive = true\n  default   = { \"Zorro Secret Team\" = \"x\" }\n}\n",
+            "var.keys",
+        ),
+        // A map whose keys are built from a sensitive string.
+        (
+            "variable \"team\" {\n  type      = string\n  sensitive = true\n  default   = \"Zorro Secret Team\"\n}\n",
+            "{ \"${var.team}\" = \"x\" }",
+        ),
+    ];
+    for (decls, for_each) in cases {
+        let hcl = format!(
+            "{decls}\napprover_group \"k\" {{\n  for_each = {for_each}\n  name     = \"K\"\n  email    = \"k${{length(each.key)}}@contoso.onmicrosoft.com\"\n  members  = [\"alice@contoso.onmicrosoft.com\"]\n}}\n"
+        );
+        let ws = Workspace::new(&tenant, &hcl);
+        for args in [&["plan"][..], &["plan", "--json"], &["plan", "--format", "markdown"]] {
+            let run = ws.run(args);
+            let all = run.all().to_lowercase();
+            assert!(
+                !all.contains(&SECRET.to_lowercase()),
+                "for_each = {for_each}: `{}` shows the secret key:\n{}",
+                args.join(" "),
+                run.all()
+            );
+            assert_ne!(
+                run.code,
+                0,
+                "for_each = {for_each}: `{}` is accepted:\n{}",
+                args.join(" "),
+                run.all()
+            );
+        }
+        assert!(ws.run(&["plan"]).all().contains("`for_each` keys would show a sensitive value"));
+    }
+}
+
+/// The documented use stays: a map with literal keys whose values are sensitive (only
+/// `each.value` is then sensitive).
+#[test]
+fn for_each_over_literal_keys_with_sensitive_values_still_plans() {
+    let tenant = Tenant::start();
+    let hcl = r#"
+variable "member" {
+  type      = string
+  sensitive = true
+  default   = "alice@contoso.onmicrosoft.com"
+}
+
+locals {
+  groups = { "a\"b\\c" = var.member, "ünï" = "bob@contoso.onmicrosoft.com" }
+}
+
+approver_group "k" {
+  for_each = local.groups
+  name     = "Group ${each.key}"
+  email    = "k${length(each.key)}@contoso.onmicrosoft.com"
+  members  = [each.value]
+}
+"#;
+    let ws = Workspace::new(&tenant, hcl);
+    let plan = json_plan(&ws);
+    let addresses: Vec<&str> =
+        plan["resource_changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap()).collect();
+    assert_eq!(addresses, [r#"approver_group.k["a\"b\\c"]"#, r#"approver_group.k["ünï"]"#], "{plan:#}");
+    assert_eq!(plan["resource_changes"][0]["index"], Value::String("a\"b\\c".into()));
+}
