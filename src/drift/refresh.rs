@@ -33,10 +33,10 @@ pub enum ReadKind {
 #[derive(Debug, Clone)]
 pub struct DriftRead {
     pub snapshot: TenantSnapshot,
-    pub cache: DriftCache,
+    /// The cache to write; `None` when it would be exactly the cache that was loaded, so
+    /// there is nothing to write (its groups then moved into `snapshot`, not copied).
+    pub cache: Option<DriftCache>,
     pub kind: ReadKind,
-    /// Whether `cache` is exactly the cache that was loaded, so there is nothing to write.
-    pub cache_unchanged: bool,
 }
 
 /// Reads the tenant for a drift check, through `cached` when it can be used. A full read
@@ -118,7 +118,7 @@ async fn full(
         groups: snapshot.groups.clone(),
         absent,
     };
-    Ok(DriftRead { snapshot, cache, kind: ReadKind::Full(why), cache_unchanged: false })
+    Ok(DriftRead { snapshot, cache: Some(cache), kind: ReadKind::Full(why) })
 }
 
 /// Whether a delta entry says a property of the group changed (a property Graph left out
@@ -145,7 +145,7 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
     let needed = needed_groups(req, &pam, &policies);
 
     let fresh_link = cache.link_is_fresh(chrono::Utc::now());
-    let DriftCache { mut groups, mut absent, delta_link: old_link, updated: old_updated, .. } = cache;
+    let DriftCache { mut groups, mut absent, .. } = cache;
     // Whether the groups or the absent addresses changed: when not, a recent link is kept
     // (it still returns every change after it) and the cache file is left as it is.
     let mut changed = false;
@@ -240,11 +240,18 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         g.members.dedup_by(|a, b| a.id.eq_ignore_ascii_case(&b.id));
     }
 
-    let snapshot_groups: BTreeMap<String, model::RemoteGroup> = groups
-        .iter()
-        .filter(|(email, _)| needed.contains(*email))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let cache_unchanged = !changed && fresh_link;
+    // A cache left as it is on disk is not kept: the groups the check needs move into the
+    // snapshot (tens of thousands of members are not copied).
+    let snapshot_groups: BTreeMap<String, model::RemoteGroup> = if cache_unchanged {
+        std::mem::take(&mut groups).into_iter().filter(|(email, _)| needed.contains(email)).collect()
+    } else {
+        groups
+            .iter()
+            .filter(|(email, _)| needed.contains(*email))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
     let principals = principals_from_members(req, &snapshot_groups);
     let snapshot = TenantSnapshot {
         pam,
@@ -256,23 +263,16 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         identity: Some(client.identity().to_string()),
         ..TenantSnapshot::default()
     };
-    let cache_unchanged = !changed && fresh_link;
-    let (updated, delta_link) = if cache_unchanged { (old_updated, old_link) } else { (now(), delta_link) };
-    let cache = DriftCache {
+    let cache = (!cache_unchanged).then(|| DriftCache {
         format_version: cache::FORMAT_VERSION,
         tenant: client.tenant().to_string(),
         graph_url: client.endpoints().graph.clone(),
-        updated,
+        updated: now(),
         delta_link,
         groups,
         absent,
-    };
-    Ok(DriftRead {
-        snapshot,
-        cache,
-        kind: ReadKind::Delta { changed_groups, reread_groups },
-        cache_unchanged,
-    })
+    });
+    Ok(DriftRead { snapshot, cache, kind: ReadKind::Delta { changed_groups, reread_groups } })
 }
 
 /// The requested principals that are members of a group, as the full refresh finds them.
