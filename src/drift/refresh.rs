@@ -8,7 +8,7 @@
 //! new delta round is started first, so no change can fall between the two): a cache never
 //! turns into an error.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::drift::cache::{self, DriftCache, Unusable};
 use crate::model::{self, PamSetting, RemotePolicy, TenantSnapshot, normalize};
@@ -281,17 +281,19 @@ fn principals_from_members(
     req: &RefreshRequest,
     groups: &BTreeMap<String, model::RemoteGroup>,
 ) -> BTreeMap<String, Option<model::DirectoryObject>> {
-    // Hashed: this runs over every member of every group (tens of thousands).
-    let wanted: HashSet<String> = req.principals.iter().map(|n| normalize::principal(n)).collect();
-    let mut out: HashMap<String, &model::DirectoryObject> = HashMap::with_capacity(wanted.len());
+    // Hashed, one lookup per name: this runs over every member of every group (tens of
+    // thousands).
+    let mut found: HashMap<String, Option<&model::DirectoryObject>> =
+        req.principals.iter().map(|n| (normalize::principal(n), None)).collect();
     // One pass over the members, the first member a name answers to winning.
     for m in groups.values().flat_map(|g| &g.members) {
-        for name in [&m.upn, &m.mail].into_iter().flatten() {
-            let key = normalize::principal_cow(name);
-            if wanted.contains(key.as_ref()) && !out.contains_key(key.as_ref()) {
-                out.insert(key.into_owned(), m);
+        // A mail equal to the UPN (the usual case) answers to the same name.
+        let mail = m.mail.as_deref().filter(|mail| m.upn.as_deref() != Some(*mail));
+        for name in [m.upn.as_deref(), mail].into_iter().flatten() {
+            if let Some(slot @ None) = found.get_mut(normalize::principal_cow(name).as_ref()) {
+                *slot = Some(m);
             }
         }
     }
-    out.into_iter().map(|(k, m)| (k, Some(m.clone()))).collect()
+    found.into_iter().filter_map(|(k, m)| m.map(|m| (k, Some(m.clone())))).collect()
 }
