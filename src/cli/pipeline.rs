@@ -74,6 +74,35 @@ pub fn locked_storage(
     Ok((store, lock))
 }
 
+/// The state file being read on a thread of its own, so that its parsing and checksum
+/// overlap the configuration's load (both take a good share of a large directory's time).
+pub struct StateRead {
+    path: std::path::PathBuf,
+    read: std::thread::JoinHandle<Result<Option<State>, crate::state::StateError>>,
+}
+
+/// Starts reading the state of `-C DIR`; [`StateRead::finish`] returns it as [`load_state`]
+/// would have.
+pub fn start_state_read(ctx: &Context) -> StateRead {
+    let store = StateStore::new(&ctx.dir);
+    let path = store.path().to_path_buf();
+    StateRead { path, read: std::thread::spawn(move || store.load()) }
+}
+
+impl StateRead {
+    /// The state, validated whole; with `tenant`, a state recorded for another tenant is
+    /// refused.
+    pub fn finish(self, tenant: Option<&str>) -> Result<(StateStore, Option<State>), CliError> {
+        let state = self.read.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let state = match (state, tenant) {
+            (Ok(Some(s)), Some(t)) => s.check_tenant(&self.path, t).map(|()| Some(s)),
+            (other, _) => other,
+        }
+        .map_err(|e| CliError::msg(ErrorKind::State, e))?;
+        Ok((StateStore::at(self.path), state))
+    }
+}
+
 /// The tenant id of a configuration's tenant block (empty without one).
 pub fn tenant_id(config: &Configuration) -> &str {
     config.tenant.as_ref().map_or("", |t| t.id.value.as_str())

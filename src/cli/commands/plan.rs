@@ -71,6 +71,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
 
 fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let markdown = args.format() == Format::Markdown;
+    let state_read = pipeline::start_state_read(ctx);
     let loaded = match pipeline::configuration(ctx, &args.vars) {
         Ok(l) => l,
         Err(e) => {
@@ -85,7 +86,7 @@ fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             return Err(e);
         }
     };
-    let (_, state) = pipeline::load_state(ctx, Some(pipeline::tenant_id(&loaded.configuration)))?;
+    let (_, state) = state_read.finish(Some(pipeline::tenant_id(&loaded.configuration)))?;
     let config = &loaded.configuration;
     let unknown = pipeline::unknown_targets(&args.target, config, state.as_ref());
     if let Some(t) = unknown.first() {
