@@ -51,7 +51,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let state_read = pipeline::start_state_read(ctx);
     let loaded = pipeline::configuration(ctx, &args.vars)?;
     let config = &loaded.configuration;
-    let (_, state) = state_read.finish(Some(pipeline::tenant_id(config)))?;
+    let (_, state) = state_read.finish(ctx, Some(pipeline::tenant_id(config)))?;
     let Some(state) = state else {
         return Err(CliError::msg(
             ErrorKind::State,

@@ -86,7 +86,7 @@ fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             return Err(e);
         }
     };
-    let (_, state) = state_read.finish(Some(pipeline::tenant_id(&loaded.configuration)))?;
+    let (_, state) = state_read.finish(ctx, Some(pipeline::tenant_id(&loaded.configuration)))?;
     let config = &loaded.configuration;
     let unknown = pipeline::unknown_targets(&args.target, config, state.as_ref());
     if let Some(t) = unknown.first() {
