@@ -159,3 +159,65 @@ approver_group "k" {
     assert_eq!(addresses, [r#"approver_group.k["a\"b\\c"]"#, r#"approver_group.k["ünï"]"#], "{plan:#}");
     assert_eq!(plan["resource_changes"][0]["index"], Value::String("a\"b\\c".into()));
 }
+
+/// A group whose name and one member come from sensitive variables.
+const SECRET_MEMBER: &str = "bob@contoso.onmicrosoft.com";
+
+fn named_and_staffed_by_variables() -> String {
+    format!(
+        r#"
+variable "team" {{
+  type      = string
+  sensitive = true
+  default   = "{SECRET}"
+}}
+
+variable "member" {{
+  type      = string
+  sensitive = true
+  default   = "{SECRET_MEMBER}"
+}}
+
+approver_group "approvers" {{
+  name    = var.team
+  email   = "pam-approvers@contoso.onmicrosoft.com"
+  members = ["alice@contoso.onmicrosoft.com", var.member]
+}}
+"#
+    )
+}
+
+/// The `pamform` section (member changes, security facts, drift) shows sensitive values as
+/// `(sensitive value)`, as the text plan and the drift report do, with their counts kept;
+/// the Terraform fields keep them, marked, as Terraform's do.
+#[test]
+fn the_pamform_section_of_the_json_plan_redacts_sensitive_values() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, &named_and_staffed_by_variables());
+    let plan = json_plan(&ws);
+    let section = plan["pamform"].to_string();
+    assert!(!section.contains(SECRET_MEMBER), "a sensitive member in `pamform`:\n{:#}", plan["pamform"]);
+    let change = &plan["pamform"]["changes"][0];
+    assert_eq!(change["members"]["added"].as_array().map(Vec::len), Some(2), "{change:#}");
+    assert!(change["members"]["added"].to_string().contains("(sensitive value)"), "{change:#}");
+    let security = &plan["pamform"]["security"]["approver_members_added"][0];
+    assert_eq!(security["members"].as_array().map(Vec::len), Some(2), "{security:#}");
+    assert_eq!(plan["resource_changes"][0]["change"]["after_sensitive"]["members"], Value::Bool(true));
+
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    tenant.invoke(
+        "Set-DistributionGroup",
+        serde_json::json!({"Identity": "pam-approvers@contoso.onmicrosoft.com", "DisplayName": "Renamed Outside"}),
+    );
+    let plan = json_plan(&ws);
+    let drift = &plan["pamform"]["drift"];
+    assert!(drift.as_array().is_some_and(|d| !d.is_empty()), "no drift:\n{plan:#}");
+    for secret in [SECRET, "Renamed Outside", SECRET_MEMBER] {
+        assert!(
+            !plan["pamform"].to_string().contains(secret),
+            "`{secret}` in `pamform`:\n{:#}",
+            plan["pamform"]
+        );
+    }
+    assert!(drift.to_string().contains("(sensitive value)"), "{drift:#}");
+}
