@@ -100,6 +100,7 @@ pub fn read_pamvars(
     body: &Body,
     later_wins: bool,
     out: &mut BTreeMap<String, FileValue>,
+    spans: &mut BTreeMap<String, Vec<Span>>,
     diags: &mut Diagnostics,
 ) {
     let ctx = base_context();
@@ -107,6 +108,7 @@ pub fn read_pamvars(
         match structure {
             hcl_edit::structure::Structure::Attribute(attr) => {
                 let span = span_of(file, &attr.value);
+                spans.entry(attr.key.to_string()).or_default().push(span);
                 let expr: hcl::Expression = attr.value.clone().into();
                 match expr.evaluate(&ctx) {
                     Ok(value) => {
@@ -141,6 +143,24 @@ pub fn read_pamvars(
                     .with_label(span_of(file, &b.ident), "a block")
                     .with_help("write variable values as `NAME = value`"),
             ),
+        }
+    }
+}
+
+/// Marks the text of every value given for a sensitive variable in `blocks` (each
+/// `*.pamvars.hcl` value in `spans`, and its default) as hidden from diagnostic snippets.
+pub fn hide_sensitive_values(
+    blocks: &[BlockRef<'_>],
+    spans: &BTreeMap<String, Vec<Span>>,
+    diags: &mut Diagnostics,
+) {
+    for block in blocks.iter().filter(|b| is_sensitive(b)) {
+        let Some(name) = block.label() else { continue };
+        if let Some(attr) = block.attribute("default") {
+            diags.hide(block.expr_span(&attr.value));
+        }
+        for span in spans.get(name).into_iter().flatten() {
+            diags.hide(*span);
         }
     }
 }

@@ -221,3 +221,47 @@ fn the_pamform_section_of_the_json_plan_redacts_sensitive_values() {
     }
     assert!(drift.to_string().contains("(sensitive value)"), "{drift:#}");
 }
+
+/// A diagnostic about a sensitive variable's value, or next to it, draws the lines of its
+/// file: the value is masked there (its length kept, so every column still points right),
+/// as the message is scrubbed.
+#[test]
+fn diagnostics_never_draw_a_sensitive_value_from_a_pamvars_file() {
+    let tenant = Tenant::start();
+    let declare = |ty: &str| {
+        format!(
+            "variable \"team\" {{\n  type      = {ty}\n  sensitive = true\n}}\n\napprover_group \"approvers\" {{\n  name    = \"Approvers\"\n  email   = \"pam-approvers@contoso.onmicrosoft.com\"\n  members = [\"alice@contoso.onmicrosoft.com\"]\n}}\n"
+        )
+    };
+    let value = format!("team = \"{SECRET}\"\n");
+    // The wrong type.
+    let ws = Workspace::new(&tenant, &declare("bool"));
+    ws.write("prod.pamvars.hcl", &value);
+    // Set in two files.
+    let twice = Workspace::new(&tenant, &declare("string"));
+    twice.write("a.pamvars.hcl", &value);
+    twice.write("b.pamvars.hcl", &value);
+    // Another error on the next line: the snippet's context line is the value.
+    let next = Workspace::new(&tenant, &declare("string"));
+    next.write("prod.pamvars.hcl", &format!("{value}block {{\n}}\n"));
+    for (what, ws) in [("wrong type", &ws), ("set twice", &twice), ("next line", &next)] {
+        for args in [&["plan"][..], &["validate"]] {
+            let run = ws.run(args);
+            assert_ne!(run.code, 0, "{what}: `{}` is accepted:\n{}", args.join(" "), run.all());
+            assert!(
+                !run.all().contains(SECRET) && !run.all().contains("Zorro"),
+                "{what}: `{}` shows the value:\n{}",
+                args.join(" "),
+                run.all()
+            );
+            assert!(run.stderr.contains("pamvars.hcl"), "{what}: no snippet:\n{}", run.stderr);
+        }
+    }
+    // The masked value keeps its length: the snippet still lines up.
+    let run = ws.run(&["plan"]);
+    let masked = format!(
+        "team = \"{}\"",
+        SECRET.chars().map(|c| if c == ' ' { ' ' } else { '*' }).collect::<String>()
+    );
+    assert!(run.stderr.contains(&masked), "{}", run.stderr);
+}
