@@ -265,3 +265,40 @@ fn diagnostics_never_draw_a_sensitive_value_from_a_pamvars_file() {
     );
     assert!(run.stderr.contains(&masked), "{}", run.stderr);
 }
+
+/// A saved plan is a file that is passed around (CI artifacts, review): it must hold no
+/// sensitive value, in clear or as a digest (a digest of a guessable value gives it away).
+/// `plan --out` over a configuration with sensitive values is refused, naming what is
+/// sensitive, and writes no file; without sensitive values it is saved and `show` reads it.
+#[test]
+fn a_saved_plan_never_holds_a_sensitive_value() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, &named_and_staffed_by_variables());
+    let run = ws.run(&["plan", "--out", "plan.bin"]);
+    let file = std::fs::read(ws.file("plan.bin")).ok();
+    assert!(
+        file.as_ref().is_none_or(|f| !String::from_utf8_lossy(f).contains(SECRET)),
+        "the plan file holds the secret in clear"
+    );
+    assert_ne!(run.code, 0, "a plan with sensitive values is saved:\n{}", run.all());
+    assert!(file.is_none(), "a refused plan left a file");
+    assert!(!run.all().contains(SECRET) && !run.all().contains(SECRET_MEMBER), "{}", run.all());
+    for attribute in ["approver_group.approvers.name", "approver_group.approvers.members"] {
+        assert!(run.stderr.contains(attribute), "the refusal does not name {attribute}:\n{}", run.stderr);
+    }
+    // A sensitive variable no attribute uses: its value would still be hashed into the file.
+    let unused = format!(
+        "variable \"pin\" {{\n  type      = string\n  sensitive = true\n  default   = \"{SECRET}\"\n}}\n{}",
+        named_by_variable("false").replace("${var.team}", "Team")
+    );
+    let ws = Workspace::new(&tenant, &unused);
+    let run = ws.run(&["plan", "--out", "plan.bin"]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(run.stderr.contains("variable `pin`"), "{}", run.stderr);
+    assert!(!ws.file("plan.bin").exists());
+    // Without sensitive values, saving and showing work as before.
+    let ws = Workspace::new(&tenant, &named_by_variable("false").replace("${var.team}", "Team"));
+    ws.run(&["plan", "--out", "plan.bin"]).expect(0);
+    assert!(ws.run(&["show", "plan.bin"]).expect(0).stdout.contains("approver_group.approvers"));
+    ws.run(&["apply", "plan.bin"]).expect(0);
+}
