@@ -169,7 +169,11 @@ fn evaluate_sources(
                 &mut value_spans,
                 diags,
             ),
-            Err(d) => diags.push(d),
+            Err(d) => {
+                // Its lines are still drawn under the syntax error.
+                variables::value_lines(file, &sources.get(file).text, &mut value_spans);
+                diags.push(d)
+            }
         }
     }
     let mut blocks = Vec::new();

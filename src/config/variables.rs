@@ -147,6 +147,26 @@ pub fn read_pamvars(
     }
 }
 
+/// The value of each `NAME = value` line of a `*.pamvars.hcl` file that does not parse
+/// (from after the `=` to the end of the line), by name: a syntax error draws the file's
+/// lines all the same.
+pub fn value_lines(file: FileId, text: &str, spans: &mut BTreeMap<String, Vec<Span>>) {
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some((name, _)) = line.split_once('=') {
+            let name = name.trim();
+            if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+                let value_start = start + line.find('=').unwrap_or(0) + 1;
+                let value_end = start + line.trim_end().len();
+                if value_start < value_end {
+                    spans.entry(name.to_string()).or_default().push(Span::new(file, value_start..value_end));
+                }
+            }
+        }
+        start += line.len();
+    }
+}
+
 /// Marks the text of every value given for a sensitive variable in `blocks` (each
 /// `*.pamvars.hcl` value in `spans`, and its default) as hidden from diagnostic snippets.
 pub fn hide_sensitive_values(

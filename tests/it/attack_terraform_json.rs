@@ -244,7 +244,11 @@ fn diagnostics_never_draw_a_sensitive_value_from_a_pamvars_file() {
     // Another error on the next line: the snippet's context line is the value.
     let next = Workspace::new(&tenant, &declare("string"));
     next.write("prod.pamvars.hcl", &format!("{value}block {{\n}}\n"));
-    for (what, ws) in [("wrong type", &ws), ("set twice", &twice), ("next line", &next)] {
+    // A file that does not parse: its lines are drawn all the same.
+    let broken = Workspace::new(&tenant, &declare("string"));
+    broken.write("prod.pamvars.hcl", &format!("team = \"{SECRET}\"\nother = \n"));
+    let cases = [("wrong type", &ws), ("set twice", &twice), ("next line", &next), ("broken file", &broken)];
+    for (what, ws) in cases {
         for args in [&["plan"][..], &["validate"]] {
             let run = ws.run(args);
             assert_ne!(run.code, 0, "{what}: `{}` is accepted:\n{}", args.join(" "), run.all());
