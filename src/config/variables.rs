@@ -224,6 +224,9 @@ struct Declared<'b, 'a> {
     /// Like Terraform: null is a value of every type (the variable then holds null and an
     /// argument set from it counts as left out), unless `nullable = false`.
     nullable: bool,
+    /// Declared sensitive: why a value is wrong is said without the parser's or converter's
+    /// words, which may quote it (a short value is not scrubbed from texts by its content).
+    sensitive: bool,
 }
 
 impl<'b, 'a> Declared<'b, 'a> {
@@ -240,7 +243,7 @@ impl<'b, 'a> Declared<'b, 'a> {
             })?,
         };
         let nullable = nullable(block, name, diags);
-        Ok(Declared { block, name, ty, nullable })
+        Ok(Declared { block, name, ty, nullable, sensitive: is_sensitive(block) })
     }
 
     /// The value by precedence: `--var` (the last one), the environment, a `*.pamvars.hcl`
@@ -289,8 +292,16 @@ impl<'b, 'a> Declared<'b, 'a> {
     /// A value given as text (`--var`, the environment), from `origin`.
     fn text_value(&self, raw: &str, origin: &str, diags: &mut Diagnostics) -> Result<Value, ()> {
         raw_value(raw, self.ty)
-            .map_err(|e| diags_str(diags, self.name, origin, &e, self.block.header()))
+            .map_err(|e| {
+                let e = if self.sensitive { self.not_of_type() } else { e };
+                diags_str(diags, self.name, origin, &e, self.block.header())
+            })
             .and_then(|v| self.convert(v, None, origin, diags))
+    }
+
+    /// Why a sensitive variable's value is wrong, in words that cannot quote it.
+    fn not_of_type(&self) -> String {
+        format!("not a value of type {}", self.ty.as_str())
     }
 
     /// Converts a value from `origin` (at `span`, if it has one) to the declared type.
@@ -319,6 +330,7 @@ impl<'b, 'a> Declared<'b, 'a> {
             return Err(());
         }
         self.ty.convert(value).map_err(|e| {
+            let e = if self.sensitive { self.not_of_type() } else { e.to_string() };
             let mut d = Diagnostic::error(
                 codes::VARIABLE_TYPE,
                 format!("invalid value for variable `{name}` from {origin}: {e}"),

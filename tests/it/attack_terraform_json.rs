@@ -261,6 +261,22 @@ fn diagnostics_never_draw_a_sensitive_value_from_a_pamvars_file() {
             assert!(run.stderr.contains("pamvars.hcl"), "{what}: no snippet:\n{}", run.stderr);
         }
     }
+    // A value too short to be scrubbed from every text by its content: the parser's words
+    // about it (which quote it) are not shown for a sensitive variable.
+    let short = Workspace::new(&tenant, &declare("number"));
+    for run in [
+        short.run(&["validate", "--var", "team=zq7"]),
+        short
+            .command(&["validate"])
+            .env("PAMFORM_VAR_team", "zq7")
+            .output()
+            .map(crate::support::cli::Run::from)
+            .unwrap(),
+    ] {
+        assert_ne!(run.code, 0, "{}", run.all());
+        assert!(run.all().contains("invalid value for variable `team`"), "{}", run.all());
+        assert!(!run.all().contains("zq7"), "a short sensitive value is shown:\n{}", run.all());
+    }
     // The masked value keeps its length: the snippet still lines up.
     let run = ws.run(&["plan"]);
     let masked = format!(
