@@ -6,7 +6,7 @@ use std::io::Write;
 
 use super::Printer;
 use crate::diagnostic::{self, Diagnostics};
-use crate::model::Sources;
+use crate::model::{Sources, Span};
 
 /// Sets miette's renderer with the printer's decisions: colour, Unicode, and wrapping. On a
 /// terminal long lines wrap between words at its width (never inside an id, a flag or an
@@ -33,7 +33,7 @@ pub fn install(printer: &Printer) {
 /// Prints diagnostics (warnings too) to stderr through miette.
 pub fn print(printer: &Printer, diagnostics: &Diagnostics, sources: &Sources) {
     let mut err = printer.err();
-    let sources = &redact_secrets(sources);
+    let sources = &redact_secrets(sources, diagnostics.hidden());
     for d in diagnostics {
         let report = miette::Report::new(diagnostic::to_report(d, sources));
         let _ = writeln!(err, "{report:?}");
@@ -54,11 +54,13 @@ const SECRET_ATTRIBUTES: &[&str] = &[
     "connection_string",
 ];
 
-/// The sources as diagnostics show them: the value of every [`SECRET_ATTRIBUTES`] line is
-/// replaced by `*`, byte for byte, so that every span still points where it did.
-fn redact_secrets(sources: &Sources) -> Sources {
+/// The sources as diagnostics show them: the value of every [`SECRET_ATTRIBUTES`] line, and
+/// the text of every `hidden` span (a sensitive variable's value in a `*.pamvars.hcl` file or
+/// its default), is replaced by `*`, byte for byte, so that every span still points where it
+/// did.
+fn redact_secrets(sources: &Sources, hidden: &[Span]) -> Sources {
     let mut out = Sources::new();
-    for (_, file) in sources.files() {
+    for (id, file) in sources.files() {
         let mut text = String::with_capacity(file.text.len());
         for line in file.text.split_inclusive('\n') {
             let trimmed = line.trim_start();
@@ -68,20 +70,36 @@ fn redact_secrets(sources: &Sources) -> Sources {
             match line.find('=').filter(|_| secret) {
                 Some(eq) => {
                     text.push_str(&line[..=eq]);
-                    for c in line[eq + 1..].chars() {
-                        if c == '"' || c.is_whitespace() {
-                            text.push(c);
-                        } else {
-                            text.extend(std::iter::repeat_n('*', c.len_utf8()));
-                        }
-                    }
+                    mask(&line[eq + 1..], &mut text);
                 }
                 None => text.push_str(line),
+            }
+        }
+        let mut spans: Vec<&Span> = hidden.iter().filter(|s| s.file == id).collect();
+        spans.sort_by_key(|s| s.start);
+        for span in spans {
+            let range = span.start..span.end.min(text.len());
+            if let Some(value) = text.get(range.clone()) {
+                let mut masked = String::with_capacity(value.len());
+                mask(value, &mut masked);
+                text.replace_range(range, &masked);
             }
         }
         out.add(file.path.clone(), text);
     }
     out
+}
+
+/// `value` with every character but quotes and whitespace replaced by as many `*` as it has
+/// bytes: the text keeps its length and its lines.
+fn mask(value: &str, out: &mut String) {
+    for c in value.chars() {
+        if c == '"' || c.is_whitespace() {
+            out.push(c);
+        } else {
+            out.extend(std::iter::repeat_n('*', c.len_utf8()));
+        }
+    }
 }
 
 /// After the diagnostics of a configuration that has errors: how many, and what to run once

@@ -159,3 +159,166 @@ approver_group "k" {
     assert_eq!(addresses, [r#"approver_group.k["a\"b\\c"]"#, r#"approver_group.k["ünï"]"#], "{plan:#}");
     assert_eq!(plan["resource_changes"][0]["index"], Value::String("a\"b\\c".into()));
 }
+
+/// A group whose name and one member come from sensitive variables.
+const SECRET_MEMBER: &str = "bob@contoso.onmicrosoft.com";
+
+fn named_and_staffed_by_variables() -> String {
+    format!(
+        r#"
+variable "team" {{
+  type      = string
+  sensitive = true
+  default   = "{SECRET}"
+}}
+
+variable "member" {{
+  type      = string
+  sensitive = true
+  default   = "{SECRET_MEMBER}"
+}}
+
+approver_group "approvers" {{
+  name    = var.team
+  email   = "pam-approvers@contoso.onmicrosoft.com"
+  members = ["alice@contoso.onmicrosoft.com", var.member]
+}}
+"#
+    )
+}
+
+/// The `pamform` section (member changes, security facts, drift) shows sensitive values as
+/// `(sensitive value)`, as the text plan and the drift report do, with their counts kept;
+/// the Terraform fields keep them, marked, as Terraform's do.
+#[test]
+fn the_pamform_section_of_the_json_plan_redacts_sensitive_values() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, &named_and_staffed_by_variables());
+    let plan = json_plan(&ws);
+    let section = plan["pamform"].to_string();
+    assert!(!section.contains(SECRET_MEMBER), "a sensitive member in `pamform`:\n{:#}", plan["pamform"]);
+    let change = &plan["pamform"]["changes"][0];
+    assert_eq!(change["members"]["added"].as_array().map(Vec::len), Some(2), "{change:#}");
+    assert!(change["members"]["added"].to_string().contains("(sensitive value)"), "{change:#}");
+    let security = &plan["pamform"]["security"]["approver_members_added"][0];
+    assert_eq!(security["members"].as_array().map(Vec::len), Some(2), "{security:#}");
+    assert_eq!(plan["resource_changes"][0]["change"]["after_sensitive"]["members"], Value::Bool(true));
+
+    ws.run(&["apply", "--auto-approve"]).expect(0);
+    tenant.invoke(
+        "Set-DistributionGroup",
+        serde_json::json!({"Identity": "pam-approvers@contoso.onmicrosoft.com", "DisplayName": "Renamed Outside"}),
+    );
+    let plan = json_plan(&ws);
+    let drift = &plan["pamform"]["drift"];
+    assert!(drift.as_array().is_some_and(|d| !d.is_empty()), "no drift:\n{plan:#}");
+    for secret in [SECRET, "Renamed Outside", SECRET_MEMBER] {
+        assert!(
+            !plan["pamform"].to_string().contains(secret),
+            "`{secret}` in `pamform`:\n{:#}",
+            plan["pamform"]
+        );
+    }
+    assert!(drift.to_string().contains("(sensitive value)"), "{drift:#}");
+}
+
+/// A diagnostic about a sensitive variable's value, or next to it, draws the lines of its
+/// file: the value is masked there (its length kept, so every column still points right),
+/// as the message is scrubbed.
+#[test]
+fn diagnostics_never_draw_a_sensitive_value_from_a_pamvars_file() {
+    let tenant = Tenant::start();
+    let declare = |ty: &str| {
+        format!(
+            "variable \"team\" {{\n  type      = {ty}\n  sensitive = true\n}}\n\napprover_group \"approvers\" {{\n  name    = \"Approvers\"\n  email   = \"pam-approvers@contoso.onmicrosoft.com\"\n  members = [\"alice@contoso.onmicrosoft.com\"]\n}}\n"
+        )
+    };
+    let value = format!("team = \"{SECRET}\"\n");
+    // The wrong type.
+    let ws = Workspace::new(&tenant, &declare("bool"));
+    ws.write("prod.pamvars.hcl", &value);
+    // Set in two files.
+    let twice = Workspace::new(&tenant, &declare("string"));
+    twice.write("a.pamvars.hcl", &value);
+    twice.write("b.pamvars.hcl", &value);
+    // Another error on the next line: the snippet's context line is the value.
+    let next = Workspace::new(&tenant, &declare("string"));
+    next.write("prod.pamvars.hcl", &format!("{value}block {{\n}}\n"));
+    // A file that does not parse: its lines are drawn all the same.
+    let broken = Workspace::new(&tenant, &declare("string"));
+    broken.write("prod.pamvars.hcl", &format!("team = \"{SECRET}\"\nother = \n"));
+    let cases = [("wrong type", &ws), ("set twice", &twice), ("next line", &next), ("broken file", &broken)];
+    for (what, ws) in cases {
+        for args in [&["plan"][..], &["validate"]] {
+            let run = ws.run(args);
+            assert_ne!(run.code, 0, "{what}: `{}` is accepted:\n{}", args.join(" "), run.all());
+            assert!(
+                !run.all().contains(SECRET) && !run.all().contains("Zorro"),
+                "{what}: `{}` shows the value:\n{}",
+                args.join(" "),
+                run.all()
+            );
+            assert!(run.stderr.contains("pamvars.hcl"), "{what}: no snippet:\n{}", run.stderr);
+        }
+    }
+    // A value too short to be scrubbed from every text by its content: the parser's words
+    // about it (which quote it) are not shown for a sensitive variable.
+    let short = Workspace::new(&tenant, &declare("number"));
+    for run in [
+        short.run(&["validate", "--var", "team=zq7"]),
+        short
+            .command(&["validate"])
+            .env("PAMFORM_VAR_team", "zq7")
+            .output()
+            .map(crate::support::cli::Run::from)
+            .unwrap(),
+    ] {
+        assert_ne!(run.code, 0, "{}", run.all());
+        assert!(run.all().contains("invalid value for variable `team`"), "{}", run.all());
+        assert!(!run.all().contains("zq7"), "a short sensitive value is shown:\n{}", run.all());
+    }
+    // The masked value keeps its length: the snippet still lines up.
+    let run = ws.run(&["plan"]);
+    let masked = format!(
+        "team = \"{}\"",
+        SECRET.chars().map(|c| if c == ' ' { ' ' } else { '*' }).collect::<String>()
+    );
+    assert!(run.stderr.contains(&masked), "{}", run.stderr);
+}
+
+/// A saved plan is a file that is passed around (CI artifacts, review): it must hold no
+/// sensitive value, in clear or as a digest (a digest of a guessable value gives it away).
+/// `plan --out` over a configuration with sensitive values is refused, naming what is
+/// sensitive, and writes no file; without sensitive values it is saved and `show` reads it.
+#[test]
+fn a_saved_plan_never_holds_a_sensitive_value() {
+    let tenant = Tenant::start();
+    let ws = Workspace::new(&tenant, &named_and_staffed_by_variables());
+    let run = ws.run(&["plan", "--out", "plan.bin"]);
+    let file = std::fs::read(ws.file("plan.bin")).ok();
+    assert!(
+        file.as_ref().is_none_or(|f| !String::from_utf8_lossy(f).contains(SECRET)),
+        "the plan file holds the secret in clear"
+    );
+    assert_ne!(run.code, 0, "a plan with sensitive values is saved:\n{}", run.all());
+    assert!(file.is_none(), "a refused plan left a file");
+    assert!(!run.all().contains(SECRET) && !run.all().contains(SECRET_MEMBER), "{}", run.all());
+    for attribute in ["approver_group.approvers.name", "approver_group.approvers.members"] {
+        assert!(run.stderr.contains(attribute), "the refusal does not name {attribute}:\n{}", run.stderr);
+    }
+    // A sensitive variable no attribute uses: its value would still be hashed into the file.
+    let unused = format!(
+        "variable \"pin\" {{\n  type      = string\n  sensitive = true\n  default   = \"{SECRET}\"\n}}\n{}",
+        named_by_variable("false").replace("${var.team}", "Team")
+    );
+    let ws = Workspace::new(&tenant, &unused);
+    let run = ws.run(&["plan", "--out", "plan.bin"]);
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(run.stderr.contains("variable `pin`"), "{}", run.stderr);
+    assert!(!ws.file("plan.bin").exists());
+    // Without sensitive values, saving and showing work as before.
+    let ws = Workspace::new(&tenant, &named_by_variable("false").replace("${var.team}", "Team"));
+    ws.run(&["plan", "--out", "plan.bin"]).expect(0);
+    assert!(ws.run(&["show", "plan.bin"]).expect(0).stdout.contains("approver_group.approvers"));
+    ws.run(&["apply", "plan.bin"]).expect(0);
+}

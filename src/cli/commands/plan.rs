@@ -144,6 +144,11 @@ fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let recorded = recorded(config, state.as_ref());
     if let Some(out) = &args.out {
         let tenant = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
+        let parts = crate::plan::saved::sensitive_parts(&config.sensitive, &recorded.outline);
+        if !parts.is_empty() {
+            let e = crate::plan::saved::SavedPlanError::Sensitive { path: out.clone(), parts };
+            return Err(CliError::msg(ErrorKind::Usage, e));
+        }
         let hash = configuration_hash(loaded.sources(), &crate::config::variable_pairs(config));
         let mut saved = SavedPlan::new(plan.clone(), &tenant, hash, state.as_ref(), &snapshot);
         saved.sensitive = config.sensitive.clone();
