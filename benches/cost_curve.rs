@@ -2,8 +2,8 @@
 //! emulator serve` with Exchange at 300 ms and Graph at 50 ms per request, for 1, 5, 15 and
 //! 31 approver groups of 500, 2,000 and 5,000 members, each configuration being the tenant's
 //! own export (every member named, an empty plan). Prints one table row per size: the best of
-//! two plans, its Exchange and Graph requests and peak memory, and the lower bound from the
-//! minimum reads. A separate target, as it starts twelve tenants:
+//! two plans, its Exchange and Graph requests, the requests the emulator throttled, peak
+//! memory, and the lower bound from the minimum reads. A separate target, as it starts twelve tenants:
 //! `cargo bench --bench cost_curve`.
 
 // A benchmark is a program of its own: it prints its figures and reads its own switches.
@@ -32,8 +32,10 @@ fn main() {
     let (exchange_ms, graph_ms) = (latency(EXCHANGE_MS), latency(GRAPH_MS));
     println!("Exchange {exchange_ms} ms, Graph {graph_ms} ms per request; the best of two plans");
     println!();
-    println!("| groups × members | plan | lower bound | Exchange requests | Graph requests | peak memory |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| groups × members | plan | lower bound | Exchange requests | Graph requests | throttled | peak memory |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for &m in members {
         for &g in groups {
             let scale = Scale { users: 10_000.max(2 * m), groups: g, members: m, stride: STRIDE };
@@ -63,11 +65,12 @@ fn main() {
             };
             let (_, bound_took, _) = bound.of(g, m, best.requests.exchange);
             println!(
-                "| {g} × {m} | {:.2} s | {:.2} s | {} | {} | {} |",
+                "| {g} × {m} | {:.2} s | {:.2} s | {} | {} | {} | {} |",
                 best.took.as_secs_f64(),
                 bound_took.as_secs_f64(),
                 best.requests.exchange,
                 best.requests.graph,
+                best.requests.throttled,
                 best.peak()
             );
         }

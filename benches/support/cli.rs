@@ -19,12 +19,18 @@ pub struct Workspace {
     env: [(&'static str, String); 2],
 }
 
-/// Requests one command sent, by service.
+/// Requests one command sent, by service, and how many the emulator throttled.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Requests {
     pub login: u64,
     pub exchange: u64,
     pub graph: u64,
+    /// Answers that told the client to back off (429, concurrency message, inner 429s).
+    pub throttled: u64,
+    /// Graph requests refused because the modelled throttling budget was spent.
+    pub graph_budget_throttled: u64,
+    /// Resource units Graph charged against that budget.
+    pub graph_resource_units: u64,
 }
 
 impl Requests {
@@ -35,6 +41,9 @@ impl Requests {
             login: count(&|k| k == "token"),
             exchange: count(&|k| k == "InvokeCommand"),
             graph: count(&|k| k.starts_with("graph ")),
+            throttled: c.throttled,
+            graph_budget_throttled: c.graph_budget_throttled,
+            graph_resource_units: c.graph_resource_units,
         }
     }
 }

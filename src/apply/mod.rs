@@ -255,7 +255,10 @@ pub async fn run<E: Executor>(
     };
 
     loop {
-        if !interrupt.is_set() {
+        // A state that cannot be saved stops the run as an interrupt does: nothing more is
+        // started in the tenant that state could not record (e.g. the lock was lost).
+        let stopping = interrupt.is_set() || save_error.is_some();
+        if !stopping {
             // Skip what depends on a failure; start what is ready.
             let mut k = 0;
             while k < pending.len() {
@@ -271,11 +274,16 @@ pub async fn run<E: Executor>(
                 let ready = waits[i].iter().all(|d| settled[*d]);
                 let fits = delta[i] <= 0 || live_policies + delta[i] <= limit;
                 if writing.len() < concurrency && ready && fits {
+                    // A creation starts only once state records it as pending.
+                    if mark_pending(state, c)
+                        && let Err(e) = store.save(state)
+                    {
+                        unmark_pending(state, c);
+                        keep_save_error(&mut save_error, Err(e));
+                        break;
+                    }
                     pending.remove(k);
                     live_policies += delta[i].max(0);
-                    if mark_pending(state, c) {
-                        keep_save_error(&mut save_error, store.save(state));
-                    }
                     on_event(Event::Started(c));
                     writing.push(write(i));
                     continue;
@@ -283,8 +291,9 @@ pub async fn run<E: Executor>(
                 k += 1;
             }
         }
-        if writing.is_empty() && (settling.is_empty() || interrupt.is_set()) {
-            if interrupt.is_set() {
+        let stopping = stopping || save_error.is_some();
+        if writing.is_empty() && (settling.is_empty() || stopping) {
+            if stopping {
                 report.interrupted = !pending.is_empty();
                 report.not_started =
                     pending.iter().map(|i| (ops[*i].change.address.clone(), ops[*i].change.action)).collect();
@@ -299,11 +308,16 @@ pub async fn run<E: Executor>(
                 .or((!pending.is_empty()).then_some(0));
             match next {
                 Some(k) => {
-                    let i = pending.remove(k);
-                    live_policies += delta[i].max(0);
-                    if mark_pending(state, &ops[i].change) {
-                        keep_save_error(&mut save_error, store.save(state));
+                    let i = pending[k];
+                    if mark_pending(state, &ops[i].change)
+                        && let Err(e) = store.save(state)
+                    {
+                        unmark_pending(state, &ops[i].change);
+                        keep_save_error(&mut save_error, Err(e));
+                        continue;
                     }
+                    pending.remove(k);
+                    live_policies += delta[i].max(0);
                     on_event(Event::Started(&ops[i].change));
                     writing.push(write(i));
                 }

@@ -11,7 +11,7 @@ use crate::config::Loaded;
 use crate::diagnostic::Diagnostics;
 use crate::model::{Address, Configuration, TenantSnapshot};
 use crate::plan::{self, Plan, PlanOptions};
-use crate::state::{State, StateLock, Storage};
+use crate::state::{State, StateLock, StateStore, Storage};
 use crate::tenant::{self, RefreshRequest};
 
 /// A tokio runtime for one command.
@@ -72,6 +72,48 @@ pub fn locked_storage(
     let store = crate::cli::backend::storage(ctx)?;
     let lock = store.lock(command, timeout).map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
     Ok((store, lock))
+}
+
+/// The state being read on a thread of its own, so that its parsing and checksum overlap the
+/// configuration's load (both take a good share of a large directory's time). Only local
+/// state is read ahead: a backend is known once its block is read, and a remote read waits
+/// for it.
+pub struct StateRead {
+    local: Option<(std::path::PathBuf, StateThread)>,
+}
+
+type StateThread = std::thread::JoinHandle<Result<Option<State>, crate::state::StateError>>;
+
+/// Starts reading the state of `-C DIR`; [`StateRead::finish`] returns it as [`load_state`]
+/// would have.
+pub fn start_state_read(ctx: &Context) -> StateRead {
+    if crate::config::backend::mentioned(&ctx.dir) {
+        return StateRead { local: None };
+    }
+    let store = StateStore::new(&ctx.dir);
+    let path = store.path().to_path_buf();
+    StateRead { local: Some((path, std::thread::spawn(move || store.load()))) }
+}
+
+impl StateRead {
+    /// The state, validated whole; with `tenant`, a state recorded for another tenant is
+    /// refused.
+    pub fn finish(
+        self,
+        ctx: &Context,
+        tenant: Option<&str>,
+    ) -> Result<(Box<dyn Storage>, Option<State>), CliError> {
+        let Some((path, read)) = self.local else {
+            return load_state(ctx, tenant);
+        };
+        let state = read.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let state = match (state, tenant) {
+            (Ok(Some(s)), Some(t)) => s.check_tenant(&path, t).map(|()| Some(s)),
+            (other, _) => other,
+        }
+        .map_err(|e| CliError::msg(ErrorKind::State, e))?;
+        Ok((Box::new(StateStore::at(path)), state))
+    }
 }
 
 /// The tenant id of a configuration's tenant block (empty without one).

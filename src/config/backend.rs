@@ -15,6 +15,17 @@ use super::{CONFIG_SUFFIX, LoadError, files_with_suffix};
 use crate::diagnostic::{Diagnostic, Diagnostics, codes};
 use crate::model::{Sources, Span};
 
+/// The block's name.
+const BLOCK: &str = "backend";
+
+/// Whether a configuration file in `dir` may hold a backend block: false when none contains
+/// the word (files that cannot be read count as maybe, so [`read`] reports them).
+pub fn mentioned(dir: &std::path::Path) -> bool {
+    files_with_suffix(dir, CONFIG_SUFFIX).is_ok_and(|files| {
+        files.iter().any(|path| std::fs::read_to_string(path).map_or(true, |text| text.contains(BLOCK)))
+    })
+}
+
 /// The one backend type.
 pub const AZURERM: &str = "azurerm";
 
@@ -43,15 +54,22 @@ pub fn read(dir: &std::path::Path) -> Result<Option<Backend>, LoadError> {
         // No directory: no backend; the command reports the directory itself if it needs it.
         Err(_) => return Ok(None),
     };
-    let mut ids = Vec::new();
+    let mut texts = Vec::new();
     for path in files {
         match std::fs::read_to_string(&path) {
-            Ok(text) => ids.push(sources.add(super::display_path(&path), text)),
+            Ok(text) => texts.push((path, text)),
             Err(e) => {
                 diags.push(Diagnostic::error(codes::IO, format!("cannot read {}: {e}", path.display())))
             }
         }
     }
+    // A block named `backend` needs the word: without it anywhere (the common case) the files
+    // are not parsed a second time, which on a large directory costs as much as the load.
+    if !diags.has_errors() && !texts.iter().any(|(_, text)| text.contains(BLOCK)) {
+        return Ok(None);
+    }
+    let ids: Vec<_> =
+        texts.into_iter().map(|(path, text)| sources.add(super::display_path(&path), text)).collect();
     let mut bodies = Vec::new();
     for &file in &ids {
         match syntax::parse_file(&sources, file) {
@@ -61,9 +79,9 @@ pub fn read(dir: &std::path::Path) -> Result<Option<Backend>, LoadError> {
     }
     let blocks: Vec<BlockRef<'_>> = bodies
         .iter()
-        .flat_map(|(file, body)| body.get_blocks("backend").map(move |block| BlockRef { file: *file, block }))
+        .flat_map(|(file, body)| body.get_blocks(BLOCK).map(move |block| BlockRef { file: *file, block }))
         .collect();
-    if let Some(s) = syntax::schema("backend") {
+    if let Some(s) = syntax::schema(BLOCK) {
         for b in &blocks {
             syntax::check_block(*b, s, &mut diags);
         }

@@ -158,12 +158,22 @@ fn evaluate_sources(
         }
     }
     let mut file_values = BTreeMap::new();
+    let mut value_spans = BTreeMap::new();
     for &file in var_files {
         match parse_file(&sources, file) {
-            Ok(body) => {
-                variables::read_pamvars(file, &body, !inputs.files.is_empty(), &mut file_values, diags)
+            Ok(body) => variables::read_pamvars(
+                file,
+                &body,
+                !inputs.files.is_empty(),
+                &mut file_values,
+                &mut value_spans,
+                diags,
+            ),
+            Err(d) => {
+                // Its lines are still drawn under the syntax error.
+                variables::value_lines(file, &sources.get(file).text, &mut value_spans);
+                diags.push(d)
             }
-            Err(d) => diags.push(d),
         }
     }
     let mut blocks = Vec::new();
@@ -172,6 +182,9 @@ fn evaluate_sources(
     }
     let of = |kind: &str| blocks.iter().filter(|b| b.kind() == kind).copied().collect::<Vec<_>>();
     backend::check(&of("backend"), diags);
+    // Before anything is reported about them: snippets of these files never draw the value
+    // of a sensitive variable, whichever diagnostic they belong to.
+    variables::hide_sensitive_values(&of("variable"), &value_spans, diags);
     let variables = variables::resolve(&of("variable"), inputs, &file_values, diags);
     let decls = eval::Declarations {
         variables,

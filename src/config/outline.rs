@@ -106,7 +106,7 @@ pub fn outline(config: &Configuration) -> Outline {
 fn variable(block: BlockRef<'_>, config: &Configuration) -> DeclaredVariable {
     let name = block.label().unwrap_or_default().to_string();
     let constant = |attr: &str| block.attribute(attr).and_then(|a| constant(&a.value));
-    let sensitive = constant("sensitive").and_then(|v| v.as_bool()).unwrap_or(false);
+    let sensitive = super::variables::is_sensitive(&block);
     DeclaredVariable {
         description: constant("description").and_then(|v| v.as_str().map(str::to_string)),
         default: constant("default").filter(|_| !sensitive),

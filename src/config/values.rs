@@ -51,30 +51,36 @@ pub fn bool(attr: &str, v: &Value, span: Span) -> Result<Spanned<bool>, Diagnost
     }
 }
 
-/// A list (or set) of strings. Elements of a literal list keep their own spans.
+/// A list (or set) of strings. Elements of a literal list keep their own spans. Takes the
+/// value, so that its strings move into the result (a group lists thousands of members).
 pub fn string_list(
     attr: &str,
-    v: &Value,
+    v: Value,
     expr: &Expression,
     file: FileId,
 ) -> Result<Vec<Spanned<String>>, Diagnostic> {
     let whole = span_of(file, expr);
-    let help = format!("write `{attr} = [\"...\", \"...\"]`");
-    let Value::Array(items) = v else {
-        return Err(mismatch(attr, "a list of strings", v, whole, &help));
+    let help = || format!("write `{attr} = [\"...\", \"...\"]`");
+    let items = match v {
+        Value::Array(items) => items,
+        other => return Err(mismatch(attr, "a list of strings", &other, whole, &help())),
     };
     let element_spans: Option<Vec<Span>> = match expr {
         Expression::Array(a) if a.len() == items.len() => Some(a.iter().map(|e| span_of(file, e)).collect()),
         _ => None,
     };
     items
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, item)| {
             let span = element_spans.as_ref().map_or(whole, |s| s[i]);
-            as_string(item)
-                .map(|s| Spanned::new(s, span))
-                .ok_or_else(|| mismatch(&format!("every element of `{attr}`"), "a string", item, span, &help))
+            let text = match item {
+                Value::String(s) => Ok(s),
+                other => as_string(&other).ok_or(other),
+            };
+            text.map(|s| Spanned::new(s, span)).map_err(|item| {
+                mismatch(&format!("every element of `{attr}`"), "a string", &item, span, &help())
+            })
         })
         .collect()
 }

@@ -100,6 +100,7 @@ pub fn read_pamvars(
     body: &Body,
     later_wins: bool,
     out: &mut BTreeMap<String, FileValue>,
+    spans: &mut BTreeMap<String, Vec<Span>>,
     diags: &mut Diagnostics,
 ) {
     let ctx = base_context();
@@ -107,6 +108,7 @@ pub fn read_pamvars(
         match structure {
             hcl_edit::structure::Structure::Attribute(attr) => {
                 let span = span_of(file, &attr.value);
+                spans.entry(attr.key.to_string()).or_default().push(span);
                 let expr: hcl::Expression = attr.value.clone().into();
                 match expr.evaluate(&ctx) {
                     Ok(value) => {
@@ -145,6 +147,44 @@ pub fn read_pamvars(
     }
 }
 
+/// The value of each `NAME = value` line of a `*.pamvars.hcl` file that does not parse
+/// (from after the `=` to the end of the line), by name: a syntax error draws the file's
+/// lines all the same.
+pub fn value_lines(file: FileId, text: &str, spans: &mut BTreeMap<String, Vec<Span>>) {
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some((name, _)) = line.split_once('=') {
+            let name = name.trim();
+            if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+                let value_start = start + line.find('=').unwrap_or(0) + 1;
+                let value_end = start + line.trim_end().len();
+                if value_start < value_end {
+                    spans.entry(name.to_string()).or_default().push(Span::new(file, value_start..value_end));
+                }
+            }
+        }
+        start += line.len();
+    }
+}
+
+/// Marks the text of every value given for a sensitive variable in `blocks` (each
+/// `*.pamvars.hcl` value in `spans`, and its default) as hidden from diagnostic snippets.
+pub fn hide_sensitive_values(
+    blocks: &[BlockRef<'_>],
+    spans: &BTreeMap<String, Vec<Span>>,
+    diags: &mut Diagnostics,
+) {
+    for block in blocks.iter().filter(|b| is_sensitive(b)) {
+        let Some(name) = block.label() else { continue };
+        if let Some(attr) = block.attribute("default") {
+            diags.hide(block.expr_span(&attr.value));
+        }
+        for span in spans.get(name).into_iter().flatten() {
+            diags.hide(*span);
+        }
+    }
+}
+
 /// Resolves every declared variable's value and runs its validations.
 pub fn resolve<'a>(
     blocks: &[BlockRef<'a>],
@@ -164,6 +204,7 @@ pub fn resolve<'a>(
             );
             continue;
         }
+        check_sensitive(block, name, diags);
         let value =
             Declared::read(block, name, diags).and_then(|declared| declared.value(inputs, files, diags));
         if let Ok(v) = &value {
@@ -183,6 +224,9 @@ struct Declared<'b, 'a> {
     /// Like Terraform: null is a value of every type (the variable then holds null and an
     /// argument set from it counts as left out), unless `nullable = false`.
     nullable: bool,
+    /// Declared sensitive: why a value is wrong is said without the parser's or converter's
+    /// words, which may quote it (a short value is not scrubbed from texts by its content).
+    sensitive: bool,
 }
 
 impl<'b, 'a> Declared<'b, 'a> {
@@ -199,7 +243,7 @@ impl<'b, 'a> Declared<'b, 'a> {
             })?,
         };
         let nullable = nullable(block, name, diags);
-        Ok(Declared { block, name, ty, nullable })
+        Ok(Declared { block, name, ty, nullable, sensitive: is_sensitive(block) })
     }
 
     /// The value by precedence: `--var` (the last one), the environment, a `*.pamvars.hcl`
@@ -248,8 +292,16 @@ impl<'b, 'a> Declared<'b, 'a> {
     /// A value given as text (`--var`, the environment), from `origin`.
     fn text_value(&self, raw: &str, origin: &str, diags: &mut Diagnostics) -> Result<Value, ()> {
         raw_value(raw, self.ty)
-            .map_err(|e| diags_str(diags, self.name, origin, &e, self.block.header()))
+            .map_err(|e| {
+                let e = if self.sensitive { self.not_of_type() } else { e };
+                diags_str(diags, self.name, origin, &e, self.block.header())
+            })
             .and_then(|v| self.convert(v, None, origin, diags))
+    }
+
+    /// Why a sensitive variable's value is wrong, in words that cannot quote it.
+    fn not_of_type(&self) -> String {
+        format!("not a value of type {}", self.ty.as_str())
     }
 
     /// Converts a value from `origin` (at `span`, if it has one) to the declared type.
@@ -278,6 +330,7 @@ impl<'b, 'a> Declared<'b, 'a> {
             return Err(());
         }
         self.ty.convert(value).map_err(|e| {
+            let e = if self.sensitive { self.not_of_type() } else { e.to_string() };
             let mut d = Diagnostic::error(
                 codes::VARIABLE_TYPE,
                 format!("invalid value for variable `{name}` from {origin}: {e}"),
@@ -290,6 +343,35 @@ impl<'b, 'a> Declared<'b, 'a> {
             diags.push(d);
         })
     }
+}
+
+/// `sensitive` as declared: false when left out, else the bool it evaluates to, or why it
+/// is not one.
+fn declared_sensitive(block: &BlockRef<'_>) -> Result<bool, String> {
+    let Some(attr) = block.attribute("sensitive") else { return Ok(false) };
+    let expr: hcl::Expression = attr.value.clone().into();
+    match expr.evaluate(&base_context()).map_err(|e| e.to_string())? {
+        Value::Bool(b) => Ok(b),
+        other => Err(format!("expected true or false, got {}", super::values::type_name(&other))),
+    }
+}
+
+/// Whether a variable's value must be kept out of what pamform prints: declared
+/// `sensitive = true` (written in any way that evaluates to true), or with a `sensitive`
+/// that is not a bool (an error, reported by [`resolve`]: its value is still kept hidden).
+pub(super) fn is_sensitive(block: &BlockRef<'_>) -> bool {
+    !matches!(declared_sensitive(block), Ok(false))
+}
+
+/// Reports a `sensitive` that is not a bool: Terraform refuses one, and reading it as false
+/// would print the value the author meant to hide.
+fn check_sensitive(block: &BlockRef<'_>, name: &str, diags: &mut Diagnostics) {
+    let (Some(attr), Err(e)) = (block.attribute("sensitive"), declared_sensitive(block)) else { return };
+    diags.push(
+        Diagnostic::error(codes::VARIABLE_TYPE, format!("invalid `sensitive` for variable `{name}`: {e}"))
+            .with_label(block.expr_span(&attr.value), "not a bool")
+            .with_help("write `sensitive = true` or `sensitive = false`"),
+    );
 }
 
 /// `nullable`: true unless the block says `nullable = false`; a value that is not a bool is

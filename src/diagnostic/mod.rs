@@ -108,6 +108,9 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    /// Source text that holds a sensitive value: never drawn in a snippet, whichever
+    /// diagnostic's lines include it.
+    hidden: Vec<Span>,
 }
 
 impl Diagnostics {
@@ -156,6 +159,18 @@ impl Diagnostics {
         self.items
     }
 
+    /// Marks `span` as holding a sensitive value, which snippets must not draw.
+    pub fn hide(&mut self, span: Span) {
+        if span.start < span.end && !self.hidden.contains(&span) {
+            self.hidden.push(span);
+        }
+    }
+
+    /// The spans [`Diagnostics::hide`] marked.
+    pub fn hidden(&self) -> &[Span] {
+        &self.hidden
+    }
+
     /// Replaces every occurrence of each of `values` in the texts (message, labels, help) of
     /// every diagnostic with [`REDACTED`].
     pub fn redact(&mut self, values: &[String]) {
@@ -183,13 +198,13 @@ impl Diagnostics {
 
 impl From<Diagnostic> for Diagnostics {
     fn from(d: Diagnostic) -> Self {
-        Diagnostics { items: vec![d] }
+        Diagnostics { items: vec![d], hidden: Vec::new() }
     }
 }
 
 impl From<Vec<Diagnostic>> for Diagnostics {
     fn from(items: Vec<Diagnostic>) -> Self {
-        Diagnostics { items }
+        Diagnostics { items, hidden: Vec::new() }
     }
 }
 

@@ -445,18 +445,36 @@ fn pam_diffs(a: &Address, b: &PamAttrs, n: &PamAttrs, changed: &[String], out: &
     }
 }
 
+/// A group's attributes as recorded in state, checked as [`Attrs::from_value`] checks them
+/// (the same fields, of the same types) but borrowed: the members are not copied.
+#[derive(Deserialize)]
+struct RecordedGroup<'a> {
+    #[serde(rename = "name")]
+    _name: &'a str,
+    email: &'a str,
+    #[serde(rename = "alias")]
+    _alias: &'a str,
+    #[serde(rename = "description", default)]
+    _description: &'a str,
+    #[serde(rename = "members")]
+    _members: Vec<&'a str>,
+    #[serde(rename = "membership")]
+    _membership: crate::model::Membership,
+}
+
 /// Policies, and the approver groups PAM uses, that no state knows.
 pub fn unmanaged(state: &State, snapshot: &TenantSnapshot) -> Vec<Unmanaged> {
     let managed_ids: BTreeSet<String> = state.resources.iter().map(|r| r.id.to_lowercase()).collect();
-    let recorded: Vec<Attrs> =
-        state.resources.iter().filter_map(|r| Attrs::from_value(r.address.kind, &r.attributes)).collect();
-    let managed_targets: BTreeSet<String> = recorded
-        .iter()
+    let of_kind = |kind: ResourceType| state.resources.iter().filter(move |r| r.address.kind == kind);
+    let managed_targets: BTreeSet<String> = of_kind(ResourceType::AccessPolicy)
+        .filter_map(|r| Attrs::from_value(r.address.kind, &r.attributes))
         .filter_map(|a| a.as_policy().and_then(PolicyAttrs::target))
         .map(|t| t.natural_key())
         .collect();
-    let managed_groups: BTreeSet<String> =
-        recorded.iter().filter_map(|a| a.as_group().map(|g| normalize::principal(&g.email))).collect();
+    let managed_groups: BTreeSet<String> = of_kind(ResourceType::ApproverGroup)
+        .filter_map(|r| RecordedGroup::deserialize(&r.attributes).ok())
+        .map(|g| normalize::principal(g.email))
+        .collect();
     let mut out = Vec::new();
     for p in &snapshot.policies {
         // A policy recreated outside pamform is reported as a difference, not as unmanaged.

@@ -8,7 +8,7 @@
 //! new delta round is started first, so no change can fall between the two): a cache never
 //! turns into an error.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::drift::cache::{self, DriftCache, Unusable};
 use crate::model::{self, PamSetting, RemotePolicy, TenantSnapshot, normalize};
@@ -33,10 +33,10 @@ pub enum ReadKind {
 #[derive(Debug, Clone)]
 pub struct DriftRead {
     pub snapshot: TenantSnapshot,
-    pub cache: DriftCache,
+    /// The cache to write; `None` when it would be exactly the cache that was loaded, so
+    /// there is nothing to write (its groups then moved into `snapshot`, not copied).
+    pub cache: Option<DriftCache>,
     pub kind: ReadKind,
-    /// Whether `cache` is exactly the cache that was loaded, so there is nothing to write.
-    pub cache_unchanged: bool,
 }
 
 /// Reads the tenant for a drift check, through `cached` when it can be used. A full read
@@ -118,7 +118,7 @@ async fn full(
         groups: snapshot.groups.clone(),
         absent,
     };
-    Ok(DriftRead { snapshot, cache, kind: ReadKind::Full(why), cache_unchanged: false })
+    Ok(DriftRead { snapshot, cache: Some(cache), kind: ReadKind::Full(why) })
 }
 
 /// Whether a delta entry says a property of the group changed (a property Graph left out
@@ -145,7 +145,7 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
     let needed = needed_groups(req, &pam, &policies);
 
     let fresh_link = cache.link_is_fresh(chrono::Utc::now());
-    let DriftCache { mut groups, mut absent, delta_link: old_link, updated: old_updated, .. } = cache;
+    let DriftCache { mut groups, mut absent, .. } = cache;
     // Whether the groups or the absent addresses changed: when not, a recent link is kept
     // (it still returns every change after it) and the cache file is left as it is.
     let mut changed = false;
@@ -240,11 +240,18 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         g.members.dedup_by(|a, b| a.id.eq_ignore_ascii_case(&b.id));
     }
 
-    let snapshot_groups: BTreeMap<String, model::RemoteGroup> = groups
-        .iter()
-        .filter(|(email, _)| needed.contains(*email))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let cache_unchanged = !changed && fresh_link;
+    // A cache left as it is on disk is not kept: the groups the check needs move into the
+    // snapshot (tens of thousands of members are not copied).
+    let snapshot_groups: BTreeMap<String, model::RemoteGroup> = if cache_unchanged {
+        std::mem::take(&mut groups).into_iter().filter(|(email, _)| needed.contains(email)).collect()
+    } else {
+        groups
+            .iter()
+            .filter(|(email, _)| needed.contains(*email))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
     let principals = principals_from_members(req, &snapshot_groups);
     let snapshot = TenantSnapshot {
         pam,
@@ -256,23 +263,16 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         identity: Some(client.identity().to_string()),
         ..TenantSnapshot::default()
     };
-    let cache_unchanged = !changed && fresh_link;
-    let (updated, delta_link) = if cache_unchanged { (old_updated, old_link) } else { (now(), delta_link) };
-    let cache = DriftCache {
+    let cache = (!cache_unchanged).then(|| DriftCache {
         format_version: cache::FORMAT_VERSION,
         tenant: client.tenant().to_string(),
         graph_url: client.endpoints().graph.clone(),
-        updated,
+        updated: now(),
         delta_link,
         groups,
         absent,
-    };
-    Ok(DriftRead {
-        snapshot,
-        cache,
-        kind: ReadKind::Delta { changed_groups, reread_groups },
-        cache_unchanged,
-    })
+    });
+    Ok(DriftRead { snapshot, cache, kind: ReadKind::Delta { changed_groups, reread_groups } })
 }
 
 /// The requested principals that are members of a group, as the full refresh finds them.
@@ -281,17 +281,19 @@ fn principals_from_members(
     req: &RefreshRequest,
     groups: &BTreeMap<String, model::RemoteGroup>,
 ) -> BTreeMap<String, Option<model::DirectoryObject>> {
-    // Hashed: this runs over every member of every group (tens of thousands).
-    let wanted: HashSet<String> = req.principals.iter().map(|n| normalize::principal(n)).collect();
-    let mut out: HashMap<String, &model::DirectoryObject> = HashMap::with_capacity(wanted.len());
+    // Hashed, one lookup per name: this runs over every member of every group (tens of
+    // thousands).
+    let mut found: HashMap<String, Option<&model::DirectoryObject>> =
+        req.principals.iter().map(|n| (normalize::principal(n), None)).collect();
     // One pass over the members, the first member a name answers to winning.
     for m in groups.values().flat_map(|g| &g.members) {
-        for name in [&m.upn, &m.mail].into_iter().flatten() {
-            let key = normalize::principal_cow(name);
-            if wanted.contains(key.as_ref()) && !out.contains_key(key.as_ref()) {
-                out.insert(key.into_owned(), m);
+        // A mail equal to the UPN (the usual case) answers to the same name.
+        let mail = m.mail.as_deref().filter(|mail| m.upn.as_deref() != Some(*mail));
+        for name in [m.upn.as_deref(), mail].into_iter().flatten() {
+            if let Some(slot @ None) = found.get_mut(normalize::principal_cow(name).as_ref()) {
+                *slot = Some(m);
             }
         }
     }
-    out.into_iter().map(|(k, m)| (k, Some(m.clone()))).collect()
+    found.into_iter().filter_map(|(k, m)| m.map(|m| (k, Some(m.clone())))).collect()
 }

@@ -275,9 +275,9 @@ async fn drift_inner(inputs: &Inputs, t: &FleetTenant) -> Result<TenantReport, S
         cache::load(&p.dir, client.tenant(), &client.endpoints().graph)
     };
     let read = drift::refresh::read(&client, &request, cached, &|_| {}).await.map_err(|e| e.to_string())?;
-    if !read.cache_unchanged {
+    if let Some(fresh) = &read.cache {
         // A cache that cannot be written only makes the next check read everything.
-        let _ = std::fs::create_dir_all(&p.dir).and_then(|()| cache::save(&p.dir, &read.cache));
+        let _ = std::fs::create_dir_all(&p.dir).and_then(|()| cache::save(&p.dir, fresh));
     }
     let snapshot = &read.snapshot;
     let (planned, pending) = match plan::build(config, snapshot, Some(state), &PlanOptions::default()) {

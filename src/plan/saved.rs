@@ -3,7 +3,15 @@
 //! fingerprint of every tenant object the plan read — so that `apply FILE` applies exactly
 //! what was reviewed, or refuses a stale plan and says what moved. A saved plan is not
 //! trusted on its own: apply recomputes the plan from the same inputs and compares it with
-//! [`plan_differences`], so a hand-edited file is refused without any key. Holds no secrets.
+//! [`plan_differences`], so a hand-edited file is refused without any key.
+//!
+//! Holds no secrets. A plan file is passed around (CI artifacts, review tools), so a plan
+//! that involves a value of a `sensitive = true` variable is not saved at all
+//! ([`sensitive_parts`]): the file would hold the value in clear, or a digest of it — in the
+//! configuration hash, the tenant fingerprints or in place of the value — and a digest of a
+//! guessable value (a name, a short code) gives the value away to anyone who tries the
+//! guesses, with or without a key kept in the same file. Such a plan is reviewed with
+//! `pamform plan` and applied with `pamform apply`, which plans again and asks first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -19,8 +27,9 @@ use crate::state::State;
 
 pub const FORMAT: &str = "pamform-plan";
 /// 2: the configuration hash names files relative to the configuration directory and hashes
-/// variables as evaluated.
-pub const VERSION: u32 = 2;
+/// variables as evaluated. 3: no sensitive value (version 2 files could hold them, in clear:
+/// they are refused, to be planned again).
+pub const VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SavedPlanError {
@@ -40,6 +49,26 @@ pub enum SavedPlanError {
         "plan file {path} has version {found}; this pamform reads version {VERSION}: plan again with this version"
     )]
     Version { path: PathBuf, found: u32 },
+    #[error(
+        "cannot save the plan to {path}: it involves sensitive values, and a plan file holds no secret, not even a digest of one; these come from variables declared `sensitive = true`:{}\nreview the plan with `pamform plan` and apply it with `pamform apply`, which plans again and asks before it changes anything",
+        parts.iter().map(|p| format!("\n  - {p}")).collect::<String>()
+    )]
+    Sensitive { path: PathBuf, parts: Vec<String> },
+}
+
+/// What in a configuration makes a plan of it unsavable: each sensitive attribute
+/// (`approver_group.a.name`), then each sensitive variable (`variable \`x\``), whose value is
+/// part of the configuration hash even when no attribute uses it. Empty when the plan can be
+/// saved.
+pub fn sensitive_parts(
+    sensitivity: &crate::model::Sensitivity,
+    outline: &crate::config::Outline,
+) -> Vec<String> {
+    let attributes =
+        sensitivity.0.iter().flat_map(|(address, names)| names.iter().map(move |n| format!("{address}.{n}")));
+    let variables =
+        outline.variables.iter().filter(|v| v.sensitive).map(|v| format!("variable `{}`", v.name));
+    attributes.chain(variables).collect()
 }
 
 /// The state a plan was made against.

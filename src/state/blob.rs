@@ -510,68 +510,36 @@ impl Storage for BlobStore {
 
     fn load(&self) -> Result<Option<State>, StateError> {
         let found = self.fetch_raw()?;
+        // The ETag is kept even when the blob does not read as a state, so that a restore
+        // over a damaged state is conditional on it too, and keeps it as a snapshot.
         let (state, etag) = match found {
             None => (None, None),
             Some((bytes, etag)) if bytes.is_empty() => (None, Some((etag, false))),
-            Some((bytes, etag)) => (Some(parse(&self.name(), &bytes)?), Some((etag, true))),
+            Some((bytes, etag)) => {
+                *self.inner.etag.lock().expect("etag") = Some((etag, true));
+                return parse(&self.name(), &bytes).map(Some);
+            }
         };
         *self.inner.etag.lock().expect("etag") = etag;
         Ok(state)
     }
 
     fn save(&self, state: &mut State) -> Result<(), StateError> {
-        let etag = self.inner.etag.lock().expect("etag").clone();
-        let lease = self.inner.lease.lock().expect("lease").clone();
-        let lease_header: Vec<(&str, String)> =
-            lease.as_ref().map(|l| (wire::H_LEASE_ID, l.id.clone())).into_iter().collect();
-        // Keep the current state as a snapshot first, if it is the one this command read.
-        if let Some((tag, true)) = &etag {
-            let mut headers = lease_header.clone();
-            headers.push(("if-match", tag.clone()));
-            let r = self
-                .inner
-                .client
-                .send(Method::PUT, Target::Blob, wire::Q_SNAPSHOT, &headers, Vec::new())
-                .map_err(|m| self.remote(m))?;
-            match r.status {
-                status::CREATED => {}
-                status::PRECONDITION_FAILED => return Err(self.conflict(&r)),
-                _ => {
-                    return Err(self
-                        .remote(format!("cannot keep the previous state as a snapshot: {}", r.describe())));
-                }
+        match self.try_save(state) {
+            Err(Failed::LeaseLost(r)) => {
+                // The lease was broken (`force-unlock`) or expired while this command ran. If
+                // nobody holds it now, take it back under the same id and write again: the
+                // write still names the ETag read, so it succeeds only if nobody else locked
+                // or wrote the blob meanwhile (taking the lock records the holder, which
+                // changes the ETag).
+                self.reacquire(&r)?;
+                self.try_save(state).map_err(|f| match f {
+                    Failed::LeaseLost(r) => self.lock_lost(&r),
+                    Failed::Other(e) => e,
+                })
             }
-        }
-        state.serial += 1;
-        let bytes = state.to_bytes();
-        let mut headers = lease_header;
-        headers.push((wire::H_BLOB_TYPE, wire::BLOCK_BLOB.to_string()));
-        headers.push(("content-type", "application/json".to_string()));
-        match &etag {
-            Some((tag, _)) => headers.push(("if-match", tag.clone())),
-            None => headers.push(("if-none-match", "*".to_string())),
-        }
-        let metadata = self.metadata(lease.as_ref(), Some(state));
-        let metadata_refs: Vec<(&str, String)> =
-            metadata.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        headers.extend(metadata_refs);
-        let r = self.inner.client.send(Method::PUT, Target::Blob, "", &headers, bytes).map_err(|m| {
-            state.serial -= 1;
-            self.remote(format!("{m}; the write may not have happened: run `pamform state pull` or the command again to see the stored state"))
-        })?;
-        match r.status {
-            status::CREATED => {
-                *self.inner.etag.lock().expect("etag") = r.header(wire::H_ETAG).map(|t| (t, true));
-                Ok(())
-            }
-            status::PRECONDITION_FAILED | status::CONFLICT => {
-                state.serial -= 1;
-                Err(self.conflict(&r))
-            }
-            _ => {
-                state.serial -= 1;
-                Err(self.remote(format!("cannot write the state: {}", r.describe())))
-            }
+            Err(Failed::Other(e)) => Err(e),
+            Ok(()) => Ok(()),
         }
     }
 
@@ -735,15 +703,141 @@ impl Storage for BlobStore {
     }
 }
 
+/// Why one attempt at a write failed.
+enum Failed {
+    /// The request named a lease the blob no longer has.
+    LeaseLost(Box<Response>),
+    Other(StateError),
+}
+
+/// Whether the service refused a request because the lease it named is gone (broken, expired,
+/// or someone else's now): `LeaseLost`, `LeaseIdMismatchWithBlobOperation`,
+/// `LeaseNotPresentWithBlobOperation`, `LeaseIdMissing`.
+fn lease_lost(r: &Response) -> bool {
+    matches!(r.status, status::PRECONDITION_FAILED | status::CONFLICT) && r.error_code().starts_with("Lease")
+}
+
 impl BlobStore {
+    fn try_save(&self, state: &mut State) -> Result<(), Failed> {
+        let etag = self.inner.etag.lock().expect("etag").clone();
+        let lease = self.inner.lease.lock().expect("lease").clone();
+        let lease_header: Vec<(&str, String)> =
+            lease.as_ref().map(|l| (wire::H_LEASE_ID, l.id.clone())).into_iter().collect();
+        // Keep the current state as a snapshot first, if it is the one this command read.
+        if let Some((tag, true)) = &etag {
+            let mut headers = lease_header.clone();
+            headers.push(("if-match", tag.clone()));
+            let r = self
+                .inner
+                .client
+                .send(Method::PUT, Target::Blob, wire::Q_SNAPSHOT, &headers, Vec::new())
+                .map_err(|m| Failed::Other(self.remote(m)))?;
+            match r.status {
+                status::CREATED => {}
+                _ if lease_lost(&r) && lease.is_some() => return Err(Failed::LeaseLost(Box::new(r))),
+                status::PRECONDITION_FAILED => return Err(Failed::Other(self.conflict(&r))),
+                _ => {
+                    return Err(Failed::Other(
+                        self.remote(format!(
+                            "cannot keep the previous state as a snapshot: {}",
+                            r.describe()
+                        )),
+                    ));
+                }
+            }
+        }
+        state.serial += 1;
+        let bytes = state.to_bytes();
+        let mut headers = lease_header;
+        headers.push((wire::H_BLOB_TYPE, wire::BLOCK_BLOB.to_string()));
+        headers.push(("content-type", "application/json".to_string()));
+        match &etag {
+            Some((tag, _)) => headers.push(("if-match", tag.clone())),
+            None => headers.push(("if-none-match", "*".to_string())),
+        }
+        let metadata = self.metadata(lease.as_ref(), Some(state));
+        let metadata_refs: Vec<(&str, String)> =
+            metadata.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        headers.extend(metadata_refs);
+        let r = self.inner.client.send(Method::PUT, Target::Blob, "", &headers, bytes).map_err(|m| {
+            state.serial -= 1;
+            Failed::Other(self.remote(format!("{m}; the write may not have happened: run `pamform state pull` or the command again to see the stored state")))
+        })?;
+        match r.status {
+            status::CREATED => {
+                *self.inner.etag.lock().expect("etag") = r.header(wire::H_ETAG).map(|t| (t, true));
+                Ok(())
+            }
+            _ if lease_lost(&r) && lease.is_some() => {
+                state.serial -= 1;
+                Err(Failed::LeaseLost(Box::new(r)))
+            }
+            status::PRECONDITION_FAILED | status::CONFLICT => {
+                state.serial -= 1;
+                Err(Failed::Other(self.conflict(&r)))
+            }
+            _ => {
+                state.serial -= 1;
+                Err(Failed::Other(self.remote(format!("cannot write the state: {}", r.describe()))))
+            }
+        }
+    }
+
+    /// Takes the lease back under the id this command held, when nobody holds it now.
+    fn reacquire(&self, refused: &Response) -> Result<(), StateError> {
+        let Some(lease) = self.inner.lease.lock().expect("lease").clone() else {
+            return Err(self.lock_lost(refused));
+        };
+        let r = self
+            .lease_call(
+                wire::LEASE_ACQUIRE,
+                &[
+                    (wire::H_LEASE_DURATION, LEASE_SECONDS.to_string()),
+                    (wire::H_PROPOSED_LEASE_ID, lease.id.clone()),
+                ],
+            )
+            .map_err(|m| self.remote(m))?;
+        match r.status {
+            status::CREATED | status::OK => {
+                log::warn!("the state lock on {} was lost and has been taken back", self.name());
+                Ok(())
+            }
+            _ => Err(self.lock_lost(refused)),
+        }
+    }
+
+    /// The lock this command held is someone else's now: nothing was written.
+    fn lock_lost(&self, r: &Response) -> StateError {
+        let holder = match self.read_holder() {
+            Ok(Some(h)) if !h.id.is_empty() => format!("; it is now held: {h}"),
+            _ => String::new(),
+        };
+        StateError::Remote {
+            name: self.name(),
+            message: format!(
+                "this command lost its lock while it ran (its lease was broken or expired: the Blob service answered {} {}){holder}; nothing was written, so no one else's state was overwritten",
+                r.status,
+                r.error_code()
+            ),
+        }
+    }
+
     fn conflict(&self, r: &Response) -> StateError {
         let found = match self.fetch_raw() {
             Ok(Some((bytes, _))) if !bytes.is_empty() => match parse(&self.name(), &bytes) {
                 Ok(s) => format!("it is now serial {} of lineage {}", s.serial, s.lineage),
                 Err(_) => "it no longer reads as a state".to_string(),
             },
-            Ok(_) => "it is now empty".to_string(),
+            Ok(_) => "it now holds no state".to_string(),
             Err(_) => format!("the Blob service answered {} {}", r.status, r.error_code()),
+        };
+        // Whoever changed it may hold the lock now, this command's lease lost to them.
+        let mine = self.inner.lease.lock().expect("lease").as_ref().map(|l| l.id.clone());
+        let found = match self.read_holder() {
+            Ok(Some(h)) if !h.id.is_empty() && Some(&h.id) != mine.as_ref() => {
+                format!("{found}; this command lost its lock, which is now held: {h}")
+            }
+            _ => found,
         };
         StateError::Conflict { name: self.name(), found }
     }
@@ -753,11 +847,11 @@ impl BlobStore {
 /// its versions.
 fn parse(name: &str, bytes: &[u8]) -> Result<State, StateError> {
     State::from_bytes(std::path::Path::new(name), bytes).map_err(|e| match e {
-        StateError::Corrupt { source, .. } => StateError::Remote {
+        StateError::Corrupt { source, .. } => StateError::Damaged {
             name: name.to_string(),
             message: format!("is not valid JSON ({source}); it was left untouched: restore a previous version (`pamform state versions`, `pamform state restore VERSION`)"),
         },
-        StateError::Checksum { .. } => StateError::Remote {
+        StateError::Checksum { .. } => StateError::Damaged {
             name: name.to_string(),
             message: "fails its checksum: it was changed by hand or damaged; it was left untouched: restore a previous version (`pamform state versions`, `pamform state restore VERSION`)".to_string(),
         },

@@ -57,6 +57,10 @@ pub enum StateError {
     /// The remote state could not be read or written; nothing was changed by the failed call.
     #[error("state {name}: {message}")]
     Remote { name: String, message: String },
+    /// The remote state reads, but not as a state (not JSON, a failed checksum); it was left
+    /// untouched, and `state restore` may replace it.
+    #[error("state {name}: {message}")]
+    Damaged { name: String, message: String },
     /// A conditional write was refused: the stored state is not the one this command read.
     #[error(
         "state {name} changed since this command read it ({found}); nothing was written, so no one's state was lost: run the command again to plan against the current state"
@@ -218,6 +222,22 @@ impl State {
             found: self.tenant.clone(),
             configured: configured.to_string(),
         })
+    }
+}
+
+impl StateError {
+    /// Whether the stored state itself is damaged (unreadable, a failed checksum, an address
+    /// or id twice), rather than out of reach: what `state restore` and `state push --force`
+    /// may replace.
+    pub fn is_damaged(&self) -> bool {
+        matches!(
+            self,
+            StateError::Damaged { .. }
+                | StateError::Corrupt { .. }
+                | StateError::Checksum { .. }
+                | StateError::Duplicate { .. }
+                | StateError::SharedId { .. }
+        )
     }
 }
 

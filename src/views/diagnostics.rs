@@ -6,7 +6,7 @@ use std::io::Write;
 
 use super::Printer;
 use crate::diagnostic::{self, Diagnostics};
-use crate::model::Sources;
+use crate::model::{Sources, Span};
 
 /// Sets miette's renderer with the printer's decisions: colour, Unicode, and wrapping. On a
 /// terminal long lines wrap between words at its width (never inside an id, a flag or an
@@ -33,9 +33,72 @@ pub fn install(printer: &Printer) {
 /// Prints diagnostics (warnings too) to stderr through miette.
 pub fn print(printer: &Printer, diagnostics: &Diagnostics, sources: &Sources) {
     let mut err = printer.err();
+    let sources = &redact_secrets(sources, diagnostics.hidden());
     for d in diagnostics {
         let report = miette::Report::new(diagnostic::to_report(d, sources));
         let _ = writeln!(err, "{report:?}");
+    }
+}
+
+/// Attributes that hold a credential where none belongs (a backend's account key or SAS token
+/// written into the configuration, as Terraform's azurerm backend would take them). No
+/// configuration attribute has these names; they are reported as unknown, and the lines
+/// shown around any diagnostic never print their values.
+const SECRET_ATTRIBUTES: &[&str] = &[
+    "access_key",
+    "sas_token",
+    "client_secret",
+    "client_certificate_password",
+    "oidc_token",
+    "oidc_request_token",
+    "connection_string",
+];
+
+/// The sources as diagnostics show them: the value of every [`SECRET_ATTRIBUTES`] line, and
+/// the text of every `hidden` span (a sensitive variable's value in a `*.pamvars.hcl` file or
+/// its default), is replaced by `*`, byte for byte, so that every span still points where it
+/// did.
+fn redact_secrets(sources: &Sources, hidden: &[Span]) -> Sources {
+    let mut out = Sources::new();
+    for (id, file) in sources.files() {
+        let mut text = String::with_capacity(file.text.len());
+        for line in file.text.split_inclusive('\n') {
+            let trimmed = line.trim_start();
+            let secret = SECRET_ATTRIBUTES.iter().any(|name| {
+                trimmed.strip_prefix(name).is_some_and(|rest| rest.trim_start().starts_with('='))
+            });
+            match line.find('=').filter(|_| secret) {
+                Some(eq) => {
+                    text.push_str(&line[..=eq]);
+                    mask(&line[eq + 1..], &mut text);
+                }
+                None => text.push_str(line),
+            }
+        }
+        let mut spans: Vec<&Span> = hidden.iter().filter(|s| s.file == id).collect();
+        spans.sort_by_key(|s| s.start);
+        for span in spans {
+            let range = span.start..span.end.min(text.len());
+            if let Some(value) = text.get(range.clone()) {
+                let mut masked = String::with_capacity(value.len());
+                mask(value, &mut masked);
+                text.replace_range(range, &masked);
+            }
+        }
+        out.add(file.path.clone(), text);
+    }
+    out
+}
+
+/// `value` with every character but quotes and whitespace replaced by as many `*` as it has
+/// bytes: the text keeps its length and its lines.
+fn mask(value: &str, out: &mut String) {
+    for c in value.chars() {
+        if c == '"' || c.is_whitespace() {
+            out.push(c);
+        } else {
+            out.extend(std::iter::repeat_n('*', c.len_utf8()));
+        }
     }
 }
 

@@ -55,6 +55,14 @@ impl Printer {
         let _ = out.write_all(bytes).and_then(|()| out.flush());
     }
 
+    /// Writes data (a state file) to stdout exactly as given: unlike [`Printer::write_out`],
+    /// nothing is filtered on the way, so a DEL or C1 character inside a value reaches a pipe
+    /// or file unchanged and the file still matches its checksum.
+    pub fn write_data(&self, bytes: &[u8]) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(bytes).and_then(|()| out.flush());
+    }
+
     /// Text for people on stdout (a plan, a drift report): on a terminal, a line wider than
     /// it wraps between words, its continuation indented two more than the line (never
     /// inside an id, an address or an email); in a pipe or a file every line stays whole.

@@ -146,7 +146,7 @@ fn the_plan_file_is_private_and_holds_no_secret() {
     assert!(!text.contains(tenant.secret()), "the client secret is in the plan file");
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["format"], "pamform-plan");
-    assert_eq!(v["version"], 2);
+    assert_eq!(v["version"], 3);
     let state = ws.state().unwrap();
     assert_eq!(v["state"]["lineage"], json!(state.lineage));
     assert_eq!(v["state"]["serial"], json!(state.serial));

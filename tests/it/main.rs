@@ -11,6 +11,8 @@ mod support;
 mod architecture;
 mod attack_emulator_ux;
 mod attack_everyday;
+mod attack_remote_state;
+mod attack_terraform_json;
 mod cli_quiet_help;
 mod cli_which_tenant;
 mod config_cli;

@@ -140,10 +140,33 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             apply::run(&plan, &executor, &mut state, store.as_ref(), &options, &interrupt, &|e| apply_view::event(printer, e)).await;
         signals.abort();
         ctx.printer.exchange_warnings(&conn.client.take_warnings());
-        let report = result.map_err(|e| CliError::msg(ErrorKind::State, e))?;
+        let report = result.map_err(|e| unsaved(ctx, &state, e))?;
         summarize(ctx, &plan, &report)
     })
 }
+
+/// The state could not be saved (the lock was lost, the blob changed, the service went away)
+/// after the apply may have changed the tenant: what this run recorded is kept in a local file,
+/// never dropped, and the message says how to bring it back.
+fn unsaved(ctx: &Context, state: &State, e: crate::state::StateError) -> CliError {
+    let path = ctx.dir.join(UNSAVED_FILE);
+    let kept = match crate::files::write_atomic(&path, &state.to_bytes()) {
+        Ok(()) => format!(
+            "the apply stopped, and what it recorded (serial {}) is kept in {}: check the stored state with `pamform state pull`, then bring this in with `pamform state push {}` (it is refused if someone else wrote the state since), and run `pamform plan`",
+            state.serial,
+            path.display(),
+            path.display()
+        ),
+        Err(io) => format!(
+            "the apply stopped, and what it recorded could not be kept in {} either ({io}): run `pamform plan`, which finds the objects it made by their natural keys",
+            path.display()
+        ),
+    };
+    CliError::msg(ErrorKind::State, format!("{e}\n{kept}"))
+}
+
+/// Where an apply keeps the state it could not save.
+pub const UNSAVED_FILE: &str = "pamform.state.json.unsaved";
 
 /// The saved plan file as the user named it.
 fn file_name(args: &Args) -> String {

@@ -48,9 +48,10 @@ fn parse_ignore(s: &str) -> Result<Ignore, String> {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
+    let state_read = pipeline::start_state_read(ctx);
     let loaded = pipeline::configuration(ctx, &args.vars)?;
     let config = &loaded.configuration;
-    let (_, state) = pipeline::load_state(ctx, Some(pipeline::tenant_id(config)))?;
+    let (_, state) = state_read.finish(ctx, Some(pipeline::tenant_id(config)))?;
     let Some(state) = state else {
         return Err(CliError::msg(
             ErrorKind::State,
@@ -92,8 +93,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         )),
     }
     // A cache brought up to date with no change is left as it is on disk.
-    if !read.cache_unchanged
-        && let Err(e) = cache::save(&ctx.dir, &read.cache)
+    if let Some(fresh) = &read.cache
+        && let Err(e) = cache::save(&ctx.dir, fresh)
     {
         ctx.printer.note(format!(
             "warning: cannot write the drift cache {}: {e}; the next check reads everything again",

@@ -33,12 +33,14 @@ pub enum Sub {
 const EXEC_EXAMPLES: &str = "\
 Examples:
   pamform emulator exec -- Get-DistributionGroupMember -Identity pam-approvers
-  pamform emulator exec -- Add-DistributionGroupMember -Identity pam-approvers -Member
-      mallory@contoso.onmicrosoft.com
-  pamform emulator exec --url http://127.0.0.1:8740 -- Disable-ElevatedAccessControl
+  pamform emulator exec -- Add-DistributionGroupMember \\
+      -Identity pam-approvers -Member mallory@contoso.onmicrosoft.com
+  pamform emulator exec --url http://127.0.0.1:8740 -- \\
+      Disable-ElevatedAccessControl
 
-Parameters are written as in PowerShell: -Name VALUE, -Name:VALUE, or -Switch alone. $true,
-$false and $null are those values, a,b is a list, and a value starting with [, { or \" is JSON.";
+Parameters are written as in PowerShell: -Name VALUE, -Name:VALUE, or -Switch
+alone. $true, $false and $null are those values, a,b is a list, and a value
+starting with [, { or \" is JSON.";
 
 #[derive(Debug, clap::Args)]
 pub struct ExecArgs {

@@ -71,6 +71,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
 
 fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let markdown = args.format() == Format::Markdown;
+    let state_read = pipeline::start_state_read(ctx);
     let loaded = match pipeline::configuration(ctx, &args.vars) {
         Ok(l) => l,
         Err(e) => {
@@ -85,7 +86,7 @@ fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             return Err(e);
         }
     };
-    let (_, state) = pipeline::load_state(ctx, Some(pipeline::tenant_id(&loaded.configuration)))?;
+    let (_, state) = state_read.finish(ctx, Some(pipeline::tenant_id(&loaded.configuration)))?;
     let config = &loaded.configuration;
     let unknown = pipeline::unknown_targets(&args.target, config, state.as_ref());
     if let Some(t) = unknown.first() {
@@ -143,6 +144,11 @@ fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let recorded = recorded(config, state.as_ref());
     if let Some(out) = &args.out {
         let tenant = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
+        let parts = crate::plan::saved::sensitive_parts(&config.sensitive, &recorded.outline);
+        if !parts.is_empty() {
+            let e = crate::plan::saved::SavedPlanError::Sensitive { path: out.clone(), parts };
+            return Err(CliError::msg(ErrorKind::Usage, e));
+        }
         let hash = configuration_hash(loaded.sources(), &crate::config::variable_pairs(config));
         let mut saved = SavedPlan::new(plan.clone(), &tenant, hash, state.as_ref(), &snapshot);
         saved.sensitive = config.sensitive.clone();

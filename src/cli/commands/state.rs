@@ -155,7 +155,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             let state = state.ok_or_else(|| {
                 CliError::msg(ErrorKind::Usage, format!("no state in {}: nothing to pull", store.name()))
             })?;
-            ctx.printer.write_out(&state.to_bytes());
+            ctx.printer.write_data(&state.to_bytes());
         }
         StateCommand::Push { file, force, lock_timeout } => {
             let bytes = std::fs::read(&file).map_err(|e| {
@@ -163,7 +163,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             })?;
             let mut pushed = State::from_bytes(&file, &bytes).map_err(state_error)?;
             let (store, _lock) = pipeline::locked_storage(ctx, "pamform state push", lock_timeout)?;
-            let current = pipeline::read_state(store.as_ref(), None)?;
+            let current = match store.load() {
+                Ok(s) => s,
+                // --force replaces a damaged state (kept as a version).
+                Err(e) if force && e.is_damaged() => None,
+                Err(e) => return Err(state_error(e)),
+            };
             replace(store.as_ref(), current.as_ref(), &mut pushed, force, &file.display().to_string())?;
             ctx.printer.write_out(state_view::written("Pushed to", &store.name(), &pushed).as_bytes());
         }
@@ -174,8 +179,20 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         }
         StateCommand::Restore { version, lock_timeout } => {
             let (store, _lock) = pipeline::locked_storage(ctx, "pamform state restore", lock_timeout)?;
-            let current = pipeline::read_state(store.as_ref(), None)?;
+            // A damaged state is what a restore is for: it is replaced (and kept as a version).
+            let (current, damaged) = match store.load() {
+                Ok(s) => (s, false),
+                Err(e) if e.is_damaged() => (None, true),
+                Err(e) => return Err(state_error(e)),
+            };
             let mut old = store.load_version(&version).map_err(state_error)?;
+            if damaged {
+                // The damaged state's serial is unknown; the last state written is at most one
+                // past every version kept (each write keeps the state it replaces): continue
+                // past that.
+                let kept = store.versions().map_err(state_error)?;
+                old.serial = kept.iter().filter_map(|v| v.serial).fold(old.serial, u64::max) + 1;
+            }
             // An older version of the same lineage is the point: only the lineage is checked.
             if let Some(c) = &current
                 && c.lineage != old.lineage

@@ -62,7 +62,7 @@ impl<'a> Instance<'_, 'a, '_, '_> {
         match self.get(name, diags)? {
             None => Ok(Vec::new()),
             Some((v, _, expr)) => {
-                values::string_list(name, &v, expr, self.block.file).map_err(|d| diags.push(d))
+                values::string_list(name, v, expr, self.block.file).map_err(|d| diags.push(d))
             }
         }
     }

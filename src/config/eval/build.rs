@@ -45,16 +45,22 @@ impl Instance<'_, '_, '_, '_> {
         let node = Node::Resource(kind, name.to_string());
         let meta = self.meta(lifecycle, &node, diags);
         match kind {
-            ResourceType::ApproverGroup => self.approver_group(address, meta, config, diags),
+            ResourceType::ApproverGroup => {
+                let referenced = self.ev.referenced.contains(&node);
+                self.approver_group(address, meta, referenced, config, diags)
+            }
             ResourceType::AccessPolicy => self.access_policy(address, meta, config, diags),
             ResourceType::PrivilegedAccess => self.privileged_access(address, meta, config, diags),
         }
     }
 
+    /// `referenced`: whether any expression references the block; if not, the value
+    /// returned is empty (nothing reads it) rather than a copy of every member.
     fn approver_group(
         &self,
         address: Address,
         meta: Result<Meta, ()>,
+        referenced: bool,
         config: &mut Configuration,
         diags: &mut Diagnostics,
     ) -> Option<Object> {
@@ -90,7 +96,7 @@ impl Instance<'_, '_, '_, '_> {
             membership,
             meta,
         };
-        let obj = group_object(&group);
+        let obj = if referenced { group_object(&group) } else { Object::new() };
         config.groups.insert(address, group);
         Some(obj)
     }

@@ -94,6 +94,12 @@ pub(super) fn eval_expr(expr: &Expression, ctx: &Context, span: Span) -> Result<
         // and parses it again on every evaluation.
         Expression::String(s) => Ok(Value::String(s.value().clone())),
         Expression::StringTemplate(t) => eval_template(t, ctx),
+        // A list of string literals (a group's members: thousands of them) is its value as
+        // written; converting it to hcl-rs's tree first would copy every element twice.
+        Expression::Array(items) => match literal_strings(items) {
+            Some(v) => Ok(v),
+            None => hcl::Expression::from(expr.clone()).evaluate(ctx),
+        },
         _ => hcl::Expression::from(expr.clone()).evaluate(ctx),
     };
     result.map_err(|e| {
@@ -109,6 +115,18 @@ pub(super) fn eval_expr(expr: &Expression, ctx: &Context, span: Span) -> Result<
             .with_label(span, "evaluation failed here")
             .with_help("check the types of the values this expression combines")
     })
+}
+
+/// The value of a list whose elements are all string literals; `None` for any other list.
+fn literal_strings(items: &hcl_edit::expr::Array) -> Option<Value> {
+    items
+        .iter()
+        .map(|e| match e {
+            Expression::String(s) => Some(Value::String(s.value().clone())),
+            _ => None,
+        })
+        .collect::<Option<Vec<Value>>>()
+        .map(Value::Array)
 }
 
 /// A quoted template that is an attribute's whole value, with HCL's unwrapping of a lone

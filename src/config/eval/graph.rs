@@ -37,6 +37,7 @@ impl<'a, 'd> Evaluator<'a, 'd> {
             failed: HashSet::new(),
             degraded: HashSet::new(),
             calls_functions: HashMap::new(),
+            referenced: HashSet::new(),
         };
         ev.declare_variables();
         ev.declare_locals(diags);

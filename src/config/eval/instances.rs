@@ -119,6 +119,10 @@ impl Evaluator<'_, '_> {
             return Err(());
         }
         match for_each_instances(&attr.value, ctx, block.file, self.is_set_or_map(&attr.value, 0)) {
+            Ok(i) if super::sensitivity::keys_reveal_secret(self.decls, &attr.value, &i) => {
+                diags.push(sensitive_for_each(span_of(block.file, &attr.value)));
+                Err(())
+            }
             Ok(i) => Ok(Some(i)),
             Err(d) => {
                 diags.push(d);
@@ -173,6 +177,17 @@ impl Evaluator<'_, '_> {
                 || matches!(v.value, Some(Value::Object(_)))
         })
     }
+}
+
+/// Terraform rejects a sensitive value in `for_each`: instance keys are part of addresses,
+/// which every output shows (plans, state, the JSON plan), so they cannot be hidden.
+fn sensitive_for_each(span: Span) -> Diagnostic {
+    Diagnostic::error(codes::FOR_EACH_TYPE, "`for_each` keys would show a sensitive value")
+        .with_label(span, "instance keys taken from a sensitive variable")
+        .with_help(
+            "instance keys are part of every address pamform prints: key instances by values that are not secret, \
+             for example a map with literal keys whose values are sensitive",
+        )
 }
 
 /// Terraform rejects a list in `for_each`: instance keys would depend on the order of its

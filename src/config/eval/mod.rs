@@ -108,12 +108,15 @@ struct Evaluator<'a, 'd> {
     degraded: HashSet<Node>,
     /// The functions each node's expressions call (a node's context declares just those).
     calls_functions: HashMap<Node, BTreeSet<String>>,
+    /// Nodes some expression references: only their values are ever read.
+    referenced: HashSet<Node>,
 }
 
 impl Evaluator<'_, '_> {
     /// Evaluates every node in dependency order, skipping what depends on a failure.
     fn run(&mut self, config: &mut Configuration, diags: &mut Diagnostics) {
         self.collect_edges(diags);
+        self.referenced = self.node_refs.values().flatten().filter_map(|(_, r)| Self::ref_node(r)).collect();
         let order = self.order(diags);
         for node in order {
             if self.failed.contains(&node) {

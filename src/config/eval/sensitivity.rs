@@ -64,6 +64,50 @@ pub fn sensitive_texts<'r>(
     out
 }
 
+/// Whether the instance keys of a `for_each` (`expr`, evaluated to `instances`) would show
+/// a sensitive value: the keys of a set that references a sensitive variable or local are its
+/// elements, and any key holding the text of a sensitive value (its elements, map keys
+/// included; compared case-insensitively) shows it. A map with literal keys and sensitive
+/// values is fine: only `each.value` is sensitive.
+pub(super) fn keys_reveal_secret(
+    decls: &Declarations<'_>,
+    expr: &Expression,
+    instances: &[(String, hcl::Value)],
+) -> bool {
+    fn texts(v: &hcl::Value, out: &mut Vec<String>) {
+        match v {
+            hcl::Value::String(s) => out.push(s.to_lowercase()),
+            hcl::Value::Number(n) => out.push(n.to_string()),
+            hcl::Value::Array(items) => items.iter().for_each(|i| texts(i, out)),
+            hcl::Value::Object(map) => map.iter().for_each(|(k, i)| {
+                out.push(k.to_lowercase());
+                texts(i, out);
+            }),
+            hcl::Value::Bool(_) | hcl::Value::Null => {}
+        }
+    }
+    let vars = sensitive_variables(decls);
+    if vars.is_empty() || instances.is_empty() {
+        return false;
+    }
+    let names = SensitiveNames { locals: sensitive_locals(decls, &vars), vars };
+    let is_set = instances.iter().all(|(k, v)| v.as_str() == Some(k.as_str()));
+    if is_set && names.reached_by(expr) {
+        return true;
+    }
+    let mut secrets = Vec::new();
+    for name in &names.vars {
+        if let Some(v) = decls.variables.get(*name).and_then(|d| d.value.as_ref()) {
+            texts(v, &mut secrets);
+        }
+    }
+    secrets.retain(|t| t.trim().chars().count() >= 4);
+    instances.iter().any(|(k, _)| {
+        let k = k.to_lowercase();
+        secrets.iter().any(|t| k.contains(t.as_str()))
+    })
+}
+
 /// The variables and locals whose values are sensitive.
 struct SensitiveNames<'a> {
     vars: BTreeSet<&'a str>,
@@ -86,16 +130,12 @@ impl SensitiveNames<'_> {
     }
 }
 
-/// Variables declared with `sensitive = true`.
+/// Variables declared with `sensitive = true` (or with a `sensitive` that is not a bool).
 fn sensitive_variables<'a>(decls: &'a Declarations<'_>) -> BTreeSet<&'a str> {
     decls
         .variables
         .iter()
-        .filter(|(_, v)| {
-            v.block
-                .attribute("sensitive")
-                .is_some_and(|a| matches!(&a.value, Expression::Bool(b) if *b.value()))
-        })
+        .filter(|(_, v)| crate::config::variables::is_sensitive(&v.block))
         .map(|(name, _)| name.as_str())
         .collect()
 }

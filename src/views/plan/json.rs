@@ -13,7 +13,7 @@
 //! Empty `variables` are left out, as Terraform does. One deliberate difference: a variable
 //! declared `sensitive = true` has no entry in `variables` and no `default` in
 //! `configuration` (Terraform writes both in clear); its uses stay marked in the
-//! `*_sensitive` objects.
+//! `*_sensitive` objects, and the `pamform` section shows them as `(sensitive value)`.
 
 use std::collections::BTreeSet;
 
@@ -27,7 +27,7 @@ use crate::model::Sensitivity;
 use crate::model::{Address, ResourceType};
 use crate::plan::attributes::Attrs;
 use crate::plan::{Action, Plan, ResourceChange, ResourceDrift};
-use crate::views::sensitive::json_marks;
+use crate::views::sensitive::{json_marks, redact_differences, scrub, secret_strings};
 
 /// The version of Terraform's JSON plan format this output follows.
 pub const FORMAT_VERSION: &str = "1.2";
@@ -341,8 +341,12 @@ fn planned_value(c: &ResourceChange, s: &Sensitivity) -> Option<Value> {
 }
 
 /// pamform's own view: mode, targets, counts, reasons in its words, member changes and the
-/// security facts a reviewer must see.
+/// security facts a reviewer must see. Unlike the Terraform fields, it shows the values of
+/// sensitive attributes as `(sensitive value)` (counts kept), as the text plan and the drift
+/// report do: it is pamform's to define, and tools that read it have no marks to go by.
 fn pamform_section(plan: &Plan, meta: &PlanMeta) -> Value {
+    let secrets = secret_strings(plan, &meta.sensitivity);
+    let scrub_all = |v: Vec<String>| -> Vec<String> { v.iter().map(|x| scrub(x, &secrets)).collect() };
     let changes: Vec<Value> = plan
         .changes
         .iter()
@@ -366,7 +370,11 @@ fn pamform_section(plan: &Plan, meta: &PlanMeta) -> Value {
                 };
                 m.insert(
                     name.into(),
-                    json!({ "added": delta.added, "removed": delta.removed, "unchanged": delta.unchanged }),
+                    json!({
+                        "added": scrub_all(delta.added),
+                        "removed": scrub_all(delta.removed),
+                        "unchanged": delta.unchanged,
+                    }),
                 );
             }
             m.insert("dependencies".into(), json!(c.dependencies));
@@ -374,6 +382,8 @@ fn pamform_section(plan: &Plan, meta: &PlanMeta) -> Value {
         })
         .collect();
     let targets: Vec<String> = plan.targets.iter().map(ToString::to_string).collect();
+    let mut drift = crate::drift::differences(&plan.drift, None);
+    redact_differences(&mut drift, &meta.sensitivity);
     json!({
         "format_version": PAMFORM_FORMAT_VERSION,
         "version": meta.pamform_version,
@@ -382,7 +392,7 @@ fn pamform_section(plan: &Plan, meta: &PlanMeta) -> Value {
         "has_changes": plan.has_changes(),
         "summary": plan.summary(),
         "changes": changes,
-        "security": SecurityFacts::of(plan),
-        "drift": crate::drift::differences(&plan.drift, None),
+        "security": SecurityFacts::of_redacted(plan, &meta.sensitivity),
+        "drift": drift,
     })
 }
