@@ -177,7 +177,8 @@ fn tenant(block: &Block, at: &At<'_>, start: &Start<'_>) -> Result<FleetTenant, 
     for structure in block.body.iter() {
         match structure {
             Structure::Attribute(a) => match a.key.as_str() {
-                "id" => t.id = string(a, at, start)?,
+                // Read as the sign-in reads it, so that ` x` and `x` are one tenant.
+                "id" => t.id = string(a, at, start)?.trim().to_string(),
                 "display_name" => t.display_name = Some(string(a, at, start)?),
                 "tags" => t.tags = strings(a, at, start)?,
                 "vars" => t.vars = vars(a, at, start)?,

@@ -262,6 +262,11 @@ pub fn merge(reports: Vec<(String, FleetReport)>) -> Result<FleetReport, MergeEr
             )));
         }
         for s in &r.shards {
+            if s.count == 0 || s.index == 0 || s.index > s.count {
+                return Err(MergeError::Mismatch(format!(
+                    "{name} claims shard {s}, which no --shard I/N run makes: it was edited or is not a fleet report"
+                )));
+            }
             if Some(s.count) != count {
                 return Err(MergeError::Mismatch(format!(
                     "{name} is shard {s}, but {first_name} is of {} shards: all reports must come from one --shard I/N split",
@@ -273,6 +278,13 @@ pub fn merge(reports: Vec<(String, FleetReport)>) -> Result<FleetReport, MergeEr
             }
         }
         for t in &r.tenants {
+            if !r.shards.iter().any(|s| s.contains(&t.name)) {
+                return Err(MergeError::Mismatch(format!(
+                    "{name} lists tenant `{}`, which is not of its shard {}: it was edited or made by another split",
+                    t.name,
+                    r.shards.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                )));
+            }
             if let Some(other) = seen.insert(t.name.to_ascii_lowercase(), name.clone()) {
                 return Err(MergeError::Overlap(format!(
                     "tenant `{}` is in both {other} and {name}",

@@ -57,6 +57,41 @@ pub struct Inputs {
     pub operations: usize,
     pub visibility_timeout: Duration,
     pub lock_timeout: Duration,
+    /// Apply: set by Ctrl-C (SIGINT) or SIGTERM. Tenants not started yet are not started;
+    /// those applying start no new operation and record what they finished.
+    pub interrupt: Arc<apply::Interrupt>,
+    /// The tenant GUID each tenant of this run signed in to (its token's `tid`) and the
+    /// fleet tenant that holds it: two names of one tenant (its domain and its GUID) are
+    /// refused, or their states would fight over its objects.
+    pub signed_in: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+}
+
+/// The `tid` claim of an access token (a JWT), read without checking it.
+fn token_tid(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    Some(claims.get("tid")?.as_str()?.trim().to_ascii_lowercase())
+}
+
+/// Signs `t` in and records the tenant it reached; refused when another tenant of the fleet
+/// already reached the same one (before anything is read or written).
+async fn claim(inputs: &Inputs, t: &FleetTenant, client: &Client) -> Result<(), String> {
+    let token = client.token(tenant::Resource::Exchange).await.map_err(|e| e.to_string())?;
+    let Some(tid) = token_tid(token.expose()) else { return Ok(()) };
+    let mut seen = inputs.signed_in.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match seen.get(&tid) {
+        Some(other) if *other != t.name => Err(format!(
+            "`{}` ({}) is the same tenant ({tid}) as `{other}` of the fleet: list each tenant once, or their states fight over its objects",
+            t.name, t.id
+        )),
+        _ => {
+            seen.insert(tid, t.name.clone());
+            Ok(())
+        }
+    }
 }
 
 /// The tenants of `fleet` a run takes: those `--tenant` names and those with a `--tag`
@@ -189,10 +224,16 @@ fn prepare(inputs: &Inputs, t: &FleetTenant) -> Result<Prepared, String> {
 /// A signed-in client for the tenant, with its credentials.
 fn connect(inputs: &Inputs, t: &FleetTenant, p: &Prepared) -> Result<Client, String> {
     let credential = match &t.credentials {
-        Some(c) => Credential::from_vars(|name| c.get(name)),
-        None => Credential::from_env(),
-    }
-    .map_err(|e| e.to_string())?;
+        // Its messages name the usual variables: say the ones this tenant's block names.
+        Some(c) => Credential::from_vars(|name| c.get(name)).map_err(|e| {
+            let mut names: Vec<_> = c.names.iter().collect();
+            // The longer first: PAMFORM_CLIENT_CERTIFICATE_KEY before PAMFORM_CLIENT_CERTIFICATE.
+            names.sort_by_key(|(usual, _)| std::cmp::Reverse(usual.len()));
+            names.into_iter().fold(e.to_string(), |m, (usual, own)| m.replace(usual, own))
+                + " (the environment variables named by the tenant's credentials block)"
+        }),
+        None => Credential::from_env().map_err(|e| e.to_string()),
+    }?;
     let credential = credential.ok_or_else(|| match &t.credentials {
         Some(c) => format!(
             "no credentials: the environment variable {} named by the tenant's credentials block is not set",
@@ -242,6 +283,7 @@ pub async fn plan_tenant(inputs: Arc<Inputs>, t: FleetTenant) -> (TenantReport, 
 async fn plan_inner(inputs: &Inputs, t: &FleetTenant) -> Result<(Plan, SavedPlan), String> {
     let p = prepare(inputs, t)?;
     let client = connect(inputs, t, &p)?;
+    claim(inputs, t, &client).await?;
     let config = &p.loaded.configuration;
     let snapshot = client.refresh(&plan::reads(config, p.state.as_ref())).await.map_err(|e| e.to_string())?;
     let planned = make_plan(&p, &snapshot, &PlanOptions::default())?;
@@ -267,6 +309,7 @@ async fn drift_inner(inputs: &Inputs, t: &FleetTenant) -> Result<TenantReport, S
         ));
     };
     let client = connect(inputs, t, &p)?;
+    claim(inputs, t, &client).await?;
     let config = &p.loaded.configuration;
     let request = plan::reads(config, Some(state));
     let cached = if inputs.no_cache {
@@ -325,12 +368,16 @@ async fn apply_inner(
     t: &FleetTenant,
     saved: Option<SavedPlan>,
 ) -> Result<TenantReport, String> {
+    if inputs.interrupt.is_set() {
+        return Err("not applied: the fleet apply was interrupted before this tenant started".into());
+    }
     let dir = state_dir(&inputs.dir, &t.name);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let store = (inputs.storage)(t)?;
     let _lock = store.lock("pamform fleet apply", inputs.lock_timeout).map_err(|e| e.to_string())?;
     let p = prepare(inputs, t)?;
     let client = connect(inputs, t, &p)?;
+    claim(inputs, t, &client).await?;
     let config = &p.loaded.configuration;
     let snapshot = client.refresh(&plan::reads(config, p.state.as_ref())).await.map_err(|e| e.to_string())?;
     let planned = match saved {
@@ -369,10 +416,10 @@ async fn apply_inner(
         live_policies: Some(snapshot.policies.len()),
         ..apply::Options::default()
     };
-    let interrupt = apply::Interrupt::default();
-    let report = apply::run(&planned, &executor, &mut state, p.store.as_ref(), &options, &interrupt, &|_| {})
-        .await
-        .map_err(|e| e.to_string())?;
+    let report =
+        apply::run(&planned, &executor, &mut state, p.store.as_ref(), &options, &inputs.interrupt, &|_| {})
+            .await
+            .map_err(|e| e.to_string())?;
     let c = counts(&planned);
     if report.is_success() {
         return Ok(TenantReport { changes: Some(c), ..line(t, Status::Applied) });

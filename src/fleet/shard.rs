@@ -40,7 +40,7 @@ impl Shard {
         let (i, n) = s.trim().split_once('/').ok_or_else(usage)?;
         let (i, count): (u32, u32) =
             (i.trim().parse().map_err(|_| usage())?, n.trim().parse().map_err(|_| usage())?);
-        let index = (i + 1).checked_sub(base).ok_or_else(usage)?;
+        let index = i.checked_add(1).and_then(|i| i.checked_sub(base)).ok_or_else(usage)?;
         if count == 0 || index == 0 || index > count {
             return Err(usage());
         }

@@ -195,7 +195,10 @@ fn write_back_refresh(
 /// Terraform does. Second: exit at once; state is consistent, as it is saved after every
 /// write. The handlers are installed before this returns, so that a signal that arrives as
 /// soon as the first operation starts is never the default one that kills the process.
-fn watch_signals(printer: Printer, interrupt: Arc<apply::Interrupt>) -> tokio::task::JoinHandle<()> {
+pub(crate) fn watch_signals(
+    printer: Printer,
+    interrupt: Arc<apply::Interrupt>,
+) -> tokio::task::JoinHandle<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -194,6 +194,8 @@ fn setup(
         operations: 4,
         visibility_timeout: Duration::from_secs(120),
         lock_timeout: Duration::ZERO,
+        interrupt: Arc::new(crate::apply::Interrupt::default()),
+        signed_in: Arc::default(),
     };
     Ok((fleet, shard, tenants, inputs))
 }
@@ -310,10 +312,24 @@ fn plan(args: PlanArgs, ctx: &Context) -> Result<Outcome, CliError> {
     let planned = plan_all(ctx, &rt, Arc::new(inputs), tenants, args.common.parallelism);
     let mut lines = Vec::with_capacity(planned.len());
     for (mut line, saved) in planned {
-        if let (Some(out), Some(saved)) = (&args.out, saved) {
+        if let Some(out) = &args.out {
             let path = plan_path(out, &line.name);
-            if let Err(e) = saved.write(&path) {
-                line = TenantReport { status: Status::Error, error: Some(e.to_string()), ..line };
+            let written = match saved {
+                Some(saved) => saved.write(&path).map_err(|e| e.to_string()),
+                // No plan now: an earlier run's file must not be applied in its place.
+                None => match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(format!("cannot remove the earlier plan {}: {e}", path.display()))
+                    }
+                    _ => Ok(()),
+                },
+            };
+            if let Err(e) = written {
+                let error = match line.error {
+                    Some(first) => format!("{first}; {e}"),
+                    None => e,
+                };
+                line = TenantReport { status: Status::Error, error: Some(error), ..line };
             }
         }
         lines.push(line);
@@ -377,17 +393,26 @@ fn apply(args: ApplyArgs, ctx: &Context) -> Result<Outcome, CliError> {
     let (tenants, saved): (Vec<FleetTenant>, Vec<Option<SavedPlan>>) = work.into_iter().unzip();
     let plans: Arc<std::collections::HashMap<String, SavedPlan>> =
         Arc::new(tenants.iter().zip(saved).filter_map(|(t, s)| s.map(|s| (t.name.clone(), s))).collect());
-    let applied = rt.block_on(run::run_all(
-        inputs,
-        tenants,
-        parallelism,
-        move |inputs, t| {
-            let saved = plans.get(&t.name).cloned();
-            run::apply_tenant(inputs, t, saved)
-        },
-        run::error_line,
-        &progress,
-    ));
+    let interrupt = inputs.interrupt.clone();
+    let applied = rt.block_on(async {
+        // As `pamform apply`: the first Ctrl-C (or SIGTERM) lets the operations in flight
+        // finish and be recorded, starts nothing more and releases every lock.
+        let signals = super::apply::watch_signals(ctx.printer.clone(), interrupt);
+        let applied = run::run_all(
+            inputs,
+            tenants,
+            parallelism,
+            move |inputs, t| {
+                let saved = plans.get(&t.name).cloned();
+                run::apply_tenant(inputs, t, saved)
+            },
+            run::error_line,
+            &progress,
+        )
+        .await;
+        signals.abort();
+        applied
+    });
     settled.extend(applied);
     let report = FleetReport::new(Operation::Apply, &fleet, args.common.selection(), shard, settled);
     finish(ctx, &report, args.common.format(), args.common.report.as_deref(), false)
