@@ -248,3 +248,32 @@ fn a_damaged_state_blob_is_restored_from_a_version() {
     run(&ws, &["state", "push", "--force", "pulled.json"]).expect(0);
     run(&ws, &["plan", "--detailed-exitcode"]).expect(0);
 }
+
+/// Ctrl-C during an import (which holds the lease while it reads the tenant) ends it at once
+/// and gives the lease back, instead of leaving the team locked out until the lease expires.
+#[test]
+fn ctrl_c_during_an_import_releases_the_lease() {
+    let azurite = Azurite::start();
+    let tenant = Tenant::start();
+    let ws = remote_workspace(&tenant, &azurite);
+    let store = azurite.store(KEY);
+    tenant.set_faults(json!({ "exchange_latency_ms": 5000, "login_latency_ms": 5000 }));
+    let child =
+        command(&ws, &["import", "approver_group.approvers", "pam-approvers@contoso.onmicrosoft.com"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+    let start = Instant::now();
+    while store.holder().unwrap().filter(|i| !i.id.is_empty()).is_none() {
+        assert!(start.elapsed() < Duration::from_secs(30), "import never took the lease");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = Run::from(child.wait_with_output().unwrap());
+    tenant.set_faults(json!({}));
+    assert!(out.all().contains("interrupted"), "{}", out.all());
+    assert_eq!(store.holder().unwrap(), None, "the lease is released: {}", out.all());
+    assert!(store.load().unwrap().is_none(), "nothing was imported");
+}

@@ -47,7 +47,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     }
     let tenant_id = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
     let rt = pipeline::runtime()?;
-    let (entry, snapshot) = rt.block_on(async {
+    let work = async {
         let conn = pipeline::connect(ctx, config).await?;
         let snapshot =
             pipeline::refresh(ctx, &conn, &pipeline::refresh_request(config, state.as_ref())).await?;
@@ -82,6 +82,18 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             )
         })?;
         Ok::<_, CliError>((entry, snapshot))
+    };
+    // Nothing is written before the tenant is read: Ctrl-C ends the command at once, and the
+    // state lock (a blob lease, with a backend) is released as `_lock` drops, not left to
+    // expire.
+    let (entry, snapshot) = rt.block_on(async {
+        tokio::select! {
+            done = work => done,
+            _ = tokio::signal::ctrl_c() => Err(CliError::msg(
+                ErrorKind::Tenant,
+                "interrupted: nothing was imported, and the state lock is released",
+            )),
+        }
     })?;
     let mut state = state.unwrap_or_else(|| State::new(tenant_id));
     let id = entry.id.clone();
