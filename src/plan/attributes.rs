@@ -4,8 +4,12 @@
 //! shows as a change that is not one.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashMap};
+
+// Keyed by tens of thousands of member names per plan: a fast hasher (randomly seeded per
+// process) instead of SipHash.
+use foldhash::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
