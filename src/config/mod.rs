@@ -148,8 +148,12 @@ fn evaluate_sources(
 ) -> Configuration {
     let mut bodies = Vec::new();
     let mut complete = true;
-    for &file in config_files {
-        match parse_file(&sources, file) {
+    // Every file is parsed at once (in parallel when it pays); the results are taken in
+    // file order, so diagnostics come out as they would one file at a time.
+    let all_files: Vec<_> = config_files.iter().chain(var_files).copied().collect();
+    let mut parsed = syntax::parse_files(&sources, &all_files).into_iter();
+    for (&file, result) in config_files.iter().zip(parsed.by_ref()) {
+        match result {
             Ok(body) => bodies.push((file, body)),
             Err(d) => {
                 diags.push(d);
@@ -159,8 +163,8 @@ fn evaluate_sources(
     }
     let mut file_values = BTreeMap::new();
     let mut value_spans = BTreeMap::new();
-    for &file in var_files {
-        match parse_file(&sources, file) {
+    for (&file, result) in var_files.iter().zip(parsed) {
+        match result {
             Ok(body) => variables::read_pamvars(
                 file,
                 &body,

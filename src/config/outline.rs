@@ -81,8 +81,11 @@ pub fn outline(config: &Configuration) -> Outline {
         .filter(|(_, f)| f.path.to_string_lossy().ends_with(CONFIG_SUFFIX))
         .map(|(id, _)| id)
         .collect();
-    let bodies: Vec<(FileId, hcl_edit::structure::Body)> =
-        files.into_iter().filter_map(|f| syntax::parse_file(sources, f).ok().map(|b| (f, b))).collect();
+    let bodies: Vec<(FileId, hcl_edit::structure::Body)> = syntax::parse_files(sources, &files)
+        .into_iter()
+        .zip(&files)
+        .filter_map(|(parsed, &f)| parsed.ok().map(|b| (f, b)))
+        .collect();
     // The configuration loaded without errors: what the block check would report is known.
     let mut ignored = Diagnostics::new();
     for (file, body) in &bodies {

@@ -14,6 +14,158 @@ pub fn parse_file(sources: &Sources, file: FileId) -> Result<Body, Diagnostic> {
     hcl_edit::parser::parse_body(text).map_err(|e| syntax_diagnostic(&e, file, text))
 }
 
+/// A piece of a file, parsed.
+type Parsed = Result<Body, hcl_edit::parser::Error>;
+
+/// Below this many bytes in all, files are parsed one after another: starting threads
+/// would cost more than it saves. It is also the least a file is cut into.
+const PARALLEL_PARSE_BYTES: usize = 256 * 1024;
+
+/// Parses `files`, each into its body or its syntax diagnostic, in the order given, exactly
+/// as [`parse_file`] does one at a time.
+///
+/// Parsing is most of the cost of loading a large configuration, and hcl-edit parses on one
+/// thread, so the work is shared over the machine's cores: each file is one piece, and a
+/// large file (a generated configuration is often one file of thousands of members) is cut
+/// into pieces where a top-level block ends. Each thread takes the next piece not yet taken;
+/// the pieces of a file are put back together in order, so nothing depends on how they were
+/// shared out. Whenever a cut file cannot be put back together exactly (a piece does not
+/// parse, or it has top-level attributes, whose duplicates only the whole file shows), it
+/// is parsed whole, and its result, error included, is the one-thread result.
+pub fn parse_files(sources: &Sources, files: &[FileId]) -> Vec<Result<Body, Diagnostic>> {
+    parse_files_on(sources, files, std::thread::available_parallelism().map_or(1, usize::from))
+}
+
+/// [`parse_files`] on at most `threads` threads.
+fn parse_files_on(sources: &Sources, files: &[FileId], threads: usize) -> Vec<Result<Body, Diagnostic>> {
+    let bytes: usize = files.iter().map(|&f| sources.get(f).text.len()).sum();
+    if threads < 2 || bytes < PARALLEL_PARSE_BYTES {
+        return files.iter().map(|&f| parse_file(sources, f)).collect();
+    }
+    // (file index, byte range) of every piece, a file's pieces in order.
+    let mut pieces: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+    for (i, &file) in files.iter().enumerate() {
+        let text: &str = &sources.get(file).text;
+        let cuts = cut_points(text, threads.min(text.len() / PARALLEL_PARSE_BYTES).max(1));
+        let mut start = 0;
+        for end in cuts.into_iter().chain([text.len()]) {
+            pieces.push((i, start..end));
+            start = end;
+        }
+    }
+    if pieces.len() < 2 {
+        return files.iter().map(|&f| parse_file(sources, f)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take = || {
+        let mut parsed = Vec::new();
+        loop {
+            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some((i, range)) = pieces.get(k) else { return parsed };
+            parsed.push((k, parse_piece(&sources.get(files[*i]).text, range.clone())));
+        }
+    };
+    let mut slots: Vec<Option<Parsed>> = pieces.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (1..threads.min(pieces.len())).map(|_| scope.spawn(take)).collect();
+        let mut all = take();
+        for w in workers {
+            // A parser that panics on some input panics here, as it would without threads.
+            all.extend(w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        for (k, parsed) in all {
+            slots[k] = Some(parsed);
+        }
+    });
+    let mut out = Vec::with_capacity(files.len());
+    let mut slots = slots.into_iter().zip(pieces).peekable();
+    for (i, &file) in files.iter().enumerate() {
+        let mut parts = Vec::new();
+        while let Some((slot, _)) = slots.next_if(|(_, (f, _))| *f == i) {
+            parts.push(slot);
+        }
+        let result = match parts.len() {
+            1 => match parts.pop().flatten() {
+                Some(parsed) => parsed.map_err(|e| syntax_diagnostic(&e, file, &sources.get(file).text)),
+                None => parse_file(sources, file),
+            },
+            _ => join_pieces(parts).map_or_else(|| parse_file(sources, file), Ok),
+        };
+        out.push(result);
+    }
+    out
+}
+
+/// Up to `pieces - 1` byte offsets that cut `text` into pieces of about equal size, each
+/// just after a line that is a lone `}` (where a top-level block of formatted HCL ends).
+/// They are guesses: [`join_pieces`] accepts only pieces that parse as whole blocks.
+fn cut_points(text: &str, pieces: usize) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let mut from = 0;
+    for k in 1..pieces {
+        let target = (text.len() * k / pieces).max(from);
+        let Some(at) = text.get(target..).and_then(|rest| rest.find("\n}\n")) else { break };
+        let cut = target + at + 3;
+        if cut >= text.len() {
+            break;
+        }
+        cuts.push(cut);
+        from = cut;
+    }
+    cuts
+}
+
+/// Parses the piece `range` of `text` where it stands in the file: the text before it is
+/// replaced by as many spaces, so that every span is a span of the whole file.
+fn parse_piece(text: &str, range: std::ops::Range<usize>) -> Parsed {
+    if range.start == 0 {
+        return hcl_edit::parser::parse_body(&text[range]);
+    }
+    let mut padded = String::with_capacity(range.end);
+    padded.extend(std::iter::repeat_n(' ', range.start));
+    padded.push_str(&text[range.clone()]);
+    let mut body = hcl_edit::parser::parse_body(&padded)?;
+    // The first structure's leading whitespace is what the file has there, not the padding.
+    if let Some(mut first) = body.iter_mut().next() {
+        use hcl_edit::Decorate;
+        let prefix = first.decor().prefix().map(|p| p.get(range.start..).unwrap_or_default().to_string());
+        if let Some(prefix) = prefix {
+            first.decor_mut().set_prefix(prefix);
+        }
+    }
+    Ok(body)
+}
+
+/// The body of a file cut in pieces from their bodies, in order; `None` when it cannot be
+/// the body of the whole file (a piece did not parse or has top-level attributes).
+fn join_pieces(parts: Vec<Option<Parsed>>) -> Option<Body> {
+    let mut bodies = Vec::with_capacity(parts.len());
+    for slot in parts {
+        let body = slot?.ok()?;
+        if body.iter().any(|s| matches!(s, Structure::Attribute(_))) {
+            return None;
+        }
+        bodies.push(body);
+    }
+    let mut bodies = bodies.into_iter();
+    let mut whole = bodies.next()?;
+    for body in bodies {
+        use hcl_edit::Decorate;
+        // The file's trailing whitespace, and whether it ends without a newline, are the last
+        // piece's.
+        let suffix = body.decor().suffix().cloned();
+        whole.set_prefer_omit_trailing_newline(body.prefer_omit_trailing_newline());
+        for structure in body {
+            whole.push(structure);
+        }
+        match suffix {
+            Some(suffix) => whole.decor_mut().set_suffix(suffix),
+            None => whole.decor_mut().clear(),
+        }
+    }
+    Some(whole)
+}
+
 /// Parses a text that is not (yet) part of any [`Sources`]; used by `fmt`.
 pub fn parse_text(text: &str) -> Result<Body, hcl_edit::parser::Error> {
     hcl_edit::parser::parse_body(text)
@@ -372,6 +524,86 @@ fn check_body(b: BlockRef<'_>, schema: &Schema, diags: &mut Diagnostics) {
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A generated configuration of `groups` blocks of 2,000 members.
+    fn large(groups: usize) -> String {
+        let mut text = String::new();
+        for g in 0..groups {
+            text.push_str(&format!("approver_group \"g{g}\" {{\n  name  = \"G {g}\"\n  members = [\n"));
+            for m in 0..2000 {
+                text.push_str(&format!("    \"user{m:05}@contoso.onmicrosoft.com\",\n"));
+            }
+            text.push_str("  ]\n}\n\n");
+        }
+        text
+    }
+
+    /// Parses `texts` as files on `threads` threads: the bodies (with their text, decor
+    /// included) or the diagnostics' messages and spans.
+    fn parsed(texts: &[String], threads: usize) -> Vec<Result<(Body, String), String>> {
+        let mut sources = Sources::new();
+        let files: Vec<FileId> =
+            texts.iter().enumerate().map(|(i, t)| sources.add(format!("f{i}.pam.hcl"), t.as_str())).collect();
+        parse_files_on(&sources, &files, threads)
+            .into_iter()
+            .map(|r| {
+                r.map(|b| {
+                    let text = b.to_string();
+                    (b, text)
+                })
+                .map_err(|d| format!("{d:?}"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_file_cut_in_pieces_parses_as_the_whole_file() {
+        let text = large(16);
+        let one = parsed(std::slice::from_ref(&text), 1);
+        assert!(text.len() > 4 * PARALLEL_PARSE_BYTES);
+        let cuts = cut_points(&text, 4);
+        assert_eq!(cuts.len(), 3);
+        // The pieces are put back together (not parsed again whole), into the same body.
+        let ranges = [0, cuts[0], cuts[1], cuts[2], text.len()];
+        let parts = ranges.windows(2).map(|w| Some(parse_piece(&text, w[0]..w[1]))).collect();
+        let joined = join_pieces(parts).expect("the pieces join");
+        assert_eq!(Ok((joined.clone(), joined.to_string())), one[0]);
+        assert_eq!(parsed(std::slice::from_ref(&text), 4), one);
+        assert_eq!(one[0].as_ref().map(|(_, t)| t.as_str()), Ok(text.as_str()), "round trip");
+        // Several files, some small, one ending without a newline and with trailing space.
+        let texts = vec![
+            "tenant {\n  id = \"x\"\n}\n".to_string(),
+            format!("# generated\n\n{}", large(6)),
+            format!("{}  \n\n", large(5).trim_end()),
+        ];
+        assert_eq!(parsed(&texts, 3), parsed(&texts, 1));
+    }
+
+    #[test]
+    fn a_file_cut_where_no_block_ends_gives_the_whole_files_result() {
+        // A heredoc holding lines that look like a block's end, at every cut point.
+        let mut text = String::from("locals {\n  text = <<EOT\n");
+        while text.len() < 3 * PARALLEL_PARSE_BYTES {
+            text.push_str("}\napprover_group \"x\" {\n");
+        }
+        text.push_str("EOT\n}\n");
+        let texts = vec![text.clone(), large(4)];
+        assert_eq!(parsed(&texts, 4), parsed(&texts, 1));
+        assert!(parsed(&texts, 4)[0].is_ok());
+        // Syntax errors, late in the file, and a top-level attribute set twice far apart.
+        let broken = format!("{}approver_group \"y\" {{\n  name = \n}}\n", large(6));
+        let twice = format!("a = 1\n{}a = 2\n", large(6));
+        for texts in [vec![broken], vec![twice]] {
+            let one = parsed(&texts, 1);
+            assert!(one[0].is_err());
+            assert_eq!(parsed(&texts, 4), one);
         }
     }
 }

@@ -5,9 +5,9 @@
 //! read. It holds no secrets (a delta link grants nothing without a token) and is written
 //! atomically as compact JSON, mode 0600, and only when its content changed.
 //!
-//! On disk every member is written once, in a directory keyed by object id, and each group
-//! lists its members' ids: approver groups overlap, so this is a fraction of writing each
-//! group's members whole.
+//! On disk every member is written once, in a directory ordered by object id, and each group
+//! lists its members by their place in it: approver groups overlap, so this is a fraction of
+//! writing each group's members whole, and reading a member back is an index, not a lookup.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -22,7 +22,8 @@ pub const DIR: &str = ".pamform";
 pub const FILE: &str = "drift-cache.json";
 /// Bumped on incompatible changes; a cache of another version is ignored.
 /// 2: members written once, groups list member ids.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: groups list members by their index in the directory.
+pub const FORMAT_VERSION: u32 = 3;
 /// How long a check that found nothing changed keeps the delta link it was given instead
 /// of the new one, so that the cache file is not rewritten; well inside the seven days a
 /// directory delta link lives ([`crate::wire::graph::DELTA_TOKEN_DAYS`]).
@@ -71,13 +72,13 @@ struct Stored {
     graph_url: String,
     updated: String,
     delta_link: String,
-    /// Every member of every group, by object id.
-    directory: BTreeMap<String, DirectoryObject>,
+    /// Every member of every group, once, in object id order.
+    directory: Vec<DirectoryObject>,
     groups: BTreeMap<String, StoredGroup>,
     absent: BTreeSet<String>,
 }
 
-/// A group as the file holds it: [`RemoteGroup`] with member ids.
+/// A group as the file holds it: [`RemoteGroup`] with its members' indices in `directory`.
 #[derive(Serialize, Deserialize)]
 struct StoredGroup {
     id: String,
@@ -88,7 +89,7 @@ struct StoredGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     description: Option<String>,
     security_enabled: bool,
-    members: Vec<String>,
+    members: Vec<u32>,
 }
 
 /// Only the version, read first so that a file of another layout is told apart from a
@@ -101,19 +102,19 @@ struct Version {
 
 impl Stored {
     fn of(cache: &DriftCache) -> Stored {
-        let mut directory = BTreeMap::new();
+        // Every member once (the first of the same id), in id order, with its index.
+        let mut by_id: BTreeMap<&str, (u32, &DirectoryObject)> = BTreeMap::new();
+        for m in cache.groups.values().flat_map(|g| &g.members) {
+            by_id.entry(m.id.as_str()).or_insert((0, m));
+        }
+        for (i, (index, _)) in by_id.values_mut().enumerate() {
+            *index = u32::try_from(i).expect("fewer than 2^32 directory objects");
+        }
         let groups = cache
             .groups
             .iter()
             .map(|(email, g)| {
-                let members = g
-                    .members
-                    .iter()
-                    .map(|m| {
-                        directory.entry(m.id.clone()).or_insert_with(|| m.clone());
-                        m.id.clone()
-                    })
-                    .collect();
+                let members = g.members.iter().map(|m| by_id[m.id.as_str()].0).collect();
                 let stored = StoredGroup {
                     id: g.id.clone(),
                     name: g.name.clone(),
@@ -133,21 +134,34 @@ impl Stored {
             graph_url: cache.graph_url.clone(),
             updated: cache.updated.clone(),
             delta_link: cache.delta_link.clone(),
-            directory,
+            directory: by_id.into_values().map(|(_, m)| m.clone()).collect(),
             groups,
             absent: cache.absent.clone(),
         }
     }
 
-    /// The cache; `None` when a group names a member the directory lacks.
+    /// The cache; `None` when a group names an index the directory lacks. A member is
+    /// copied into each group it belongs to but the last, which takes it.
     fn into_cache(self) -> Option<DriftCache> {
         let Stored { format_version, tenant, graph_url, updated, delta_link, directory, groups, absent } =
             self;
+        let mut uses = vec![0u32; directory.len()];
+        for i in groups.values().flat_map(|g| &g.members) {
+            *uses.get_mut(*i as usize)? += 1;
+        }
+        let mut directory: Vec<Option<DirectoryObject>> = directory.into_iter().map(Some).collect();
         let groups = groups
             .into_iter()
             .map(|(email, g)| {
-                let members =
-                    g.members.iter().map(|id| directory.get(id).cloned()).collect::<Option<Vec<_>>>()?;
+                let members = g
+                    .members
+                    .iter()
+                    .map(|&i| {
+                        let i = i as usize;
+                        uses[i] -= 1;
+                        if uses[i] == 0 { directory[i].take() } else { directory[i].clone() }
+                    })
+                    .collect::<Option<Vec<_>>>()?;
                 let group = RemoteGroup {
                     id: g.id,
                     name: g.name,
@@ -192,12 +206,22 @@ pub fn load(dir: &Path, tenant: &str, graph_url: &str) -> Result<DriftCache, Unu
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Unusable::Missing),
         Err(e) => return Err(Unusable::Unreadable(e.to_string())),
     };
-    let version: Version = serde_json::from_slice(&bytes).map_err(|e| Unusable::Unreadable(e.to_string()))?;
-    if version.format_version != u64::from(FORMAT_VERSION) {
-        return Err(Unusable::OtherVersion(u32::try_from(version.format_version).unwrap_or(0)));
-    }
-    let stored: Stored = serde_json::from_slice(&bytes).map_err(|e| Unusable::Unreadable(e.to_string()))?;
+    // Read in one pass; only a file that does not read is read again for its version, to
+    // tell a cache of another layout from a broken one.
+    let other_version = |version: u64| Unusable::OtherVersion(u32::try_from(version).unwrap_or(0));
+    let stored: Stored = match serde_json::from_slice(&bytes) {
+        Ok(stored) => stored,
+        Err(e) => {
+            return Err(match serde_json::from_slice::<Version>(&bytes) {
+                Ok(v) if v.format_version != u64::from(FORMAT_VERSION) => other_version(v.format_version),
+                _ => Unusable::Unreadable(e.to_string()),
+            });
+        }
+    };
     drop(bytes);
+    if stored.format_version != FORMAT_VERSION {
+        return Err(other_version(u64::from(stored.format_version)));
+    }
     let cache = stored
         .into_cache()
         .ok_or_else(|| Unusable::Unreadable("a group names a member the cache does not hold".to_string()))?;
@@ -343,19 +367,24 @@ mod tests {
         c.absent.insert("new@contoso.com".into());
         assert!(save(dir.path(), &c).unwrap());
         // A group naming a member the directory lacks makes the file unusable.
-        let broken =
-            std::fs::read_to_string(path(dir.path())).unwrap().replace("[\"u2\",\"u3\"]", "[\"u9\"]");
+        let text = std::fs::read_to_string(path(dir.path())).unwrap();
+        assert!(text.contains("\"members\":[1,2]"), "{text}");
+        let broken = text.replace("\"members\":[1,2]", "\"members\":[9]");
         std::fs::write(path(dir.path()), broken).unwrap();
         assert!(matches!(load(dir.path(), "contoso.onmicrosoft.com", GRAPH), Err(Unusable::Unreadable(_))));
     }
 
     #[test]
-    fn a_first_format_cache_is_ignored() {
+    fn caches_of_earlier_formats_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(DIR)).unwrap();
         let v1 = r#"{"format_version":1,"tenant":"contoso.onmicrosoft.com","graph_url":"https://graph.microsoft.com","updated":"","delta_link":"https://graph.microsoft.com/v1.0/groups/delta","groups":{},"absent":[]}"#;
         std::fs::write(path(dir.path()), v1).unwrap();
         assert_eq!(load(dir.path(), "contoso.onmicrosoft.com", GRAPH), Err(Unusable::OtherVersion(1)));
+        // The second format listed members by id.
+        let v2 = r#"{"format_version":2,"tenant":"contoso.onmicrosoft.com","graph_url":"https://graph.microsoft.com","updated":"","delta_link":"https://graph.microsoft.com/v1.0/groups/delta","directory":{},"groups":{"a@contoso.com":{"id":"a","name":"a","display_name":"a","alias":"a","email":"a@contoso.com","security_enabled":true,"members":["u1"]}},"absent":[]}"#;
+        std::fs::write(path(dir.path()), v2).unwrap();
+        assert_eq!(load(dir.path(), "contoso.onmicrosoft.com", GRAPH), Err(Unusable::OtherVersion(2)));
     }
 
     #[test]

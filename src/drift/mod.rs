@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::model::{Address, Approval, ResourceType, TenantSnapshot, normalize};
 use crate::plan::ResourceDrift;
-use crate::plan::attributes::{Attrs, GroupAttrs, PamAttrs, PolicyAttrs, live_policy};
+use crate::plan::attributes::{Attrs, GroupAttrs, PamAttrs, PolicyAttrs, live_policy, recorded_group_email};
 use crate::state::State;
 
 /// The version of the report format (`schemas/drift.schema.json`).
@@ -445,23 +445,6 @@ fn pam_diffs(a: &Address, b: &PamAttrs, n: &PamAttrs, changed: &[String], out: &
     }
 }
 
-/// A group's attributes as recorded in state, checked as [`Attrs::from_value`] checks them
-/// (the same fields, of the same types) but borrowed: the members are not copied.
-#[derive(Deserialize)]
-struct RecordedGroup<'a> {
-    #[serde(rename = "name")]
-    _name: &'a str,
-    email: &'a str,
-    #[serde(rename = "alias")]
-    _alias: &'a str,
-    #[serde(rename = "description", default)]
-    _description: &'a str,
-    #[serde(rename = "members")]
-    _members: Vec<&'a str>,
-    #[serde(rename = "membership")]
-    _membership: crate::model::Membership,
-}
-
 /// Policies, and the approver groups PAM uses, that no state knows.
 pub fn unmanaged(state: &State, snapshot: &TenantSnapshot) -> Vec<Unmanaged> {
     let managed_ids: BTreeSet<String> = state.resources.iter().map(|r| r.id.to_lowercase()).collect();
@@ -472,8 +455,8 @@ pub fn unmanaged(state: &State, snapshot: &TenantSnapshot) -> Vec<Unmanaged> {
         .map(|t| t.natural_key())
         .collect();
     let managed_groups: BTreeSet<String> = of_kind(ResourceType::ApproverGroup)
-        .filter_map(|r| RecordedGroup::deserialize(&r.attributes).ok())
-        .map(|g| normalize::principal(g.email))
+        .filter_map(|r| recorded_group_email(&r.attributes))
+        .map(normalize::principal)
         .collect();
     let mut out = Vec::new();
     for p in &snapshot.policies {

@@ -4,8 +4,12 @@
 //! shows as a change that is not one.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashMap};
+
+// Keyed by tens of thousands of member names per plan: a fast hasher (randomly seeded per
+// process) instead of SipHash.
+use foldhash::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -24,8 +28,37 @@ pub struct GroupAttrs {
     #[serde(default)]
     pub description: String,
     /// Lower-cased UPNs or addresses, in order.
+    #[serde(deserialize_with = "set_in_one_go")]
     pub members: BTreeSet<String>,
     pub membership: Membership,
+}
+
+/// [`GroupAttrs`] as state records it, checked as [`Attrs::from_value`] checks it (the same
+/// fields, of the same types) but borrowed: its members are not copied.
+#[derive(Deserialize)]
+struct RecordedGroup<'a> {
+    #[serde(rename = "name")]
+    _name: &'a str,
+    email: &'a str,
+    #[serde(rename = "alias")]
+    _alias: &'a str,
+    #[serde(rename = "description", default)]
+    _description: &'a str,
+    #[serde(rename = "members")]
+    _members: Vec<&'a str>,
+    #[serde(rename = "membership")]
+    _membership: Membership,
+}
+
+/// The email of a group state recorded, when its attributes read as a group's.
+pub fn recorded_group_email(value: &Value) -> Option<&str> {
+    RecordedGroup::deserialize(value).ok().map(|g| g.email)
+}
+
+/// A set of names read as a list, then built in one go: state writes them in order, so
+/// this is linear, where inserting thousands of members one by one searches the tree for each.
+fn set_in_one_go<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeSet<String>, D::Error> {
+    Vec::<String>::deserialize(d).map(BTreeSet::from_iter)
 }
 
 /// Attributes of an `access_policy`. Exactly one of task, role, role_group is set.

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use crate::diagnostic::{Diagnostic, Diagnostics, codes};
 use crate::model::snapshot::RoleCatalog;
 use crate::model::{Configuration, GroupRef, PolicyTarget, ResourceType, Span, TenantSnapshot, normalize};
-use crate::plan::attributes::{Attrs, MemberNames};
+use crate::plan::attributes::Attrs;
 use crate::plan::{Action, Plan};
 use crate::state::State;
 use crate::wire::exchange::{MAX_POLICIES, cmdlet};
@@ -64,7 +64,7 @@ pub fn check(
 fn members(config: &Configuration, snapshot: &TenantSnapshot, out: &mut Diagnostics) {
     for g in config.groups.values() {
         for m in &g.members {
-            match snapshot.principals.get(&normalize::principal(&m.value)) {
+            match snapshot.principals.get(normalize::principal_cow(&m.value).as_ref()) {
                 Some(None) => out.push(
                     Diagnostic::error(codes::UNKNOWN_MEMBER, format!("no user or recipient `{}` in the tenant", m.value))
                         .with_label(m.span, "not found in the directory")
@@ -241,13 +241,20 @@ fn policy_limit(
 
 /// A member listed twice in one group under two names (UPN and mail, say) is one member:
 /// a warning at the second name.
+///
+/// A member is keyed by the id of the directory object its name resolves to (what
+/// `MemberNames::id_of` would answer for it), else by its name; the
+/// snapshot's principals are read directly, without building that index a second time.
 fn duplicate_members(config: &Configuration, snapshot: &TenantSnapshot, out: &mut Diagnostics) {
-    let names = MemberNames::new(config, snapshot);
     for (address, g) in &config.groups {
-        let mut seen: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
+        let mut seen: std::collections::HashMap<std::borrow::Cow<'_, str>, &str> =
+            std::collections::HashMap::with_capacity(g.members.len());
         for m in &g.members {
-            let key =
-                names.id_of(&m.value).map(str::to_string).unwrap_or_else(|| normalize::principal(&m.value));
+            let name = normalize::principal_cow(&m.value);
+            let key = match snapshot.principals.get(name.as_ref()) {
+                Some(Some(obj)) => std::borrow::Cow::Borrowed(obj.id.as_str()),
+                _ => name,
+            };
             match seen.get(&key) {
                 Some(first) => out.push(
                     Diagnostic::warning(

@@ -203,7 +203,7 @@ fn diff_attributes(
         let ignored: Vec<&str> = meta.lifecycle.ignore_changes.iter().map(|s| s.value.as_str()).collect();
         if ignored.contains(&"all") {
             after = now.clone();
-        } else {
+        } else if !ignored.is_empty() {
             after.take_attributes(&now, &ignored);
         }
     }
@@ -250,13 +250,13 @@ pub(super) fn removals(
         .filter_map(|c| c.remote_id.as_deref().map(|id| (c.address.kind, id.to_lowercase())))
         .collect();
     let mut out = Vec::new();
-    for r in &inputs.state.resources {
+    for (r, recorded) in inputs.state.resources.iter().zip(&inputs.recorded) {
         if desired.contains_key(&r.address) || taken.contains(&r.address) {
             continue;
         }
-        let Some(recorded) = Attrs::from_value(r.address.kind, &r.attributes) else { continue };
+        let Some(recorded) = recorded else { continue };
         let membership = recorded.as_group().map(|g| g.membership).unwrap_or_default();
-        let live = inputs.live(&r.address, Some(&r.id), Some(&recorded), membership).filter(|(id, _)| {
+        let live = inputs.live(&r.address, Some(&r.id), Some(recorded), membership).filter(|(id, _)| {
             r.address.kind == ResourceType::PrivilegedAccess
                 || id.eq_ignore_ascii_case(&r.id)
                 || (inputs.owners.get(r.address.kind, id).is_none()

@@ -9,8 +9,8 @@ use crate::model::{Membership, ResourceType};
 /// Drift: state vs tenant, for every resource in state.
 pub(super) fn of(inputs: &Inputs<'_>) -> Vec<ResourceDrift> {
     let mut drift = Vec::new();
-    for r in &inputs.state.resources {
-        let Some(recorded) = Attrs::from_value(r.address.kind, &r.attributes) else { continue };
+    for (r, recorded) in inputs.state.resources.iter().zip(&inputs.recorded) {
+        let Some(recorded) = recorded else { continue };
         let membership = recorded.as_group().map(|g| g.membership).unwrap_or_default();
         let live = inputs.live(&r.address, Some(&r.id), None, membership).filter(|(id, _)| {
             r.address.kind == ResourceType::PrivilegedAccess || id.eq_ignore_ascii_case(&r.id)
@@ -19,7 +19,7 @@ pub(super) fn of(inputs: &Inputs<'_>) -> Vec<ResourceDrift> {
             None => drift.push(ResourceDrift {
                 address: r.address.clone(),
                 remote_id: r.id.clone(),
-                before: recorded,
+                before: recorded.clone(),
                 after: None,
                 changed: vec![],
             }),
@@ -35,7 +35,7 @@ pub(super) fn of(inputs: &Inputs<'_>) -> Vec<ResourceDrift> {
                     drift.push(ResourceDrift {
                         address: r.address.clone(),
                         remote_id: r.id.clone(),
-                        before: recorded,
+                        before: recorded.clone(),
                         after: Some(now),
                         changed: changed.into_iter().map(str::to_string).collect(),
                     });

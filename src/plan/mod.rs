@@ -21,14 +21,15 @@ pub mod saved;
 pub mod scope;
 mod targets;
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{Address, Configuration, Import, Span, TenantSnapshot};
+use crate::model::{Address, Configuration, Import, RemoteGroup, Span, TenantSnapshot};
 use crate::state::State;
-use attributes::{Attrs, MemberNames};
+use attributes::{Attrs, GroupAttrs, MemberNames};
 use live::Owners;
 
 pub use diff::forces_replacement;
@@ -222,6 +223,10 @@ struct Inputs<'a> {
     owners: Owners<'a>,
     /// The `import` block of each address that has one.
     imports: BTreeMap<&'a Address, &'a Import>,
+    /// What state recorded for each of its resources, in its order (None: unreadable).
+    recorded: Vec<Option<Attrs>>,
+    /// Live attributes of the groups asked about so far, by the snapshot's group.
+    live_groups: RefCell<HashMap<*const RemoteGroup, GroupAttrs>>,
 }
 
 /// Builds the plan. `state` is `None` before the first apply.
@@ -245,6 +250,8 @@ pub fn build(
         names: MemberNames::new(config, snapshot),
         owners: Owners::of(state),
         imports: config.imports.iter().map(|i| (&i.to.value, i)).collect(),
+        recorded: state.resources.iter().map(|r| Attrs::from_value(r.address.kind, &r.attributes)).collect(),
+        live_groups: RefCell::new(HashMap::new()),
     };
     let mut drift = drift::of(&inputs);
     if options.mode == PlanMode::RefreshOnly {

@@ -7,10 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::desired::Desired;
-use super::live::natural_key;
+use super::live::{Found, natural_key};
 use super::{Inputs, PlanMode, refusal};
 use crate::diagnostic::{Diagnostic, codes};
-use crate::model::{Address, Configuration, ResourceType};
+use crate::model::{Address, Configuration, Membership, ResourceType, normalize};
 use crate::state::{ResourceState, State};
 
 /// The state entry each address starts from, when it is not its own.
@@ -132,8 +132,7 @@ fn implied_moves(
         {
             continue;
         }
-        let membership = wanted.attrs.as_group().map(|g| g.membership).unwrap_or_default();
-        let Some((id, _)) = inputs.live(address, None, Some(&wanted.attrs), membership) else {
+        let Some(id) = inputs.locate(address, None, Some(&wanted.attrs)).map(|f| f.id().to_string()) else {
             continue;
         };
         let Some(owner) = inputs.owners.get(address.kind, &id) else { continue };
@@ -190,14 +189,18 @@ fn exchanges(inputs: &Inputs<'_>, desired: &Desired, ownership: &Ownership) -> B
             continue;
         }
         let Some(e) = ownership.entry(inputs.state, address) else { continue };
-        let membership = wanted.attrs.as_group().map(|g| g.membership).unwrap_or_default();
-        let Some((id, now)) = inputs
-            .live(address, Some(&e.id), None, membership)
-            .filter(|(id, _)| id.eq_ignore_ascii_case(&e.id))
+        let Some(found) =
+            inputs.locate(address, Some(&e.id), None).filter(|f| f.id().eq_ignore_ascii_case(&e.id))
         else {
             continue;
         };
-        let (Some(now_key), Some(want_key)) = (natural_key(&now), natural_key(&wanted.attrs)) else {
+        // A group's key is its email: its members are not needed to know it.
+        let now_key = match found {
+            Found::Group(g) => Some(normalize::principal(&g.email)),
+            Found::Policy(_) | Found::Pam => natural_key(&inputs.attrs_of(found, Membership::default())),
+        };
+        let id = found.id().to_string();
+        let (Some(now_key), Some(want_key)) = (now_key, natural_key(&wanted.attrs)) else {
             continue;
         };
         if now_key != want_key {

@@ -141,7 +141,13 @@ fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             return Err(e);
         }
     };
-    let recorded = recorded(config, state.as_ref());
+    // Only the JSON plan and a saved plan show it; working it out parses the configuration
+    // again, which on a large one costs as much as loading it.
+    let recorded = if args.format() == Format::Json || args.out.is_some() {
+        recorded(config, state.as_ref())
+    } else {
+        plan_view::Recorded::default()
+    };
     if let Some(out) = &args.out {
         let tenant = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
         let parts = crate::plan::saved::sensitive_parts(&config.sensitive, &recorded.outline);
