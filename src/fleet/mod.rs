@@ -1,4 +1,4 @@
-//! Fleets: one shared configuration applied to many tenants. [`file`] reads the fleet file
+//! Fleets: one shared configuration applied to many tenants. [`mod@file`] reads the fleet file
 //! (tenants with their ids, tags, variable values and credential variables), [`shard`]
 //! splits a fleet between runners by a hash of each tenant's name, [`run`] plans, checks for
 //! drift and applies tenant by tenant (many at once, each failure its own), and [`report`] is
