@@ -9,53 +9,10 @@ use pamform::state::{State, Storage};
 use pamform::wire::blob::DEV_ACCOUNT_KEY;
 use serde_json::json;
 
-use crate::support::azurite::Azurite;
-use crate::support::cli::{QUICKSTART, Run, Tenant, Workspace};
+use crate::support::azurite::{Azurite, command, run};
+use crate::support::cli::{Run, Tenant, Workspace};
 
 const KEY: &str = "attack.pamform.state.json";
-
-fn remote_workspace(tenant: &Tenant, azurite: &Azurite) -> Workspace {
-    Workspace::new(tenant, &format!("{QUICKSTART}\n{}", azurite.backend_block(KEY)))
-}
-
-fn command(ws: &Workspace, args: &[&str]) -> std::process::Command {
-    let mut cmd = ws.command(args);
-    cmd.env("ARM_ACCESS_KEY", DEV_ACCOUNT_KEY).env_remove("ARM_SAS_TOKEN");
-    cmd
-}
-
-fn run(ws: &Workspace, args: &[&str]) -> Run {
-    Run::from(command(ws, args).output().expect("pamform runs"))
-}
-
-/// Spawns a slow apply (output captured) and waits until it holds the lease.
-#[allow(clippy::zombie_processes)]
-fn slow_apply(
-    tenant: &Tenant,
-    ws: &Workspace,
-    azurite: &Azurite,
-    latency_ms: u64,
-) -> (std::process::Child, pamform::state::lock::LockInfo) {
-    tenant.set_faults(json!({ "exchange_latency_ms": latency_ms }));
-    let mut child = command(ws, &["apply", "--auto-approve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let store = azurite.store(KEY);
-    let start = Instant::now();
-    loop {
-        if let Some(info) = store.holder().unwrap().filter(|i| !i.id.is_empty()) {
-            return (child, info);
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("apply never took the lease");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Addresses and ids of a state, for messages.
 fn ids(state: &State) -> Vec<(String, String)> {
@@ -70,9 +27,9 @@ fn ids(state: &State) -> Vec<(String, String)> {
 fn an_apply_whose_lease_was_broken_records_what_it_did() {
     let azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
     azurite.store(KEY);
-    let (child, info) = slow_apply(&tenant, &ws, &azurite, 300);
+    let (child, info) = azurite.slow_apply(&tenant, &ws, KEY, 300);
     run(&ws, &["force-unlock", &info.id]).expect(0);
     let out = Run::from(child.wait_with_output().unwrap());
     let out = out.expect(0);
@@ -91,9 +48,9 @@ fn an_apply_whose_lease_was_broken_records_what_it_did() {
 fn an_apply_whose_lease_was_taken_stops_and_keeps_what_it_recorded() {
     let azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
     azurite.store(KEY);
-    let (child, info) = slow_apply(&tenant, &ws, &azurite, 300);
+    let (child, info) = azurite.slow_apply(&tenant, &ws, KEY, 300);
     let other = azurite.store(KEY);
     other.force_unlock(&info.id).unwrap();
     let other_lock = other.lock("pamform state rm", Duration::ZERO).unwrap();
@@ -134,7 +91,7 @@ fn an_apply_whose_lease_was_taken_stops_and_keeps_what_it_recorded() {
 fn state_pull_is_byte_exact_in_a_pipe() {
     let azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
     azurite.store(KEY);
     run(&ws, &["apply", "--auto-approve"]).expect(0);
     let store = azurite.store(KEY);
@@ -221,7 +178,7 @@ fn put_blob(azurite: &Azurite, bytes: &[u8]) {
 fn a_damaged_state_blob_is_restored_from_a_version() {
     let azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
     azurite.store(KEY);
     run(&ws, &["apply", "--auto-approve"]).expect(0);
     let good = azurite.store(KEY).load().unwrap().unwrap();
@@ -255,7 +212,7 @@ fn a_damaged_state_blob_is_restored_from_a_version() {
 fn ctrl_c_during_an_import_releases_the_lease() {
     let azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
     let store = azurite.store(KEY);
     tenant.set_faults(json!({ "exchange_latency_ms": 5000, "login_latency_ms": 5000 }));
     let child =

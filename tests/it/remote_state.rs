@@ -2,66 +2,22 @@
 //! once, a holder killed with SIGKILL, the service stopped during an apply, a write refused
 //! because the state changed behind the lease, and migration local → remote → local.
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pamform::state::{State, StateError, Storage};
 use pamform::wire::blob::DEV_ACCOUNT_KEY;
 use serde_json::json;
 
-use crate::support::azurite::Azurite;
+use crate::support::azurite::{Azurite, run};
 use crate::support::cli::{QUICKSTART, Run, Tenant, Workspace};
 
 const KEY: &str = "prod.pamform.state.json";
-
-/// The quickstart with its state in Azurite.
-fn remote_workspace(tenant: &Tenant, azurite: &Azurite) -> Workspace {
-    Workspace::new(tenant, &format!("{QUICKSTART}\n{}", azurite.backend_block(KEY)))
-}
-
-fn command(ws: &Workspace, args: &[&str]) -> std::process::Command {
-    let mut cmd = ws.command(args);
-    cmd.env("ARM_ACCESS_KEY", DEV_ACCOUNT_KEY).env_remove("ARM_SAS_TOKEN");
-    cmd
-}
-
-fn run(ws: &Workspace, args: &[&str]) -> Run {
-    Run::from(command(ws, args).output().expect("pamform runs"))
-}
-
-/// Spawns a slow apply and waits until it holds the lease.
-#[allow(clippy::zombie_processes)]
-fn hold_lease(
-    tenant: &Tenant,
-    ws: &Workspace,
-    azurite: &Azurite,
-) -> (std::process::Child, pamform::state::lock::LockInfo) {
-    tenant.set_faults(json!({"exchange_latency_ms": 150}));
-    let mut child = command(ws, &["apply", "--auto-approve"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let store = azurite.store(KEY);
-    let start = Instant::now();
-    loop {
-        if let Some(info) = store.holder().unwrap().filter(|i| !i.id.is_empty()) {
-            return (child, info);
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("apply never took the lease");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn apply_and_plan_keep_the_state_in_the_blob() {
     let azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
     azurite.store(KEY);
     run(&ws, &["apply", "--auto-approve"]).expect(0);
     assert!(!ws.file("pamform.state.json").exists(), "no local state beside a backend");
@@ -97,8 +53,8 @@ fn apply_and_plan_keep_the_state_in_the_blob() {
 fn a_second_apply_is_refused_naming_the_lease_holder() {
     let azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
-    let (mut first, info) = hold_lease(&tenant, &ws, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
+    let (mut first, info) = azurite.slow_apply(&tenant, &ws, KEY, 150);
     let writes = tenant.write_count();
     let second = run(&ws, &["apply", "--auto-approve"]).expect(1);
     let err = second.stderr.replace('\n', " ");
@@ -117,8 +73,8 @@ fn a_second_apply_is_refused_naming_the_lease_holder() {
 fn a_holder_killed_with_sigkill_is_recovered_by_force_unlock() {
     let azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
-    let (mut first, info) = hold_lease(&tenant, &ws, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
+    let (mut first, info) = azurite.slow_apply(&tenant, &ws, KEY, 150);
     first.kill().unwrap(); // SIGKILL: no release
     first.wait().unwrap();
     let refused = run(&ws, &["apply", "--auto-approve"]).expect(1);
@@ -135,8 +91,8 @@ fn a_holder_killed_with_sigkill_is_recovered_by_force_unlock() {
 fn the_service_stopped_during_an_apply_leaves_the_state_intact() {
     let mut azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
-    let (first, _) = hold_lease(&tenant, &ws, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
+    let (first, _) = azurite.slow_apply(&tenant, &ws, KEY, 150);
     azurite.stop();
     let out = first.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -154,7 +110,7 @@ fn the_service_stopped_during_an_apply_leaves_the_state_intact() {
 fn an_apply_stopped_by_the_service_says_why() {
     let mut azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
     azurite.store(KEY);
     azurite.stop();
     let failed = run(&ws, &["apply", "--auto-approve"]).expect(1);
@@ -216,7 +172,7 @@ fn migrate_moves_the_state_to_the_backend_and_back() {
 fn push_refuses_an_older_state_or_another_lineage() {
     let azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
     azurite.store(KEY);
     run(&ws, &["apply", "--auto-approve"]).expect(0);
     let pulled = run(&ws, &["state", "pull"]).expect(0);
@@ -256,7 +212,7 @@ fn account_sas() -> String {
 fn a_sas_token_from_the_environment_signs_the_requests() {
     let mut azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
     azurite.store(KEY);
     let sas = account_sas();
     let with_sas = |args: &[&str]| {
@@ -354,8 +310,8 @@ fn use_azuread_auth_sends_a_bearer_token_for_storage() {
 fn the_lease_of_a_killed_holder_expires_on_its_own() {
     let azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
-    let (mut first, _) = hold_lease(&tenant, &ws, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
+    let (mut first, _) = azurite.slow_apply(&tenant, &ws, KEY, 150);
     first.kill().unwrap();
     first.wait().unwrap();
     tenant.set_faults(json!({}));
@@ -385,7 +341,7 @@ fn a_bad_backend_block_is_reported_at_its_position() {
 fn a_saved_plan_is_refused_once_the_remote_state_moved_on() {
     let azurite = Azurite::start();
     let tenant = Tenant::start();
-    let ws = remote_workspace(&tenant, &azurite);
+    let ws = azurite.workspace(&tenant, KEY);
     azurite.store(KEY);
     run(&ws, &["apply", "--auto-approve"]).expect(0);
     run(&ws, &["state", "rm", "approver_group.approvers"]).expect(0);

@@ -11,8 +11,14 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use std::time::{Duration, Instant};
+
+use pamform::state::Storage;
 use pamform::state::blob::{BlobAuth, BlobLocation, BlobStore};
+use pamform::state::lock::LockInfo;
 use pamform::wire::blob::{DEV_ACCOUNT, DEV_ACCOUNT_KEY};
+
+use crate::support::cli::{QUICKSTART, Run, Tenant, Workspace};
 
 /// Where the pinned package is described.
 fn package_dir() -> PathBuf {
@@ -89,6 +95,42 @@ impl Azurite {
         )
     }
 
+    /// The quickstart with its state in this service, in blob `key`.
+    pub fn workspace(&self, tenant: &Tenant, key: &str) -> Workspace {
+        Workspace::new(tenant, &format!("{QUICKSTART}\n{}", self.backend_block(key)))
+    }
+
+    /// Spawns `pamform apply` (output captured) with Exchange answering after `latency_ms`,
+    /// and waits until it holds the lease of blob `key`.
+    #[allow(clippy::zombie_processes)]
+    pub fn slow_apply(
+        &self,
+        tenant: &Tenant,
+        ws: &Workspace,
+        key: &str,
+        latency_ms: u64,
+    ) -> (Child, LockInfo) {
+        tenant.set_faults(serde_json::json!({ "exchange_latency_ms": latency_ms }));
+        let mut child = command(ws, &["apply", "--auto-approve"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let store = self.store(key);
+        let start = Instant::now();
+        loop {
+            if let Some(info) = store.holder().unwrap().filter(|i| !i.id.is_empty()) {
+                return (child, info);
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("apply never took the lease");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// A client of blob `key` (the container created).
     pub fn store(&self, key: &str) -> BlobStore {
         let location = BlobLocation {
@@ -136,4 +178,16 @@ fn spawn(data: &Path, port: u16) -> (Child, u16) {
     // Keep draining its output so that it never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, port)
+}
+
+/// `pamform ARGS` in `ws`, its Blob requests signed with the account key.
+pub fn command(ws: &Workspace, args: &[&str]) -> Command {
+    let mut cmd = ws.command(args);
+    cmd.env("ARM_ACCESS_KEY", DEV_ACCOUNT_KEY).env_remove("ARM_SAS_TOKEN");
+    cmd
+}
+
+/// Runs [`command`] to its end.
+pub fn run(ws: &Workspace, args: &[&str]) -> Run {
+    Run::from(command(ws, args).output().expect("pamform runs"))
 }
