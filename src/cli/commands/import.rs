@@ -31,6 +31,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
+    let rt = pipeline::runtime()?;
+    // Listening before the lock is taken: a Ctrl-C from then on ends the command through
+    // `interrupted` below, which releases the lock, never by the default action.
+    let interrupt = rt.block_on(async { Interrupt::listen() });
     let (store, _lock) = pipeline::locked_storage(ctx, "pamform import", args.lock_timeout)?;
     let loaded = pipeline::configuration(ctx, &args.vars)?;
     let state = pipeline::read_state(store.as_ref(), Some(pipeline::tenant_id(&loaded.configuration)))?;
@@ -46,7 +50,6 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         return Err(usage(ImportError::AlreadyManaged(address.clone())));
     }
     let tenant_id = config.tenant.as_ref().map(|t| t.id.value.clone()).unwrap_or_default();
-    let rt = pipeline::runtime()?;
     let work = async {
         let conn = pipeline::connect(ctx, config).await?;
         let snapshot =
@@ -89,7 +92,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let (entry, snapshot) = rt.block_on(async {
         tokio::select! {
             done = work => done,
-            _ = tokio::signal::ctrl_c() => Err(CliError::msg(
+            _ = interrupt.received() => Err(CliError::msg(
                 ErrorKind::Tenant,
                 "interrupted: nothing was imported, and the state lock is released",
             )),
@@ -107,4 +110,35 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
 /// Lists the tenant's PAM objects that `state` does not manage, as drift reports them.
 pub fn print_unmanaged(ctx: &Context, state: &State, snapshot: &TenantSnapshot) {
     import_view::unmanaged(&ctx.printer, &drift::unmanaged(state, snapshot));
+}
+
+/// Ctrl-C (and, on Unix, SIGTERM), listened for from the moment it is made.
+struct Interrupt {
+    #[cfg(unix)]
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Interrupt {
+    fn listen() -> Interrupt {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = signal(SignalKind::interrupt()).ok().zip(signal(SignalKind::terminate()).ok());
+            Interrupt { signals }
+        }
+        #[cfg(not(unix))]
+        Interrupt {}
+    }
+
+    async fn received(mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = self.signals.as_mut() {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
