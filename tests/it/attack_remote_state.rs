@@ -226,6 +226,8 @@ fn ctrl_c_during_an_import_releases_the_lease() {
         assert!(start.elapsed() < Duration::from_secs(30), "import never took the lease");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The lease is taken a moment before the command listens for Ctrl-C.
+    std::thread::sleep(Duration::from_millis(500));
     let pid = child.id().to_string();
     assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
     let out = Run::from(child.wait_with_output().unwrap());

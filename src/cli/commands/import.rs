@@ -31,11 +31,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
-    let rt = pipeline::runtime()?;
-    // Listening before the lock is taken: a Ctrl-C from then on ends the command through
-    // `interrupted` below, which releases the lock, never by the default action.
-    let interrupt = rt.block_on(async { Interrupt::listen() });
     let (store, _lock) = pipeline::locked_storage(ctx, "pamform import", args.lock_timeout)?;
+    // Listening as soon as the lock is held (a Ctrl-C while waiting for it still ends the
+    // command at once): from here a Ctrl-C ends the command through the `select!` below,
+    // which releases the lock, never by the default action.
+    let rt = pipeline::runtime()?;
+    let interrupt = rt.block_on(async { Interrupt::listen() });
     let loaded = pipeline::configuration(ctx, &args.vars)?;
     let state = pipeline::read_state(store.as_ref(), Some(pipeline::tenant_id(&loaded.configuration)))?;
     let config = &loaded.configuration;
