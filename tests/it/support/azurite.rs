@@ -111,12 +111,13 @@ impl Azurite {
         latency_ms: u64,
     ) -> (Child, LockInfo) {
         tenant.set_faults(serde_json::json!({ "exchange_latency_ms": latency_ms }));
+        // The container exists before the apply starts, not while it runs.
+        let store = self.store(key);
         let mut child = command(ws, &["apply", "--auto-approve"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let store = self.store(key);
         let start = Instant::now();
         loop {
             if let Some(info) = store.holder().unwrap().filter(|i| !i.id.is_empty()) {
