@@ -6,7 +6,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use pamform::state::{State, Storage};
-use pamform::wire::blob::DEV_ACCOUNT_KEY;
 use serde_json::json;
 
 use crate::support::azurite::{Azurite, command, run};
@@ -137,22 +136,9 @@ fn a_secret_written_into_the_backend_block_is_never_printed() {
     }
 }
 
-/// An account SAS for Azurite's development account (as in remote_state.rs).
-fn account_sas() -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let (sp, ss, srt, se, spr, sv) =
-        ("rwdlacu", "b", "sco", "2099-01-01T00:00:00Z", "https,http", "2021-12-02");
-    let to_sign = format!("devstoreaccount1\n{sp}\n{ss}\n{srt}\n\n{se}\n\n{spr}\n{sv}\n\n");
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &b64.decode(DEV_ACCOUNT_KEY).unwrap());
-    let sig = b64.encode(ring::hmac::sign(&key, to_sign.as_bytes()));
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!("sv={sv}&ss={ss}&srt={srt}&sp={sp}&se={}&spr={}&sig={}", enc(se), enc(spr), enc(&sig))
-}
-
 /// Writes `bytes` over the state blob out of band (someone's hand edit, a bad upload).
 fn put_blob(azurite: &Azurite, bytes: &[u8]) {
-    let url = format!("{}/state/{KEY}?{}", azurite.endpoint(), account_sas());
+    let url = format!("{}/state/{KEY}?{}", azurite.endpoint(), crate::support::azurite::account_sas());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let status = rt.block_on(async {
         reqwest::Client::builder()

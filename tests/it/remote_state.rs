@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use pamform::state::{State, StateError, Storage};
-use pamform::wire::blob::DEV_ACCOUNT_KEY;
 use serde_json::json;
 
 use crate::support::azurite::{Azurite, run};
@@ -193,28 +192,13 @@ fn tenant_id_of(ws: &Workspace) -> String {
     text.split("id").nth(1).and_then(|s| s.split('"').nth(1)).unwrap_or("t").to_string()
 }
 
-/// An account SAS for Azurite's development account: blob service, every resource type, the
-/// permissions the backend uses. String-to-sign of version 2020-12-06 and later:
-/// <https://learn.microsoft.com/rest/api/storageservices/create-account-sas#version-2020-12-06-and-later>
-fn account_sas() -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let (sp, ss, srt, se, spr, sv) =
-        ("rwdlacu", "b", "sco", "2099-01-01T00:00:00Z", "https,http", "2021-12-02");
-    let to_sign = format!("devstoreaccount1\n{sp}\n{ss}\n{srt}\n\n{se}\n\n{spr}\n{sv}\n\n");
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &b64.decode(DEV_ACCOUNT_KEY).unwrap());
-    let sig = b64.encode(ring::hmac::sign(&key, to_sign.as_bytes()));
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!("sv={sv}&ss={ss}&srt={srt}&sp={sp}&se={}&spr={}&sig={}", enc(se), enc(spr), enc(&sig))
-}
-
 #[test]
 fn a_sas_token_from_the_environment_signs_the_requests() {
     let mut azurite = Azurite::start();
     let tenant = Tenant::start();
     let ws = azurite.workspace(&tenant, KEY);
     azurite.store(KEY);
-    let sas = account_sas();
+    let sas = crate::support::azurite::account_sas();
     let with_sas = |args: &[&str]| {
         let mut cmd = ws.command(args);
         cmd.env_remove("ARM_ACCESS_KEY").env("ARM_SAS_TOKEN", &sas);

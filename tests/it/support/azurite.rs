@@ -192,3 +192,18 @@ pub fn command(ws: &Workspace, args: &[&str]) -> Command {
 pub fn run(ws: &Workspace, args: &[&str]) -> Run {
     Run::from(command(ws, args).output().expect("pamform runs"))
 }
+
+/// An account SAS for Azurite's development account: blob service, every resource type, the
+/// permissions the backend uses. String-to-sign of version 2020-12-06 and later:
+/// <https://learn.microsoft.com/rest/api/storageservices/create-account-sas#version-2020-12-06-and-later>
+pub fn account_sas() -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (sp, ss, srt, se, spr, sv) =
+        ("rwdlacu", "b", "sco", "2099-01-01T00:00:00Z", "https,http", "2021-12-02");
+    let to_sign = format!("devstoreaccount1\n{sp}\n{ss}\n{srt}\n\n{se}\n\n{spr}\n{sv}\n\n");
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &b64.decode(DEV_ACCOUNT_KEY).unwrap());
+    let sig = b64.encode(ring::hmac::sign(&key, to_sign.as_bytes()));
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!("sv={sv}&ss={ss}&srt={srt}&sp={sp}&se={}&spr={}&sig={}", enc(se), enc(spr), enc(&sig))
+}
