@@ -165,8 +165,8 @@ pub async fn refresh(
 /// The printer the `log` bridge writes through, set once per process.
 static LOG_PRINTER: OnceLock<Printer> = OnceLock::new();
 
-/// Writes pamform's own `log` lines (the tenant client's request log) as `-v` lines; the log
-/// of the libraries underneath (reqwest, rustls) is not shown.
+/// Writes pamform's own `log` lines (the tenant client's request log) as `-v` lines and its
+/// warnings as notes; the log of the libraries underneath (reqwest, rustls) is not shown.
 struct PrinterLog;
 
 impl log::Log for PrinterLog {
@@ -179,20 +179,26 @@ impl log::Log for PrinterLog {
         if self.enabled(record.metadata())
             && let Some(printer) = LOG_PRINTER.get()
         {
-            printer.debug(record.args());
+            if record.level() <= log::Level::Warn {
+                printer.note(format_args!("warning: {}", record.args()));
+            } else {
+                printer.debug(record.args());
+            }
         }
     }
 
     fn flush(&self) {}
 }
 
-/// Shows pamform's `log` lines through `printer` when it is verbose; without `-v` nothing is
-/// logged. The first call in a process decides.
+/// Shows pamform's `log` lines through `printer`: warnings always (unless `--quiet`), as
+/// `warning:` lines, such as a state lock whose renewal failed while a command still runs;
+/// everything else only with `-v`. The first call in a process decides.
 pub fn install_log(printer: &Printer) {
-    if !printer.is_verbose() || LOG_PRINTER.set(printer.clone()).is_err() {
+    if LOG_PRINTER.set(printer.clone()).is_err() {
         return;
     }
     if log::set_logger(&PrinterLog).is_ok() {
-        log::set_max_level(log::LevelFilter::Debug);
+        let level = if printer.is_verbose() { log::LevelFilter::Debug } else { log::LevelFilter::Warn };
+        log::set_max_level(level);
     }
 }

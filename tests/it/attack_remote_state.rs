@@ -32,6 +32,8 @@ fn an_apply_whose_lease_was_broken_records_what_it_did() {
     run(&ws, &["force-unlock", &info.id]).expect(0);
     let out = Run::from(child.wait_with_output().unwrap());
     let out = out.expect(0);
+    // The person running it is told, without -v, that the lock was lost for a while.
+    assert!(out.stderr.contains("warning: the state lock on"), "{}", out.stderr);
     tenant.set_faults(json!({}));
     let state = azurite.store(KEY).load().unwrap().unwrap_or_else(|| panic!("no state: {}", out.all()));
     assert_eq!(state.resources.len(), 4, "{:?}\n{}", ids(&state), out.all());
