@@ -183,8 +183,21 @@ fn push_refuses_an_older_state_or_another_lineage() {
     std::fs::write(ws.file("other.json"), other.to_bytes()).unwrap();
     let lineage = run(&ws, &["state", "push", "other.json"]).expect(1);
     assert!(lineage.stderr.contains("lineage"), "{}", lineage.stderr);
+    // A state of the same serial with other contents was written without reading this one.
+    let mut twin = State::from_bytes(&ws.file("old.json"), pulled.stdout.as_bytes()).unwrap();
+    twin.serial = azurite.store(KEY).load().unwrap().unwrap().serial;
+    let before = twin.resources.len();
+    twin.resources.retain(|r| r.address.to_string() != "access_policy.set_mailbox");
+    assert_eq!(twin.resources.len(), before - 1);
+    std::fs::write(ws.file("twin.json"), twin.to_bytes()).unwrap();
+    let same = run(&ws, &["state", "push", "twin.json"]).expect(1);
+    assert!(same.stderr.contains("same serial"), "{}", same.stderr);
     run(&ws, &["state", "push", "--force", "old.json"]).expect(0);
     run(&ws, &["plan", "--detailed-exitcode"]).expect(0);
+    // Pushing back exactly what is stored changes nothing and is not refused.
+    let current = run(&ws, &["state", "pull"]).expect(0);
+    ws.write("current.json", &current.stdout);
+    run(&ws, &["state", "push", "current.json"]).expect(0);
 }
 
 fn tenant_id_of(ws: &Workspace) -> String {

@@ -253,6 +253,18 @@ fn replace(
                 ),
             ));
         }
+        // Two different states under one serial: one of them was written without the other
+        // being read, so pushing would silently drop changes (Terraform refuses this too).
+        if c.serial == new.serial && !force && c.to_bytes() != new.to_bytes() {
+            return Err(CliError::msg(
+                ErrorKind::State,
+                format!(
+                    "{} holds serial {} with different contents than {from}, which has the same serial: one of them was written without the other; nothing was changed (pull the state, merge by hand and push a higher serial, or add --force to replace it anyway)",
+                    store.name(),
+                    c.serial,
+                ),
+            ));
+        }
         new.serial = new.serial.max(c.serial);
     }
     store.save(new).map_err(state_error)
