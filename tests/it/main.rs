@@ -69,6 +69,7 @@ mod render_markdown;
 mod render_schemas;
 mod render_text;
 mod request_refusals;
+mod snap_fleet;
 mod snap_help;
 mod snap_outputs;
 mod tenant_e2e;
