@@ -1,7 +1,7 @@
 //! What the emulator UX tests share: a person at the device-code sign-in pages, as a browser
 //! would drive them (GET the page, fill the form it shows, POST it to the form's action with
-//! its hidden fields); a `pamform login` under way; and `pamform emulator serve` run as a
-//! child process.
+//! its hidden fields); a `pamform login` under way (which the request tests sign their users
+//! in with too); and `pamform emulator serve` run as a child process.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
