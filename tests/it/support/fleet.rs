@@ -7,7 +7,7 @@ use pamform::emulator::{Faults, RunningEmulator};
 use pamform::wire::oauth;
 use serde_json::{Value, json};
 
-use super::cli::{Run, Workspace};
+use super::cli::{Run, Workspace, control};
 use super::plans::schema;
 use super::{APP_ID, APP_SECRET, emulator_config};
 
@@ -60,15 +60,7 @@ impl Fleet {
     /// JSON answer (null when it has none).
     pub fn control(&self, n: usize, method: reqwest::Method, what: &str, body: Option<Value>) -> Value {
         let url = format!("{}/_emulator/tenants/{}/{what}", self.base, tenancy::generated_tenant_domain(n));
-        self.rt.block_on(async {
-            let mut req = self.http.request(method, url);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let r = req.send().await.unwrap();
-            assert!(r.status().is_success(), "{what}: {}", r.status());
-            r.json::<Value>().await.unwrap_or(Value::Null)
-        })
+        control(&self.rt, &self.http, method, url, body)
     }
 
     pub fn set_faults(&self, n: usize, faults: Value) {
