@@ -190,6 +190,13 @@ struct Prepared {
 
 /// Loads the shared configuration with the tenant's values and its id, and its state.
 fn prepare(inputs: &Inputs, t: &FleetTenant) -> Result<Prepared, String> {
+    prepare_in(inputs, t, (inputs.storage)(t)?)
+}
+
+/// [`prepare`] with the tenant's state in `store`: the store that holds its lock, when the
+/// run takes one (a blob's lease is known only to the store that took it, so another store
+/// of the same blob cannot write it).
+fn prepare_in(inputs: &Inputs, t: &FleetTenant, store: Box<dyn Storage>) -> Result<Prepared, String> {
     let mut vars = inputs.vars.clone();
     vars.cli.extend(t.vars.iter().cloned());
     let mut loaded = match config::load(&inputs.dir, &vars) {
@@ -216,7 +223,6 @@ fn prepare(inputs: &Inputs, t: &FleetTenant) -> Result<Prepared, String> {
     }
     block.id.value = t.id.clone();
     let dir = state_dir(&inputs.dir, &t.name);
-    let store = (inputs.storage)(t)?;
     let state = store.load_for(&t.id).map_err(|e| e.to_string())?;
     Ok(Prepared { loaded, dir, store, state })
 }
@@ -375,7 +381,7 @@ async fn apply_inner(
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let store = (inputs.storage)(t)?;
     let _lock = store.lock("pamform fleet apply", inputs.lock_timeout).map_err(|e| e.to_string())?;
-    let p = prepare(inputs, t)?;
+    let p = prepare_in(inputs, t, store)?;
     let client = connect(inputs, t, &p)?;
     claim(inputs, t, &client).await?;
     let config = &p.loaded.configuration;

@@ -6,28 +6,9 @@
 
 use std::process::Stdio;
 
-use crate::emulator_ux_support::Served;
-use crate::support::cli::Run;
-use crate::support::{DOMAIN, pamform};
-
-/// A configuration directory whose tenant block embeds the emulator with `data`.
-fn embedded(dir: &std::path::Path, data: &std::path::Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    let block = format!("tenant {{\n  id       = \"{DOMAIN}\"\n  emulator = \"{}\"\n}}\n", data.display());
-    std::fs::write(dir.join("main.pam.hcl"), block).unwrap();
-}
-
-fn serve(data: &std::path::Path) -> Run {
-    Run::from(
-        pamform()
-            .args(["emulator", "serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap(),
-    )
-}
+use crate::emulator_ux_support::{Served, embedded, flat, run_in, serve};
+use crate::support::cli::{QUICKSTART, Run};
+use crate::support::pamform;
 
 fn exec(url: &str, words: &[&str]) -> Run {
     Run::from(
@@ -40,10 +21,6 @@ fn exec(url: &str, words: &[&str]) -> Run {
             .output()
             .unwrap(),
     )
-}
-
-fn flat(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[test]
@@ -116,7 +93,7 @@ fn exec_never_follows_a_lock_file_off_this_machine() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("tenant.json");
     let dir = tmp.path().join("config");
-    embedded(&dir, &data);
+    embedded(&dir, &data, "");
     // Someone who can write beside the data file holds its lock and says it is served
     // elsewhere: the credential must not go there.
     let lock = pamform::emulator::data_lock::lock_path(&data);
@@ -223,23 +200,8 @@ fn a_data_file_in_a_read_only_directory_can_still_be_planned_against() {
     std::fs::create_dir(&data_dir).unwrap();
     let data = data_dir.join("tenant.json");
     let dir = tmp.path().join("config");
-    std::fs::create_dir_all(&dir).unwrap();
-    let block = format!("tenant {{\n  id       = \"{DOMAIN}\"\n  emulator = \"{}\"\n}}\n", data.display());
-    std::fs::write(dir.join("main.pam.hcl"), format!("{block}\n{}", crate::support::cli::QUICKSTART))
-        .unwrap();
-    let run = |args: &[&str]| {
-        Run::from(
-            pamform()
-                .arg("-C")
-                .arg(&dir)
-                .args(args)
-                .env("NO_COLOR", "1")
-                .env_remove("PAMFORM_CLIENT_ID")
-                .env_remove("PAMFORM_CLIENT_SECRET")
-                .output()
-                .unwrap(),
-        )
-    };
+    embedded(&dir, &data, QUICKSTART);
+    let run = |args: &[&str]| run_in(&dir, args);
     run(&["apply", "--auto-approve"]).expect(0);
     // A checked-out fixture: the data file, and no lock file beside it.
     let _ = std::fs::remove_file(pamform::emulator::data_lock::lock_path(&data));

@@ -3,135 +3,12 @@
 
 use std::process::{Child, Command, Stdio};
 
-use pamform::emulator::tenancy::{self, Generate};
-use pamform::emulator::{Faults, RunningEmulator};
+use pamform::emulator::tenancy;
 use serde_json::Value;
 
+use crate::support::APP_ID;
 use crate::support::cli::{Run, Workspace};
-use crate::support::{APP_ID, APP_SECRET, emulator_config};
-
-/// One emulator with `n` generated tenants.
-struct Fleet {
-    rt: tokio::runtime::Runtime,
-    emu: Option<RunningEmulator>,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Fleet {
-    fn start(n: usize) -> Fleet {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let seeds = tenancy::generate(&Generate { tenants: n, users: 5, approver_members: 0, policies: 0 })
-            .unwrap()
-            .tenants;
-        let emu = rt
-            .block_on(tenancy::start_tenants(emulator_config(None, Faults::default()), seeds, false))
-            .unwrap();
-        Fleet { base: emu.base_url.clone(), emu: Some(emu), rt, http: reqwest::Client::new() }
-    }
-
-    fn control(&self, n: usize, method: reqwest::Method, what: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/_emulator/tenants/{}/{what}", self.base, tenancy::generated_tenant_domain(n));
-        self.rt.block_on(async {
-            let mut req = self.http.request(method, url);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let r = req.send().await.unwrap();
-            assert!(r.status().is_success(), "{what}: {}", r.status());
-            r.json::<Value>().await.unwrap_or(Value::Null)
-        })
-    }
-
-    fn set_faults(&self, n: usize, faults: Value) {
-        self.control(n, reqwest::Method::PUT, "faults", Some(faults));
-    }
-
-    fn writes(&self, n: usize) -> u64 {
-        self.control(n, reqwest::Method::GET, "counters", None)["writes"].as_u64().unwrap_or(0)
-    }
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        if let Some(emu) = self.emu.take() {
-            self.rt.block_on(emu.shutdown());
-        }
-    }
-}
-
-/// The shared baseline: an approver group of the tenant's own members, PAM on, two policies.
-fn baseline(base: &str) -> String {
-    format!(
-        r#"tenant {{
-  id           = "each tenant's, from the fleet file"
-  exchange_url = "{base}"
-  graph_url    = "{base}"
-  login_url    = "{base}"
-}}
-
-variable "domain" {{
-  type = string
-}}
-
-approver_group "main" {{
-  name    = "PAM Approvers"
-  email   = "pam-approvers@${{var.domain}}"
-  members = ["user001@${{var.domain}}"]
-}}
-
-privileged_access {{
-  enabled                = true
-  default_approver_group = approver_group.main
-  system_accounts        = ["svc-pamform@${{var.domain}}"]
-}}
-
-access_policy "mailbox" {{
-  task           = "Exchange\\Set-Mailbox"
-  approver_group = approver_group.main
-}}
-
-access_policy "permissions" {{
-  task           = "Exchange\\Add-MailboxPermission"
-  approver_group = approver_group.main
-}}
-"#
-    )
-}
-
-/// A fleet file of the generated tenants `(name, n)`.
-fn fleet_file(tenants: &[(&str, usize)]) -> String {
-    tenants
-        .iter()
-        .map(|(name, n)| {
-            let domain = tenancy::generated_tenant_domain(*n);
-            format!("tenant \"{name}\" {{\n  id = \"{domain}\"\n  vars = {{ domain = \"{domain}\" }}\n}}\n")
-        })
-        .collect()
-}
-
-fn workspace(fleet: &Fleet, fleet_hcl: &str) -> Workspace {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("main.pam.hcl"), baseline(&fleet.base)).unwrap();
-    std::fs::write(dir.path().join("fleet.hcl"), fleet_hcl).unwrap();
-    Workspace::with_env(
-        dir,
-        vec![("PAMFORM_CLIENT_ID", APP_ID.to_string()), ("PAMFORM_CLIENT_SECRET", APP_SECRET.to_string())],
-    )
-}
-
-fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.all()))
-}
-
-fn line<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["tenants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("{name}: {v:#}"))
-}
+use crate::support::fleet::{Approvers, Fleet, json, named_tenants, tenant};
 
 fn interrupt(child: &Child) {
     let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
@@ -144,7 +21,7 @@ fn ctrl_c_during_fleet_apply_records_what_ran_releases_locks_and_starts_no_other
     // Every Exchange answer of tenant 1 takes 1.5 s: once its first write is done, the next
     // operation is in flight for a while.
     fleet.set_faults(1, serde_json::json!({"exchange_latency_ms": 1500}));
-    let ws = workspace(&fleet, &fleet_file(&[("a", 1), ("b", 2)]));
+    let ws = fleet.workspace(Approvers::FirstUser, &named_tenants(&[("a", 1), ("b", 2)]));
     let mut child = ws
         .command(&["fleet", "apply", "--auto-approve", "--parallelism", "1", "--json"])
         .stdout(Stdio::piped())
@@ -161,8 +38,8 @@ fn ctrl_c_during_fleet_apply_records_what_ran_releases_locks_and_starts_no_other
     assert_eq!(run.code, 1, "an interrupted fleet apply ends as a failure, with its report\n{}", run.all());
     let v = json(&run);
     // Tenant a finished what was in flight: applied, or unfinished.
-    assert!(["applied", "error"].contains(&line(&v, "a")["status"].as_str().unwrap()), "{v:#}");
-    let b = line(&v, "b");
+    assert!(["applied", "error"].contains(&tenant(&v, "a")["status"].as_str().unwrap()), "{v:#}");
+    let b = tenant(&v, "b");
     assert_eq!(b["status"], "error", "{v:#}");
     assert!(b["error"].as_str().unwrap().contains("interrupted"), "{v:#}");
     assert_eq!(fleet.writes(2), 0, "no tenant starts after the interrupt");
@@ -190,7 +67,7 @@ fn one_tenant_listed_by_its_domain_and_by_its_guid_is_refused_before_anything_is
     let hcl = format!(
         "tenant \"by-domain\" {{\n  id = \"{domain}\"\n  vars = {{ domain = \"{domain}\" }}\n}}\ntenant \"by-guid\" {{\n  id = \"{guid}\"\n  vars = {{ domain = \"{domain}\" }}\n}}\n"
     );
-    let ws = workspace(&fleet, &hcl);
+    let ws = fleet.workspace(Approvers::FirstUser, &hcl);
     let run = ws.run(&["fleet", "apply", "--auto-approve", "--json"]);
     assert_eq!(run.code, 1, "{}", run.all());
     let v = json(&run);
@@ -215,7 +92,7 @@ fn an_id_with_spaces_is_the_same_id() {
     let hcl = format!(
         "tenant \"a\" {{\n  id = \"{domain}\"\n  vars = {{ domain = \"{domain}\" }}\n}}\ntenant \"b\" {{\n  id = \" {domain} \"\n  vars = {{ domain = \"{domain}\" }}\n}}\n"
     );
-    let ws = workspace(&fleet, &hcl);
+    let ws = fleet.workspace(Approvers::FirstUser, &hcl);
     let run = ws.run(&["fleet", "plan"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("is in the fleet twice"), "{}", run.all());
@@ -224,7 +101,7 @@ fn an_id_with_spaces_is_the_same_id() {
 #[test]
 fn a_huge_shard_index_is_a_usage_error_not_a_crash() {
     let fleet = Fleet::start(1);
-    let ws = workspace(&fleet, &fleet_file(&[("a", 1)]));
+    let ws = fleet.workspace(Approvers::FirstUser, &named_tenants(&[("a", 1)]));
     for shard in ["4294967295/3", "4294967296/3"] {
         let run = ws.run(&["fleet", "plan", "--shard", shard]);
         assert_eq!(run.code, 1, "{}", run.all());
@@ -250,7 +127,7 @@ fn merge_refuses_hand_edited_shard_reports() {
     let fleet = Fleet::start(6);
     let tenants: Vec<(String, usize)> = (1..=6).map(|i| (format!("t{i}"), i)).collect();
     let named: Vec<(&str, usize)> = tenants.iter().map(|(n, i)| (n.as_str(), *i)).collect();
-    let ws = workspace(&fleet, &fleet_file(&named));
+    let ws = fleet.workspace(Approvers::FirstUser, &named_tenants(&named));
     let files = shard_reports(&ws, 2);
     let args = |files: &[std::path::PathBuf]| -> Vec<String> {
         let mut a = vec!["fleet".to_string(), "report".into(), "merge".into(), "--json".into()];
@@ -294,12 +171,12 @@ fn a_missing_credential_variable_is_named_as_the_fleet_file_names_it() {
     let hcl = format!(
         "tenant \"a\" {{\n  id = \"{domain}\"\n  vars = {{ domain = \"{domain}\" }}\n  credentials {{\n    client_id     = \"A_CLIENT_ID\"\n    client_secret = \"A_CLIENT_SECRET\"\n  }}\n}}\n"
     );
-    let ws = workspace(&fleet, &hcl);
+    let ws = fleet.workspace(Approvers::FirstUser, &hcl);
     let run = ws.command(&["fleet", "plan", "--json"]).env("A_CLIENT_ID", APP_ID).output().unwrap();
     let run = Run::from(run);
     assert_eq!(run.code, 1, "{}", run.all());
     let v = json(&run);
-    let error = line(&v, "a")["error"].as_str().unwrap().to_string();
+    let error = tenant(&v, "a")["error"].as_str().unwrap().to_string();
     assert!(error.contains("A_CLIENT_SECRET"), "the message names the variable to set: {error}");
     assert!(
         !error.contains("PAMFORM_CLIENT_SECRET"),
@@ -310,7 +187,7 @@ fn a_missing_credential_variable_is_named_as_the_fleet_file_names_it() {
 #[test]
 fn a_tenant_that_fails_its_plan_keeps_no_earlier_plan_file_to_apply() {
     let fleet = Fleet::start(2);
-    let ws = workspace(&fleet, &fleet_file(&[("a", 1), ("b", 2)]));
+    let ws = fleet.workspace(Approvers::FirstUser, &named_tenants(&[("a", 1), ("b", 2)]));
     let plans = ws.path().join("plans");
     let out = plans.to_str().unwrap();
     let run = ws.run(&["fleet", "plan", "--out", out]);
@@ -321,12 +198,12 @@ fn a_tenant_that_fails_its_plan_keeps_no_earlier_plan_file_to_apply() {
     fleet.set_faults(2, serde_json::json!({"server_error_rate": 1.0}));
     let run = ws.run(&["fleet", "plan", "--out", out, "--retry-budget", "1s", "--json"]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert_eq!(line(&json(&run), "b")["status"], "error");
+    assert_eq!(tenant(&json(&run), "b")["status"], "error");
     fleet.set_faults(2, serde_json::json!({}));
 
     let run = ws.run(&["fleet", "apply", "--plans", out, "--json"]);
     let v = json(&run);
-    assert_eq!(line(&v, "a")["status"], "applied", "{v:#}");
-    assert_eq!(line(&v, "b")["status"], "error", "b's plan of an earlier run was applied: {v:#}");
+    assert_eq!(tenant(&v, "a")["status"], "applied", "{v:#}");
+    assert_eq!(tenant(&v, "b")["status"], "error", "b's plan of an earlier run was applied: {v:#}");
     assert_eq!(fleet.writes(2), 0);
 }

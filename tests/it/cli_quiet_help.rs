@@ -2,9 +2,8 @@
 //! keeps the options every command takes in a "Global options" section of their own and
 //! describes each of its arguments.
 
-use clap::CommandFactory;
-
 use crate::support::cli::{QUICKSTART, Tenant, Workspace};
+use crate::support::help::command_tree;
 use crate::support::pamform;
 
 #[test]
@@ -36,35 +35,24 @@ fn quiet_and_verbose_together_are_a_usage_error() {
 
 #[test]
 fn every_help_puts_global_options_apart() {
-    fn walk(cmd: &mut clap::Command, path: &mut Vec<String>, out: &mut Vec<String>) {
+    let mut problems = Vec::new();
+    for (path, mut cmd) in command_tree() {
         let help = cmd.render_help().to_string();
         let (own, global) = help.split_once("Global options:").unwrap_or((&help, ""));
         for flag in ["--chdir", "--color", "--quiet", "--verbose"] {
             if own.contains(flag) || !global.contains(flag) {
-                out.push(format!("pamform {}: {flag} is not under Global options", path.join(" ")));
+                problems.push(format!("pamform {}: {flag} is not under Global options", path.join(" ")));
             }
         }
         for arg in cmd.get_positionals() {
             if arg.get_help().is_none() {
-                out.push(format!("pamform {}: <{}> has no description", path.join(" "), arg.get_id()));
+                problems.push(format!("pamform {}: <{}> has no description", path.join(" "), arg.get_id()));
             }
-        }
-        for sub in cmd.get_subcommands_mut() {
-            if sub.get_name() == "help" {
-                continue;
-            }
-            path.push(sub.get_name().to_string());
-            walk(sub, path, out);
-            path.pop();
         }
     }
-    let mut cmd = pamform::cli::Cli::command();
-    cmd.build();
-    let mut problems = Vec::new();
-    walk(&mut cmd, &mut vec![], &mut problems);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     // Commands are listed by use; completions last but help.
-    let top = cmd.render_help().to_string();
+    let top = command_tree().remove(0).1.render_help().to_string();
     let names: Vec<&str> = top
         .lines()
         .skip_while(|l| !l.starts_with("Commands:"))

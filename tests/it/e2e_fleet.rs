@@ -4,178 +4,18 @@
 //! bad credential and one throttled beyond its retry budget reported while the others
 //! complete; shards 1/3, 2/3 and 3/3 merged equal to the unsharded report.
 
-use pamform::emulator::tenancy::{self, Generate};
-use pamform::emulator::{Faults, RunningEmulator};
+use pamform::emulator::tenancy;
 use pamform::wire::exchange::cmdlet;
-use pamform::wire::oauth;
 use serde_json::{Value, json};
 
-use crate::support::cli::{Run, Workspace};
-use crate::support::plans::schema;
-use crate::support::{APP_ID, APP_SECRET, emulator_config, pamform};
-
-/// One emulator with `n` generated tenants.
-struct Fleet {
-    rt: tokio::runtime::Runtime,
-    emu: Option<RunningEmulator>,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Fleet {
-    fn start(n: usize) -> Fleet {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let seeds = tenancy::generate(&Generate { tenants: n, users: 5, approver_members: 0, policies: 0 })
-            .unwrap()
-            .tenants;
-        let emu = rt
-            .block_on(tenancy::start_tenants(emulator_config(None, Faults::default()), seeds, false))
-            .unwrap();
-        Fleet { base: emu.base_url.clone(), emu: Some(emu), rt, http: reqwest::Client::new() }
-    }
-
-    fn invoke(&self, n: usize, name: &str, params: Value) {
-        let domain = tenancy::generated_tenant_domain(n);
-        let status = self.rt.block_on(async {
-            let form = [
-                ("grant_type", oauth::GRANT_CLIENT_CREDENTIALS.to_string()),
-                ("client_id", APP_ID.to_string()),
-                ("client_secret", APP_SECRET.to_string()),
-                ("scope", oauth::default_scope(oauth::EXCHANGE_RESOURCE)),
-            ];
-            let url = format!("{}{}", self.base, oauth::token_path(&domain));
-            let t: Value = self.http.post(url).form(&form).send().await.unwrap().json().await.unwrap();
-            let url = format!("{}{}", self.base, pamform::wire::exchange::invoke_command_path(&domain));
-            self.http
-                .post(url)
-                .bearer_auth(t["access_token"].as_str().unwrap())
-                .json(&json!({"CmdletInput": {"CmdletName": name, "Parameters": params}}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        });
-        assert!(status.is_success(), "{name} in tenant {n}: {status}");
-    }
-
-    fn set_faults(&self, n: usize, faults: Value) {
-        let url = format!("{}/_emulator/tenants/{}/faults", self.base, tenancy::generated_tenant_domain(n));
-        let status =
-            self.rt.block_on(async { self.http.put(url).json(&faults).send().await.unwrap().status() });
-        assert!(status.is_success());
-    }
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        if let Some(emu) = self.emu.take() {
-            self.rt.block_on(emu.shutdown());
-        }
-    }
-}
-
-/// The shared baseline: an approver group of the tenant's own members, PAM on, two policies.
-fn baseline(base: &str) -> String {
-    format!(
-        r#"tenant {{
-  id           = "each tenant's, from the fleet file"
-  exchange_url = "{base}"
-  graph_url    = "{base}"
-  login_url    = "{base}"
-}}
-
-variable "domain" {{
-  type = string
-}}
-
-variable "approvers" {{
-  type = list(string)
-}}
-
-approver_group "main" {{
-  name    = "PAM Approvers"
-  email   = "pam-approvers@${{var.domain}}"
-  members = var.approvers
-}}
-
-privileged_access {{
-  enabled                = true
-  default_approver_group = approver_group.main
-  system_accounts        = ["svc-pamform@${{var.domain}}"]
-}}
-
-access_policy "mailbox" {{
-  task           = "Exchange\\Set-Mailbox"
-  approver_group = approver_group.main
-}}
-
-access_policy "permissions" {{
-  task           = "Exchange\\Add-MailboxPermission"
-  approver_group = approver_group.main
-}}
-"#
-    )
-}
-
-/// A fleet file of tenants 1..=n, each with its own approvers (`extra` is added inside the
-/// block of the tenant it names).
-fn fleet_file(n: usize, extra: &[(usize, &str)]) -> String {
-    (1..=n)
-        .map(|i| {
-            let domain = tenancy::generated_tenant_domain(i);
-            let members: Vec<String> = (1..=1 + i % 3).map(|u| format!("\"user{u:03}@{domain}\"")).collect();
-            let more: String = extra.iter().filter(|(t, _)| *t == i).map(|(_, s)| format!("  {s}\n")).collect();
-            format!(
-                "tenant \"t{i}\" {{\n  id           = \"{domain}\"\n  display_name = \"Customer {i}\"\n  tags         = [\"{}\"]\n  vars = {{\n    domain    = \"{domain}\"\n    approvers = [{}]\n  }}\n{more}}}\n\n",
-                if i % 2 == 0 { "even" } else { "odd" },
-                members.join(", ")
-            )
-        })
-        .collect()
-}
-
-fn workspace(fleet: &Fleet, fleet_hcl: &str) -> Workspace {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("main.pam.hcl"), baseline(&fleet.base)).unwrap();
-    std::fs::write(dir.path().join("fleet.hcl"), fleet_hcl).unwrap();
-    Workspace::with_env(
-        dir,
-        vec![("PAMFORM_CLIENT_ID", APP_ID.to_string()), ("PAMFORM_CLIENT_SECRET", APP_SECRET.to_string())],
-    )
-}
-
-fn report(run: &Run) -> Value {
-    let v: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.all()));
-    let validator = jsonschema::draft202012::new(&schema("fleet-report.schema.json")).unwrap();
-    let errors: Vec<String> =
-        validator.iter_errors(&v).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "the report does not fit its schema: {errors:?}\n{v:#}");
-    v
-}
-
-fn statuses(v: &Value) -> Vec<(String, String)> {
-    v["tenants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| (t["name"].as_str().unwrap().to_string(), t["status"].as_str().unwrap().to_string()))
-        .collect()
-}
-
-fn tenant<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["tenants"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap()
-}
-
-fn all(n: usize, status: &str) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = (1..=n).map(|i| (format!("t{i}"), status.to_string())).collect();
-    v.sort();
-    v
-}
+use crate::support::cli::Run;
+use crate::support::fleet::{Approvers, Fleet, all, fleet_file, report, statuses, tenant};
+use crate::support::{APP_ID, APP_SECRET, pamform};
 
 #[test]
 fn apply_then_drift_clean_then_out_of_band_changes_by_severity() {
     let fleet = Fleet::start(4);
-    let ws = workspace(&fleet, &fleet_file(4, &[]));
+    let ws = fleet.workspace(Approvers::PerTenant, &fleet_file(4, &[]));
 
     let plan =
         report(&ws.run(&["fleet", "plan", "--out", "plans", "--detailed-exitcode", "--json"]).expect(2));
@@ -237,7 +77,7 @@ fn failing_tenants_are_reported_while_the_others_complete() {
     // every Exchange and Graph request, beyond the retry budget.
     let creds =
         "credentials {\n    client_id     = \"T2_CLIENT_ID\"\n    client_secret = \"T2_CLIENT_SECRET\"\n  }";
-    let ws = workspace(&fleet, &fleet_file(4, &[(2, creds)]));
+    let ws = fleet.workspace(Approvers::PerTenant, &fleet_file(4, &[(2, creds)]));
     fleet.set_faults(3, json!({"throttle_rate": 1.0, "retry_after_ms": 100}));
     let mut cmd = ws.command(&["fleet", "apply", "--auto-approve", "--retry-budget", "2s", "--json"]);
     cmd.env("T2_CLIENT_ID", APP_ID).env("T2_CLIENT_SECRET", "not-the-secret");
@@ -272,7 +112,7 @@ fn failing_tenants_are_reported_while_the_others_complete() {
 #[test]
 fn shard_reports_merged_equal_the_unsharded_report() {
     let fleet = Fleet::start(6);
-    let ws = workspace(&fleet, &fleet_file(6, &[]));
+    let ws = fleet.workspace(Approvers::PerTenant, &fleet_file(6, &[]));
     ws.run(&["fleet", "apply", "--auto-approve", "-q"]).expect(0);
     fleet.invoke(5, cmdlet::DISABLE_ELEVATED_ACCESS_CONTROL, json!({}));
     let whole = report(&ws.run(&["fleet", "drift", "--json"]).expect(2));
@@ -315,11 +155,13 @@ fn shard_reports_merged_equal_the_unsharded_report() {
 #[test]
 fn a_bad_fleet_file_is_refused_with_its_position() {
     let fleet = Fleet::start(1);
-    let ws =
-        workspace(&fleet, "tenant \"t1\" {\n  id = \"tenant0001.onmicrosoft.com\"\n  secret = \"x\"\n}\n");
+    let ws = fleet.workspace(
+        Approvers::PerTenant,
+        "tenant \"t1\" {\n  id = \"tenant0001.onmicrosoft.com\"\n  secret = \"x\"\n}\n",
+    );
     let run = ws.run(&["fleet", "drift"]).expect(1);
     assert!(run.stderr.contains("fleet.hcl:3:3: unknown attribute `secret`"), "{}", run.stderr);
-    let ws = workspace(&fleet, &fleet_file(1, &[]));
+    let ws = fleet.workspace(Approvers::PerTenant, &fleet_file(1, &[]));
     let run = ws.run(&["fleet", "drift", "--tenant", "nope"]).expect(1);
     assert!(run.stderr.contains("--tenant nope: no such tenant"), "{}", run.stderr);
     let run = ws.run(&["fleet", "drift"]).expect(1);

@@ -3,16 +3,15 @@
 //! after approval, revocation and the end of the approved time, the explained refusals,
 //! expiry of pending requests, `request wait`, foreign items, and no token in any output.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use pamform::emulator::{Faults, Seed};
 use pamform::wire::exchange::class;
 use serde_json::{Value, json};
 
+use crate::emulator_ux_support::Login;
 use crate::support::cli::{QUICKSTART, Run, Tenant, Workspace};
 use crate::support::{pamform, upn};
 
@@ -78,32 +77,9 @@ impl World {
     /// once the prompt shows it.
     pub(crate) fn login(&self, name: &'static str, as_user: &str) -> User {
         let user = User { name, cache: tempfile::tempdir().unwrap() };
-        let mut child =
-            self.command(&user, &["login"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line.clone());
-                all.push_str(&line);
-                all.push('\n');
-            }
-            all
-        });
-        let code = loop {
-            let line = rx.recv_timeout(Duration::from_secs(30)).expect("login prints a code");
-            if let Some(rest) = line.split("enter the code ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-        };
-        self.tenant.approve_device_code(&code, as_user);
-        let out = child.wait_with_output().unwrap();
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: reader.join().unwrap(),
-        };
+        let login = Login::start(self.command(&user, &["login"]));
+        self.tenant.approve_device_code(&login.code, as_user);
+        let run = login.finish();
         let run = self.keep(run).expect(0);
         assert!(run.stdout.contains("Signed in as"), "{}", run.stdout);
         user

@@ -9,34 +9,9 @@ use std::process::Stdio;
 use pamform::emulator::{self, EmulatorConfig, Faults, Owner};
 use serde_json::Value;
 
-use crate::emulator_ux_support::Served;
+use crate::emulator_ux_support::{Served, embedded, flat, run_in as run, serve, uncredentialed};
 use crate::support::cli::{QUICKSTART, Run};
-use crate::support::{DOMAIN, pamform};
-
-/// A configuration directory whose tenant block embeds the emulator with `data`.
-fn embedded(dir: &std::path::Path, data: &std::path::Path, hcl: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    let block = format!("tenant {{\n  id       = \"{DOMAIN}\"\n  emulator = \"{}\"\n}}\n", data.display());
-    std::fs::write(dir.join("main.pam.hcl"), format!("{block}\n{hcl}")).unwrap();
-}
-
-fn run(dir: &std::path::Path, args: &[&str]) -> Run {
-    Run::from(
-        pamform()
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("PAMFORM_CLIENT_ID")
-            .env_remove("PAMFORM_CLIENT_SECRET")
-            .output()
-            .unwrap(),
-    )
-}
-
-fn flat(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+use crate::support::pamform;
 
 #[test]
 fn a_served_data_file_refuses_a_second_server_and_an_embedded_emulator() {
@@ -44,15 +19,7 @@ fn a_served_data_file_refuses_a_second_server_and_an_embedded_emulator() {
     let data = tmp.path().join("tenant.json");
     let served = Served::start(&["--data", data.to_str().unwrap()]);
 
-    let second = Run::from(
-        pamform()
-            .args(["emulator", "serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(&data)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap(),
-    )
-    .expect(1);
+    let second = serve(&data).expect(1);
     let said = flat(&second.stderr);
     let who = format!(
         "in use by `pamform emulator serve` (pid {}) serving it at {}",
@@ -149,13 +116,7 @@ fn an_embedded_emulator_waits_for_another_commands_and_keeps_both_writes() {
 
     let dir = tmp.path().join("config");
     embedded(&dir, &data, QUICKSTART);
-    let mut child = pamform()
-        .arg("-C")
-        .arg(&dir)
-        .args(["apply", "--auto-approve"])
-        .env("NO_COLOR", "1")
-        .env_remove("PAMFORM_CLIENT_ID")
-        .env_remove("PAMFORM_CLIENT_SECRET")
+    let mut child = uncredentialed(&dir, &["apply", "--auto-approve"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -188,13 +149,7 @@ fn an_embedded_emulator_waits_for_another_commands_and_keeps_both_writes() {
         "approver_group \"ops\" {\n  name    = \"Ops approvers\"\n  email   = \"ops-approvers@contoso.onmicrosoft.com\"\n  members = [\"dave@contoso.onmicrosoft.com\"]\n}\n",
     );
     let spawn = |dir: &std::path::Path| {
-        pamform()
-            .arg("-C")
-            .arg(dir)
-            .args(["apply", "--auto-approve"])
-            .env("NO_COLOR", "1")
-            .env_remove("PAMFORM_CLIENT_ID")
-            .env_remove("PAMFORM_CLIENT_SECRET")
+        uncredentialed(dir, &["apply", "--auto-approve"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

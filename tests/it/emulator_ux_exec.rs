@@ -6,29 +6,14 @@
 
 use serde_json::Value;
 
-use crate::emulator_ux_support::Served;
+use crate::emulator_ux_support::{Served, embedded, flat, run_in};
 use crate::support::cli::{QUICKSTART, Run, Tenant, Workspace};
-use crate::support::{DOMAIN, pamform, upn};
-
-fn flat(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+use crate::support::{DOMAIN, upn};
 
 /// `pamform emulator exec ARGS` from an empty directory (no configuration, no credentials).
 fn exec_bare(args: &[&str]) -> Run {
     let empty = tempfile::tempdir().unwrap();
-    Run::from(
-        pamform()
-            .arg("-C")
-            .arg(empty.path())
-            .args(["emulator", "exec"])
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("PAMFORM_CLIENT_ID")
-            .env_remove("PAMFORM_CLIENT_SECRET")
-            .output()
-            .unwrap(),
-    )
+    run_in(empty.path(), &[&["emulator", "exec"][..], args].concat())
 }
 
 #[test]
@@ -153,24 +138,9 @@ fn errors_say_what_went_wrong() {
 fn the_embedded_data_file_or_its_server() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(
-        dir.join("main.pam.hcl"),
-        format!("tenant {{\n  id       = \"{DOMAIN}\"\n  emulator = \"tenant.json\"\n}}\n\n{QUICKSTART}"),
-    )
-    .unwrap();
-    let run = |args: &[&str]| {
-        Run::from(
-            pamform()
-                .arg("-C")
-                .arg(dir)
-                .args(args)
-                .env("NO_COLOR", "1")
-                .env_remove("PAMFORM_CLIENT_ID")
-                .env_remove("PAMFORM_CLIENT_SECRET")
-                .output()
-                .unwrap(),
-        )
-    };
+    // The data file named relative to the configuration directory.
+    embedded(dir, std::path::Path::new("tenant.json"), QUICKSTART);
+    let run = |args: &[&str]| run_in(dir, args);
     run(&["apply", "--auto-approve"]).expect(0);
     // Embedded: the configuration's data file, in an emulator of its own.
     let mallory = upn("mallory");

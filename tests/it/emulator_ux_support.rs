@@ -1,14 +1,17 @@
 //! What the emulator UX tests share: a person at the device-code sign-in pages, as a browser
 //! would drive them (GET the page, fill the form it shows, POST it to the form's action with
-//! its hidden fields); a `pamform login` under way; and `pamform emulator serve` run as a
-//! child process.
+//! its hidden fields); a `pamform login` under way (which the request tests sign their users
+//! in with too); `pamform emulator serve` run as a child process; and configurations that
+//! embed the emulator with a data file, run without credentials.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::support::cli::Run;
+use crate::support::{DOMAIN, pamform};
 
 /// A page as the browser got it.
 #[derive(Debug)]
@@ -176,7 +179,7 @@ impl Served {
     /// its `base_url` line.
     #[allow(clippy::zombie_processes)]
     pub(crate) fn start(args: &[&str]) -> Served {
-        let mut child = crate::support::pamform()
+        let mut child = pamform()
             .args(["emulator", "serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::piped())
@@ -205,4 +208,48 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Writes `main.pam.hcl` in `dir` (created): a tenant block that embeds the emulator with
+/// `data`, then `hcl`.
+pub(crate) fn embedded(dir: &Path, data: &Path, hcl: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let block = format!("tenant {{\n  id       = \"{DOMAIN}\"\n  emulator = \"{}\"\n}}\n", data.display());
+    std::fs::write(dir.join("main.pam.hcl"), format!("{block}\n{hcl}")).unwrap();
+}
+
+/// `pamform -C DIR ARGS` with NO_COLOR and no credentials in the environment (an embedded or
+/// served emulator signs in as its own app).
+pub(crate) fn uncredentialed(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = pamform();
+    cmd.arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("PAMFORM_CLIENT_ID")
+        .env_remove("PAMFORM_CLIENT_SECRET");
+    cmd
+}
+
+/// Runs [`uncredentialed`] to its end.
+pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Run {
+    Run::from(uncredentialed(dir, args).output().unwrap())
+}
+
+/// `pamform emulator serve --data DATA` run to its end: a server that is refused the file.
+pub(crate) fn serve(data: &Path) -> Run {
+    Run::from(
+        pamform()
+            .args(["emulator", "serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    )
+}
+
+/// `text` on one line, its white space folded: a message reads the same wherever it wrapped.
+pub(crate) fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -12,29 +12,13 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use clap::CommandFactory;
-
+use crate::support::help::command_tree;
 use crate::support::pamform;
 use crate::support::pty::{self, TermRun, Typing};
 
 /// Every command's path below `pamform` (the root is the empty path), `help` left out.
 fn command_paths() -> Vec<Vec<String>> {
-    fn walk(cmd: &clap::Command, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-        out.push(path.clone());
-        for sub in cmd.get_subcommands() {
-            if sub.get_name() == "help" {
-                continue;
-            }
-            path.push(sub.get_name().to_string());
-            walk(sub, path, out);
-            path.pop();
-        }
-    }
-    let mut cmd = pamform::cli::Cli::command();
-    cmd.build();
-    let mut out = Vec::new();
-    walk(&cmd, &mut vec![], &mut out);
-    out
+    command_tree().into_iter().map(|(path, _)| path).collect()
 }
 
 /// The snapshot name of a command's help: `pamform_request_list`.

@@ -181,7 +181,7 @@ fn check(shots: Vec<Shots>) {
 }
 
 /// What varies between runs, redacted; the layout is kept (lines are not re-wrapped).
-fn settings() -> insta::Settings {
+pub(crate) fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_prepend_module_to_snapshot(true);
     s.set_omit_expression(true);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use pamform::state::Storage;
 use pamform::state::blob::{BlobAuth, BlobLocation, BlobStore};
 use pamform::state::lock::LockInfo;
-use pamform::wire::blob::{DEV_ACCOUNT, DEV_ACCOUNT_KEY};
+use pamform::wire::blob::{self as wire, DEV_ACCOUNT, DEV_ACCOUNT_KEY};
 
 use crate::support::cli::{QUICKSTART, Run, Tenant, Workspace};
 
@@ -102,7 +102,6 @@ impl Azurite {
 
     /// Spawns `pamform apply` (output captured) with Exchange answering after `latency_ms`,
     /// and waits until it holds the lease of blob `key`.
-    #[allow(clippy::zombie_processes)]
     pub fn slow_apply(
         &self,
         tenant: &Tenant,
@@ -111,13 +110,16 @@ impl Azurite {
         latency_ms: u64,
     ) -> (Child, LockInfo) {
         tenant.set_faults(serde_json::json!({ "exchange_latency_ms": latency_ms }));
-        // The container exists before the apply starts, not while it runs.
+        self.hold_lease(command(ws, &["apply", "--auto-approve"]), key)
+    }
+
+    /// Spawns `cmd` (output captured), a command that takes the lease of blob `key` and holds
+    /// it a while, and waits until it holds it.
+    #[allow(clippy::zombie_processes)]
+    pub fn hold_lease(&self, mut cmd: Command, key: &str) -> (Child, LockInfo) {
+        // The container exists before the command starts, not while it runs.
         let store = self.store(key);
-        let mut child = command(ws, &["apply", "--auto-approve"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let start = Instant::now();
         loop {
             if let Some(info) = store.holder().unwrap().filter(|i| !i.id.is_empty()) {
@@ -126,10 +128,29 @@ impl Azurite {
             if start.elapsed() > Duration::from_secs(30) {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("apply never took the lease");
+                panic!("{:?} never took the lease of {key}", cmd.get_args().collect::<Vec<_>>());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The names of the blobs in container `state` (not their snapshots), in the service's
+    /// order (by name).
+    pub fn blob_names(&self) -> Vec<String> {
+        let url = format!("{}/state?{}&comp=list&{}", self.endpoint(), wire::Q_CONTAINER, account_sas());
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (status, body) = rt.block_on(async {
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            let r = http.get(url).header(wire::H_VERSION, wire::VERSION).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        });
+        assert!(status.is_success(), "List Blobs: {status}: {body}");
+        let doc = roxmltree::Document::parse(body.trim_start_matches('\u{feff}')).unwrap();
+        doc.descendants()
+            .filter(|n| n.has_tag_name("Blob"))
+            .filter_map(|b| b.children().find(|n| n.has_tag_name("Name")).and_then(|n| n.text()))
+            .map(str::to_string)
+            .collect()
     }
 
     /// A client of blob `key` (the container created).

@@ -126,16 +126,7 @@ impl Tenant {
     }
 
     fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/_emulator/{path}", self.base_url);
-        self.rt.block_on(async {
-            let mut req = self.http.request(method, url);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let r = req.send().await.unwrap();
-            assert!(r.status().is_success(), "/_emulator/{path}: {}", r.status());
-            r.json().await.unwrap_or(Value::Null)
-        })
+        control(&self.rt, &self.http, method, format!("{}/_emulator/{path}", self.base_url), body)
     }
 
     /// Request counters (per cmdlet and endpoint, statuses, peak concurrency).
@@ -173,6 +164,26 @@ impl Tenant {
     pub fn org_config(&self) -> Value {
         self.invoke(exchange::cmdlet::GET_ORGANIZATION_CONFIG, json!({})).remove(0)
     }
+}
+
+/// A request to an emulator's control endpoint `url` (under `/_emulator/`), which must
+/// succeed; its JSON answer (null when it has none).
+pub fn control(
+    rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> Value {
+    rt.block_on(async {
+        let mut req = http.request(method, &url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        assert!(r.status().is_success(), "{url}: {}", r.status());
+        r.json().await.unwrap_or(Value::Null)
+    })
 }
 
 impl Drop for Tenant {

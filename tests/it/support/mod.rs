@@ -3,6 +3,8 @@
 //!
 //! - [`cli`]: the binary run from a temporary configuration directory against an emulator.
 //! - [`api`]: an emulator spoken to over HTTP, as a client of Microsoft's endpoints would.
+//! - [`fleet`]: one emulator hosting several tenants, the fleet baseline and fleet files.
+//! - [`help`]: the command tree the help tests walk.
 //! - [`model`]: the model behind the model-based test of the core loop.
 //! - [`plans`]: plans built in code for the renderer tests.
 //! - [`pty`]: the binary on an 80-column pseudo-terminal, and the screen it leaves.
@@ -12,6 +14,8 @@ pub mod assertions;
 pub mod azurite;
 pub mod cli;
 pub mod corpus;
+pub mod fleet;
+pub mod help;
 pub mod model;
 pub mod plans;
 pub mod pty;
