@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::cli::load::VarArgs;
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
-use crate::fleet::report::{self, FleetReport, Operation, Selection, Status, TenantReport};
+use crate::fleet::report::{self, FleetReport, Operation, Scope, Selection, Status, TenantReport};
 use crate::fleet::run::{self, Inputs};
 use crate::fleet::{self, Fleet, FleetTenant, Shard};
 use crate::plan::saved::SavedPlan;
@@ -171,16 +171,23 @@ impl Common {
     }
 }
 
-/// The fleet, the shard, the tenants this run takes, and what every tenant's run shares.
-fn setup(
-    ctx: &Context,
-    common: &Common,
-) -> Result<(Fleet, Option<Shard>, Vec<FleetTenant>, Inputs), CliError> {
+/// The fleet, what the run covers, the tenants this run takes, and what every tenant's run
+/// shares.
+fn setup(ctx: &Context, common: &Common) -> Result<(Fleet, Scope, Vec<FleetTenant>, Inputs), CliError> {
     let shard = common.shard()?;
     let path = common.fleet.clone().unwrap_or_else(|| ctx.dir.join(fleet::file::FLEET_FILE));
     let fleet = fleet::file::read(&path).map_err(|e| CliError::msg(ErrorKind::Config, e))?;
-    let tenants =
-        run::select(&fleet, &common.selection(), shard).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
+    let selection = common.selection();
+    let selected = run::select(&fleet, &selection, None).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
+    let vars = common.vars.inputs();
+    let scope = Scope {
+        configuration_digest: fleet::digest::configuration(&ctx.dir, &vars, &path)
+            .map_err(|e| CliError::msg(ErrorKind::Config, e))?,
+        selection,
+        selected_tenants: selected.len(),
+        shard,
+    };
+    let tenants = selected.into_iter().filter(|t| shard.is_none_or(|s| s.contains(&t.name))).collect();
     let mut client = ClientOptions::default();
     if let Some(budget) = common.retry_budget {
         client.retry = RetryPolicy { max_elapsed: budget, ..RetryPolicy::default() };
@@ -188,7 +195,7 @@ fn setup(
     let inputs = Inputs {
         storage: storage(ctx)?,
         dir: ctx.dir.clone(),
-        vars: common.vars.inputs(),
+        vars,
         client,
         no_cache: false,
         operations: 4,
@@ -197,7 +204,7 @@ fn setup(
         interrupt: Arc::new(crate::apply::Interrupt::default()),
         signed_in: Arc::default(),
     };
-    Ok((fleet, shard, tenants, inputs))
+    Ok((fleet, scope, tenants, inputs))
 }
 
 /// Where each tenant's state is: `tenants/NAME/` locally, or with a `backend "azurerm"` block
@@ -258,7 +265,7 @@ fn finish(
 }
 
 fn drift(args: DriftArgs, ctx: &Context) -> Result<Outcome, CliError> {
-    let (fleet, shard, tenants, mut inputs) = setup(ctx, &args.common)?;
+    let (fleet, scope, tenants, mut inputs) = setup(ctx, &args.common)?;
     inputs.no_cache = args.no_cache;
     let rt = pipeline::runtime()?;
     let printer = ctx.printer.clone();
@@ -270,7 +277,7 @@ fn drift(args: DriftArgs, ctx: &Context) -> Result<Outcome, CliError> {
         run::error_line,
         &|t: &TenantReport| fleet_view::progress(&printer, t),
     ));
-    let report = FleetReport::new(Operation::Drift, &fleet, args.common.selection(), shard, lines);
+    let report = FleetReport::new(Operation::Drift, &fleet, &scope, lines);
     finish(ctx, &report, args.common.format(), args.common.report.as_deref(), true)
 }
 
@@ -299,7 +306,7 @@ fn plan_path(dir: &Path, name: &str) -> PathBuf {
 }
 
 fn plan(args: PlanArgs, ctx: &Context) -> Result<Outcome, CliError> {
-    let (fleet, shard, tenants, inputs) = setup(ctx, &args.common)?;
+    let (fleet, scope, tenants, inputs) = setup(ctx, &args.common)?;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).map_err(|e| {
             CliError::msg(
@@ -334,7 +341,7 @@ fn plan(args: PlanArgs, ctx: &Context) -> Result<Outcome, CliError> {
         }
         lines.push(line);
     }
-    let report = FleetReport::new(Operation::Plan, &fleet, args.common.selection(), shard, lines);
+    let report = FleetReport::new(Operation::Plan, &fleet, &scope, lines);
     let outcome =
         finish(ctx, &report, args.common.format(), args.common.report.as_deref(), args.detailed_exitcode);
     if let Some(out) = &args.out {
@@ -347,7 +354,7 @@ fn plan(args: PlanArgs, ctx: &Context) -> Result<Outcome, CliError> {
 }
 
 fn apply(args: ApplyArgs, ctx: &Context) -> Result<Outcome, CliError> {
-    let (fleet, shard, tenants, mut inputs) = setup(ctx, &args.common)?;
+    let (fleet, scope, tenants, mut inputs) = setup(ctx, &args.common)?;
     inputs.operations = args.operations;
     inputs.lock_timeout = args.lock_timeout;
     inputs.visibility_timeout = args.visibility_timeout;
@@ -375,7 +382,7 @@ fn apply(args: ApplyArgs, ctx: &Context) -> Result<Outcome, CliError> {
         (None, false) => {
             let planned = plan_all(ctx, &rt, inputs.clone(), tenants.clone(), parallelism);
             let lines: Vec<TenantReport> = planned.iter().map(|(l, _)| l.clone()).collect();
-            let combined = FleetReport::new(Operation::Plan, &fleet, args.common.selection(), shard, lines);
+            let combined = FleetReport::new(Operation::Plan, &fleet, &scope, lines);
             ctx.printer.write_text(&fleet_view::text(&combined));
             let mut work = Vec::new();
             for (t, (line, saved)) in tenants.into_iter().zip(planned) {
@@ -414,7 +421,7 @@ fn apply(args: ApplyArgs, ctx: &Context) -> Result<Outcome, CliError> {
         applied
     });
     settled.extend(applied);
-    let report = FleetReport::new(Operation::Apply, &fleet, args.common.selection(), shard, settled);
+    let report = FleetReport::new(Operation::Apply, &fleet, &scope, settled);
     finish(ctx, &report, args.common.format(), args.common.report.as_deref(), false)
 }
 
@@ -441,12 +448,7 @@ fn merge(args: MergeArgs, ctx: &Context) -> Result<Outcome, CliError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| CliError::msg(ErrorKind::Usage, format!("cannot read the report {name}: {e}")))?;
-        let r: FleetReport = serde_json::from_str(&text).map_err(|e| {
-            CliError::msg(
-                ErrorKind::Usage,
-                format!("{name} is not a fleet report (written by --report): {e}"),
-            )
-        })?;
+        let r = report::parse(&name, &text).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
         reports.push((name, r));
     }
     let merged = report::merge(reports).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
