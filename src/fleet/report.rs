@@ -13,7 +13,8 @@ use super::shard::Shard;
 use crate::drift::Severity;
 
 /// The version of the report format (`schemas/fleet-report.schema.json`). 2 added the
-/// configuration digest and the selected tenant count, which merges check: a report of format 1 cannot be checked and is refused.
+/// configuration digest, the selected tenant count and each tenant's signed-in tenant id,
+/// which merges check: a report of format 1 cannot be checked and is refused.
 pub const FORMAT_VERSION: &str = "2";
 
 /// What ran over the fleet.
@@ -106,6 +107,11 @@ pub struct TenantReport {
     pub drift: Option<DriftCounts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The tenant GUID the sign-in reached (the access token's `tid`), never a secret: two
+    /// names of one tenant in different shards are found by it. Absent when the tenant failed
+    /// before it signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_tenant_id: Option<String>,
 }
 
 /// The tenants of each status.
@@ -278,7 +284,7 @@ pub fn parse(name: &str, text: &str) -> Result<FleetReport, MergeError> {
         Some(FORMAT_VERSION) => {}
         Some(other) => {
             return Err(MergeError::Unreadable(format!(
-                "{name} is a fleet report of format {other}, and this pamform merges format {FORMAT_VERSION}, which records what a merge checks (the configuration digest and the selected tenants); run its shard again with this pamform"
+                "{name} is a fleet report of format {other}, and this pamform merges format {FORMAT_VERSION}, which records what a merge checks (the configuration digest, the selected tenants, each tenant's signed-in tenant id); run its shard again with this pamform"
             )));
         }
         None => return Err(not_a_report(&"it has no format_version")),
@@ -293,14 +299,17 @@ fn shard_list(shards: &[Shard]) -> String {
 
 /// Combines the reports of the shards of one run into one: same operation, fleet,
 /// configuration, selection (and the tenants it takes) and shard count; each shard once,
-/// each tenant once and in the shard it hashes to, and the shards' tenants adding up to the selection's. Missing shards are listed. The merged
+/// each tenant once and in the shard it hashes to, each signed-in tenant under one name, and
+/// the shards' tenants adding up to the selection's. Missing shards are listed. The merged
 /// report records the same, so it can be merged (checked) again.
 pub fn merge(reports: Vec<(String, FleetReport)>) -> Result<FleetReport, MergeError> {
     let Some((first_name, first)) = reports.first().cloned() else { return Err(MergeError::Empty) };
     let mut shards: BTreeMap<Shard, String> = BTreeMap::new();
     let mut tenants: Vec<TenantReport> = Vec::new();
-    // Lower-cased tenant name to the report it is in.
+    // Lower-cased tenant name to the report it is in; signed-in tenant id to the tenant's
+    // name and report.
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut reached: BTreeMap<String, (String, String)> = BTreeMap::new();
     let count = first.shards.first().map(|s| s.count);
     for (name, r) in &reports {
         let differs = |what: &str, a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| {
@@ -377,6 +386,15 @@ pub fn merge(reports: Vec<(String, FleetReport)>) -> Result<FleetReport, MergeEr
                     t.name
                 )));
             }
+            if let Some(id) = &t.signed_in_tenant_id {
+                let key = id.trim().to_ascii_lowercase();
+                if let Some((other, other_file)) = reached.insert(key, (t.name.clone(), name.clone())) {
+                    return Err(MergeError::Overlap(format!(
+                        "`{other}` ({other_file}) and `{}` ({name}) signed in to the same tenant {id}: list each tenant once in the fleet file, or their states fight over its objects",
+                        t.name
+                    )));
+                }
+            }
             tenants.push(t.clone());
         }
     }
@@ -441,6 +459,7 @@ mod tests {
             changes: None,
             drift: None,
             error: None,
+            signed_in_tenant_id: Some(format!("{name}-guid")),
         }
     }
 
@@ -582,5 +601,30 @@ mod tests {
         assert!(e.contains("x.json is not a fleet report"), "{e}");
         let e = parse("y.json", "not json").unwrap_err().to_string();
         assert!(e.contains("y.json is not a fleet report"), "{e}");
+    }
+
+    #[test]
+    fn refuses_one_tenant_under_two_names_in_two_shards() {
+        let f = fleet(&["a", "b", "c", "d", "e"]);
+        let mut p = parts(&f, 2);
+        let first = p[0].1.tenants[0].name.clone();
+        let other = p[1].1.tenants.last_mut().expect("shard 2 has tenants");
+        other.signed_in_tenant_id = Some(format!("{}-GUID ", first));
+        let second = other.name.clone();
+        let e = refusal(p);
+        assert!(
+            e.contains(&format!(
+                "`{first}` (shard1.json) and `{second}` (shard2.json) signed in to the same tenant"
+            )),
+            "{e}"
+        );
+        // A tenant that never signed in is not compared.
+        let mut p = parts(&f, 2);
+        for (_, r) in &mut p {
+            for t in &mut r.tenants {
+                t.signed_in_tenant_id = None;
+            }
+        }
+        assert!(merge(p).is_ok());
     }
 }

@@ -76,9 +76,15 @@ fn token_tid(token: &str) -> Option<String> {
     Some(claims.get("tid")?.as_str()?.trim().to_ascii_lowercase())
 }
 
-/// Signs `t` in and records the tenant it reached; refused when another tenant of the fleet
-/// already reached the same one (before anything is read or written).
-async fn claim(inputs: &Inputs, t: &FleetTenant, client: &Client) -> Result<(), String> {
+/// Signs `t` in and records the tenant it reached in `reached` (for its report line);
+/// refused when another tenant of the fleet already reached the same one (before anything is
+/// read or written).
+async fn claim(
+    inputs: &Inputs,
+    t: &FleetTenant,
+    client: &Client,
+    reached: &mut Option<String>,
+) -> Result<(), String> {
     let token = client.token(tenant::Resource::Exchange).await.map_err(|e| e.to_string())?;
     let Some(tid) = token_tid(token.expose()) else { return Ok(()) };
     let mut seen = inputs.signed_in.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -88,7 +94,8 @@ async fn claim(inputs: &Inputs, t: &FleetTenant, client: &Client) -> Result<(), 
             t.name, t.id
         )),
         _ => {
-            seen.insert(tid, t.name.clone());
+            seen.insert(tid.clone(), t.name.clone());
+            *reached = Some(tid);
             Ok(())
         }
     }
@@ -171,6 +178,7 @@ pub fn line(tenant: &FleetTenant, status: Status) -> TenantReport {
         changes: None,
         drift: None,
         error: None,
+        signed_in_tenant_id: None,
     }
 }
 
@@ -270,20 +278,26 @@ fn counts(plan: &Plan) -> ChangeCounts {
 
 /// `fleet plan` for one tenant: its line, and the plan to save when it could be made.
 pub async fn plan_tenant(inputs: Arc<Inputs>, t: FleetTenant) -> (TenantReport, Option<SavedPlan>) {
-    match plan_inner(&inputs, &t).await {
+    let mut reached = None;
+    let (line, saved) = match plan_inner(&inputs, &t, &mut reached).await {
         Ok((plan, saved)) => {
             let c = counts(&plan);
             let status = if plan.has_changes() { Status::Changes } else { Status::InSync };
             (TenantReport { changes: Some(c), ..line(&t, status) }, Some(saved))
         }
         Err(e) => (error_line(&t, e), None),
-    }
+    };
+    (TenantReport { signed_in_tenant_id: reached, ..line }, saved)
 }
 
-async fn plan_inner(inputs: &Inputs, t: &FleetTenant) -> Result<(Plan, SavedPlan), String> {
+async fn plan_inner(
+    inputs: &Inputs,
+    t: &FleetTenant,
+    reached: &mut Option<String>,
+) -> Result<(Plan, SavedPlan), String> {
     let p = prepare(inputs, t)?;
     let client = connect(inputs, t, &p)?;
-    claim(inputs, t, &client).await?;
+    claim(inputs, t, &client, reached).await?;
     let config = &p.loaded.configuration;
     let snapshot = client.refresh(&plan::reads(config, p.state.as_ref())).await.map_err(|e| e.to_string())?;
     let planned = make_plan(&p, &snapshot, &PlanOptions::default())?;
@@ -296,10 +310,16 @@ async fn plan_inner(inputs: &Inputs, t: &FleetTenant) -> Result<(Plan, SavedPlan
 /// `fleet drift` for one tenant, as `pamform drift` checks it (delta cache in its state
 /// directory).
 pub async fn drift_tenant(inputs: Arc<Inputs>, t: FleetTenant) -> TenantReport {
-    drift_inner(&inputs, &t).await.unwrap_or_else(|e| error_line(&t, e))
+    let mut reached = None;
+    let line = drift_inner(&inputs, &t, &mut reached).await.unwrap_or_else(|e| error_line(&t, e));
+    TenantReport { signed_in_tenant_id: reached, ..line }
 }
 
-async fn drift_inner(inputs: &Inputs, t: &FleetTenant) -> Result<TenantReport, String> {
+async fn drift_inner(
+    inputs: &Inputs,
+    t: &FleetTenant,
+    reached: &mut Option<String>,
+) -> Result<TenantReport, String> {
     let p = prepare(inputs, t)?;
     let Some(state) = &p.state else {
         return Err(format!(
@@ -309,7 +329,7 @@ async fn drift_inner(inputs: &Inputs, t: &FleetTenant) -> Result<TenantReport, S
         ));
     };
     let client = connect(inputs, t, &p)?;
-    claim(inputs, t, &client).await?;
+    claim(inputs, t, &client, reached).await?;
     let config = &p.loaded.configuration;
     let request = plan::reads(config, Some(state));
     let cached = if inputs.no_cache {
@@ -360,13 +380,16 @@ async fn drift_inner(inputs: &Inputs, t: &FleetTenant) -> Result<TenantReport, S
 /// `fleet apply` for one tenant: plan and apply, or apply `saved` exactly (refused when
 /// anything moved since it was made), holding the tenant's state lock throughout.
 pub async fn apply_tenant(inputs: Arc<Inputs>, t: FleetTenant, saved: Option<SavedPlan>) -> TenantReport {
-    apply_inner(&inputs, &t, saved).await.unwrap_or_else(|e| error_line(&t, e))
+    let mut reached = None;
+    let line = apply_inner(&inputs, &t, saved, &mut reached).await.unwrap_or_else(|e| error_line(&t, e));
+    TenantReport { signed_in_tenant_id: reached, ..line }
 }
 
 async fn apply_inner(
     inputs: &Inputs,
     t: &FleetTenant,
     saved: Option<SavedPlan>,
+    reached: &mut Option<String>,
 ) -> Result<TenantReport, String> {
     if inputs.interrupt.is_set() {
         return Err("not applied: the fleet apply was interrupted before this tenant started".into());
@@ -377,7 +400,7 @@ async fn apply_inner(
     let _lock = store.lock("pamform fleet apply", inputs.lock_timeout).map_err(|e| e.to_string())?;
     let p = prepare(inputs, t)?;
     let client = connect(inputs, t, &p)?;
-    claim(inputs, t, &client).await?;
+    claim(inputs, t, &client, reached).await?;
     let config = &p.loaded.configuration;
     let snapshot = client.refresh(&plan::reads(config, p.state.as_ref())).await.map_err(|e| e.to_string())?;
     let planned = match saved {

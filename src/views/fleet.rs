@@ -307,6 +307,7 @@ mod tests {
                     ..DriftCounts::default()
                 }),
                 error: (i % 3 == 0).then(|| "x".repeat(2000)),
+                signed_in_tenant_id: None,
             })
             .collect();
         let scope = Scope {

@@ -310,3 +310,42 @@ fn a_report_of_the_earlier_format_is_refused_by_its_version() {
     let run = merge(&ws, &["old.json"]);
     assert!(!run.stderr.contains("missing field"), "a version, not a parse error: {}", run.stderr);
 }
+
+#[test]
+fn one_tenant_under_two_names_in_two_shards_is_refused() {
+    let fleet = Fleet::start(2);
+    // Tenant 1 by its domain and by its GUID, under names that fall in different shards, so
+    // that no one process signs in to both.
+    let by_domain = "by-domain".to_string();
+    let by_guid =
+        (1..).map(|i| format!("by-guid-{i}")).find(|n| Shard::of(n, 2) != Shard::of(&by_domain, 2)).unwrap();
+    let guid = tenancy::generated_tenant_id(1);
+    let tenants = vec![
+        (by_domain.clone(), tenancy::generated_tenant_domain(1)),
+        (by_guid.clone(), guid.clone()),
+        ("t2".to_string(), tenancy::generated_tenant_domain(2)),
+    ];
+    let ws = workspace(&fleet, &fleet_file(&tenants));
+    let files: Vec<String> = (1..=2).map(|i| shard(&ws, i, 2, &[])).collect();
+    let mut lines = Vec::new();
+    for f in &files {
+        let r = read(&ws, f);
+        lines.extend(r["tenants"].as_array().unwrap().clone());
+    }
+    for l in &lines {
+        let n = if l["name"] == "t2" { 2 } else { 1 };
+        assert_eq!(l["signed_in_tenant_id"], tenancy::generated_tenant_id(n).as_str(), "{l:#}");
+    }
+    let file_of = |name: &str| &files[Shard::of(name, 2) as usize - 1];
+    let run = merge(&ws, &[&files[0], &files[1]]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let (first, second) =
+        if Shard::of(&by_domain, 2) == 1 { (&by_domain, &by_guid) } else { (&by_guid, &by_domain) };
+    let says = format!(
+        "`{first}` ({}) and `{second}` ({}) signed in to the same tenant {guid}",
+        file_of(first),
+        file_of(second)
+    );
+    assert!(run.stderr.contains(&says), "{says}\n{}", run.stderr);
+    assert!(!run.all().contains(APP_SECRET));
+}
