@@ -185,6 +185,9 @@ pub struct Scope {
     /// Tenants the selection takes from the whole fleet, before `--shard`.
     pub selected_tenants: usize,
     pub shard: Option<Shard>,
+    /// Drift: the `--ignore` values (`ADDR` or `ADDR.ATTR`) and `--ignore-unmanaged` ids.
+    pub ignore: Vec<String>,
+    pub ignore_unmanaged: Vec<String>,
 }
 
 /// A run over (part of) a fleet.
@@ -200,6 +203,12 @@ pub struct FleetReport {
     pub selection: Selection,
     /// Tenants the selection takes from the whole fleet (all shards together).
     pub selected_tenants: usize,
+    /// Drift: what `--ignore` left out of every tenant's check (`ADDR` or `ADDR.ATTR`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// Drift: the unmanaged objects `--ignore-unmanaged` left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_unmanaged: Vec<String>,
     /// The shards this report covers (one for a shard's run, all of them once merged; empty
     /// without sharding).
     #[serde(default)]
@@ -228,6 +237,8 @@ impl FleetReport {
             configuration_digest: scope.configuration_digest.clone(),
             selection: scope.selection.clone(),
             selected_tenants: scope.selected_tenants,
+            ignore: scope.ignore.clone(),
+            ignore_unmanaged: scope.ignore_unmanaged.clone(),
             shards: scope.shard.into_iter().collect(),
             missing_shards: Vec::new(),
             timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -341,6 +352,28 @@ pub fn merge(reports: Vec<(String, FleetReport)>) -> Result<FleetReport, MergeEr
                 &first.selected_tenants,
                 &r.selected_tenants,
             ));
+        }
+        let ignored = |r: &FleetReport| {
+            let set = |v: &[String], lower: bool| -> BTreeSet<String> {
+                v.iter().map(|s| if lower { s.to_ascii_lowercase() } else { s.clone() }).collect()
+            };
+            (set(&r.ignore, false), set(&r.ignore_unmanaged, true))
+        };
+        if ignored(r) != ignored(&first) {
+            let flags = |r: &FleetReport| {
+                let all: Vec<String> = r
+                    .ignore
+                    .iter()
+                    .map(|i| format!("--ignore {i}"))
+                    .chain(r.ignore_unmanaged.iter().map(|i| format!("--ignore-unmanaged {i}")))
+                    .collect();
+                if all.is_empty() { "no --ignore or --ignore-unmanaged".to_string() } else { all.join(" ") }
+            };
+            return Err(MergeError::Mismatch(format!(
+                "{name} is not a shard of the same run as {first_name}: it was checked with {}, not {}",
+                flags(r),
+                flags(&first)
+            )));
         }
         if r.shards.is_empty() {
             return Err(MergeError::Mismatch(format!(
@@ -469,6 +502,8 @@ mod tests {
             selection: Selection::default(),
             selected_tenants: f.tenants.len(),
             shard,
+            ignore: vec![],
+            ignore_unmanaged: vec![],
         }
     }
 
@@ -545,6 +580,19 @@ mod tests {
         p[0].1.selection.tags = vec!["EU".into(), "prod".into()];
         p[1].1.selection.tags = vec!["prod".into(), "eu".into()];
         assert!(merge(p).is_ok());
+
+        let mut p = parts(&f, 2);
+        p[1].1.ignore_unmanaged = vec!["Policy-1".into()];
+        let e = refusal(p.clone());
+        assert!(
+            e.contains("shard2.json")
+                && e.contains(
+                    "checked with --ignore-unmanaged Policy-1, not no --ignore or --ignore-unmanaged"
+                ),
+            "{e}"
+        );
+        p[0].1.ignore_unmanaged = vec!["policy-1".into()];
+        assert!(merge(p).is_ok(), "ids are compared without case");
 
         let mut p = parts(&f, 2);
         p[1].1.selected_tenants = 4;

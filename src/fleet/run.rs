@@ -53,6 +53,10 @@ pub struct Inputs {
     pub client: ClientOptions,
     /// Drift: read everything, ignoring the delta cache.
     pub no_cache: bool,
+    /// Drift: `--ignore` and `--ignore-unmanaged`, as `pamform drift` takes them, in every
+    /// tenant.
+    pub ignore: Vec<drift::Ignore>,
+    pub ignore_unmanaged: Vec<String>,
     /// Apply: operations at once within one tenant.
     pub operations: usize,
     pub visibility_timeout: Duration,
@@ -307,20 +311,42 @@ async fn plan_inner(
     Ok((planned, saved))
 }
 
+/// Which of a run's `--ignore` and `--ignore-unmanaged` values (by position) named
+/// something in one tenant; `None` when the tenant failed before that could be known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IgnoresUsed {
+    /// `--ignore`: a resource of the tenant's configuration or state.
+    pub ignore: Option<Vec<bool>>,
+    /// `--ignore-unmanaged`: an unmanaged object of the tenant.
+    pub unmanaged: Option<Vec<bool>>,
+}
+
 /// `fleet drift` for one tenant, as `pamform drift` checks it (delta cache in its state
-/// directory).
-pub async fn drift_tenant(inputs: Arc<Inputs>, t: FleetTenant) -> TenantReport {
+/// directory), and which of the ignores named something in it.
+pub async fn drift_tenant(inputs: Arc<Inputs>, t: FleetTenant) -> (TenantReport, IgnoresUsed) {
     let mut reached = None;
-    let line = drift_inner(&inputs, &t, &mut reached).await.unwrap_or_else(|e| error_line(&t, e));
-    TenantReport { signed_in_tenant_id: reached, ..line }
+    let mut used = IgnoresUsed::default();
+    let line = drift_inner(&inputs, &t, &mut reached, &mut used).await.unwrap_or_else(|e| error_line(&t, e));
+    (TenantReport { signed_in_tenant_id: reached, ..line }, used)
 }
 
 async fn drift_inner(
     inputs: &Inputs,
     t: &FleetTenant,
     reached: &mut Option<String>,
+    used: &mut IgnoresUsed,
 ) -> Result<TenantReport, String> {
     let p = prepare(inputs, t)?;
+    let in_state = |i: &drift::Ignore| {
+        p.state.as_ref().is_some_and(|s| s.resources.iter().any(|r| i.address.selects(&r.address)))
+    };
+    used.ignore = Some(
+        inputs
+            .ignore
+            .iter()
+            .map(|i| p.loaded.configuration.addresses().any(|a| i.address.selects(a)) || in_state(i))
+            .collect(),
+    );
     let Some(state) = &p.state else {
         return Err(format!(
             "no state in {}: nothing has been applied to this tenant yet; run `pamform fleet apply --tenant {}` first",
@@ -359,8 +385,23 @@ async fn drift_inner(
             .map(|m| m.lifecycle.ignore_changes.iter().map(|s| s.value.clone()).collect())
             .unwrap_or_default()
     };
-    let report =
-        drift::report(&planned.drift, state, snapshot, &[], &[], &ignore_changes, chrono::Utc::now());
+    if !inputs.ignore_unmanaged.is_empty() {
+        let all = drift::unmanaged(state, snapshot);
+        used.unmanaged = Some(
+            inputs.ignore_unmanaged.iter().map(|n| all.iter().any(|u| u.named_by(n, snapshot))).collect(),
+        );
+    } else {
+        used.unmanaged = Some(Vec::new());
+    }
+    let report = drift::report(
+        &planned.drift,
+        state,
+        snapshot,
+        &inputs.ignore,
+        &inputs.ignore_unmanaged,
+        &ignore_changes,
+        chrono::Utc::now(),
+    );
     let s = &report.summary;
     let highest = Severity::ALL.into_iter().find(|sev| s.get(*sev) > 0);
     let counts = DriftCounts {

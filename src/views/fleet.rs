@@ -315,6 +315,8 @@ mod tests {
             selection: Selection::default(),
             selected_tenants: n,
             shard: None,
+            ignore: vec![],
+            ignore_unmanaged: vec![],
         };
         FleetReport::new(Operation::Drift, &Fleet { path: "fleet.hcl".into(), tenants }, &scope, lines)
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::cli::load::VarArgs;
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
+use crate::drift::Ignore;
 use crate::fleet::report::{self, FleetReport, Operation, Scope, Selection, Status, TenantReport};
 use crate::fleet::run::{self, Inputs};
 use crate::fleet::{self, Fleet, FleetTenant, Shard};
@@ -93,6 +94,17 @@ pub struct DriftArgs {
     /// Read everything, ignoring the tenants' delta caches
     #[arg(long)]
     pub no_cache: bool,
+    /// Leave ADDR, or one attribute of it (ADDR.ATTR), out of every tenant's check (repeatable)
+    #[arg(long, value_name = "ADDR[.ATTR]", value_parser = parse_ignore)]
+    pub ignore: Vec<Ignore>,
+    /// Leave an unmanaged object out of every tenant's check: a policy's id, or an approver
+    /// group's id or address (repeatable)
+    #[arg(long, value_name = "ID")]
+    pub ignore_unmanaged: Vec<String>,
+}
+
+fn parse_ignore(s: &str) -> Result<Ignore, String> {
+    s.parse()
 }
 
 #[derive(Debug, clap::Args)]
@@ -186,6 +198,8 @@ fn setup(ctx: &Context, common: &Common) -> Result<(Fleet, Scope, Vec<FleetTenan
         selection,
         selected_tenants: selected.len(),
         shard,
+        ignore: Vec::new(),
+        ignore_unmanaged: Vec::new(),
     };
     let tenants = selected.into_iter().filter(|t| shard.is_none_or(|s| s.contains(&t.name))).collect();
     let mut client = ClientOptions::default();
@@ -198,6 +212,8 @@ fn setup(ctx: &Context, common: &Common) -> Result<(Fleet, Scope, Vec<FleetTenan
         vars,
         client,
         no_cache: false,
+        ignore: Vec::new(),
+        ignore_unmanaged: Vec::new(),
         operations: 4,
         visibility_timeout: Duration::from_secs(120),
         lock_timeout: Duration::ZERO,
@@ -265,18 +281,44 @@ fn finish(
 }
 
 fn drift(args: DriftArgs, ctx: &Context) -> Result<Outcome, CliError> {
-    let (fleet, scope, tenants, mut inputs) = setup(ctx, &args.common)?;
+    let (fleet, mut scope, tenants, mut inputs) = setup(ctx, &args.common)?;
     inputs.no_cache = args.no_cache;
+    inputs.ignore = args.ignore.clone();
+    inputs.ignore_unmanaged = args.ignore_unmanaged.clone();
+    scope.ignore = args.ignore.iter().map(ignore_text).collect();
+    scope.ignore_unmanaged = args.ignore_unmanaged.clone();
     let rt = pipeline::runtime()?;
     let printer = ctx.printer.clone();
-    let lines = rt.block_on(run::run_all(
+    let checked = rt.block_on(run::run_all(
         Arc::new(inputs),
         tenants,
         args.common.parallelism,
         run::drift_tenant,
-        run::error_line,
-        &|t: &TenantReport| fleet_view::progress(&printer, t),
+        |t, e| (run::error_line(t, e), run::IgnoresUsed::default()),
+        &|(t, _): &(TenantReport, run::IgnoresUsed)| fleet_view::progress(&printer, t),
     ));
+    let (lines, used): (Vec<TenantReport>, Vec<run::IgnoresUsed>) = checked.into_iter().unzip();
+    // Once for the run, as `pamform drift` says it for its one tenant: a value that names
+    // nothing in any tenant checked is most likely mistyped.
+    let unused = |known: &dyn Fn(&run::IgnoresUsed) -> Option<&Vec<bool>>, i: usize| {
+        let known: Vec<&Vec<bool>> = used.iter().filter_map(known).collect();
+        !known.is_empty() && !known.iter().any(|v| v.get(i).copied().unwrap_or(false))
+    };
+    for (i, ignore) in args.ignore.iter().enumerate() {
+        if unused(&|u| u.ignore.as_ref(), i) {
+            ctx.printer.note(format!(
+                "warning: --ignore {} names no resource of the configuration in any tenant; check the address",
+                ignore_text(ignore)
+            ));
+        }
+    }
+    for (i, name) in args.ignore_unmanaged.iter().enumerate() {
+        if unused(&|u| u.unmanaged.as_ref(), i) {
+            ctx.printer.note(format!(
+                "warning: --ignore-unmanaged {name} names no unmanaged object in any tenant; check the id"
+            ));
+        }
+    }
     let report = FleetReport::new(Operation::Drift, &fleet, &scope, lines);
     finish(ctx, &report, args.common.format(), args.common.report.as_deref(), true)
 }
@@ -423,6 +465,14 @@ fn apply(args: ApplyArgs, ctx: &Context) -> Result<Outcome, CliError> {
     settled.extend(applied);
     let report = FleetReport::new(Operation::Apply, &fleet, &scope, settled);
     finish(ctx, &report, args.common.format(), args.common.report.as_deref(), false)
+}
+
+/// An `--ignore` value as it is written: `ADDR` or `ADDR.ATTR`.
+fn ignore_text(i: &Ignore) -> String {
+    match &i.attribute {
+        Some(a) => format!("{}.{a}", i.address),
+        None => i.address.to_string(),
+    }
 }
 
 /// Asks once for "yes"; refuses to ask without a terminal.
