@@ -53,6 +53,10 @@ pub struct Inputs {
     pub client: ClientOptions,
     /// Drift: read everything, ignoring the delta cache.
     pub no_cache: bool,
+    /// Drift: `--ignore` and `--ignore-unmanaged`, as `pamform drift` takes them, in every
+    /// tenant.
+    pub ignore: Vec<drift::Ignore>,
+    pub ignore_unmanaged: Vec<String>,
     /// Apply: operations at once within one tenant.
     pub operations: usize,
     pub visibility_timeout: Duration,
@@ -76,9 +80,15 @@ fn token_tid(token: &str) -> Option<String> {
     Some(claims.get("tid")?.as_str()?.trim().to_ascii_lowercase())
 }
 
-/// Signs `t` in and records the tenant it reached; refused when another tenant of the fleet
-/// already reached the same one (before anything is read or written).
-async fn claim(inputs: &Inputs, t: &FleetTenant, client: &Client) -> Result<(), String> {
+/// Signs `t` in and records the tenant it reached in `reached` (for its report line);
+/// refused when another tenant of the fleet already reached the same one (before anything is
+/// read or written).
+async fn claim(
+    inputs: &Inputs,
+    t: &FleetTenant,
+    client: &Client,
+    reached: &mut Option<String>,
+) -> Result<(), String> {
     let token = client.token(tenant::Resource::Exchange).await.map_err(|e| e.to_string())?;
     let Some(tid) = token_tid(token.expose()) else { return Ok(()) };
     let mut seen = inputs.signed_in.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -88,7 +98,8 @@ async fn claim(inputs: &Inputs, t: &FleetTenant, client: &Client) -> Result<(), 
             t.name, t.id
         )),
         _ => {
-            seen.insert(tid, t.name.clone());
+            seen.insert(tid.clone(), t.name.clone());
+            *reached = Some(tid);
             Ok(())
         }
     }
@@ -171,6 +182,7 @@ pub fn line(tenant: &FleetTenant, status: Status) -> TenantReport {
         changes: None,
         drift: None,
         error: None,
+        signed_in_tenant_id: None,
     }
 }
 
@@ -276,20 +288,26 @@ fn counts(plan: &Plan) -> ChangeCounts {
 
 /// `fleet plan` for one tenant: its line, and the plan to save when it could be made.
 pub async fn plan_tenant(inputs: Arc<Inputs>, t: FleetTenant) -> (TenantReport, Option<SavedPlan>) {
-    match plan_inner(&inputs, &t).await {
+    let mut reached = None;
+    let (line, saved) = match plan_inner(&inputs, &t, &mut reached).await {
         Ok((plan, saved)) => {
             let c = counts(&plan);
             let status = if plan.has_changes() { Status::Changes } else { Status::InSync };
             (TenantReport { changes: Some(c), ..line(&t, status) }, Some(saved))
         }
         Err(e) => (error_line(&t, e), None),
-    }
+    };
+    (TenantReport { signed_in_tenant_id: reached, ..line }, saved)
 }
 
-async fn plan_inner(inputs: &Inputs, t: &FleetTenant) -> Result<(Plan, SavedPlan), String> {
+async fn plan_inner(
+    inputs: &Inputs,
+    t: &FleetTenant,
+    reached: &mut Option<String>,
+) -> Result<(Plan, SavedPlan), String> {
     let p = prepare(inputs, t)?;
     let client = connect(inputs, t, &p)?;
-    claim(inputs, t, &client).await?;
+    claim(inputs, t, &client, reached).await?;
     let config = &p.loaded.configuration;
     let snapshot = client.refresh(&plan::reads(config, p.state.as_ref())).await.map_err(|e| e.to_string())?;
     let planned = make_plan(&p, &snapshot, &PlanOptions::default())?;
@@ -299,14 +317,42 @@ async fn plan_inner(inputs: &Inputs, t: &FleetTenant) -> Result<(Plan, SavedPlan
     Ok((planned, saved))
 }
 
-/// `fleet drift` for one tenant, as `pamform drift` checks it (delta cache in its state
-/// directory).
-pub async fn drift_tenant(inputs: Arc<Inputs>, t: FleetTenant) -> TenantReport {
-    drift_inner(&inputs, &t).await.unwrap_or_else(|e| error_line(&t, e))
+/// Which of a run's `--ignore` and `--ignore-unmanaged` values (by position) named
+/// something in one tenant; `None` when the tenant failed before that could be known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IgnoresUsed {
+    /// `--ignore`: a resource of the tenant's configuration or state.
+    pub ignore: Option<Vec<bool>>,
+    /// `--ignore-unmanaged`: an unmanaged object of the tenant.
+    pub unmanaged: Option<Vec<bool>>,
 }
 
-async fn drift_inner(inputs: &Inputs, t: &FleetTenant) -> Result<TenantReport, String> {
+/// `fleet drift` for one tenant, as `pamform drift` checks it (delta cache in its state
+/// directory), and which of the ignores named something in it.
+pub async fn drift_tenant(inputs: Arc<Inputs>, t: FleetTenant) -> (TenantReport, IgnoresUsed) {
+    let mut reached = None;
+    let mut used = IgnoresUsed::default();
+    let line = drift_inner(&inputs, &t, &mut reached, &mut used).await.unwrap_or_else(|e| error_line(&t, e));
+    (TenantReport { signed_in_tenant_id: reached, ..line }, used)
+}
+
+async fn drift_inner(
+    inputs: &Inputs,
+    t: &FleetTenant,
+    reached: &mut Option<String>,
+    used: &mut IgnoresUsed,
+) -> Result<TenantReport, String> {
     let p = prepare(inputs, t)?;
+    let in_state = |i: &drift::Ignore| {
+        p.state.as_ref().is_some_and(|s| s.resources.iter().any(|r| i.address.selects(&r.address)))
+    };
+    used.ignore = Some(
+        inputs
+            .ignore
+            .iter()
+            .map(|i| p.loaded.configuration.addresses().any(|a| i.address.selects(a)) || in_state(i))
+            .collect(),
+    );
     let Some(state) = &p.state else {
         return Err(format!(
             "no state in {}: nothing has been applied to this tenant yet; run `pamform fleet apply --tenant {}` first",
@@ -315,7 +361,7 @@ async fn drift_inner(inputs: &Inputs, t: &FleetTenant) -> Result<TenantReport, S
         ));
     };
     let client = connect(inputs, t, &p)?;
-    claim(inputs, t, &client).await?;
+    claim(inputs, t, &client, reached).await?;
     let config = &p.loaded.configuration;
     let request = plan::reads(config, Some(state));
     let cached = if inputs.no_cache {
@@ -345,8 +391,23 @@ async fn drift_inner(inputs: &Inputs, t: &FleetTenant) -> Result<TenantReport, S
             .map(|m| m.lifecycle.ignore_changes.iter().map(|s| s.value.clone()).collect())
             .unwrap_or_default()
     };
-    let report =
-        drift::report(&planned.drift, state, snapshot, &[], &[], &ignore_changes, chrono::Utc::now());
+    if !inputs.ignore_unmanaged.is_empty() {
+        let all = drift::unmanaged(state, snapshot);
+        used.unmanaged = Some(
+            inputs.ignore_unmanaged.iter().map(|n| all.iter().any(|u| u.named_by(n, snapshot))).collect(),
+        );
+    } else {
+        used.unmanaged = Some(Vec::new());
+    }
+    let report = drift::report(
+        &planned.drift,
+        state,
+        snapshot,
+        &inputs.ignore,
+        &inputs.ignore_unmanaged,
+        &ignore_changes,
+        chrono::Utc::now(),
+    );
     let s = &report.summary;
     let highest = Severity::ALL.into_iter().find(|sev| s.get(*sev) > 0);
     let counts = DriftCounts {
@@ -366,13 +427,16 @@ async fn drift_inner(inputs: &Inputs, t: &FleetTenant) -> Result<TenantReport, S
 /// `fleet apply` for one tenant: plan and apply, or apply `saved` exactly (refused when
 /// anything moved since it was made), holding the tenant's state lock throughout.
 pub async fn apply_tenant(inputs: Arc<Inputs>, t: FleetTenant, saved: Option<SavedPlan>) -> TenantReport {
-    apply_inner(&inputs, &t, saved).await.unwrap_or_else(|e| error_line(&t, e))
+    let mut reached = None;
+    let line = apply_inner(&inputs, &t, saved, &mut reached).await.unwrap_or_else(|e| error_line(&t, e));
+    TenantReport { signed_in_tenant_id: reached, ..line }
 }
 
 async fn apply_inner(
     inputs: &Inputs,
     t: &FleetTenant,
     saved: Option<SavedPlan>,
+    reached: &mut Option<String>,
 ) -> Result<TenantReport, String> {
     if inputs.interrupt.is_set() {
         return Err("not applied: the fleet apply was interrupted before this tenant started".into());
@@ -383,7 +447,7 @@ async fn apply_inner(
     let _lock = store.lock("pamform fleet apply", inputs.lock_timeout).map_err(|e| e.to_string())?;
     let p = prepare_in(inputs, t, store)?;
     let client = connect(inputs, t, &p)?;
-    claim(inputs, t, &client).await?;
+    claim(inputs, t, &client, reached).await?;
     let config = &p.loaded.configuration;
     let snapshot = client.refresh(&plan::reads(config, p.state.as_ref())).await.map_err(|e| e.to_string())?;
     let planned = match saved {

@@ -277,7 +277,7 @@ pub fn ask(printer: &Printer, tenants_with_changes: usize) {
 mod tests {
     use super::*;
     use crate::fleet::file::{Fleet, FleetTenant};
-    use crate::fleet::report::{DriftCounts, Selection};
+    use crate::fleet::report::{DriftCounts, Scope, Selection};
 
     fn big_report(n: usize) -> FleetReport {
         let tenants: Vec<FleetTenant> = (0..n)
@@ -307,15 +307,18 @@ mod tests {
                     ..DriftCounts::default()
                 }),
                 error: (i % 3 == 0).then(|| "x".repeat(2000)),
+                signed_in_tenant_id: None,
             })
             .collect();
-        FleetReport::new(
-            Operation::Drift,
-            &Fleet { path: "fleet.hcl".into(), tenants },
-            Selection::default(),
-            None,
-            lines,
-        )
+        let scope = Scope {
+            configuration_digest: "sha256:00".into(),
+            selection: Selection::default(),
+            selected_tenants: n,
+            shard: None,
+            ignore: vec![],
+            ignore_unmanaged: vec![],
+        };
+        FleetReport::new(Operation::Drift, &Fleet { path: "fleet.hcl".into(), tenants }, &scope, lines)
     }
 
     #[test]

@@ -11,7 +11,8 @@ use std::time::Duration;
 use crate::cli::load::VarArgs;
 use crate::cli::pipeline;
 use crate::cli::{CliError, Context, ErrorKind, Outcome};
-use crate::fleet::report::{self, FleetReport, Operation, Selection, Status, TenantReport};
+use crate::drift::Ignore;
+use crate::fleet::report::{self, FleetReport, Operation, Scope, Selection, Status, TenantReport};
 use crate::fleet::run::{self, Inputs};
 use crate::fleet::{self, Fleet, FleetTenant, Shard};
 use crate::plan::saved::SavedPlan;
@@ -93,6 +94,17 @@ pub struct DriftArgs {
     /// Read everything, ignoring the tenants' delta caches
     #[arg(long)]
     pub no_cache: bool,
+    /// Leave ADDR, or one attribute of it (ADDR.ATTR), out of every tenant's check (repeatable)
+    #[arg(long, value_name = "ADDR[.ATTR]", value_parser = parse_ignore)]
+    pub ignore: Vec<Ignore>,
+    /// Leave an unmanaged object out of every tenant's check: a policy's id, or an approver
+    /// group's id or address (repeatable)
+    #[arg(long, value_name = "ID")]
+    pub ignore_unmanaged: Vec<String>,
+}
+
+fn parse_ignore(s: &str) -> Result<Ignore, String> {
+    s.parse()
 }
 
 #[derive(Debug, clap::Args)]
@@ -171,16 +183,25 @@ impl Common {
     }
 }
 
-/// The fleet, the shard, the tenants this run takes, and what every tenant's run shares.
-fn setup(
-    ctx: &Context,
-    common: &Common,
-) -> Result<(Fleet, Option<Shard>, Vec<FleetTenant>, Inputs), CliError> {
+/// The fleet, what the run covers, the tenants this run takes, and what every tenant's run
+/// shares.
+fn setup(ctx: &Context, common: &Common) -> Result<(Fleet, Scope, Vec<FleetTenant>, Inputs), CliError> {
     let shard = common.shard()?;
     let path = common.fleet.clone().unwrap_or_else(|| ctx.dir.join(fleet::file::FLEET_FILE));
     let fleet = fleet::file::read(&path).map_err(|e| CliError::msg(ErrorKind::Config, e))?;
-    let tenants =
-        run::select(&fleet, &common.selection(), shard).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
+    let selection = common.selection();
+    let selected = run::select(&fleet, &selection, None).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
+    let vars = common.vars.inputs();
+    let scope = Scope {
+        configuration_digest: fleet::digest::configuration(&ctx.dir, &vars, &path)
+            .map_err(|e| CliError::msg(ErrorKind::Config, e))?,
+        selection,
+        selected_tenants: selected.len(),
+        shard,
+        ignore: Vec::new(),
+        ignore_unmanaged: Vec::new(),
+    };
+    let tenants = selected.into_iter().filter(|t| shard.is_none_or(|s| s.contains(&t.name))).collect();
     let mut client = ClientOptions::default();
     if let Some(budget) = common.retry_budget {
         client.retry = RetryPolicy { max_elapsed: budget, ..RetryPolicy::default() };
@@ -188,16 +209,18 @@ fn setup(
     let inputs = Inputs {
         storage: storage(ctx)?,
         dir: ctx.dir.clone(),
-        vars: common.vars.inputs(),
+        vars,
         client,
         no_cache: false,
+        ignore: Vec::new(),
+        ignore_unmanaged: Vec::new(),
         operations: 4,
         visibility_timeout: Duration::from_secs(120),
         lock_timeout: Duration::ZERO,
         interrupt: Arc::new(crate::apply::Interrupt::default()),
         signed_in: Arc::default(),
     };
-    Ok((fleet, shard, tenants, inputs))
+    Ok((fleet, scope, tenants, inputs))
 }
 
 /// Where each tenant's state is: `tenants/NAME/` locally, or with a `backend "azurerm"` block
@@ -258,19 +281,45 @@ fn finish(
 }
 
 fn drift(args: DriftArgs, ctx: &Context) -> Result<Outcome, CliError> {
-    let (fleet, shard, tenants, mut inputs) = setup(ctx, &args.common)?;
+    let (fleet, mut scope, tenants, mut inputs) = setup(ctx, &args.common)?;
     inputs.no_cache = args.no_cache;
+    inputs.ignore = args.ignore.clone();
+    inputs.ignore_unmanaged = args.ignore_unmanaged.clone();
+    scope.ignore = args.ignore.iter().map(ignore_text).collect();
+    scope.ignore_unmanaged = args.ignore_unmanaged.clone();
     let rt = pipeline::runtime()?;
     let printer = ctx.printer.clone();
-    let lines = rt.block_on(run::run_all(
+    let checked = rt.block_on(run::run_all(
         Arc::new(inputs),
         tenants,
         args.common.parallelism,
         run::drift_tenant,
-        run::error_line,
-        &|t: &TenantReport| fleet_view::progress(&printer, t),
+        |t, e| (run::error_line(t, e), run::IgnoresUsed::default()),
+        &|(t, _): &(TenantReport, run::IgnoresUsed)| fleet_view::progress(&printer, t),
     ));
-    let report = FleetReport::new(Operation::Drift, &fleet, args.common.selection(), shard, lines);
+    let (lines, used): (Vec<TenantReport>, Vec<run::IgnoresUsed>) = checked.into_iter().unzip();
+    // Once for the run, as `pamform drift` says it for its one tenant: a value that names
+    // nothing in any tenant checked is most likely mistyped.
+    let unused = |known: &dyn Fn(&run::IgnoresUsed) -> Option<&Vec<bool>>, i: usize| {
+        let known: Vec<&Vec<bool>> = used.iter().filter_map(known).collect();
+        !known.is_empty() && !known.iter().any(|v| v.get(i).copied().unwrap_or(false))
+    };
+    for (i, ignore) in args.ignore.iter().enumerate() {
+        if unused(&|u| u.ignore.as_ref(), i) {
+            ctx.printer.note(format!(
+                "warning: --ignore {} names no resource of the configuration in any tenant; check the address",
+                ignore_text(ignore)
+            ));
+        }
+    }
+    for (i, name) in args.ignore_unmanaged.iter().enumerate() {
+        if unused(&|u| u.unmanaged.as_ref(), i) {
+            ctx.printer.note(format!(
+                "warning: --ignore-unmanaged {name} names no unmanaged object in any tenant; check the id"
+            ));
+        }
+    }
+    let report = FleetReport::new(Operation::Drift, &fleet, &scope, lines);
     finish(ctx, &report, args.common.format(), args.common.report.as_deref(), true)
 }
 
@@ -299,7 +348,7 @@ fn plan_path(dir: &Path, name: &str) -> PathBuf {
 }
 
 fn plan(args: PlanArgs, ctx: &Context) -> Result<Outcome, CliError> {
-    let (fleet, shard, tenants, inputs) = setup(ctx, &args.common)?;
+    let (fleet, scope, tenants, inputs) = setup(ctx, &args.common)?;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).map_err(|e| {
             CliError::msg(
@@ -334,7 +383,7 @@ fn plan(args: PlanArgs, ctx: &Context) -> Result<Outcome, CliError> {
         }
         lines.push(line);
     }
-    let report = FleetReport::new(Operation::Plan, &fleet, args.common.selection(), shard, lines);
+    let report = FleetReport::new(Operation::Plan, &fleet, &scope, lines);
     let outcome =
         finish(ctx, &report, args.common.format(), args.common.report.as_deref(), args.detailed_exitcode);
     if let Some(out) = &args.out {
@@ -347,7 +396,7 @@ fn plan(args: PlanArgs, ctx: &Context) -> Result<Outcome, CliError> {
 }
 
 fn apply(args: ApplyArgs, ctx: &Context) -> Result<Outcome, CliError> {
-    let (fleet, shard, tenants, mut inputs) = setup(ctx, &args.common)?;
+    let (fleet, scope, tenants, mut inputs) = setup(ctx, &args.common)?;
     inputs.operations = args.operations;
     inputs.lock_timeout = args.lock_timeout;
     inputs.visibility_timeout = args.visibility_timeout;
@@ -375,7 +424,7 @@ fn apply(args: ApplyArgs, ctx: &Context) -> Result<Outcome, CliError> {
         (None, false) => {
             let planned = plan_all(ctx, &rt, inputs.clone(), tenants.clone(), parallelism);
             let lines: Vec<TenantReport> = planned.iter().map(|(l, _)| l.clone()).collect();
-            let combined = FleetReport::new(Operation::Plan, &fleet, args.common.selection(), shard, lines);
+            let combined = FleetReport::new(Operation::Plan, &fleet, &scope, lines);
             ctx.printer.write_text(&fleet_view::text(&combined));
             let mut work = Vec::new();
             for (t, (line, saved)) in tenants.into_iter().zip(planned) {
@@ -414,8 +463,16 @@ fn apply(args: ApplyArgs, ctx: &Context) -> Result<Outcome, CliError> {
         applied
     });
     settled.extend(applied);
-    let report = FleetReport::new(Operation::Apply, &fleet, args.common.selection(), shard, settled);
+    let report = FleetReport::new(Operation::Apply, &fleet, &scope, settled);
     finish(ctx, &report, args.common.format(), args.common.report.as_deref(), false)
+}
+
+/// An `--ignore` value as it is written: `ADDR` or `ADDR.ATTR`.
+fn ignore_text(i: &Ignore) -> String {
+    match &i.attribute {
+        Some(a) => format!("{}.{a}", i.address),
+        None => i.address.to_string(),
+    }
 }
 
 /// Asks once for "yes"; refuses to ask without a terminal.
@@ -441,12 +498,7 @@ fn merge(args: MergeArgs, ctx: &Context) -> Result<Outcome, CliError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| CliError::msg(ErrorKind::Usage, format!("cannot read the report {name}: {e}")))?;
-        let r: FleetReport = serde_json::from_str(&text).map_err(|e| {
-            CliError::msg(
-                ErrorKind::Usage,
-                format!("{name} is not a fleet report (written by --report): {e}"),
-            )
-        })?;
+        let r = report::parse(&name, &text).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
         reports.push((name, r));
     }
     let merged = report::merge(reports).map_err(|e| CliError::msg(ErrorKind::Usage, e))?;
