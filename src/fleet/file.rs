@@ -21,6 +21,21 @@ pub struct Fleet {
     pub tenants: Vec<FleetTenant>,
 }
 
+impl Fleet {
+    /// The tenant named `name` (in any case); else an error that lists the names it has.
+    pub fn tenant(&self, name: &str) -> Result<&FleetTenant, String> {
+        self.tenants.iter().find(|t| t.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
+            let known: Vec<&str> = self.tenants.iter().take(10).map(|t| t.name.as_str()).collect();
+            format!(
+                "no such tenant in {} (it has {}{})",
+                self.path.display(),
+                known.join(", "),
+                if self.tenants.len() > known.len() { ", ..." } else { "" }
+            )
+        })
+    }
+}
+
 /// One tenant of the fleet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FleetTenant {

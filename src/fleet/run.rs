@@ -19,6 +19,7 @@ use crate::drift::{self, Severity, cache};
 use crate::model::TenantSnapshot;
 use crate::plan::saved::{SavedPlan, configuration_hash, plan_differences, refusal};
 use crate::plan::{self, Plan, PlanMode, PlanOptions};
+use crate::state::lock::{self, LockError};
 use crate::state::{State, StateStore, Storage};
 use crate::tenant::{self, Client, ClientOptions, ConnectOptions, Credential};
 
@@ -39,6 +40,25 @@ pub fn local_storage(dir: &Path) -> OpenStorage {
     Arc::new(move |t: &FleetTenant| {
         Ok(Box::new(StateStore::new(&state_dir(&dir, &t.name))) as Box<dyn Storage>)
     })
+}
+
+/// The command that removes lock `id` from tenant `name`'s state (the per-tenant state of
+/// [`local_storage`] or its blob), as a refusal names it: `pamform force-unlock ID` in the
+/// configuration directory would act on the directory's own state, not the tenant's.
+pub fn force_unlock_command(name: &str, id: &str) -> String {
+    format!("pamform fleet force-unlock {name} {id}")
+}
+
+/// Tenant `name`'s lock refusal, naming [`force_unlock_command`] in place of the
+/// single-tenant command.
+pub fn lock_refused(name: &str, e: &LockError) -> String {
+    let text = e.to_string();
+    match e.holder() {
+        Some(info) => {
+            text.replace(&lock::force_unlock_command(&info.id), &force_unlock_command(name, &info.id))
+        }
+        None => text,
+    }
 }
 
 /// What every tenant's run shares.
@@ -113,15 +133,7 @@ pub fn select(
     shard: Option<Shard>,
 ) -> Result<Vec<FleetTenant>, String> {
     for name in &selection.tenants {
-        if !fleet.tenants.iter().any(|t| t.name.eq_ignore_ascii_case(name)) {
-            let known: Vec<&str> = fleet.tenants.iter().take(10).map(|t| t.name.as_str()).collect();
-            return Err(format!(
-                "--tenant {name}: no such tenant in {} (it has {}{})",
-                fleet.path.display(),
-                known.join(", "),
-                if fleet.tenants.len() > known.len() { ", ..." } else { "" }
-            ));
-        }
+        fleet.tenant(name).map_err(|e| format!("--tenant {name}: {e}"))?;
     }
     for tag in &selection.tags {
         if !fleet.tenants.iter().any(|t| t.tags.iter().any(|x| x.eq_ignore_ascii_case(tag))) {
@@ -444,7 +456,8 @@ async fn apply_inner(
     let dir = state_dir(&inputs.dir, &t.name);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let store = (inputs.storage)(t)?;
-    let _lock = store.lock("pamform fleet apply", inputs.lock_timeout).map_err(|e| e.to_string())?;
+    let _lock =
+        store.lock("pamform fleet apply", inputs.lock_timeout).map_err(|e| lock_refused(&t.name, &e))?;
     let p = prepare_in(inputs, t, store)?;
     let client = connect(inputs, t, &p)?;
     claim(inputs, t, &client, reached).await?;
@@ -505,4 +518,31 @@ async fn apply_inner(
         )),
         ..line(t, Status::Error)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::lock::{LockGuard, LockInfo};
+
+    #[test]
+    fn a_tenant_lock_refusal_names_the_fleet_command_for_that_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = LockGuard::acquire(dir.path(), "pamform fleet apply", Duration::ZERO).unwrap();
+        let refused = LockGuard::acquire(dir.path(), "pamform fleet apply", Duration::ZERO).unwrap_err();
+        let id = &held.info.id;
+        let remote = LockError::HeldRemote {
+            name: "azurerm:acct/state/tenants/t2/k".into(),
+            info: Box::new(LockInfo { id: "lease-7".into(), ..held.info.clone() }),
+            lease_seconds: 60,
+        };
+        for (e, id) in [(&refused, id.as_str()), (&remote, "lease-7")] {
+            assert!(e.to_string().contains(&lock::force_unlock_command(id)), "{e}");
+            let m = lock_refused("t2", e);
+            assert!(m.contains(&format!("`pamform fleet force-unlock t2 {id}`")), "{m}");
+            assert!(!m.contains("`pamform force-unlock"), "{m}");
+        }
+        // A refusal without a holder names no command to change.
+        assert_eq!(lock_refused("t2", &LockError::HeldUnknown), LockError::HeldUnknown.to_string());
+    }
 }

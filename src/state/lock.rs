@@ -42,7 +42,7 @@ impl std::fmt::Display for LockInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("the state is locked by another command: {0}; wait for it to finish, retry with --lock-timeout, or if it hangs stop it (a lock left by a command that died is taken over by the next one; on a file system without locks run `pamform force-unlock {id}`)", id = .0.id)]
+    #[error("the state is locked by another command: {0}; wait for it to finish, retry with --lock-timeout, or if it hangs stop it (a lock left by a command that died is taken over by the next one; on a file system without locks run `{unlock}`)", unlock = force_unlock_command(&.0.id))]
     Held(Box<LockInfo>),
     #[error(
         "the lock is held by a command that is still running: {0}; nothing was removed: wait for it to finish or stop it (its lock is then released)"
@@ -58,7 +58,7 @@ pub enum LockError {
     NotLocked(PathBuf),
     #[error("lock id {given} does not match the current lock ({actual}); nothing was removed")]
     WrongId { given: String, actual: Box<LockInfo> },
-    #[error("the state {name} is locked by another command: {info}; wait for it to finish or retry with --lock-timeout; a lock whose command died expires {lease_seconds} s after its last renewal, or remove it at once with `pamform force-unlock {id}`", id = .info.id)]
+    #[error("the state {name} is locked by another command: {info}; wait for it to finish or retry with --lock-timeout; a lock whose command died expires {lease_seconds} s after its last renewal, or remove it at once with `{unlock}`", unlock = force_unlock_command(&.info.id))]
     HeldRemote { name: String, info: Box<LockInfo>, lease_seconds: u32 },
     #[error(
         "the state {0} is locked by another command (holder unknown); wait for it to finish or retry with --lock-timeout"
@@ -68,6 +68,22 @@ pub enum LockError {
     NotLockedRemote(String),
     #[error("cannot lock the state {name}: {message}")]
     Remote { name: String, message: String },
+}
+
+impl LockError {
+    /// Who holds the lock, when this is a refusal naming the holder (and so the command that
+    /// removes its lock).
+    pub fn holder(&self) -> Option<&LockInfo> {
+        match self {
+            LockError::Held(info) | LockError::HeldRemote { info, .. } => Some(info),
+            _ => None,
+        }
+    }
+}
+
+/// The command a refusal names to remove lock `id`: `pamform force-unlock ID`.
+pub fn force_unlock_command(id: &str) -> String {
+    format!("pamform force-unlock {id}")
 }
 
 /// A held lock; released when dropped.

@@ -59,6 +59,7 @@ mod emulator_ux_support;
 mod export_files;
 mod export_import;
 mod export_roundtrip;
+mod fleet_force_unlock;
 mod fleet_integrity;
 mod fleet_remote_state;
 mod install_package;

@@ -36,6 +36,8 @@ pub enum Sub {
     Apply(ApplyArgs),
     /// Combine reports
     Report(ReportArgs),
+    /// Remove a lock left behind on one tenant's state by a crashed run
+    ForceUnlock(super::fleet_force_unlock::Args),
 }
 
 /// What every fleet run takes.
@@ -162,6 +164,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
         Sub::Drift(a) => drift(a, ctx),
         Sub::Apply(a) => apply(a, ctx),
         Sub::Report(ReportArgs { command: ReportSub::Merge(a) }) => merge(a, ctx),
+        Sub::ForceUnlock(a) => super::fleet_force_unlock::run(a, ctx),
     }
 }
 
@@ -225,7 +228,7 @@ fn setup(ctx: &Context, common: &Common) -> Result<(Fleet, Scope, Vec<FleetTenan
 
 /// Where each tenant's state is: `tenants/NAME/` locally, or with a `backend "azurerm"` block
 /// one blob per tenant, `tenants/NAME/KEY` in its container.
-fn storage(ctx: &Context) -> Result<run::OpenStorage, CliError> {
+pub(super) fn storage(ctx: &Context) -> Result<run::OpenStorage, CliError> {
     let backend = match crate::config::backend::read(&ctx.dir) {
         Ok(b) => b,
         Err(e) => {

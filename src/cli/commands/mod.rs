@@ -7,6 +7,7 @@ pub mod emulator;
 pub mod emulator_exec;
 pub mod export;
 pub mod fleet;
+pub mod fleet_force_unlock;
 pub mod fmt;
 pub mod force_unlock;
 pub mod import;
