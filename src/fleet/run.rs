@@ -523,20 +523,25 @@ async fn apply_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::lock::{LockGuard, LockInfo};
+    use crate::state::lock::LockInfo;
 
     #[test]
     fn a_tenant_lock_refusal_names_the_fleet_command_for_that_tenant() {
-        let dir = tempfile::tempdir().unwrap();
-        let held = LockGuard::acquire(dir.path(), "pamform fleet apply", Duration::ZERO).unwrap();
-        let refused = LockGuard::acquire(dir.path(), "pamform fleet apply", Duration::ZERO).unwrap_err();
-        let id = &held.info.id;
+        let holder = |id: &str| LockInfo {
+            id: id.into(),
+            pid: 7,
+            host: "runner".into(),
+            command: "pamform fleet apply".into(),
+            created: "2026-11-30T10:00:00Z".into(),
+            who: String::new(),
+        };
+        let local = LockError::Held(Box::new(holder("lock-1")));
         let remote = LockError::HeldRemote {
             name: "azurerm:acct/state/tenants/t2/k".into(),
-            info: Box::new(LockInfo { id: "lease-7".into(), ..held.info.clone() }),
+            info: Box::new(holder("lease-7")),
             lease_seconds: 60,
         };
-        for (e, id) in [(&refused, id.as_str()), (&remote, "lease-7")] {
+        for (e, id) in [(&local, "lock-1"), (&remote, "lease-7")] {
             assert!(e.to_string().contains(&lock::force_unlock_command(id)), "{e}");
             let m = lock_refused("t2", e);
             assert!(m.contains(&format!("`pamform fleet force-unlock t2 {id}`")), "{m}");
