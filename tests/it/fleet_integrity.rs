@@ -6,159 +6,27 @@
 //! shards, and shards checked with different ignores. `fleet drift --ignore` and
 //! `--ignore-unmanaged` act as in `pamform drift`, in every tenant, warning once.
 
-use pamform::emulator::tenancy::{self, Generate};
-use pamform::emulator::{Faults, RunningEmulator};
+use pamform::emulator::tenancy;
 use pamform::fleet::Shard;
 use pamform::wire::exchange::cmdlet;
 use serde_json::{Value, json};
 
+use crate::support::APP_SECRET;
 use crate::support::cli::{Run, Workspace};
+use crate::support::fleet::{
+    Approvers, Fleet, Naming, all, fits_the_schema, named_tenants_with, report, statuses,
+};
 use crate::support::plans::schema;
-use crate::support::{APP_ID, APP_SECRET, emulator_config};
 
-// The emulator, baseline and workspace set-up below are those of e2e_fleet.rs, until the
-// fleet tests share them.
-
-/// One emulator with `n` generated tenants.
-struct Fleet {
-    rt: tokio::runtime::Runtime,
-    emu: Option<RunningEmulator>,
-    base: String,
-    http: reqwest::Client,
+/// Tenants `t1`..`tn` by their generated domains, tagged `odd` or `even`, for the baseline of
+/// [`Approvers::FirstUser`].
+fn numbered(n: usize) -> String {
+    let tenants: Vec<(String, usize)> = (1..=n).map(|i| (format!("t{i}"), i)).collect();
+    named_tenants_with(&tenants, TAGGED)
 }
 
-impl Fleet {
-    fn start(n: usize) -> Fleet {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let seeds = tenancy::generate(&Generate { tenants: n, users: 5, approver_members: 0, policies: 0 })
-            .unwrap()
-            .tenants;
-        let emu = rt
-            .block_on(tenancy::start_tenants(emulator_config(None, Faults::default()), seeds, false))
-            .unwrap();
-        Fleet { base: emu.base_url.clone(), emu: Some(emu), rt, http: reqwest::Client::new() }
-    }
-
-    /// Runs a cmdlet out of band in tenant `n`; its `value`.
-    fn invoke(&self, n: usize, name: &str, params: Value) -> Vec<Value> {
-        use pamform::wire::oauth;
-        let domain = tenancy::generated_tenant_domain(n);
-        let (status, body) = self.rt.block_on(async {
-            let form = [
-                ("grant_type", oauth::GRANT_CLIENT_CREDENTIALS.to_string()),
-                ("client_id", APP_ID.to_string()),
-                ("client_secret", APP_SECRET.to_string()),
-                ("scope", oauth::default_scope(oauth::EXCHANGE_RESOURCE)),
-            ];
-            let url = format!("{}{}", self.base, oauth::token_path(&domain));
-            let t: Value = self.http.post(url).form(&form).send().await.unwrap().json().await.unwrap();
-            let url = format!("{}{}", self.base, pamform::wire::exchange::invoke_command_path(&domain));
-            let r = self
-                .http
-                .post(url)
-                .bearer_auth(t["access_token"].as_str().unwrap())
-                .json(&json!({"CmdletInput": {"CmdletName": name, "Parameters": params}}))
-                .send()
-                .await
-                .unwrap();
-            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
-        });
-        assert!(status.is_success(), "{name} in tenant {n}: {status} {body}");
-        body["value"].as_array().cloned().unwrap_or_default()
-    }
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        if let Some(emu) = self.emu.take() {
-            self.rt.block_on(emu.shutdown());
-        }
-    }
-}
-
-/// The shared baseline: an approver group of the tenant's first user, PAM on, two policies.
-fn baseline(base: &str) -> String {
-    format!(
-        r#"tenant {{
-  id           = "each tenant's, from the fleet file"
-  exchange_url = "{base}"
-  graph_url    = "{base}"
-  login_url    = "{base}"
-}}
-
-variable "domain" {{
-  type = string
-}}
-
-approver_group "main" {{
-  name    = "PAM Approvers"
-  email   = "pam-approvers@${{var.domain}}"
-  members = ["user001@${{var.domain}}"]
-}}
-
-privileged_access {{
-  enabled                = true
-  default_approver_group = approver_group.main
-  system_accounts        = ["svc-pamform@${{var.domain}}"]
-}}
-
-access_policy "mailbox" {{
-  task           = "Exchange\\Set-Mailbox"
-  approver_group = approver_group.main
-}}
-
-access_policy "permissions" {{
-  task           = "Exchange\\Add-MailboxPermission"
-  approver_group = approver_group.main
-}}
-"#
-    )
-}
-
-/// A fleet file of the generated tenants `(name, id)`, each tagged `odd` or `even` by its
-/// position.
-fn fleet_file(tenants: &[(String, String)]) -> String {
-    tenants
-        .iter()
-        .enumerate()
-        .map(|(i, (name, id))| {
-            let domain = if id.contains('.') {
-                id.clone()
-            } else {
-                // A GUID: the tenant's domain is the generated one of the same number.
-                let n = (1..=64).find(|n| tenancy::generated_tenant_id(*n) == *id).unwrap();
-                tenancy::generated_tenant_domain(n)
-            };
-            format!(
-                "tenant \"{name}\" {{\n  id   = \"{id}\"\n  tags = [\"{}\"]\n  vars = {{ domain = \"{domain}\" }}\n}}\n",
-                if i % 2 == 0 { "odd" } else { "even" }
-            )
-        })
-        .collect()
-}
-
-/// Tenants `t1`..`tn`, by their generated domains.
-fn numbered(n: usize) -> Vec<(String, String)> {
-    (1..=n).map(|i| (format!("t{i}"), tenancy::generated_tenant_domain(i))).collect()
-}
-
-fn workspace(fleet: &Fleet, fleet_hcl: &str) -> Workspace {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("main.pam.hcl"), baseline(&fleet.base)).unwrap();
-    std::fs::write(dir.path().join("fleet.hcl"), fleet_hcl).unwrap();
-    Workspace::with_env(
-        dir,
-        vec![("PAMFORM_CLIENT_ID", APP_ID.to_string()), ("PAMFORM_CLIENT_SECRET", APP_SECRET.to_string())],
-    )
-}
-
-/// The value fits schemas/fleet-report.schema.json.
-fn fits_the_schema(v: &Value) {
-    let validator = jsonschema::draft202012::new(&schema("fleet-report.schema.json")).unwrap();
-    let errors: Vec<String> =
-        validator.iter_errors(v).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "the report does not fit its schema: {errors:?}\n{v:#}");
-}
+/// Each tenant tagged `odd` or `even` by its position.
+const TAGGED: Naming = Naming { tag_by_position: true, by_guid: &[] };
 
 fn read(ws: &Workspace, file: &str) -> Value {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(ws.file(file)).unwrap()).unwrap();
@@ -200,7 +68,7 @@ fn refused(ws: &Workspace, files: &[&str], says: &[&str]) {
 #[test]
 fn a_report_records_the_configuration_selection_tenant_count_and_shard_and_merges_check_them() {
     let fleet = Fleet::start(5);
-    let ws = workspace(&fleet, &fleet_file(&numbered(5)));
+    let ws = fleet.workspace(Approvers::FirstUser, &numbered(5));
     let (one, two) = (shard(&ws, 1, 2, &[]), shard(&ws, 2, 2, &[]));
     let r1 = read(&ws, &one);
     assert_eq!(r1["format_version"], "2");
@@ -236,7 +104,7 @@ fn a_report_records_the_configuration_selection_tenant_count_and_shard_and_merge
 #[test]
 fn shards_of_different_configurations_are_refused() {
     let fleet = Fleet::start(5);
-    let ws = workspace(&fleet, &fleet_file(&numbered(5)));
+    let ws = fleet.workspace(Approvers::FirstUser, &numbered(5));
     let one = shard(&ws, 1, 2, &[]);
     // The configuration changed between the shards' runs (a commit landed in between).
     let main = std::fs::read_to_string(ws.file("main.pam.hcl")).unwrap();
@@ -261,7 +129,7 @@ fn shards_of_different_configurations_are_refused() {
 #[test]
 fn shards_of_different_selections_or_tenant_counts_are_refused() {
     let fleet = Fleet::start(5);
-    let ws = workspace(&fleet, &fleet_file(&numbered(5)));
+    let ws = fleet.workspace(Approvers::FirstUser, &numbered(5));
     let one = shard(&ws, 1, 2, &["--tag", "odd"]);
     let two = shard(&ws, 2, 2, &[]);
     refused(
@@ -285,7 +153,7 @@ fn shards_of_different_selections_or_tenant_counts_are_refused() {
 #[test]
 fn a_relabelled_shard_and_shards_that_do_not_add_up_are_refused() {
     let fleet = Fleet::start(6);
-    let ws = workspace(&fleet, &fleet_file(&numbered(6)));
+    let ws = fleet.workspace(Approvers::FirstUser, &numbered(6));
     let files: Vec<String> = (1..=3).map(|i| shard(&ws, i, 3, &[])).collect();
     let reports: Vec<Value> = files.iter().map(|f| read(&ws, f)).collect();
     let full = reports.iter().position(|r| !r["tenants"].as_array().unwrap().is_empty()).unwrap();
@@ -319,15 +187,14 @@ fn a_relabelled_shard_and_shards_that_do_not_add_up_are_refused() {
         files.iter().enumerate().filter(|(i, _)| *i != missing).map(|(_, f)| f.as_str()).collect();
     let run = merge(&ws, &partial);
     assert_eq!(run.code, 1, "{}", run.all());
-    let v: Value = serde_json::from_str(&run.stdout).unwrap();
-    fits_the_schema(&v);
+    let v = report(&run);
     assert_eq!(v["missing_shards"], json!([{"index": missing + 1, "count": 3}]));
 }
 
 #[test]
 fn a_report_of_the_earlier_format_is_refused_by_its_version() {
     let fleet = Fleet::start(2);
-    let ws = workspace(&fleet, &fleet_file(&numbered(2)));
+    let ws = fleet.workspace(Approvers::FirstUser, &numbered(2));
     let one = shard(&ws, 1, 1, &[]);
     let mut old = read(&ws, &one);
     old["format_version"] = json!("1");
@@ -351,12 +218,10 @@ fn one_tenant_under_two_names_in_two_shards_is_refused() {
     let by_guid =
         (1..).map(|i| format!("by-guid-{i}")).find(|n| Shard::of(n, 2) != Shard::of(&by_domain, 2)).unwrap();
     let guid = tenancy::generated_tenant_id(1);
-    let tenants = vec![
-        (by_domain.clone(), tenancy::generated_tenant_domain(1)),
-        (by_guid.clone(), guid.clone()),
-        ("t2".to_string(), tenancy::generated_tenant_domain(2)),
-    ];
-    let ws = workspace(&fleet, &fleet_file(&tenants));
+    let tenants = [(by_domain.as_str(), 1), (by_guid.as_str(), 1), ("t2", 2)];
+    let hcl = named_tenants_with(&tenants, Naming { by_guid: &[by_guid.as_str()], ..TAGGED });
+    assert_eq!(hcl.matches(&format!("id = \"{guid}\"")).count(), 1, "{hcl}");
+    let ws = fleet.workspace(Approvers::FirstUser, &hcl);
     let files: Vec<String> = (1..=2).map(|i| shard(&ws, i, 2, &[])).collect();
     let mut lines = Vec::new();
     for f in &files {
@@ -384,22 +249,21 @@ fn one_tenant_under_two_names_in_two_shards_is_refused() {
 /// `fleet drift` with `args`; its exit code, JSON report (checked against the schema) and
 /// stderr.
 fn fleet_drift(ws: &Workspace, args: &[&str]) -> (i32, Value, String) {
-    let mut all = vec!["fleet", "drift", "--json"];
-    all.extend(args);
-    let run = ws.run(&all);
-    let v: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.all()));
-    fits_the_schema(&v);
-    (run.code, v, run.stderr)
+    let mut drift = vec!["fleet", "drift", "--json"];
+    drift.extend(args);
+    let run = ws.run(&drift);
+    (run.code, report(&run), run.stderr)
 }
 
-fn statuses(v: &Value) -> Vec<String> {
-    v["tenants"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap().to_string()).collect()
+/// `t1`, `t2` and `t3` with these statuses, as [`statuses`] lists them.
+fn three(s: [&str; 3]) -> Vec<(String, String)> {
+    (1..=3).map(|i| (format!("t{i}"), s[i - 1].to_string())).collect()
 }
 
 #[test]
 fn fleet_drift_ignores_as_pamform_drift_does_in_every_tenant_and_warns_once() {
     let fleet = Fleet::start(3);
-    let ws = workspace(&fleet, &fleet_file(&numbered(3)));
+    let ws = fleet.workspace(Approvers::FirstUser, &numbered(3));
     let run = ws.run(&["fleet", "apply", "--auto-approve", "-q"]);
     assert_eq!(run.code, 0, "{}", run.all());
     // Out of band: an approver added in t1 (a difference), a policy made in t2 (unmanaged).
@@ -423,19 +287,19 @@ fn fleet_drift_ignores_as_pamform_drift_does_in_every_tenant_and_warns_once() {
         .and_then(|p| p["Identity"].as_str().map(str::to_string))
         .expect("the policy made out of band");
     let (code, v, _) = fleet_drift(&ws, &[]);
-    assert_eq!((code, statuses(&v)), (2, vec!["drift".into(), "drift".into(), "in_sync".into()]));
+    assert_eq!((code, statuses(&v)), (2, three(["drift", "drift", "in_sync"])));
     assert_eq!(v["tenants"][1]["drift"]["unmanaged"], 1, "{v:#}");
 
     // Left out as `pamform drift` leaves them out: an attribute, an address, an id in any case.
     let upper = policy.to_uppercase();
     let (code, v, stderr) =
         fleet_drift(&ws, &["--ignore", "approver_group.main.members", "--ignore-unmanaged", &upper]);
-    assert_eq!((code, statuses(&v)), (0, vec!["in_sync".to_string(); 3]), "{v:#}");
+    assert_eq!((code, statuses(&v)), (0, all(3, "in_sync")), "{v:#}");
     assert!(!stderr.contains("warning"), "each names something in some tenant: {stderr}");
     assert_eq!(v["ignore"], json!(["approver_group.main.members"]));
     assert_eq!(v["ignore_unmanaged"], json!([upper]));
     let (code, v, _) = fleet_drift(&ws, &["--ignore", "approver_group.main"]);
-    assert_eq!((code, statuses(&v)), (2, vec!["in_sync".into(), "drift".into(), "in_sync".into()]));
+    assert_eq!((code, statuses(&v)), (2, three(["in_sync", "drift", "in_sync"])));
     let (code, _, _) = fleet_drift(&ws, &["--ignore", "approver_group.main.name"]);
     assert_eq!(code, 2, "another attribute leaves the members' difference in");
 

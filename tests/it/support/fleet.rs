@@ -31,10 +31,11 @@ impl Fleet {
         Fleet { base: emu.base_url.clone(), emu: Some(emu), rt, http: reqwest::Client::new() }
     }
 
-    /// Runs a cmdlet out of band in tenant `n`, signed in as the multi-tenant app.
-    pub fn invoke(&self, n: usize, name: &str, params: Value) {
+    /// Runs a cmdlet out of band in tenant `n`, signed in as the multi-tenant app; the
+    /// answer's `value` (empty when it has none).
+    pub fn invoke(&self, n: usize, name: &str, params: Value) -> Vec<Value> {
         let domain = tenancy::generated_tenant_domain(n);
-        let status = self.rt.block_on(async {
+        let (status, body) = self.rt.block_on(async {
             let form = [
                 ("grant_type", oauth::GRANT_CLIENT_CREDENTIALS.to_string()),
                 ("client_id", APP_ID.to_string()),
@@ -44,16 +45,18 @@ impl Fleet {
             let url = format!("{}{}", self.base, oauth::token_path(&domain));
             let t: Value = self.http.post(url).form(&form).send().await.unwrap().json().await.unwrap();
             let url = format!("{}{}", self.base, pamform::wire::exchange::invoke_command_path(&domain));
-            self.http
+            let r = self
+                .http
                 .post(url)
                 .bearer_auth(t["access_token"].as_str().unwrap())
                 .json(&json!({"CmdletInput": {"CmdletName": name, "Parameters": params}}))
                 .send()
                 .await
-                .unwrap()
-                .status()
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
         });
-        assert!(status.is_success(), "{name} in tenant {n}: {status}");
+        assert!(status.is_success(), "{name} in tenant {n}: {status} {body}");
+        body["value"].as_array().cloned().unwrap_or_default()
     }
 
     /// A request to tenant `n`'s control endpoint `/_emulator/tenants/<domain>/<what>`; its
@@ -176,11 +179,37 @@ pub fn fleet_file(n: usize, extra: &[(usize, &str)]) -> String {
 /// A fleet file of the generated tenants `(name, n)`, setting only `domain`, for
 /// [`Approvers::FirstUser`].
 pub fn named_tenants(tenants: &[(&str, usize)]) -> String {
+    named_tenants_with(tenants, Naming::default())
+}
+
+/// How [`named_tenants_with`] writes the tenants.
+#[derive(Clone, Copy, Default)]
+pub struct Naming<'a> {
+    /// Tag each tenant `odd` or `even` by its position in the list (the first `odd`).
+    pub tag_by_position: bool,
+    /// The names whose `id` is the tenant's GUID rather than its initial domain.
+    pub by_guid: &'a [&'a str],
+}
+
+/// [`named_tenants`], written as `naming` says.
+pub fn named_tenants_with(tenants: &[(impl AsRef<str>, usize)], naming: Naming) -> String {
     tenants
         .iter()
-        .map(|(name, n)| {
+        .enumerate()
+        .map(|(i, (name, n))| {
+            let name = name.as_ref();
             let domain = tenancy::generated_tenant_domain(*n);
-            format!("tenant \"{name}\" {{\n  id = \"{domain}\"\n  vars = {{ domain = \"{domain}\" }}\n}}\n")
+            let id = if naming.by_guid.contains(&name) {
+                tenancy::generated_tenant_id(*n)
+            } else {
+                domain.clone()
+            };
+            let tags = match (naming.tag_by_position, i % 2) {
+                (false, _) => "",
+                (true, 0) => "  tags = [\"odd\"]\n",
+                (true, _) => "  tags = [\"even\"]\n",
+            };
+            format!("tenant \"{name}\" {{\n  id = \"{id}\"\n{tags}  vars = {{ domain = \"{domain}\" }}\n}}\n")
         })
         .collect()
 }
@@ -193,11 +222,16 @@ pub fn json(run: &Run) -> Value {
 /// The JSON report on the run's stdout, checked against `schemas/fleet-report.schema.json`.
 pub fn report(run: &Run) -> Value {
     let v = json(run);
+    fits_the_schema(&v);
+    v
+}
+
+/// The value fits `schemas/fleet-report.schema.json`.
+pub fn fits_the_schema(v: &Value) {
     let validator = jsonschema::draft202012::new(&schema("fleet-report.schema.json")).unwrap();
     let errors: Vec<String> =
-        validator.iter_errors(&v).map(|e| format!("{e} at {}", e.instance_path)).collect();
+        validator.iter_errors(v).map(|e| format!("{e} at {}", e.instance_path)).collect();
     assert!(errors.is_empty(), "the report does not fit its schema: {errors:?}\n{v:#}");
-    v
 }
 
 /// `(name, status)` of every tenant of a report, in its order.
