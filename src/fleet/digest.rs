@@ -2,8 +2,9 @@
 //! report merge` refuses shards that ran different files. It covers what every runner of one
 //! run must share: the directory's `*.pam.hcl` (by file name, in name order), the value files
 //! (the directory's `*.pamvars.hcl` in name order, or the `--var-file` files in the order
-//! given, by file name) and the fleet file, each by its bytes as they are on disk. It does
-//! not cover `--var` and `PAMFORM_VAR_*` values: they may be secrets, and a report (posted to
+//! given, by file name) and the fleet file, each by its bytes as they are on disk with every
+//! CRLF read as LF: shards run from one commit on runners that check it out with CRLF
+//! (Windows, `core.autocrlf`) and with LF ran the same configuration. It does not cover `--var` and `PAMFORM_VAR_*` values: they may be secrets, and a report (posted to
 //! an issue) must not carry a digest from which a short secret could be guessed.
 
 use std::path::{Path, PathBuf};
@@ -33,13 +34,21 @@ pub fn configuration(dir: &Path, vars: &VarInputs, fleet_file: &Path) -> Result<
     };
     for (role, path) in parts {
         let name = path.file_name().unwrap_or(path.as_os_str()).to_string_lossy();
-        for part in [role.as_bytes(), name.as_bytes(), &read(path)?] {
+        for part in [role.as_bytes(), name.as_bytes(), &lf(&read(path)?)] {
             push_part(&mut hasher, part);
         }
     }
     push_part(&mut hasher, b"fleet");
-    push_part(&mut hasher, &read(fleet_file)?);
+    push_part(&mut hasher, &lf(&read(fleet_file)?));
     Ok(format!("sha256:{:x}", hasher.finalize()))
+}
+
+/// `bytes` with every CRLF as LF (a CR elsewhere is kept): the line endings a checkout
+/// chose are not part of the configuration. A filter over bytes, as the files need not be
+/// valid UTF-8 to be digested.
+fn lf(bytes: &[u8]) -> Vec<u8> {
+    let crlf = |i: usize| bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n');
+    (0..bytes.len()).filter(|&i| !crlf(i)).map(|i| bytes[i]).collect()
 }
 
 /// Each part length-prefixed, so that no two different sets of files give the same bytes.
@@ -95,5 +104,33 @@ mod tests {
 
         let e = configuration(d, &none, &d.join("missing.hcl")).unwrap_err();
         assert!(e.contains("missing.hcl"), "{e}");
+    }
+
+    #[test]
+    fn ignores_crlf_line_endings() {
+        let write = |eol: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let d = dir.path();
+            let text = |lines: &[&str]| lines.iter().map(|l| format!("{l}{eol}")).collect::<String>();
+            std::fs::write(d.join("main.pam.hcl"), text(&["tenant {", "  id = \"x\"", "}"])).unwrap();
+            std::fs::write(d.join("team.pamvars.hcl"), text(&["v = 1"])).unwrap();
+            std::fs::write(d.join("fleet.hcl"), text(&["tenant \"a\" {", "}"])).unwrap();
+            let digest = digest(d, &VarInputs::default());
+            (dir, digest)
+        };
+        let (_lf, unix) = write("\n");
+        let (crlf_dir, windows) = write("\r\n");
+        assert_eq!(windows, unix, "a CRLF checkout of the same commit");
+
+        // One file converted and the others not: the same too.
+        let d = crlf_dir.path();
+        std::fs::write(d.join("fleet.hcl"), "tenant \"a\" {\n}\n").unwrap();
+        assert_eq!(digest(d, &VarInputs::default()), unix);
+        // A CR that ends no line is content, as is a line added.
+        std::fs::write(d.join("fleet.hcl"), "tenant \"a\" {\r}\n").unwrap();
+        assert_ne!(digest(d, &VarInputs::default()), unix);
+        std::fs::write(d.join("fleet.hcl"), "tenant \"a\" {\r\n}\r\n\r\n").unwrap();
+        assert_ne!(digest(d, &VarInputs::default()), unix);
+        assert_eq!(lf(b"a\r\r\nb\r"), b"a\r\nb\r");
     }
 }
