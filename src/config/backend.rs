@@ -142,11 +142,17 @@ pub(crate) fn check(blocks: &[BlockRef<'_>], diags: &mut Diagnostics) -> Option<
         );
     }
     if let Some((value, span)) = &key
-        && (value.is_empty() || value.len() > 1024 || value.ends_with('/') || value.contains('\\'))
+        && (value.is_empty()
+            || value.len() > 1024
+            || value.ends_with('/')
+            || value.contains('\\')
+            // A URL drops `.` and `..` segments: `../x` would name another blob (for a fleet,
+            // one blob for every tenant, outside its `tenants/NAME/`).
+            || value.split('/').any(|s| s == "." || s == ".."))
     {
         diags.push(
             Diagnostic::error(codes::INVALID_VALUE, "`key` is not a blob name")
-                .with_label(*span, "1 to 1024 characters, not ending in `/`")
+                .with_label(*span, "1 to 1024 characters, not ending in `/`, no `.` or `..` segment")
                 .with_help("name the state blob, e.g. `prod.pamform.state.json`"),
         );
     }

@@ -157,10 +157,12 @@ type At<'a> = dyn Fn(usize, String) -> FleetError + 'a;
 type Start<'a> = dyn Fn(&dyn hcl_edit::Span) -> usize + 'a;
 
 /// A name usable as a directory and a report key: letters, digits, `-`, `_` and `.`, not
-/// starting with a dot.
+/// starting or ending with a dot (Windows drops a trailing dot from a directory name, and Azure
+/// Storage asks that no segment of a blob name end with one: `a.` would share `a`'s state).
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
+        && !name.ends_with('.')
         && name.len() <= 100
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
@@ -177,7 +179,7 @@ fn tenant(block: &Block, at: &At<'_>, start: &Start<'_>) -> Result<FleetTenant, 
         return Err(at(
             start(label),
             format!(
-                "the tenant name `{name}` may hold only letters, digits, `-`, `_` and `.` (it names a directory)"
+                "the tenant name `{name}` may hold only letters, digits, `-`, `_` and `.`, and may not start or end with `.` (it names a directory)"
             ),
         ));
     }
@@ -376,6 +378,8 @@ tenant "fabrikam" {
         assert!(e.contains("fleet.hcl:4:17") && e.contains("never the value"), "{e}");
         let e = parse_str("tenant \"../up\" { id = \"x\" }").unwrap_err();
         assert!(e.contains("names a directory"), "{e}");
+        let e = parse_str("tenant \"a.\" { id = \"x\" }").unwrap_err();
+        assert!(e.contains("end with `.`"), "{e}");
         assert!(parse_str("").unwrap_err().contains("no tenant"));
         assert!(parse_str("tenant \"a\" {}").unwrap_err().contains("needs an id"));
     }

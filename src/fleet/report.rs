@@ -290,6 +290,8 @@ pub fn parse(name: &str, text: &str) -> Result<FleetReport, MergeError> {
     let not_a_report = |e: &dyn std::fmt::Display| {
         MergeError::Unreadable(format!("{name} is not a fleet report (written by --report): {e}"))
     };
+    // A report saved by an editor or a shell that marks UTF-8 with a byte order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| not_a_report(&e))?;
     match value.get("format_version").and_then(|v| v.as_str()) {
         Some(FORMAT_VERSION) => {}

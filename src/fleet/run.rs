@@ -34,6 +34,10 @@ pub fn state_dir(dir: &Path, name: &str) -> PathBuf {
 /// Opens a tenant's state storage: its local state directory, or its own blob.
 pub type OpenStorage = Arc<dyn Fn(&FleetTenant) -> Result<Box<dyn Storage>, String> + Send + Sync>;
 
+/// Lists the names that hold a state under `tenants/` (a state directory, or a blob
+/// `tenants/NAME/KEY`), whether or not the fleet file still lists them.
+pub type ListStates = Arc<dyn Fn() -> Result<Vec<String>, String> + Send + Sync>;
+
 /// Each tenant's state in its local directory `tenants/NAME/` under `dir`.
 pub fn local_storage(dir: &Path) -> OpenStorage {
     let dir = dir.to_path_buf();
@@ -61,11 +65,39 @@ pub fn lock_refused(name: &str, e: &LockError) -> String {
     }
 }
 
+/// The directories `tenants/NAME/` under `dir` that hold a state file.
+pub fn local_states(dir: &Path) -> ListStates {
+    let tenants = dir.join(TENANTS_DIR);
+    Arc::new(move || {
+        let entries = match std::fs::read_dir(&tenants) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(format!("cannot list {}: {e}", tenants.display())),
+        };
+        let mut names = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.path().join(crate::state::STATE_FILE).is_file() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    })
+}
+
 /// What every tenant's run shares.
 #[derive(Clone)]
 pub struct Inputs {
     /// Where each tenant's state is kept.
     pub storage: OpenStorage,
+    /// The names holding a state under `tenants/`, and the fleet file's names: a tenant
+    /// without a state whose state is kept under a name the fleet no longer lists (renamed in
+    /// the fleet file) is refused, not planned afresh beside its orphaned state.
+    pub stored: ListStates,
+    pub fleet_names: Arc<std::collections::BTreeSet<String>>,
+    /// [`ListStates`]' states of names not in the fleet file, read once for the run.
+    pub unlisted: Arc<std::sync::OnceLock<Result<Vec<Unlisted>, String>>>,
     /// The configuration directory (and the fleet's state under `tenants/`).
     pub dir: PathBuf,
     /// Variable inputs of the command; each tenant's `vars` come after them and win.
@@ -248,7 +280,57 @@ fn prepare_in(inputs: &Inputs, t: &FleetTenant, store: Box<dyn Storage>) -> Resu
     block.id.value = t.id.clone();
     let dir = state_dir(&inputs.dir, &t.name);
     let state = store.load_for(&t.id).map_err(|e| e.to_string())?;
+    if state.is_none() {
+        kept_elsewhere(inputs, t, store.as_ref())?;
+    }
     Ok(Prepared { loaded, dir, store, state })
+}
+
+/// A state kept under a name the fleet file does not list: its name, its tenant id and where
+/// it is.
+#[derive(Debug, Clone)]
+pub struct Unlisted {
+    name: String,
+    tenant: String,
+    store: String,
+}
+
+/// The states kept under names the fleet file does not list, read once for the run.
+fn unlisted(inputs: &Inputs, t: &FleetTenant) -> Result<Vec<Unlisted>, String> {
+    inputs
+        .unlisted
+        .get_or_init(|| {
+            let mut found = Vec::new();
+            for name in (inputs.stored)()?.into_iter().filter(|n| !inputs.fleet_names.contains(n)) {
+                let store = (inputs.storage)(&FleetTenant { name: name.clone(), ..t.clone() })?;
+                // A state that cannot be read is its own name's problem, not this tenant's.
+                if let Ok(Some(state)) = store.load() {
+                    found.push(Unlisted { name, tenant: state.tenant, store: store.name() });
+                }
+            }
+            Ok(found)
+        })
+        .clone()
+}
+
+/// Refuses a tenant that has no state under its name while a name the fleet file no longer
+/// lists (its old name, or the same in another case) holds a state of the same tenant id: a
+/// run from no state would adopt its objects afresh and leave the state that manages them
+/// behind, silently.
+fn kept_elsewhere(inputs: &Inputs, t: &FleetTenant, store: &dyn Storage) -> Result<(), String> {
+    let found = unlisted(inputs, t)?;
+    if let Some(old) = found.iter().find(|u| u.tenant.trim().eq_ignore_ascii_case(t.id.trim())) {
+        return Err(format!(
+            "this tenant ({}) has no state under the name `{}` ({}), but its state is kept under `{}` ({}), a name the fleet file no longer lists: was the tenant renamed? Move that state to {} (or give the tenant its old name back) and run again; nothing was written, so that its objects are not adopted afresh beside the state that manages them",
+            t.id,
+            t.name,
+            store.name(),
+            old.name,
+            old.store,
+            store.name()
+        ));
+    }
+    Ok(())
 }
 
 /// A signed-in client for the tenant, with its credentials.
@@ -453,9 +535,14 @@ async fn apply_inner(
     if inputs.interrupt.is_set() {
         return Err("not applied: the fleet apply was interrupted before this tenant started".into());
     }
+    let store = (inputs.storage)(t)?;
+    // Before the lock, which leaves a lock file or a placeholder blob behind: a renamed tenant
+    // writes nothing.
+    if store.load().map_err(|e| e.to_string())?.is_none() {
+        kept_elsewhere(inputs, t, store.as_ref())?;
+    }
     let dir = state_dir(&inputs.dir, &t.name);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let store = (inputs.storage)(t)?;
     let _lock =
         store.lock("pamform fleet apply", inputs.lock_timeout).map_err(|e| lock_refused(&t.name, &e))?;
     let p = prepare_in(inputs, t, store)?;

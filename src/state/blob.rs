@@ -363,6 +363,46 @@ impl BlobStore {
         }
     }
 
+    /// The names of the container's blobs under `prefix` (each once, snapshots aside), every
+    /// page of the listing.
+    pub fn list_names(&self, prefix: &str) -> Result<Vec<String>, StateError> {
+        let mut names = std::collections::BTreeSet::new();
+        let mut marker = String::new();
+        loop {
+            let mut query = wire::list_query(prefix);
+            if !marker.is_empty() {
+                query.push_str(&format!("&{}", wire::marker_query(&marker)));
+            }
+            let r = self
+                .inner
+                .client
+                .send(Method::GET, Target::Container, &query, &[], Vec::new())
+                .map_err(|m| self.remote(m))?;
+            if r.status != status::OK {
+                return Err(self.remote(format!("cannot list the container's states: {}", r.describe())));
+            }
+            let text = String::from_utf8_lossy(&r.body);
+            let doc = roxmltree::Document::parse(text.trim_start_matches('\u{feff}'))
+                .map_err(|e| self.remote(format!("the blob list is not XML: {e}")))?;
+            for blob in doc.descendants().filter(|n| n.has_tag_name("Blob")) {
+                if let Some(name) = blob.children().find(|n| n.has_tag_name("Name")).and_then(|n| n.text()) {
+                    names.insert(name.to_string());
+                }
+            }
+            let next = doc
+                .descendants()
+                .find(|n| n.has_tag_name("NextMarker"))
+                .and_then(|n| n.text())
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            if next.is_empty() || next == marker {
+                return Ok(names.into_iter().collect());
+            }
+            marker = next;
+        }
+    }
+
     /// The stored bytes and ETag, without touching what this store read before.
     pub fn fetch_raw(&self) -> Result<Option<(Vec<u8>, String)>, StateError> {
         let r = self

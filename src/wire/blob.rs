@@ -72,6 +72,10 @@ pub fn list_query(prefix: &str) -> String {
         percent_encoding::utf8_percent_encode(prefix, QUERY_VALUE)
     )
 }
+/// The next page of a List Blobs, from the previous page's `NextMarker`.
+pub fn marker_query(marker: &str) -> String {
+    format!("marker={}", percent_encoding::utf8_percent_encode(marker, QUERY_VALUE))
+}
 /// Get Blob of one snapshot.
 pub fn snapshot_query(snapshot: &str) -> String {
     format!("snapshot={}", percent_encoding::utf8_percent_encode(snapshot, QUERY_VALUE))

@@ -11,6 +11,7 @@ mod support;
 mod architecture;
 mod attack_emulator_ux;
 mod attack_everyday;
+mod attack_fleet_reports;
 mod attack_fleets;
 mod attack_remote_state;
 mod attack_terraform_json;

@@ -209,8 +209,12 @@ fn setup(ctx: &Context, common: &Common) -> Result<(Fleet, Scope, Vec<FleetTenan
     if let Some(budget) = common.retry_budget {
         client.retry = RetryPolicy { max_elapsed: budget, ..RetryPolicy::default() };
     }
+    let (storage, stored) = storage(ctx)?;
     let inputs = Inputs {
-        storage: storage(ctx)?,
+        storage,
+        stored,
+        fleet_names: Arc::new(fleet.tenants.iter().map(|t| t.name.clone()).collect()),
+        unlisted: Arc::default(),
         dir: ctx.dir.clone(),
         vars,
         client,
@@ -227,8 +231,8 @@ fn setup(ctx: &Context, common: &Common) -> Result<(Fleet, Scope, Vec<FleetTenan
 }
 
 /// Where each tenant's state is: `tenants/NAME/` locally, or with a `backend "azurerm"` block
-/// one blob per tenant, `tenants/NAME/KEY` in its container.
-pub(super) fn storage(ctx: &Context) -> Result<run::OpenStorage, CliError> {
+/// one blob per tenant, `tenants/NAME/KEY` in its container; and the names that hold one.
+pub(super) fn storage(ctx: &Context) -> Result<(run::OpenStorage, run::ListStates), CliError> {
     let backend = match crate::config::backend::read(&ctx.dir) {
         Ok(b) => b,
         Err(e) => {
@@ -236,7 +240,9 @@ pub(super) fn storage(ctx: &Context) -> Result<run::OpenStorage, CliError> {
             return Err(CliError::reported(ErrorKind::Config));
         }
     };
-    let Some(backend) = backend else { return Ok(run::local_storage(&ctx.dir)) };
+    let Some(backend) = backend else {
+        return Ok((run::local_storage(&ctx.dir), run::local_states(&ctx.dir)));
+    };
     if backend.use_azuread_auth {
         return Err(CliError::msg(
             ErrorKind::Config,
@@ -244,14 +250,27 @@ pub(super) fn storage(ctx: &Context) -> Result<run::OpenStorage, CliError> {
         ));
     }
     // Checked once here, so that a missing storage credential is one clear error.
-    crate::cli::backend::remote(&backend, None)?;
-    Ok(Arc::new(move |t: &FleetTenant| {
+    let container = crate::cli::backend::remote(&backend, None)?;
+    let key = backend.key.clone();
+    let stored: run::ListStates = Arc::new(move || {
+        let prefix = format!("{}/", run::TENANTS_DIR);
+        let suffix = format!("/{key}");
+        let names = container.list_names(&prefix).map_err(|e| e.to_string())?;
+        Ok(names
+            .iter()
+            .filter_map(|n| n.strip_prefix(&prefix)?.strip_suffix(&suffix))
+            .filter(|n| !n.is_empty() && !n.contains('/'))
+            .map(str::to_string)
+            .collect())
+    });
+    let open: run::OpenStorage = Arc::new(move |t: &FleetTenant| {
         let mut own = backend.clone();
         own.key = format!("{}/{}/{}", run::TENANTS_DIR, t.name, backend.key);
         crate::cli::backend::remote(&own, None)
             .map(|b| Box::new(b) as Box<dyn crate::state::Storage>)
             .map_err(|e| e.report.to_string())
-    }))
+    });
+    Ok((open, stored))
 }
 
 /// Prints the report (and writes `--report`), and decides the exit.
@@ -265,18 +284,24 @@ fn finish(
     let internal = |e: &dyn std::fmt::Display| {
         CliError::msg(ErrorKind::Internal, format!("cannot write the report: {e}"))
     };
-    if let Some(path) = report_file {
-        let json = fleet_view::report(report, Format::Json).map_err(|e| internal(&e))?;
-        crate::files::write_atomic(path, json.as_bytes()).map_err(|e| {
-            CliError::msg(ErrorKind::Usage, format!("cannot write the report {}: {e}", path.display()))
-        })?;
-    }
+    // The report is shown even when its file cannot be written: after an apply it is the one
+    // account of what was done to each tenant.
+    let written = match report_file {
+        Some(path) => {
+            let json = fleet_view::report(report, Format::Json).map_err(|e| internal(&e))?;
+            crate::files::write_atomic(path, json.as_bytes()).map_err(|e| {
+                CliError::msg(ErrorKind::Usage, format!("cannot write the report {}: {e}", path.display()))
+            })
+        }
+        None => Ok(()),
+    };
     let text = fleet_view::report(report, format).map_err(|e| internal(&e))?;
     if format == Format::Text {
         ctx.printer.write_text(&text);
     } else {
         ctx.printer.write_out(text.as_bytes());
     }
+    written?;
     if report.failed() {
         return Err(CliError::reported(ErrorKind::Tenant));
     }

@@ -26,7 +26,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let tenant = fleet
         .tenant(&args.tenant)
         .map_err(|e| CliError::msg(ErrorKind::Usage, format!("tenant {}: {e}", args.tenant)))?;
-    let store = super::fleet::storage(ctx)?(tenant).map_err(|e| CliError::msg(ErrorKind::Config, e))?;
+    let store = super::fleet::storage(ctx)?.0(tenant).map_err(|e| CliError::msg(ErrorKind::Config, e))?;
     let info = store.force_unlock(&args.lock_id).map_err(|e| CliError::msg(ErrorKind::Lock, e))?;
     crate::views::state::unlocked(&ctx.printer, &info);
     Ok(Outcome::Success)
