@@ -53,6 +53,16 @@ fn a_tenant_renamed_in_the_fleet_file_is_refused_while_its_state_is_under_its_ol
         rename(&ws, new, "t1");
     }
 
+    // A tenant removed from the fleet file keeps its state; every run says so, once.
+    let kept = std::fs::read_to_string(ws.file("fleet.hcl")).unwrap();
+    ws.write("fleet.hcl", &kept[..kept.find("tenant \"t2\"").unwrap()]);
+    let removed = ws.run(&["fleet", "plan", "--json"]).expect(0);
+    assert_eq!(removed.stderr.matches("a state is kept for `t2`").count(), 1, "{}", removed.stderr);
+    assert!(removed.stderr.contains("tenants/t2"), "{}", removed.stderr);
+    ws.write("fleet.hcl", &kept);
+    let listed = ws.run(&["fleet", "plan", "--json"]).expect(0);
+    assert!(!listed.stderr.contains("a state is kept for"), "{}", listed.stderr);
+
     // The state moved to the new name: the tenant is itself again, in sync.
     rename(&ws, "t1", "contoso");
     std::fs::rename(ws.path().join("tenants/t1"), ws.path().join("tenants/contoso")).unwrap();

@@ -227,7 +227,29 @@ fn setup(ctx: &Context, common: &Common) -> Result<(Fleet, Scope, Vec<FleetTenan
         interrupt: Arc::new(crate::apply::Interrupt::default()),
         signed_in: Arc::default(),
     };
+    warn_unlisted(ctx, &inputs, &path);
     Ok((fleet, scope, tenants, inputs))
+}
+
+/// States kept under names the fleet file does not list (a tenant removed from it, or
+/// renamed): nothing plans or checks their objects any more, which is said, not left silent.
+/// A store that cannot be listed (a SAS token without List) is passed over: the run itself
+/// does not depend on it.
+fn warn_unlisted(ctx: &Context, inputs: &Inputs, fleet_file: &Path) {
+    let names = match (inputs.stored)() {
+        Ok(names) => names,
+        Err(e) => {
+            ctx.printer.debug(format_args!("cannot list the fleet's states: {e}"));
+            return;
+        }
+    };
+    for name in names.iter().filter(|n| !inputs.fleet_names.contains(*n)) {
+        ctx.printer.note(format!(
+            "warning: a state is kept for `{name}`, which {} does not list: its objects are no longer planned or checked; list the tenant again, or remove `{}/{name}` if it is gone",
+            fleet_file.display(),
+            run::TENANTS_DIR
+        ));
+    }
 }
 
 /// Where each tenant's state is: `tenants/NAME/` locally, or with a `backend "azurerm"` block
