@@ -4,9 +4,12 @@
 //! `members@delta`, new members (ids only) are resolved with `id in (...)` user filters in
 //! one `$batch`, and only groups whose own properties changed, or that the cache does not
 //! know, are read again. Without a usable cache, or when the delta link fails in any way (expired or
-//! invalid token, 410 Gone, an endpoint that no longer answers), everything is read (and a
-//! new delta round is started first, so no change can fall between the two): a cache never
-//! turns into an error.
+//! invalid token, 410 Gone, an endpoint that no longer answers), everything is read: a cache
+//! never turns into an error. A full read first asks Graph for a delta link from now on
+//! (`$deltatoken=latest`, one request, no groups) and then reads the groups with the plan's
+//! batched reads, so no change can fall between the two: one made between the link and the
+//! reads is in the cache already and comes again through the link, and applying it twice
+//! changes nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -87,16 +90,17 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Reads everything: a new delta round first (its link then returns every change made after
-/// this point), then the refresh the plan uses, without role contents (drift does not need
-/// them).
+/// Reads everything: a delta link from now on first (it returns every change made after
+/// this point; paging through a whole delta round instead costs a request per few hundred
+/// members, one after another), then the refresh the plan uses, without role contents
+/// (drift does not need them).
 async fn full(
     client: &Client,
     req: &RefreshRequest,
     why: String,
     on_event: &(dyn Fn(RefreshEvent) + Sync),
 ) -> Result<DriftRead, TenantError> {
-    let (_, delta_link) = client.groups_delta_entries(None, wg::DRIFT_DELTA_SELECT).await?;
+    let delta_link = client.groups_delta_latest(wg::DRIFT_DELTA_SELECT).await?;
     let req = RefreshRequest {
         roles: BTreeSet::new(),
         role_groups: BTreeSet::new(),
