@@ -11,7 +11,7 @@
 //! reads is in the cache already and comes again through the link, and applying it twice
 //! changes nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::drift::cache::{self, DriftCache, Unusable};
 use crate::model::{self, PamSetting, RemotePolicy, TenantSnapshot, normalize};
@@ -36,9 +36,10 @@ pub enum ReadKind {
 #[derive(Debug, Clone)]
 pub struct DriftRead {
     pub snapshot: TenantSnapshot,
-    /// The cache to write; `None` when it would be exactly the cache that was loaded, so
-    /// there is nothing to write (its groups then moved into `snapshot`, not copied).
-    pub cache: Option<DriftCache>,
+    /// The cache to write, encoded; `None` when it would be exactly the cache that was
+    /// loaded, so there is nothing to write. Either way the groups moved into `snapshot`,
+    /// not copied.
+    pub cache: Option<cache::Encoded>,
     pub kind: ReadKind,
 }
 
@@ -108,21 +109,24 @@ async fn full(
         recipient_names: BTreeSet::new(),
         ..req.clone()
     };
-    let snapshot = client.refresh_observed(&req, on_event).await?;
+    let mut snapshot = client.refresh_observed(&req, on_event).await?;
     let absent = needed_groups(&req, &snapshot.pam, &snapshot.policies)
         .into_iter()
         .filter(|g| !snapshot.groups.contains_key(g))
         .collect();
+    // The groups go into the cache, which is encoded, and come back into the snapshot.
     let cache = DriftCache {
         format_version: cache::FORMAT_VERSION,
         tenant: client.tenant().to_string(),
         graph_url: client.endpoints().graph.clone(),
         updated: now(),
         delta_link,
-        groups: snapshot.groups.clone(),
+        groups: std::mem::take(&mut snapshot.groups),
         absent,
     };
-    Ok(DriftRead { snapshot, cache: Some(cache), kind: ReadKind::Full(why) })
+    let encoded = cache.encode();
+    snapshot.groups = cache.groups;
+    Ok(DriftRead { snapshot, cache: Some(encoded), kind: ReadKind::Full(why) })
 }
 
 /// Whether a delta entry says a property of the group changed (a property Graph left out
@@ -245,17 +249,25 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
     }
 
     let cache_unchanged = !changed && fresh_link;
-    // A cache left as it is on disk is not kept: the groups the check needs move into the
-    // snapshot (tens of thousands of members are not copied).
-    let snapshot_groups: BTreeMap<String, model::RemoteGroup> = if cache_unchanged {
-        std::mem::take(&mut groups).into_iter().filter(|(email, _)| needed.contains(email)).collect()
-    } else {
-        groups
-            .iter()
-            .filter(|(email, _)| needed.contains(*email))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    };
+    // A cache left as it is on disk is not written; one that changed is encoded now. Either
+    // way the groups the check needs then move into the snapshot (tens of thousands of
+    // members are not copied).
+    let encoded = (!cache_unchanged).then(|| {
+        let cache = DriftCache {
+            format_version: cache::FORMAT_VERSION,
+            tenant: client.tenant().to_string(),
+            graph_url: client.endpoints().graph.clone(),
+            updated: now(),
+            delta_link,
+            groups: std::mem::take(&mut groups),
+            absent,
+        };
+        let encoded = cache.encode();
+        groups = cache.groups;
+        encoded
+    });
+    let snapshot_groups: BTreeMap<String, model::RemoteGroup> =
+        groups.into_iter().filter(|(email, _)| needed.contains(email)).collect();
     let principals = principals_from_members(req, &snapshot_groups);
     let snapshot = TenantSnapshot {
         pam,
@@ -267,16 +279,7 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         identity: Some(client.identity().to_string()),
         ..TenantSnapshot::default()
     };
-    let cache = (!cache_unchanged).then(|| DriftCache {
-        format_version: cache::FORMAT_VERSION,
-        tenant: client.tenant().to_string(),
-        graph_url: client.endpoints().graph.clone(),
-        updated: now(),
-        delta_link,
-        groups,
-        absent,
-    });
-    Ok(DriftRead { snapshot, cache, kind: ReadKind::Delta { changed_groups, reread_groups } })
+    Ok(DriftRead { snapshot, cache: encoded, kind: ReadKind::Delta { changed_groups, reread_groups } })
 }
 
 /// The requested principals that are members of a group, as the full refresh finds them.
@@ -287,7 +290,9 @@ fn principals_from_members(
 ) -> BTreeMap<String, Option<model::DirectoryObject>> {
     // Hashed, one lookup per name: this runs over every member of every group (tens of
     // thousands).
-    let mut found: HashMap<String, Option<&model::DirectoryObject>> =
+    // foldhash, not the default SipHash: the keys are the configuration's own names, not
+    // input chosen to collide, and hashing is most of this loop's cost.
+    let mut found: foldhash::HashMap<String, Option<&model::DirectoryObject>> =
         req.principals.iter().map(|n| (normalize::principal(n), None)).collect();
     // One pass over the members, the first member a name answers to winning.
     for m in groups.values().flat_map(|g| &g.members) {
