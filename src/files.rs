@@ -31,6 +31,29 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
+/// A writer that digests what is written to it (SHA-256), so that the digest of serialised
+/// data needs no copy of it.
+#[derive(Default)]
+pub struct Sha256Writer(Sha256);
+
+impl Sha256Writer {
+    /// The digest as lower-case hex, as [`sha256_hex`] gives it.
+    pub fn hex(self) -> String {
+        format!("{:x}", self.0.finalize())
+    }
+}
+
+impl Write for Sha256Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,6 +61,10 @@ mod tests {
     #[test]
     fn the_digest_is_lower_case_hex() {
         assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        let mut w = Sha256Writer::default();
+        w.write_all(b"a").unwrap();
+        w.write_all(b"bc").unwrap();
+        assert_eq!(w.hex(), sha256_hex(b"abc"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod commands;
 pub mod connect;
 pub mod error;
+pub mod exit;
 pub mod load;
 pub mod pipeline;
 

@@ -64,8 +64,8 @@ impl DriftCache {
     }
 }
 
-/// The file's layout: [`DriftCache`] with each member once in `directory`.
-#[derive(Serialize, Deserialize)]
+/// The file's layout: [`DriftCache`] with each member once in `directory`, as it is read.
+#[derive(Deserialize)]
 struct Stored {
     format_version: u32,
     tenant: String,
@@ -79,15 +79,43 @@ struct Stored {
 }
 
 /// A group as the file holds it: [`RemoteGroup`] with its members' indices in `directory`.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct StoredGroup {
     id: String,
     name: String,
     display_name: String,
     alias: String,
     email: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     description: Option<String>,
+    security_enabled: bool,
+    members: Vec<u32>,
+}
+
+/// [`Stored`] as it is written: borrowed from the cache, so that writing copies no member.
+/// The same fields in the same order.
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    format_version: u32,
+    tenant: &'a str,
+    graph_url: &'a str,
+    updated: &'a str,
+    delta_link: &'a str,
+    directory: Vec<&'a DirectoryObject>,
+    groups: BTreeMap<&'a str, StoredGroupRef<'a>>,
+    absent: &'a BTreeSet<String>,
+}
+
+/// [`StoredGroup`] as it is written.
+#[derive(Serialize)]
+struct StoredGroupRef<'a> {
+    id: &'a str,
+    name: &'a str,
+    display_name: &'a str,
+    alias: &'a str,
+    email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
     security_enabled: bool,
     members: Vec<u32>,
 }
@@ -100,8 +128,8 @@ struct Version {
     format_version: u64,
 }
 
-impl Stored {
-    fn of(cache: &DriftCache) -> Stored {
+impl<'a> StoredRef<'a> {
+    fn of(cache: &'a DriftCache) -> StoredRef<'a> {
         // Every member once (the first of the same id), in id order, with its index.
         let mut by_id: BTreeMap<&str, (u32, &DirectoryObject)> = BTreeMap::new();
         for m in cache.groups.values().flat_map(|g| &g.members) {
@@ -115,31 +143,33 @@ impl Stored {
             .iter()
             .map(|(email, g)| {
                 let members = g.members.iter().map(|m| by_id[m.id.as_str()].0).collect();
-                let stored = StoredGroup {
-                    id: g.id.clone(),
-                    name: g.name.clone(),
-                    display_name: g.display_name.clone(),
-                    alias: g.alias.clone(),
-                    email: g.email.clone(),
-                    description: g.description.clone(),
+                let stored = StoredGroupRef {
+                    id: &g.id,
+                    name: &g.name,
+                    display_name: &g.display_name,
+                    alias: &g.alias,
+                    email: &g.email,
+                    description: g.description.as_deref(),
                     security_enabled: g.security_enabled,
                     members,
                 };
-                (email.clone(), stored)
+                (email.as_str(), stored)
             })
             .collect();
-        Stored {
+        StoredRef {
             format_version: cache.format_version,
-            tenant: cache.tenant.clone(),
-            graph_url: cache.graph_url.clone(),
-            updated: cache.updated.clone(),
-            delta_link: cache.delta_link.clone(),
-            directory: by_id.into_values().map(|(_, m)| m.clone()).collect(),
+            tenant: &cache.tenant,
+            graph_url: &cache.graph_url,
+            updated: &cache.updated,
+            delta_link: &cache.delta_link,
+            directory: by_id.into_values().map(|(_, m)| m).collect(),
             groups,
-            absent: cache.absent.clone(),
+            absent: &cache.absent,
         }
     }
+}
 
+impl Stored {
     /// The cache; `None` when a group names an index the directory lacks. A member is
     /// copied into each group it belongs to but the last, which takes it.
     fn into_cache(self) -> Option<DriftCache> {
@@ -242,19 +272,34 @@ fn same_origin(a: &str, b: &str) -> bool {
     }
 }
 
+/// A cache as its file holds it, ready to be written by [`save`]. A read encodes the cache
+/// it keeps at once, so that its groups then move into the snapshot instead of being
+/// copied (tens of thousands of members).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded(Vec<u8>);
+
+impl DriftCache {
+    /// The file's content for this cache.
+    pub fn encode(&self) -> Encoded {
+        let mut bytes =
+            serde_json::to_vec(&StoredRef::of(self)).expect("a cache of strings and numbers always encodes");
+        bytes.push(b'\n');
+        Encoded(bytes)
+    }
+}
+
 /// Writes the cache atomically (temporary file, fsync, rename), mode 0600, unless the file
 /// already holds exactly this content. Returns whether it wrote.
-pub fn save(dir: &Path, cache: &DriftCache) -> std::io::Result<bool> {
+pub fn save(dir: &Path, cache: &Encoded) -> std::io::Result<bool> {
     let file = path(dir);
-    let mut bytes = serde_json::to_vec(&Stored::of(cache)).map_err(std::io::Error::other)?;
-    bytes.push(b'\n');
-    if std::fs::read(&file).is_ok_and(|old| old == bytes) {
+    let bytes = &cache.0;
+    if std::fs::read(&file).is_ok_and(|old| &old == bytes) {
         return Ok(false);
     }
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    crate::files::write_atomic(&file, &bytes)?;
+    crate::files::write_atomic(&file, bytes)?;
     Ok(true)
 }
 
@@ -280,7 +325,7 @@ mod tests {
     fn round_trips_and_refuses_other_tenants_and_versions() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(dir.path(), "contoso.onmicrosoft.com", GRAPH), Err(Unusable::Missing));
-        save(dir.path(), &cache()).unwrap();
+        save(dir.path(), &cache().encode()).unwrap();
         assert_eq!(load(dir.path(), "CONTOSO.onmicrosoft.com", GRAPH), Ok(cache()));
         assert!(matches!(load(dir.path(), "fabrikam.onmicrosoft.com", GRAPH), Err(Unusable::OtherTenant(_))));
         #[cfg(unix)]
@@ -291,7 +336,7 @@ mod tests {
         }
         let mut old = cache();
         old.format_version = 0;
-        save(dir.path(), &old).unwrap();
+        save(dir.path(), &old.encode()).unwrap();
         assert_eq!(load(dir.path(), "contoso.onmicrosoft.com", GRAPH), Err(Unusable::OtherVersion(0)));
         std::fs::write(path(dir.path()), b"{").unwrap();
         assert!(matches!(load(dir.path(), "contoso.onmicrosoft.com", GRAPH), Err(Unusable::Unreadable(_))));
@@ -303,7 +348,7 @@ mod tests {
         let mut c = cache();
         c.graph_url = "http://127.0.0.1:41000".into();
         c.delta_link = "http://127.0.0.1:41000/v1.0/groups/delta?$deltatoken=abc".into();
-        save(dir.path(), &c).unwrap();
+        save(dir.path(), &c.encode()).unwrap();
         assert_eq!(load(dir.path(), "contoso.onmicrosoft.com", "http://127.0.0.1:41000/"), Ok(c.clone()));
         assert!(matches!(
             load(dir.path(), "contoso.onmicrosoft.com", "http://127.0.0.1:41001"),
@@ -311,7 +356,7 @@ mod tests {
         ));
         // A link that leads elsewhere than the recorded endpoint is not followed either.
         c.delta_link = "http://127.0.0.1:9/v1.0/groups/delta".into();
-        save(dir.path(), &c).unwrap();
+        save(dir.path(), &c.encode()).unwrap();
         assert!(matches!(
             load(dir.path(), "contoso.onmicrosoft.com", "http://127.0.0.1:41000"),
             Err(Unusable::OtherEndpoint(_))
@@ -356,16 +401,16 @@ mod tests {
         let mut c = cache();
         c.groups.insert("a@contoso.com".into(), group("a", &["u1", "u2"]));
         c.groups.insert("b@contoso.com".into(), group("b", &["u2", "u3"]));
-        assert!(save(dir.path(), &c).unwrap());
+        assert!(save(dir.path(), &c.encode()).unwrap());
         let text = std::fs::read_to_string(path(dir.path())).unwrap();
         assert_eq!(text.matches("\"U2\"").count(), 1, "{text}");
         assert_eq!(load(dir.path(), "contoso.onmicrosoft.com", GRAPH), Ok(c.clone()));
         // The same content is not written again; a change is.
         let written = std::fs::metadata(path(dir.path())).unwrap().modified().unwrap();
-        assert!(!save(dir.path(), &c).unwrap());
+        assert!(!save(dir.path(), &c.encode()).unwrap());
         assert_eq!(std::fs::metadata(path(dir.path())).unwrap().modified().unwrap(), written);
         c.absent.insert("new@contoso.com".into());
-        assert!(save(dir.path(), &c).unwrap());
+        assert!(save(dir.path(), &c.encode()).unwrap());
         // A group naming a member the directory lacks makes the file unusable.
         let text = std::fs::read_to_string(path(dir.path())).unwrap();
         assert!(text.contains("\"members\":[1,2]"), "{text}");

@@ -4,11 +4,14 @@
 //! `members@delta`, new members (ids only) are resolved with `id in (...)` user filters in
 //! one `$batch`, and only groups whose own properties changed, or that the cache does not
 //! know, are read again. Without a usable cache, or when the delta link fails in any way (expired or
-//! invalid token, 410 Gone, an endpoint that no longer answers), everything is read (and a
-//! new delta round is started first, so no change can fall between the two): a cache never
-//! turns into an error.
+//! invalid token, 410 Gone, an endpoint that no longer answers), everything is read: a cache
+//! never turns into an error. A full read first asks Graph for a delta link from now on
+//! (`$deltatoken=latest`, one request, no groups) and then reads the groups with the plan's
+//! batched reads, so no change can fall between the two: one made between the link and the
+//! reads is in the cache already and comes again through the link, and applying it twice
+//! changes nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::drift::cache::{self, DriftCache, Unusable};
 use crate::model::{self, PamSetting, RemotePolicy, TenantSnapshot, normalize};
@@ -33,9 +36,10 @@ pub enum ReadKind {
 #[derive(Debug, Clone)]
 pub struct DriftRead {
     pub snapshot: TenantSnapshot,
-    /// The cache to write; `None` when it would be exactly the cache that was loaded, so
-    /// there is nothing to write (its groups then moved into `snapshot`, not copied).
-    pub cache: Option<DriftCache>,
+    /// The cache to write, encoded; `None` when it would be exactly the cache that was
+    /// loaded, so there is nothing to write. Either way the groups moved into `snapshot`,
+    /// not copied.
+    pub cache: Option<cache::Encoded>,
     pub kind: ReadKind,
 }
 
@@ -87,16 +91,17 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Reads everything: a new delta round first (its link then returns every change made after
-/// this point), then the refresh the plan uses, without role contents (drift does not need
-/// them).
+/// Reads everything: a delta link from now on first (it returns every change made after
+/// this point; paging through a whole delta round instead costs a request per few hundred
+/// members, one after another), then the refresh the plan uses, without role contents
+/// (drift does not need them).
 async fn full(
     client: &Client,
     req: &RefreshRequest,
     why: String,
     on_event: &(dyn Fn(RefreshEvent) + Sync),
 ) -> Result<DriftRead, TenantError> {
-    let (_, delta_link) = client.groups_delta_entries(None, wg::DRIFT_DELTA_SELECT).await?;
+    let delta_link = client.groups_delta_latest(wg::DRIFT_DELTA_SELECT).await?;
     let req = RefreshRequest {
         roles: BTreeSet::new(),
         role_groups: BTreeSet::new(),
@@ -104,21 +109,24 @@ async fn full(
         recipient_names: BTreeSet::new(),
         ..req.clone()
     };
-    let snapshot = client.refresh_observed(&req, on_event).await?;
+    let mut snapshot = client.refresh_observed(&req, on_event).await?;
     let absent = needed_groups(&req, &snapshot.pam, &snapshot.policies)
         .into_iter()
         .filter(|g| !snapshot.groups.contains_key(g))
         .collect();
+    // The groups go into the cache, which is encoded, and come back into the snapshot.
     let cache = DriftCache {
         format_version: cache::FORMAT_VERSION,
         tenant: client.tenant().to_string(),
         graph_url: client.endpoints().graph.clone(),
         updated: now(),
         delta_link,
-        groups: snapshot.groups.clone(),
+        groups: std::mem::take(&mut snapshot.groups),
         absent,
     };
-    Ok(DriftRead { snapshot, cache: Some(cache), kind: ReadKind::Full(why) })
+    let encoded = cache.encode();
+    snapshot.groups = cache.groups;
+    Ok(DriftRead { snapshot, cache: Some(encoded), kind: ReadKind::Full(why) })
 }
 
 /// Whether a delta entry says a property of the group changed (a property Graph left out
@@ -241,17 +249,25 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
     }
 
     let cache_unchanged = !changed && fresh_link;
-    // A cache left as it is on disk is not kept: the groups the check needs move into the
-    // snapshot (tens of thousands of members are not copied).
-    let snapshot_groups: BTreeMap<String, model::RemoteGroup> = if cache_unchanged {
-        std::mem::take(&mut groups).into_iter().filter(|(email, _)| needed.contains(email)).collect()
-    } else {
-        groups
-            .iter()
-            .filter(|(email, _)| needed.contains(*email))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    };
+    // A cache left as it is on disk is not written; one that changed is encoded now. Either
+    // way the groups the check needs then move into the snapshot (tens of thousands of
+    // members are not copied).
+    let encoded = (!cache_unchanged).then(|| {
+        let cache = DriftCache {
+            format_version: cache::FORMAT_VERSION,
+            tenant: client.tenant().to_string(),
+            graph_url: client.endpoints().graph.clone(),
+            updated: now(),
+            delta_link,
+            groups: std::mem::take(&mut groups),
+            absent,
+        };
+        let encoded = cache.encode();
+        groups = cache.groups;
+        encoded
+    });
+    let snapshot_groups: BTreeMap<String, model::RemoteGroup> =
+        groups.into_iter().filter(|(email, _)| needed.contains(email)).collect();
     let principals = principals_from_members(req, &snapshot_groups);
     let snapshot = TenantSnapshot {
         pam,
@@ -263,16 +279,7 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
         identity: Some(client.identity().to_string()),
         ..TenantSnapshot::default()
     };
-    let cache = (!cache_unchanged).then(|| DriftCache {
-        format_version: cache::FORMAT_VERSION,
-        tenant: client.tenant().to_string(),
-        graph_url: client.endpoints().graph.clone(),
-        updated: now(),
-        delta_link,
-        groups,
-        absent,
-    });
-    Ok(DriftRead { snapshot, cache, kind: ReadKind::Delta { changed_groups, reread_groups } })
+    Ok(DriftRead { snapshot, cache: encoded, kind: ReadKind::Delta { changed_groups, reread_groups } })
 }
 
 /// The requested principals that are members of a group, as the full refresh finds them.
@@ -283,7 +290,9 @@ fn principals_from_members(
 ) -> BTreeMap<String, Option<model::DirectoryObject>> {
     // Hashed, one lookup per name: this runs over every member of every group (tens of
     // thousands).
-    let mut found: HashMap<String, Option<&model::DirectoryObject>> =
+    // foldhash, not the default SipHash: the keys are the configuration's own names, not
+    // input chosen to collide, and hashing is most of this loop's cost.
+    let mut found: foldhash::HashMap<String, Option<&model::DirectoryObject>> =
         req.principals.iter().map(|n| (normalize::principal(n), None)).collect();
     // One pass over the members, the first member a name answers to winning.
     for m in groups.values().flat_map(|g| &g.members) {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::files::{sha256_hex, write_atomic};
+use crate::files::{Sha256Writer, sha256_hex, write_atomic};
 use crate::model::{Address, ResourceType};
 
 pub const STATE_FILE: &str = "pamform.state.json";
@@ -167,21 +167,21 @@ impl State {
         out
     }
 
-    /// Parses and verifies a state file's bytes.
+    /// Parses and verifies a state file's bytes: a first pass digests the compact form of
+    /// everything but the checksum as it streams by (no tree of the file is built), the
+    /// second reads the state.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
-        let mut body: Value = serde_json::from_slice(bytes)
-            .map_err(|source| StateError::Corrupt { path: path.into(), source })?;
-        let claimed = body.as_object_mut().and_then(|o| o.remove("checksum"));
-        let found_version = body.get("format_version").and_then(Value::as_u64).unwrap_or(0) as u32;
+        let corrupt = |source| StateError::Corrupt { path: path.into(), source };
+        let head = Head::read(bytes).map_err(corrupt)?;
+        let found_version = head.format_version.as_ref().and_then(Value::as_u64).unwrap_or(0) as u32;
         if found_version != FORMAT_VERSION {
             return Err(StateError::Version { path: path.into(), found: found_version });
         }
-        match claimed {
-            Some(Value::String(c)) if c == checksum_of(&body) => {}
+        match (head.claimed, head.checksum) {
+            (Some(Value::String(c)), Some(checksum)) if c == checksum => {}
             _ => return Err(StateError::Checksum { path: path.into() }),
         }
-        let state: State = serde_json::from_value(body)
-            .map_err(|source| StateError::Corrupt { path: path.into(), source })?;
+        let state: State = serde_json::from_slice(bytes).map_err(corrupt)?;
         state.validate(path)?;
         Ok(state)
     }
@@ -244,6 +244,93 @@ impl StateError {
 fn checksum_of(body: &Value) -> String {
     let bytes = serde_json::to_vec(body).expect("value serialises");
     format!("sha256:{}", sha256_hex(&bytes))
+}
+
+/// Bytes handed to the digest at once while a state file is checked.
+const DIGEST_BUFFER: usize = 64 * 1024;
+
+/// What a state file says about itself: its format version, the checksum it claims and the
+/// checksum of the rest, which is [`checksum_of`] the file's object without `checksum`
+/// (written last by [`State::to_bytes`]), its members in the file's order.
+struct Head {
+    format_version: Option<Value>,
+    claimed: Option<Value>,
+    /// `None` when the file is JSON but not an object.
+    checksum: Option<String>,
+}
+
+impl Head {
+    fn read(bytes: &[u8]) -> Result<Head, serde_json::Error> {
+        if !bytes.trim_ascii_start().starts_with(b"{") {
+            // Not an object: no version, no checksum (or not JSON at all).
+            serde_json::from_slice::<serde::de::IgnoredAny>(bytes)?;
+            return Ok(Head { format_version: None, claimed: None, checksum: None });
+        }
+        let mut digest = Sha256Writer::default();
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let (format_version, claimed) = {
+            // The serializer writes a few bytes at a time; the digest takes them in blocks.
+            let mut buffered = std::io::BufWriter::with_capacity(DIGEST_BUFFER, &mut digest);
+            let mut ser = serde_json::Serializer::new(&mut buffered);
+            let head = serde::Deserializer::deserialize_map(&mut de, Digesting { out: &mut ser })?;
+            std::io::Write::flush(&mut buffered).map_err(serde_json::Error::io)?;
+            head
+        };
+        de.end()?;
+        Ok(Head { format_version, claimed, checksum: Some(format!("sha256:{}", digest.hex())) })
+    }
+}
+
+/// Reads the top-level object, writing each member but `checksum` to `out` in compact form
+/// as it streams by (serde-transcode), and keeps the version and the claimed checksum.
+struct Digesting<'a, W: std::io::Write> {
+    out: &'a mut serde_json::Serializer<W>,
+}
+
+impl<'de, W: std::io::Write> serde::de::Visitor<'de> for Digesting<'_, W> {
+    type Value = (Option<Value>, Option<Value>);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a state object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::ser::{SerializeMap, Serializer};
+        let failed = <A::Error as serde::de::Error>::custom;
+        let mut out = self.out.serialize_map(None).map_err(failed)?;
+        let (mut version, mut claimed) = (None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "checksum" => claimed = Some(map.next_value::<Value>()?),
+                "format_version" => {
+                    let v: Value = map.next_value()?;
+                    out.serialize_entry(&key, &v).map_err(failed)?;
+                    version = Some(v);
+                }
+                _ => {
+                    out.serialize_key(&key).map_err(failed)?;
+                    map.next_value_seed(Member { out: &mut out })?;
+                }
+            }
+        }
+        SerializeMap::end(out).map_err(failed)?;
+        Ok((version, claimed))
+    }
+}
+
+/// One member's value, written to the digest as it is read.
+struct Member<'a, M> {
+    out: &'a mut M,
+}
+
+impl<'de, M: serde::ser::SerializeMap> serde::de::DeserializeSeed<'de> for Member<'_, M> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.out
+            .serialize_value(&serde_transcode::Transcoder::new(d))
+            .map_err(<D::Error as serde::de::Error>::custom)
+    }
 }
 
 /// The state file of a directory, with atomic, backed-up writes.
@@ -344,6 +431,30 @@ mod tests {
         assert_eq!(back, s);
         // Deterministic: the same state gives the same bytes.
         assert_eq!(back.to_bytes(), bytes);
+    }
+
+    #[test]
+    fn the_streamed_checksum_is_the_checksum_of_the_object_without_it() {
+        let mut state = sample();
+        state.tenant = "contoso \"été\" \\ \u{1F600}\t".into();
+        let bytes = state.to_bytes();
+        let mut body: Value = serde_json::from_slice(&bytes).unwrap();
+        let claimed = body.as_object_mut().unwrap().remove("checksum").unwrap();
+        let head = Head::read(&bytes).unwrap();
+        assert_eq!(head.checksum.as_deref(), Some(checksum_of(&body).as_str()));
+        assert_eq!(head.claimed, Some(claimed));
+        assert_eq!(State::from_bytes(Path::new("s.json"), &bytes).unwrap(), state);
+        // JSON that is no object has no version; what is no JSON is corrupt.
+        let err = State::from_bytes(Path::new("s.json"), b" [1, 2]").unwrap_err();
+        assert!(matches!(err, StateError::Version { found: 0, .. }), "{err}");
+        let err = State::from_bytes(Path::new("s.json"), b"{\"format_version\": 1,").unwrap_err();
+        assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+        // A checksum that is not a string, or none, fails.
+        let text = String::from_utf8(bytes).unwrap();
+        let at = text.find("\"sha256:").unwrap();
+        let no_string = format!("{}1}}\n", &text[..at]);
+        let err = State::from_bytes(Path::new("s.json"), no_string.as_bytes()).unwrap_err();
+        assert!(matches!(err, StateError::Checksum { .. }), "{err}");
     }
 
     #[test]

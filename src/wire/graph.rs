@@ -432,6 +432,25 @@ pub fn groups_delta_url_selecting(select: &str) -> String {
     format!("/groups/{DELTA_FUNCTION}?$select={select}")
 }
 
+/// The `$deltatoken` value that asks for a delta link from now on, without the resources:
+/// "sync from now". The answer holds no resources (an empty `value`) and an
+/// `@odata.deltaLink` that returns the changes made after it; Microsoft Entra resources
+/// (users, groups) support it. The link keeps the request's `$select`, as any delta round's
+/// does. (**doc**: the note under the calling pattern of "Use delta query to track changes in
+/// a resource collection", <https://learn.microsoft.com/en-us/graph/delta-query-overview>:
+/// Microsoft Entra ID resources such as users and groups support sync from now; a client not
+/// interested in the resources' full state skips the initial round, appends
+/// `$deltatoken=latest` to the delta function, and gets an `@odata.deltaLink` and no resource
+/// data. The page does not show the answer's body; its shape is the final page of a round
+/// with nothing in `value`, **assumed**)
+pub const DELTATOKEN_LATEST: &str = "latest";
+
+/// Relative URL that asks for a `groups/delta` link from now on (see
+/// [`DELTATOKEN_LATEST`]), selecting `select`.
+pub fn groups_delta_latest_url_selecting(select: &str) -> String {
+    format!("/groups/{DELTA_FUNCTION}?$select={select}&{DELTATOKEN}={DELTATOKEN_LATEST}")
+}
+
 /// The delta function segment as pamform sends it. (**doc**: `GET /groups/delta`)
 pub const DELTA_FUNCTION: &str = "delta";
 

@@ -356,6 +356,51 @@ async fn delta_reports_changed_groups_and_expires() {
     assert!(matches!(expired, TenantError::DeltaExpired), "{expired}");
 }
 
+/// Sync from now: `$deltatoken=latest` reads no group, and its link returns the changes made
+/// after it. The full drift read takes that link first and reads the groups after it, so a
+/// change made in between is in the cache already and comes again through the link: the
+/// next drift read applies it once more, and that changes nothing (no group read again, the
+/// cache left as it is, the groups as a full read finds them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_between_the_latest_link_and_the_reads_is_harmless_when_seen_again() {
+    use pamform::drift::cache::{DriftCache, FORMAT_VERSION};
+    use pamform::drift::refresh::{ReadKind, read};
+    use pamform::wire::graph::DRIFT_DELTA_SELECT;
+
+    let emu = start(seed(), Faults::default()).await;
+    let c = client(&emu);
+    let quiet = c.groups_delta_latest(DRIFT_DELTA_SELECT).await.unwrap();
+    let (entries, _) = c.groups_delta_entries(Some(&quiet), DRIFT_DELTA_SELECT).await.unwrap();
+    assert!(entries.is_empty(), "a link from now on returns no group of before it: {entries:?}");
+
+    let link = c.groups_delta_latest(DRIFT_DELTA_SELECT).await.unwrap();
+    // Between the link and the reads: members join and leave, a description changes.
+    c.add_group_member(&upn("pam-approvers"), &upn("frank")).await.unwrap();
+    c.remove_group_member(&upn("move-approvers"), &upn("dave")).await.unwrap();
+    c.set_group(&upn("journal-approvers"), None, Some("approves journaling")).await.unwrap();
+    let emails: Vec<String> = ["pam-approvers", "move-approvers", "journal-approvers"].map(upn).into();
+    let groups = c.read_groups(&emails).await.unwrap();
+    assert_eq!(groups.len(), 3);
+    let (entries, _) = c.groups_delta_entries(Some(&link), DRIFT_DELTA_SELECT).await.unwrap();
+    assert_eq!(entries.len(), 3, "the link reports the three changes again: {entries:?}");
+
+    let cache = DriftCache {
+        format_version: FORMAT_VERSION,
+        tenant: c.tenant().to_string(),
+        graph_url: c.endpoints().graph.clone(),
+        updated: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        delta_link: link,
+        groups: groups.clone(),
+        absent: BTreeSet::new(),
+    };
+    let req = RefreshRequest { groups: emails.iter().cloned().collect(), ..RefreshRequest::default() };
+    let drift = read(&c, &req, Ok(cache), &|_| {}).await.unwrap();
+    assert_eq!(drift.kind, ReadKind::Delta { changed_groups: 3, reread_groups: 0 });
+    assert!(drift.cache.is_none(), "changes the cache holds already change nothing");
+    assert_eq!(drift.snapshot.groups, groups);
+    assert!(drift.snapshot.groups[&upn("pam-approvers")].members.iter().any(|m| m.upn == Some(upn("frank"))));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exchange_errors_and_cmdlet_helpers() {
     let emu = start(seed(), Faults::default()).await;

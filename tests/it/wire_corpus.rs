@@ -187,6 +187,13 @@ async fn client_call(name: &str, client: &Client) -> Result<(), String> {
                 return Err(format!("the delta round read no group or no link: {delta:?}"));
             }
         }
+        "groups_delta_latest" => {
+            let link =
+                client.groups_delta_latest(pamform::wire::graph::DRIFT_DELTA_SELECT).await.map_err(fail)?;
+            if !link.contains("$deltatoken=") {
+                return Err(format!("sync from now gave no delta link: {link}"));
+            }
+        }
         // Exchange groups and recipients.
         "get_group" => {
             let g = client.get_group("pam-approvers@contoso.onmicrosoft.com").await.map_err(fail)?;

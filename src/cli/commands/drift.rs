@@ -70,7 +70,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let request = pipeline::refresh_request(config, Some(&state));
 
     let rt = pipeline::runtime()?;
-    let read = rt.block_on(async {
+    let mut read = rt.block_on(async {
         let conn = connect::connect(&ctx.printer, tenant_block, options).await?;
         let cached = if args.no_cache {
             Err(cache::Unusable::Missing)
@@ -92,9 +92,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             "read changes through the delta cache: {changed_groups} group changes, {reread_groups} groups read again"
         )),
     }
-    // A cache brought up to date with no change is left as it is on disk.
-    if let Some(fresh) = &read.cache
-        && let Err(e) = cache::save(&ctx.dir, fresh)
+    // A cache brought up to date with no change is left as it is on disk. Written, it is
+    // dropped before the plan is built.
+    if let Some(fresh) = read.cache.take()
+        && let Err(e) = cache::save(&ctx.dir, &fresh)
     {
         ctx.printer.note(format!(
             "warning: cannot write the drift cache {}: {e}; the next check reads everything again",
@@ -157,5 +158,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             if pending == 1 { "" } else { "s" }
         ));
     }
-    Ok(if report.in_sync { Outcome::Success } else { Outcome::Differences })
+    let outcome = if report.in_sync { Outcome::Success } else { Outcome::Differences };
+    crate::cli::exit::keep_until_exit((loaded, state, read, plan, report));
+    Ok(outcome)
 }

@@ -2,7 +2,9 @@
 //! token's snapshot with one (scalar changes, `members@delta`, removed groups), served in
 //! pages. A group with many member changes fills pages on its own and comes again on the
 //! next ones with the rest of its members, as Graph documents; a group without members has
-//! no `members@delta`. The store keeps the snapshots and the pages still to fetch.
+//! no `members@delta`. `$deltatoken=latest` answers no groups and a link for the changes
+//! from now on ([`wg::DELTATOKEN_LATEST`]). The store keeps the snapshots and the pages still
+//! to fetch.
 
 use std::collections::VecDeque;
 
@@ -17,7 +19,8 @@ use crate::emulator::store::{DeltaStore, LiveTenant, Shared, Snapshot};
 use crate::emulator::sync::lock;
 use crate::wire::graph::{self as wg, code};
 
-/// `GET /groups/delta`: a full round without a token, changes since the token with one.
+/// `GET /groups/delta`: a full round without a token, changes since the token with one, and
+/// nothing but the link with `$deltatoken=latest`.
 pub(super) fn delta(shared: &Shared, q: &Query) -> GraphAnswer {
     let now = shared.now();
     let page_size = q.top.unwrap_or(wg::DEFAULT_PAGE_SIZE);
@@ -32,7 +35,10 @@ pub(super) fn delta(shared: &Shared, q: &Query) -> GraphAnswer {
         };
         return delta_page(shared, &mut store, &mut rest, token, page_size);
     }
+    // Sync from now: a link for the changes after this moment, no groups.
+    let latest = q.deltatoken.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(wg::DELTATOKEN_LATEST));
     let old = match &q.deltatoken {
+        Some(_) if latest => None,
         Some(t) => match known_snapshot(shared, t, now) {
             Ok(s) => Some(s),
             Err(a) => return a,
@@ -44,7 +50,7 @@ pub(super) fn delta(shared: &Shared, q: &Query) -> GraphAnswer {
     let t = lock(&shared.tenant);
     let groups: &[SeedGroup] = view.as_deref().map(Vec::as_slice).unwrap_or(&t.data.groups);
     let snap = snapshot_of(groups, &select, now);
-    let entries = changes(&t, old.as_ref(), &snap);
+    let entries = if latest { Vec::new() } else { changes(&t, old.as_ref(), &snap) };
     drop(t);
     let mut store = lock(&shared.delta);
     let token = store.remember(snap);
