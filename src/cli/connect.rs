@@ -10,7 +10,7 @@ use crate::cli::{CliError, ErrorKind};
 use crate::emulator::{self, EmulatorConfig, EmulatorError, Faults, Holder, Owner, RunningEmulator};
 use crate::model::{self, TenantSnapshot};
 use crate::tenant::{
-    self, Client, ConnectOptions, Credential, Endpoints, RefreshRequest, Secret, TenantError,
+    self, Client, ConnectOptions, Credential, Endpoints, Prefetch, RefreshRequest, Secret, TenantError,
 };
 use crate::views::Printer;
 use crate::views::progress::RefreshProgress;
@@ -69,6 +69,15 @@ pub async fn connect(
     let client = Client::new(&emu.tenant_domain, endpoints, credential, opts.client).map_err(tenant_error)?;
     announce(printer, &client, Some(&data.value.display().to_string()));
     Ok(Connection { client, emulator: Some(emu) })
+}
+
+/// The connection for `tenant` through `client`, a client made for the same tenant block
+/// before the configuration was loaded (see [`crate::cli::pipeline::EarlyRefresh`]): says
+/// what [`connect`] says, at the same point.
+pub fn adopt(printer: &Printer, tenant: &model::Tenant, client: Client) -> Connection {
+    warn_other_tenant_id(printer, tenant);
+    announce(printer, &client, None);
+    Connection { client, emulator: None }
 }
 
 /// How long an embedded emulator waits for another command's embedded emulator to finish
@@ -152,14 +161,15 @@ fn failure(message: String) -> CliError {
     CliError::new(ErrorKind::Tenant, miette::Report::msg(message))
 }
 
-/// Refreshes with the spinner on stderr.
+/// Refreshes with the spinner on stderr, taking over what `prefetch` read.
 pub async fn refresh(
     printer: &Printer,
     client: &Client,
     req: &RefreshRequest,
+    prefetch: Option<Prefetch>,
 ) -> Result<TenantSnapshot, TenantError> {
     let progress = RefreshProgress::new(printer);
-    client.refresh_observed(req, &|e| progress.show(e)).await
+    client.refresh_prefetched(req, prefetch, &|e| progress.show(e)).await
 }
 
 /// The printer the `log` bridge writes through, set once per process.
