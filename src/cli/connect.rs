@@ -71,15 +71,6 @@ pub async fn connect(
     Ok(Connection { client, emulator: Some(emu) })
 }
 
-/// The connection for `tenant` through `client`, a client made for the same tenant block
-/// before the configuration was loaded (see [`crate::cli::pipeline::EarlyRefresh`]): says
-/// what [`connect`] says, at the same point.
-pub fn adopt(printer: &Printer, tenant: &model::Tenant, client: Client) -> Connection {
-    warn_other_tenant_id(printer, tenant);
-    announce(printer, &client, None);
-    Connection { client, emulator: None }
-}
-
 /// How long an embedded emulator waits for another command's embedded emulator to finish
 /// with the same data file before refusing: commands run one after another (or a script's
 /// overlapping ones) share the file; a served emulator is never waited for.

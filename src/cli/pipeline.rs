@@ -153,12 +153,14 @@ pub async fn refresh(
 /// It is never started for an embedded emulator, which must not be started for a
 /// configuration that does not load.
 ///
-/// Its reads run on a runtime of their own, on one thread, kept until it is dropped (the
-/// connections it opened are served there): the command's runtime is made after the load,
-/// as without it, so that its threads take over the memory the load's threads freed.
+/// Its reads run on a client and a runtime of their own, on one thread, kept until it is
+/// dropped; the command's client takes over its tokens and what it read, but not its
+/// connections. So the command's runtime is made after the load, as without it, and its
+/// threads (which read and decode every answer) take over the memory the load's threads
+/// freed.
 pub struct EarlyRefresh {
     tenant: crate::model::Tenant,
-    started: Option<(tenant::Client, tenant::Prefetch)>,
+    started: Option<tenant::Prefetch>,
     // Dropped last, after the reads it serves are stopped.
     _runtime: EarlyRuntime,
 }
@@ -173,7 +175,7 @@ impl EarlyRefresh {
         let client = tenant::connect(&guess.tenant, tenant::ConnectOptions::default()).ok()?;
         let runtime = EarlyRuntime::start()?;
         let prefetch = client.prefetch(&runtime.handle, guess.policies);
-        Some(EarlyRefresh { tenant: guess.tenant, started: Some((client, prefetch)), _runtime: runtime })
+        Some(EarlyRefresh { tenant: guess.tenant, started: Some(prefetch), _runtime: runtime })
     }
 }
 
@@ -208,21 +210,18 @@ impl Drop for EarlyRuntime {
     }
 }
 
-/// [`connect`], through the client of `early` when it was made for the configuration's
-/// tenant block; with what it read, for [`refresh_prefetched`].
+/// [`connect`]; with what `early` read, for [`refresh_prefetched`], when it was started for
+/// the configuration's tenant block.
 pub async fn connect_early(
     ctx: &Context,
     config: &Configuration,
     early: Option<&mut EarlyRefresh>,
 ) -> Result<(Connection, Option<tenant::Prefetch>), CliError> {
     let tenant = config.tenant.as_ref().expect("checked by configuration()");
-    if let Some(early) = early
-        && crate::config::early::same_tenant(&early.tenant, tenant)
-        && let Some((client, prefetch)) = early.started.take()
-    {
-        return Ok((connect::adopt(&ctx.printer, tenant, client), Some(prefetch)));
-    }
-    Ok((connect(ctx, config).await?, None))
+    let conn = connect(ctx, config).await?;
+    let prefetch =
+        early.filter(|e| crate::config::early::same_tenant(&e.tenant, tenant)).and_then(|e| e.started.take());
+    Ok((conn, prefetch))
 }
 
 /// [`refresh`], taking over what `prefetch` read.

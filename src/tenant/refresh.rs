@@ -55,12 +55,15 @@ pub enum RefreshEvent {
 /// The reads of a refresh that need only the tenant (the PAM setting, the policies, the
 /// catalog) and the sign-in, started by [`Client::prefetch`] before the rest of the refresh
 /// is known (while the configuration loads), and taken over by
-/// [`Client::refresh_prefetched`]. Dropped unused, what it started is stopped.
+/// [`Client::refresh_prefetched`] of a client for the same tenant and credential: its
+/// tokens, what it read and the warnings that came with it. Its connections stay its own
+/// (on the runtime it was started on). Dropped unused, what it started is stopped.
 #[derive(Debug)]
 pub struct Prefetch {
+    client: Client,
+    sign_in: Option<tokio::task::JoinHandle<()>>,
     pam_and_policies: Option<tokio::task::JoinHandle<Result<PamAndPolicies, TenantError>>>,
     catalog: Option<tokio::task::JoinHandle<Result<Option<RoleContents>, TenantError>>>,
-    graph_token: Option<tokio::task::JoinHandle<()>>,
 }
 
 type PamAndPolicies = (model::PamSetting, Vec<model::RemotePolicy>);
@@ -73,7 +76,7 @@ impl Drop for Prefetch {
         if let Some(h) = &self.catalog {
             h.abort();
         }
-        if let Some(h) = &self.graph_token {
+        if let Some(h) = &self.sign_in {
             h.abort();
         }
     }
@@ -146,11 +149,17 @@ impl Client {
         let client = self.clone();
         let catalog = catalog.then(|| rt.spawn(async move { client.read_catalog().await }));
         let client = self.clone();
-        // A failed sign-in is not kept: the first Graph read signs in again and reports it.
-        let graph_token = rt.spawn(async move {
-            let _ = client.token(super::Resource::Graph).await;
+        // A failed sign-in is not kept: the refresh signs in again and reports it.
+        let sign_in = rt.spawn(async move {
+            let _ =
+                tokio::join!(client.token(super::Resource::Exchange), client.token(super::Resource::Graph));
         });
-        Prefetch { pam_and_policies: Some(pam_and_policies), catalog, graph_token: Some(graph_token) }
+        Prefetch {
+            client: self.clone(),
+            sign_in: Some(sign_in),
+            pam_and_policies: Some(pam_and_policies),
+            catalog,
+        }
     }
 
     /// [`Client::refresh_observed`], taking over what `prefetch` (started by this client)
@@ -174,15 +183,22 @@ impl Client {
         on_event: &(dyn Fn(RefreshEvent) + Sync),
     ) -> Result<model::TenantSnapshot, TenantError> {
         let requested_groups = keyed(&req.groups);
-        let (early_pam_and_policies, early_catalog) = match prefetch {
-            // The Graph sign-in is left to finish (the Graph reads below wait for it); a
-            // catalog this refresh does not use is stopped with `p`.
+        let (early_pam_and_policies, early_catalog, early_client) = match prefetch {
+            // Its tokens are this client's (no second sign-in); a catalog this refresh does
+            // not use is stopped with `p`.
             Some(mut p) => {
-                drop(p.graph_token.take());
+                if let Some(sign_in) = p.sign_in.take() {
+                    let _ = sign_in.await;
+                }
+                for resource in [super::Resource::Exchange, super::Resource::Graph] {
+                    if let Some((token, valid_for)) = p.client.current_token(resource).await {
+                        self.prime_token(resource, token, valid_for).await;
+                    }
+                }
                 let catalog = if req.catalog { p.catalog.take() } else { None };
-                (p.pam_and_policies.take(), catalog)
+                (p.pam_and_policies.take(), catalog, Some(p.client.clone()))
             }
-            None => (None, None),
+            None => (None, None, None),
         };
 
         let pam_and_policies = async {
@@ -230,6 +246,11 @@ impl Client {
         let (mut role_group_roles, mut role_cmdlets, catalog) = roles?;
         let name_holders = name_holders?;
         on_event(RefreshEvent::PolicyTargets);
+        if let Some(early) = early_client
+            && let Ok(mut warnings) = self.inner.warnings.lock()
+        {
+            warnings.extend(early.take_warnings());
+        }
 
         // Groups and role groups only the tenant names: a second, usually small, round.
         let mut extra_groups: BTreeSet<String> =
