@@ -10,7 +10,7 @@ use crate::cli::{CliError, ErrorKind};
 use crate::emulator::{self, EmulatorConfig, EmulatorError, Faults, Holder, Owner, RunningEmulator};
 use crate::model::{self, TenantSnapshot};
 use crate::tenant::{
-    self, Client, ConnectOptions, Credential, Endpoints, RefreshRequest, Secret, TenantError,
+    self, Client, ConnectOptions, Credential, Endpoints, Prefetch, RefreshRequest, Secret, TenantError,
 };
 use crate::views::Printer;
 use crate::views::progress::RefreshProgress;
@@ -152,14 +152,15 @@ fn failure(message: String) -> CliError {
     CliError::new(ErrorKind::Tenant, miette::Report::msg(message))
 }
 
-/// Refreshes with the spinner on stderr.
+/// Refreshes with the spinner on stderr, taking over what `prefetch` read.
 pub async fn refresh(
     printer: &Printer,
     client: &Client,
     req: &RefreshRequest,
+    prefetch: Option<Prefetch>,
 ) -> Result<TenantSnapshot, TenantError> {
     let progress = RefreshProgress::new(printer);
-    client.refresh_observed(req, &|e| progress.show(e)).await
+    client.refresh_prefetched(req, prefetch, &|e| progress.show(e)).await
 }
 
 /// The printer the `log` bridge writes through, set once per process.

@@ -34,6 +34,11 @@ impl VarArgs {
 
 /// Prints diagnostics to stderr.
 pub fn render_diagnostics(ctx: &Context, diagnostics: &Diagnostics, sources: &Sources) {
+    // Printing makes a redacted copy of every source first: megabytes for a large
+    // configuration, for nothing when there is nothing to print.
+    if diagnostics.is_empty() {
+        return;
+    }
     views::diagnostics::print(&ctx.printer, diagnostics, sources);
 }
 

@@ -137,7 +137,101 @@ pub async fn refresh(
     conn: &Connection,
     req: &RefreshRequest,
 ) -> Result<TenantSnapshot, CliError> {
-    connect::refresh(&ctx.printer, &conn.client, req).await.map_err(tenant_error)
+    connect::refresh(&ctx.printer, &conn.client, req, None).await.map_err(tenant_error)
+}
+
+/// The sign-in and the reads that need only the tenant (the PAM setting, the policies, the
+/// catalog), started while the configuration loads: on a large configuration, loading it
+/// takes as long as a round of Exchange reads, which would otherwise wait for it.
+///
+/// Nothing of it shows: it prints nothing (so it is not started at `-v`, whose request log
+/// would come before the configuration's diagnostics), and what it found is used only once
+/// the configuration has loaded, the state has been read and the configuration's tenant
+/// block turns out to be the one it guessed ([`crate::config::early`]). Otherwise it is
+/// dropped, its reads stopped, and the command goes on as without it: a configuration or
+/// state error is reported the same, and a failed early read is read again by the refresh.
+/// It is never started for an embedded emulator, which must not be started for a
+/// configuration that does not load.
+///
+/// Its reads run on a client and a runtime of their own, on one thread, kept until it is
+/// dropped; the command's client takes over its tokens and what it read, but not its
+/// connections. So the command's runtime is made after the load, as without it, and its
+/// threads (which read and decode every answer) take over the memory the load's threads
+/// freed.
+pub struct EarlyRefresh {
+    tenant: crate::model::Tenant,
+    started: Option<tenant::Prefetch>,
+    // Dropped last, after the reads it serves are stopped.
+    _runtime: EarlyRuntime,
+}
+
+impl EarlyRefresh {
+    /// Starts it when the configuration's tenant can be guessed.
+    pub fn start(ctx: &Context) -> Option<EarlyRefresh> {
+        if ctx.printer.is_verbose() {
+            return None;
+        }
+        let guess = crate::config::early::guess_tenant(&ctx.dir)?;
+        let client = tenant::connect(&guess.tenant, tenant::ConnectOptions::default()).ok()?;
+        let runtime = EarlyRuntime::start()?;
+        let prefetch = client.prefetch(&runtime.handle, guess.policies);
+        Some(EarlyRefresh { tenant: guess.tenant, started: Some(prefetch), _runtime: runtime })
+    }
+}
+
+/// A one-thread runtime on a thread of its own, running until dropped.
+struct EarlyRuntime {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl EarlyRuntime {
+    fn start() -> Option<EarlyRuntime> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        let handle = rt.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("early-refresh".to_string())
+            .spawn(move || {
+                let _ = rt.block_on(stopped);
+                // Not waiting for what is still open (a name lookup): the command is done.
+                rt.shutdown_background();
+            })
+            .ok()?;
+        Some(EarlyRuntime { handle, stop: Some(stop) })
+    }
+}
+
+impl Drop for EarlyRuntime {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// [`connect`]; with what `early` read, for [`refresh_prefetched`], when it was started for
+/// the configuration's tenant block.
+pub async fn connect_early(
+    ctx: &Context,
+    config: &Configuration,
+    early: Option<&mut EarlyRefresh>,
+) -> Result<(Connection, Option<tenant::Prefetch>), CliError> {
+    let tenant = config.tenant.as_ref().expect("checked by configuration()");
+    let conn = connect(ctx, config).await?;
+    let prefetch =
+        early.filter(|e| crate::config::early::same_tenant(&e.tenant, tenant)).and_then(|e| e.started.take());
+    Ok((conn, prefetch))
+}
+
+/// [`refresh`], taking over what `prefetch` read.
+pub async fn refresh_prefetched(
+    ctx: &Context,
+    conn: &Connection,
+    req: &RefreshRequest,
+    prefetch: Option<tenant::Prefetch>,
+) -> Result<TenantSnapshot, CliError> {
+    connect::refresh(&ctx.printer, &conn.client, req, prefetch).await.map_err(tenant_error)
 }
 
 /// Diffs, runs the plan-time checks and prints their diagnostics; errors end the command.

@@ -8,6 +8,7 @@
 
 pub mod backend;
 mod checks;
+pub mod early;
 mod eval;
 pub mod format;
 mod functions;

@@ -52,6 +52,42 @@ pub enum RefreshEvent {
     Finished,
 }
 
+/// The reads of a refresh that need only the tenant (the PAM setting, the policies, the
+/// catalog) and the sign-in, started by [`Client::prefetch`] before the rest of the refresh
+/// is known (while the configuration loads), and taken over by
+/// [`Client::refresh_prefetched`] of a client for the same tenant and credential: its
+/// tokens, what it read and the warnings that came with it. Its connections stay its own
+/// (on the runtime it was started on). Dropped unused, what it started is stopped.
+#[derive(Debug)]
+pub struct Prefetch {
+    client: Client,
+    sign_in: Option<tokio::task::JoinHandle<()>>,
+    pam_and_policies: Option<tokio::task::JoinHandle<Result<PamAndPolicies, TenantError>>>,
+    catalog: Option<tokio::task::JoinHandle<Result<Option<RoleContents>, TenantError>>>,
+}
+
+type PamAndPolicies = (model::PamSetting, Vec<model::RemotePolicy>);
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        if let Some(h) = &self.pam_and_policies {
+            h.abort();
+        }
+        if let Some(h) = &self.catalog {
+            h.abort();
+        }
+        if let Some(h) = &self.sign_in {
+            h.abort();
+        }
+    }
+}
+
+/// What a prefetched read found; `None` when it failed or was not started: the refresh then
+/// reads it again itself, so that its error (if it fails again) is the refresh's own.
+async fn taken<T>(handle: Option<tokio::task::JoinHandle<Result<T, TenantError>>>) -> Option<T> {
+    handle?.await.ok()?.ok()
+}
+
 /// Runs `read` for every name at once (the client's permits limit what is in flight) and
 /// returns the answers by name.
 async fn for_each<T, F, Fut>(
@@ -98,8 +134,44 @@ impl Client {
         req: &RefreshRequest,
         on_event: &(dyn Fn(RefreshEvent) + Sync),
     ) -> Result<model::TenantSnapshot, TenantError> {
+        self.refresh_prefetched(req, None, on_event).await
+    }
+
+    /// Starts, on the runtime of `rt`, the reads of a refresh that need only the tenant: the
+    /// PAM setting and the policies, the catalog when `catalog` (a refresh with
+    /// [`RefreshRequest::catalog`] uses it), and the sign-in to both services.
+    pub fn prefetch(&self, rt: &tokio::runtime::Handle, catalog: bool) -> Prefetch {
+        let client = self.clone();
+        let pam_and_policies = rt.spawn(async move {
+            let (pam, policies) = tokio::join!(client.get_pam_setting(), client.get_remote_policies());
+            Ok((pam?, policies?))
+        });
+        let client = self.clone();
+        let catalog = catalog.then(|| rt.spawn(async move { client.read_catalog().await }));
+        let client = self.clone();
+        // A failed sign-in is not kept: the refresh signs in again and reports it.
+        let sign_in = rt.spawn(async move {
+            let _ =
+                tokio::join!(client.token(super::Resource::Exchange), client.token(super::Resource::Graph));
+        });
+        Prefetch {
+            client: self.clone(),
+            sign_in: Some(sign_in),
+            pam_and_policies: Some(pam_and_policies),
+            catalog,
+        }
+    }
+
+    /// [`Client::refresh_observed`], taking over what `prefetch` (started by this client)
+    /// has read or is reading.
+    pub async fn refresh_prefetched(
+        &self,
+        req: &RefreshRequest,
+        prefetch: Option<Prefetch>,
+        on_event: &(dyn Fn(RefreshEvent) + Sync),
+    ) -> Result<model::TenantSnapshot, TenantError> {
         on_event(RefreshEvent::Started);
-        let snapshot = self.read_snapshot(req, on_event).await;
+        let snapshot = self.read_snapshot(req, prefetch, on_event).await;
         on_event(RefreshEvent::Finished);
         snapshot
     }
@@ -107,11 +179,32 @@ impl Client {
     async fn read_snapshot(
         &self,
         req: &RefreshRequest,
+        prefetch: Option<Prefetch>,
         on_event: &(dyn Fn(RefreshEvent) + Sync),
     ) -> Result<model::TenantSnapshot, TenantError> {
         let requested_groups = keyed(&req.groups);
+        let (early_pam_and_policies, early_catalog, early_client) = match prefetch {
+            // Its tokens are this client's (no second sign-in); a catalog this refresh does
+            // not use is stopped with `p`.
+            Some(mut p) => {
+                if let Some(sign_in) = p.sign_in.take() {
+                    let _ = sign_in.await;
+                }
+                for resource in [super::Resource::Exchange, super::Resource::Graph] {
+                    if let Some((token, valid_for)) = p.client.current_token(resource).await {
+                        self.prime_token(resource, token, valid_for).await;
+                    }
+                }
+                let catalog = if req.catalog { p.catalog.take() } else { None };
+                (p.pam_and_policies.take(), catalog, Some(p.client.clone()))
+            }
+            None => (None, None, None),
+        };
 
         let pam_and_policies = async {
+            if let Some(read) = taken(early_pam_and_policies).await {
+                return Ok(read);
+            }
             let (pam, policies) = tokio::join!(self.get_pam_setting(), self.get_remote_policies());
             Ok::<_, TenantError>((pam?, policies?))
         };
@@ -129,10 +222,14 @@ impl Client {
         // starts first, so its second step does not wait for unrelated reads.
         // With the catalog, one read of each answers for every role and role group.
         let roles_chain = async {
-            if req.catalog
-                && let Some(contents) = self.read_catalog().await?
-            {
-                return Ok(contents);
+            if req.catalog {
+                let catalog = match taken(early_catalog).await {
+                    Some(read) => read,
+                    None => self.read_catalog().await?,
+                };
+                if let Some(contents) = catalog {
+                    return Ok(contents);
+                }
             }
             let role_groups = self.read_role_groups(&req.role_groups).await?;
             let mut roles: BTreeSet<String> = req.roles.clone();
@@ -149,6 +246,11 @@ impl Client {
         let (mut role_group_roles, mut role_cmdlets, catalog) = roles?;
         let name_holders = name_holders?;
         on_event(RefreshEvent::PolicyTargets);
+        if let Some(early) = early_client
+            && let Ok(mut warnings) = self.inner.warnings.lock()
+        {
+            warnings.extend(early.take_warnings());
+        }
 
         // Groups and role groups only the tenant names: a second, usually small, round.
         let mut extra_groups: BTreeSet<String> =
@@ -265,7 +367,10 @@ impl Client {
         let mut out: BTreeMap<String, model::RemoteGroup> = found
             .into_iter()
             .map(|(mail, g)| {
-                let m = members.remove(&g.id).unwrap_or_default();
+                let mut m = members.remove(&g.id).unwrap_or_default();
+                // Pages of 999 grow a list of 2,000 members to room for 4,000: on a large
+                // tenant, megabytes held until the command ends.
+                m.shrink_to_fit();
                 (mail, remote_group(g, m))
             })
             .collect();

@@ -71,35 +71,16 @@ pub fn run(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
 
 fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     let markdown = args.format() == Format::Markdown;
-    let state_read = pipeline::start_state_read(ctx);
-    let loaded = match pipeline::configuration(ctx, &args.vars) {
-        Ok(l) => l,
-        Err(e) => {
-            if markdown && e.reported {
-                // The configuration's diagnostics, again, for the comment.
-                if let Err(failed) = crate::config::load(&ctx.dir, &args.vars.inputs()) {
-                    let text =
-                        crate::views::markdown::render_failed(None, &failed.diagnostics, &failed.sources);
-                    ctx.printer.write_out(text.as_bytes());
-                }
-            }
-            return Err(e);
-        }
-    };
-    let (_, state) = state_read.finish(ctx, Some(pipeline::tenant_id(&loaded.configuration)))?;
+    // The sign-in and the reads that need no configuration start first, and overlap its
+    // load; a command that ends before its refresh stops them.
+    let mut early = pipeline::EarlyRefresh::start(ctx);
+    let (loaded, state) = prepare(&args, ctx)?;
     let config = &loaded.configuration;
-    let unknown = pipeline::unknown_targets(&args.target, config, state.as_ref());
-    if let Some(t) = unknown.first() {
-        return Err(CliError::msg(
-            ErrorKind::Usage,
-            format!("--target {t}: no such resource in the configuration or the state"),
-        ));
-    }
     let rt = pipeline::runtime()?;
     let (planned, snapshot) = rt.block_on(async {
-        let conn = pipeline::connect(ctx, config).await?;
-        let snapshot =
-            pipeline::refresh(ctx, &conn, &pipeline::refresh_request(config, state.as_ref())).await?;
+        let (conn, prefetch) = pipeline::connect_early(ctx, config, early.as_mut()).await?;
+        let req = pipeline::refresh_request(config, state.as_ref());
+        let snapshot = pipeline::refresh_prefetched(ctx, &conn, &req, prefetch).await?;
         ctx.printer.exchange_warnings(&conn.client.take_warnings());
         let planned = pipeline::plan(ctx, &loaded, &snapshot, state.as_ref(), &args.options());
         Ok::<_, CliError>((planned, snapshot))
@@ -178,7 +159,46 @@ fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
             out.display()
         ));
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() { Outcome::Differences } else { Outcome::Success })
+    let outcome =
+        if args.detailed_exitcode && plan.has_changes() { Outcome::Differences } else { Outcome::Success };
+    // Freeing a large configuration, state and snapshot (hundreds of thousands of strings)
+    // takes longer than printing the plan; the command is done, so it is left to a thread
+    // that the end of the process may cut short.
+    std::thread::spawn(move || drop((loaded, state, snapshot, plan)));
+    Ok(outcome)
+}
+
+/// The configuration (its diagnostics printed, and again as a comment in Markdown when it
+/// does not load), the state, and `--target` checked against both.
+fn prepare(
+    args: &Args,
+    ctx: &Context,
+) -> Result<(crate::config::Loaded, Option<crate::state::State>), CliError> {
+    let markdown = args.format() == Format::Markdown;
+    let state_read = pipeline::start_state_read(ctx);
+    let loaded = match pipeline::configuration(ctx, &args.vars) {
+        Ok(l) => l,
+        Err(e) => {
+            if markdown && e.reported {
+                // The configuration's diagnostics, again, for the comment.
+                if let Err(failed) = crate::config::load(&ctx.dir, &args.vars.inputs()) {
+                    let text =
+                        crate::views::markdown::render_failed(None, &failed.diagnostics, &failed.sources);
+                    ctx.printer.write_out(text.as_bytes());
+                }
+            }
+            return Err(e);
+        }
+    };
+    let (_, state) = state_read.finish(ctx, Some(pipeline::tenant_id(&loaded.configuration)))?;
+    let unknown = pipeline::unknown_targets(&args.target, &loaded.configuration, state.as_ref());
+    if let Some(t) = unknown.first() {
+        return Err(CliError::msg(
+            ErrorKind::Usage,
+            format!("--target {t}: no such resource in the configuration or the state"),
+        ));
+    }
+    Ok((loaded, state))
 }
 
 /// What the JSON plan shows besides the plan: the configuration as written and the addresses
