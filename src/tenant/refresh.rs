@@ -367,10 +367,7 @@ impl Client {
         let mut out: BTreeMap<String, model::RemoteGroup> = found
             .into_iter()
             .map(|(mail, g)| {
-                let mut m = members.remove(&g.id).unwrap_or_default();
-                // Pages of 999 grow a list of 2,000 members to room for 4,000: on a large
-                // tenant, megabytes held until the command ends.
-                m.shrink_to_fit();
+                let m = members.remove(&g.id).unwrap_or_default();
                 (mail, remote_group(g, m))
             })
             .collect();

@@ -161,10 +161,7 @@ fn plan(args: Args, ctx: &Context) -> Result<Outcome, CliError> {
     }
     let outcome =
         if args.detailed_exitcode && plan.has_changes() { Outcome::Differences } else { Outcome::Success };
-    // Freeing a large configuration, state and snapshot (hundreds of thousands of strings)
-    // takes longer than printing the plan; the command is done, so it is left to a thread
-    // that the end of the process may cut short.
-    std::thread::spawn(move || drop((loaded, state, snapshot, plan)));
+    crate::cli::exit::keep_until_exit((loaded, state, snapshot, plan));
     Ok(outcome)
 }
 
