@@ -169,19 +169,43 @@ impl State {
 
     /// Parses and verifies a state file's bytes: a first pass digests the compact form of
     /// everything but the checksum as it streams by (no tree of the file is built), the
-    /// second reads the state.
+    /// second reads the state. A file that pass cannot judge as the tree would (not JSON, no
+    /// object, a member written twice, the checksum not among the last two members) or that
+    /// fails it is judged by [`State::from_tree`], so every file is accepted or refused, with
+    /// the same error, as the tree judges it.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
-        let corrupt = |source| StateError::Corrupt { path: path.into(), source };
-        let head = Head::read(bytes).map_err(corrupt)?;
+        let Ok(head) = Head::read(bytes) else { return State::from_tree(path, bytes) };
         let found_version = head.format_version.as_ref().and_then(Value::as_u64).unwrap_or(0) as u32;
+        let verified = head.plain
+            && found_version == FORMAT_VERSION
+            && matches!((&head.claimed, &head.checksum), (Some(Value::String(c)), Some(sum)) if c == sum);
+        if !verified {
+            return State::from_tree(path, bytes);
+        }
+        // A state that does not read (a field twice, a wrong type) is refused as the tree
+        // refuses it.
+        let Ok(state) = serde_json::from_slice::<State>(bytes) else { return State::from_tree(path, bytes) };
+        state.validate(path)?;
+        Ok(state)
+    }
+
+    /// Parses and verifies a state file's bytes through a tree of the file: `checksum` is
+    /// taken out of the object (its map's remove moves the last member into its place) and
+    /// the rest, a member written twice kept once, is digested.
+    fn from_tree(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
+        let mut body: Value = serde_json::from_slice(bytes)
+            .map_err(|source| StateError::Corrupt { path: path.into(), source })?;
+        let claimed = body.as_object_mut().and_then(|o| o.remove("checksum"));
+        let found_version = body.get("format_version").and_then(Value::as_u64).unwrap_or(0) as u32;
         if found_version != FORMAT_VERSION {
             return Err(StateError::Version { path: path.into(), found: found_version });
         }
-        match (head.claimed, head.checksum) {
-            (Some(Value::String(c)), Some(checksum)) if c == checksum => {}
+        match claimed {
+            Some(Value::String(c)) if c == checksum_of(&body) => {}
             _ => return Err(StateError::Checksum { path: path.into() }),
         }
-        let state: State = serde_json::from_slice(bytes).map_err(corrupt)?;
+        let state: State = serde_json::from_value(body)
+            .map_err(|source| StateError::Corrupt { path: path.into(), source })?;
         state.validate(path)?;
         Ok(state)
     }
@@ -257,6 +281,9 @@ struct Head {
     claimed: Option<Value>,
     /// `None` when the file is JSON but not an object.
     checksum: Option<String>,
+    /// Whether `checksum` is the digest the tree gives: an object, each top-level member
+    /// once, `checksum` among the last two (taking it out of the tree then moves no member).
+    plain: bool,
 }
 
 impl Head {
@@ -264,11 +291,11 @@ impl Head {
         if !bytes.trim_ascii_start().starts_with(b"{") {
             // Not an object: no version, no checksum (or not JSON at all).
             serde_json::from_slice::<serde::de::IgnoredAny>(bytes)?;
-            return Ok(Head { format_version: None, claimed: None, checksum: None });
+            return Ok(Head { format_version: None, claimed: None, checksum: None, plain: false });
         }
         let mut digest = Sha256Writer::default();
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let (format_version, claimed) = {
+        let (format_version, claimed, plain) = {
             // The serializer writes a few bytes at a time; the digest takes them in blocks.
             let mut buffered = std::io::BufWriter::with_capacity(DIGEST_BUFFER, &mut digest);
             let mut ser = serde_json::Serializer::new(&mut buffered);
@@ -277,7 +304,7 @@ impl Head {
             head
         };
         de.end()?;
-        Ok(Head { format_version, claimed, checksum: Some(format!("sha256:{}", digest.hex())) })
+        Ok(Head { format_version, claimed, checksum: Some(format!("sha256:{}", digest.hex())), plain })
     }
 }
 
@@ -288,7 +315,8 @@ struct Digesting<'a, W: std::io::Write> {
 }
 
 impl<'de, W: std::io::Write> serde::de::Visitor<'de> for Digesting<'_, W> {
-    type Value = (Option<Value>, Option<Value>);
+    /// The version, the claimed checksum, and whether the object is plain (see [`Head`]).
+    type Value = (Option<Value>, Option<Value>, bool);
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a state object")
@@ -299,9 +327,15 @@ impl<'de, W: std::io::Write> serde::de::Visitor<'de> for Digesting<'_, W> {
         let failed = <A::Error as serde::de::Error>::custom;
         let mut out = self.out.serialize_map(None).map_err(failed)?;
         let (mut version, mut claimed) = (None, None);
+        // Top-level names (a handful), and where `checksum` was met among them.
+        let mut names: Vec<String> = Vec::new();
+        let mut checksum_at = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
-                "checksum" => claimed = Some(map.next_value::<Value>()?),
+                "checksum" => {
+                    checksum_at.push(names.len());
+                    claimed = Some(map.next_value::<Value>()?);
+                }
                 "format_version" => {
                     let v: Value = map.next_value()?;
                     out.serialize_entry(&key, &v).map_err(failed)?;
@@ -312,9 +346,14 @@ impl<'de, W: std::io::Write> serde::de::Visitor<'de> for Digesting<'_, W> {
                     map.next_value_seed(Member { out: &mut out })?;
                 }
             }
+            names.push(key);
         }
         SerializeMap::end(out).map_err(failed)?;
-        Ok((version, claimed))
+        let mut sorted: Vec<&String> = names.iter().collect();
+        sorted.sort();
+        let once = sorted.windows(2).all(|w| w[0] != w[1]);
+        let plain = once && matches!(checksum_at[..], [at] if at + 2 >= names.len());
+        Ok((version, claimed, plain))
     }
 }
 
@@ -443,6 +482,7 @@ mod tests {
         let head = Head::read(&bytes).unwrap();
         assert_eq!(head.checksum.as_deref(), Some(checksum_of(&body).as_str()));
         assert_eq!(head.claimed, Some(claimed));
+        assert!(head.plain, "a file pamform writes is judged without a tree");
         assert_eq!(State::from_bytes(Path::new("s.json"), &bytes).unwrap(), state);
         // JSON that is no object has no version; what is no JSON is corrupt.
         let err = State::from_bytes(Path::new("s.json"), b" [1, 2]").unwrap_err();

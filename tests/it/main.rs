@@ -9,6 +9,7 @@
 mod support;
 
 mod architecture;
+mod attack_drift_cost;
 mod attack_emulator_ux;
 mod attack_everyday;
 mod attack_fleet_reports;
