@@ -36,7 +36,7 @@ pub(super) fn get_members(data: &mut TenantData, _ctx: &Ctx, b: &Bound) -> Res<O
     let members: HashSet<&str> = g.members.iter().map(String::as_str).collect();
     let users: HashMap<&str, &SeedUser> =
         data.users.iter().filter(|u| members.contains(u.id.as_str())).map(|u| (u.id.as_str(), u)).collect();
-    let items = g
+    let items: Vec<Value> = g
         .members
         .iter()
         .filter_map(|id| match users.get(id.as_str()) {

@@ -8,14 +8,16 @@ use super::error::{CmdletError, Res};
 use super::params::Bound;
 use crate::wire::exchange::{self as wx, class, param as p};
 
-/// Applies `Filter` and `ResultSize` to a listing; a cut list carries the warning.
-pub(super) fn listing(items: Vec<Value>, b: &Bound) -> Res<Output> {
-    let items = match b.str(p::FILTER) {
+/// Applies `Filter` and `ResultSize` to a listing; a cut list carries the warning. The items
+/// are filtered as they are made, so a filtered read of a large directory keeps only what
+/// matches.
+pub(super) fn listing(items: impl IntoIterator<Item = Value>, b: &Bound) -> Res<Output> {
+    let items: Vec<Value> = match b.str(p::FILTER) {
         Some(f) => {
             let filter = Filter::parse(&f)?;
             items.into_iter().filter(|v| filter.matches(v)).collect()
         }
-        None => items,
+        None => items.into_iter().collect(),
     };
     let mut out = Output::default();
     match b.size(p::RESULT_SIZE, wx::MAX_PAGE_SIZE) {
@@ -107,20 +109,21 @@ impl Filter {
 
     fn all_hold(clauses: &[(String, String, String)], v: &Value) -> bool {
         clauses.iter().all(|(prop, op, want)| {
-            let got = v
-                .as_object()
-                .and_then(|m| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(prop)).map(|(_, x)| x.clone()))
-                .map(|x| match x {
-                    Value::String(s) => s,
-                    Value::Null => String::new(),
-                    other => other.to_string(),
-                })
-                .unwrap_or_default();
+            let found = v.as_object().and_then(|m| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(prop)));
+            let other;
+            let got: &str = match found.map(|(_, x)| x) {
+                Some(Value::String(s)) => s,
+                None | Some(Value::Null) => "",
+                Some(x) => {
+                    other = x.to_string();
+                    &other
+                }
+            };
             match op.as_str() {
                 "-eq" => got.eq_ignore_ascii_case(want),
                 "-ne" => !got.eq_ignore_ascii_case(want),
-                "-like" => wildcard(want, &got),
-                _ => !wildcard(want, &got),
+                "-like" => wildcard(want, got),
+                _ => !wildcard(want, got),
             }
         })
     }

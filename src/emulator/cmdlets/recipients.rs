@@ -113,17 +113,14 @@ pub(super) fn group_json(data: &TenantData, g: &SeedGroup) -> Value {
 
 /// `Get-Recipient`: one recipient, or every mail-enabled user and every group.
 pub(super) fn get_recipients(data: &mut TenantData, _ctx: &Ctx, b: &Bound) -> Res<Output> {
-    let items = match b.str(p::IDENTITY) {
-        Some(id) => vec![find_recipient(data, &id).ok_or_else(|| not_found(&id))?],
-        None => data
-            .users
-            .iter()
-            .filter(|u| recipient_type::is_mail_enabled(u.recipient_type()))
-            .map(|u| user_json(data, u))
-            .chain(data.groups.iter().map(|g| group_recipient_json(data, g)))
-            .collect(),
-    };
-    listing(items, b)
+    if let Some(id) = b.str(p::IDENTITY) {
+        return listing([find_recipient(data, &id).ok_or_else(|| not_found(&id))?], b);
+    }
+    let users = data.users.iter().filter(|u| recipient_type::is_mail_enabled(u.recipient_type()));
+    listing(
+        users.map(|u| user_json(data, u)).chain(data.groups.iter().map(|g| group_recipient_json(data, g))),
+        b,
+    )
 }
 
 /// `Get-User`: one user, or all of them.
