@@ -87,6 +87,25 @@ fn needed_groups(req: &RefreshRequest, pam: &PamSetting, policies: &[RemotePolic
         .collect()
 }
 
+/// The cache of `client`'s tenant as of now: `groups` and `absent`, and the link for the
+/// changes after them.
+fn fresh(
+    client: &Client,
+    delta_link: String,
+    groups: BTreeMap<String, crate::model::RemoteGroup>,
+    absent: BTreeSet<String>,
+) -> DriftCache {
+    DriftCache {
+        format_version: cache::FORMAT_VERSION,
+        tenant: client.tenant().to_string(),
+        graph_url: client.endpoints().graph.clone(),
+        updated: now(),
+        delta_link,
+        groups,
+        absent,
+    }
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -115,15 +134,7 @@ async fn full(
         .filter(|g| !snapshot.groups.contains_key(g))
         .collect();
     // The groups go into the cache, which is encoded, and come back into the snapshot.
-    let cache = DriftCache {
-        format_version: cache::FORMAT_VERSION,
-        tenant: client.tenant().to_string(),
-        graph_url: client.endpoints().graph.clone(),
-        updated: now(),
-        delta_link,
-        groups: std::mem::take(&mut snapshot.groups),
-        absent,
-    };
+    let cache = fresh(client, delta_link, std::mem::take(&mut snapshot.groups), absent);
     let encoded = cache.encode();
     snapshot.groups = cache.groups;
     Ok(DriftRead { snapshot, cache: Some(encoded), kind: ReadKind::Full(why) })
@@ -253,15 +264,7 @@ async fn delta(client: &Client, req: &RefreshRequest, cache: DriftCache) -> Resu
     // way the groups the check needs then move into the snapshot (tens of thousands of
     // members are not copied).
     let encoded = (!cache_unchanged).then(|| {
-        let cache = DriftCache {
-            format_version: cache::FORMAT_VERSION,
-            tenant: client.tenant().to_string(),
-            graph_url: client.endpoints().graph.clone(),
-            updated: now(),
-            delta_link,
-            groups: std::mem::take(&mut groups),
-            absent,
-        };
+        let cache = fresh(client, delta_link, std::mem::take(&mut groups), absent);
         let encoded = cache.encode();
         groups = cache.groups;
         encoded
