@@ -210,7 +210,7 @@ impl Drop for EarlyRuntime {
     }
 }
 
-/// [`connect`]; with what `early` read, for [`refresh_prefetched`], when it was started for
+/// [`connect()`]; with what `early` read, for [`refresh_prefetched`], when it was started for
 /// the configuration's tenant block.
 pub async fn connect_early(
     ctx: &Context,

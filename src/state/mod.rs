@@ -171,7 +171,7 @@ impl State {
     /// everything but the checksum as it streams by (no tree of the file is built), the
     /// second reads the state. A file that pass cannot judge as the tree would (not JSON, no
     /// object, a member written twice, the checksum not among the last two members) or that
-    /// fails it is judged by [`State::from_tree`], so every file is accepted or refused, with
+    /// fails it is judged by `State::from_tree`, so every file is accepted or refused, with
     /// the same error, as the tree judges it.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
         let Ok(head) = Head::read(bytes) else { return State::from_tree(path, bytes) };
