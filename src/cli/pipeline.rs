@@ -211,16 +211,23 @@ impl Drop for EarlyRuntime {
 }
 
 /// [`connect()`]; with what `early` read, for [`refresh_prefetched`], when it was started for
-/// the configuration's tenant block.
+/// the configuration's tenant block. The connection then shares the early client's
+/// concurrency limits: its reads and the early reads still in flight are the tenant's, and
+/// together stay within what one client sends. Started for another tenant block, the early
+/// reads are stopped here.
 pub async fn connect_early(
     ctx: &Context,
     config: &Configuration,
     early: Option<&mut EarlyRefresh>,
 ) -> Result<(Connection, Option<tenant::Prefetch>), CliError> {
     let tenant = config.tenant.as_ref().expect("checked by configuration()");
-    let conn = connect(ctx, config).await?;
-    let prefetch =
-        early.filter(|e| crate::config::early::same_tenant(&e.tenant, tenant)).and_then(|e| e.started.take());
+    let prefetch = early.and_then(|e| {
+        let started = e.started.take();
+        started.filter(|_| crate::config::early::same_tenant(&e.tenant, tenant))
+    });
+    let mut opts = tenant::ConnectOptions::default();
+    opts.client.shared_limits = prefetch.as_ref().map(tenant::Prefetch::concurrency_limits);
+    let conn = connect::connect(&ctx.printer, tenant, opts).await?;
     Ok((conn, prefetch))
 }
 

@@ -110,6 +110,18 @@ pub struct ClientOptions {
     pub graph_concurrency: usize,
     /// Extra CA bundle (PEM); defaults to PAMFORM_CA_CERT.
     pub ca_cert: Option<PathBuf>,
+    /// The concurrency limits of another client for the same tenant, to be shared with it
+    /// (then `exchange_concurrency` and `graph_concurrency` are not used): the limits are the
+    /// tenant's, whichever client sends.
+    pub shared_limits: Option<ConcurrencyLimits>,
+}
+
+/// A client's per-API concurrency limits, for another client of the same tenant to share
+/// ([`Client::concurrency_limits`], [`ClientOptions::shared_limits`]).
+#[derive(Debug, Clone)]
+pub struct ConcurrencyLimits {
+    exchange: Arc<Semaphore>,
+    graph: Arc<Semaphore>,
 }
 
 impl Default for ClientOptions {
@@ -119,6 +131,7 @@ impl Default for ClientOptions {
             exchange_concurrency: exchange::DEFAULT_CONCURRENCY,
             graph_concurrency: DEFAULT_GRAPH_CONCURRENCY,
             ca_cert: crate::env::path(CA_CERT).map(PathBuf::from),
+            shared_limits: None,
         }
     }
 }
@@ -128,8 +141,8 @@ pub(super) struct Inner {
     pub tokens: Tokens,
     pub endpoints: Endpoints,
     pub tenant: String,
-    pub exchange_permits: Semaphore,
-    pub graph_permits: Semaphore,
+    pub exchange_permits: Arc<Semaphore>,
+    pub graph_permits: Arc<Semaphore>,
     pub app_only: bool,
     pub identity: String,
     pub warnings: Mutex<Vec<String>>,
@@ -173,14 +186,18 @@ impl Client {
         let app_only = credential.is_app_only();
         let identity = credential.identity();
         let tokens = Tokens::new(transport.clone(), token_url, credential);
+        let limits = options.shared_limits.unwrap_or_else(|| ConcurrencyLimits {
+            exchange: Arc::new(Semaphore::new(options.exchange_concurrency.max(1))),
+            graph: Arc::new(Semaphore::new(options.graph_concurrency.max(1))),
+        });
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
                 tokens,
                 endpoints,
                 tenant,
-                exchange_permits: Semaphore::new(options.exchange_concurrency.max(1)),
-                graph_permits: Semaphore::new(options.graph_concurrency.max(1)),
+                exchange_permits: limits.exchange,
+                graph_permits: limits.graph,
                 app_only,
                 identity,
                 warnings: Mutex::new(Vec::new()),
@@ -190,6 +207,14 @@ impl Client {
 
     pub fn tenant(&self) -> &str {
         &self.inner.tenant
+    }
+
+    /// This client's per-API concurrency limits, for [`ClientOptions::shared_limits`].
+    pub fn concurrency_limits(&self) -> ConcurrencyLimits {
+        ConcurrencyLimits {
+            exchange: self.inner.exchange_permits.clone(),
+            graph: self.inner.graph_permits.clone(),
+        }
     }
 
     pub fn endpoints(&self) -> &Endpoints {

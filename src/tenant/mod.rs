@@ -18,7 +18,7 @@ pub mod retry;
 pub mod secret;
 
 pub use auth::{Credential, DelegatedSignIn, DeviceCodePrompt, Resource};
-pub use client::{Client, ClientOptions, Endpoints};
+pub use client::{Client, ClientOptions, ConcurrencyLimits, Endpoints};
 pub use connect::{ConnectOptions, connect};
 pub use error::{Api, TenantError};
 pub use exchange::{CmdletOutput, NewGroup};

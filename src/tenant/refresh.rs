@@ -57,11 +57,13 @@ pub enum RefreshEvent {
 /// is known (while the configuration loads), and taken over by
 /// [`Client::refresh_prefetched`] of a client for the same tenant and credential: its
 /// tokens, what it read and the warnings that came with it. Its connections stay its own
-/// (on the runtime it was started on). Dropped unused, what it started is stopped.
+/// (on the runtime it was started on), but not its concurrency limits: the client that takes
+/// it over is made with [`Prefetch::concurrency_limits`], so that the two never have more in
+/// flight than one client would. Dropped unused, what it started is stopped.
 #[derive(Debug)]
 pub struct Prefetch {
     client: Client,
-    sign_in: Option<tokio::task::JoinHandle<()>>,
+    sign_in: Option<tokio::task::JoinHandle<Result<(), TenantError>>>,
     pam_and_policies: Option<tokio::task::JoinHandle<Result<PamAndPolicies, TenantError>>>,
     catalog: Option<tokio::task::JoinHandle<Result<Option<RoleContents>, TenantError>>>,
 }
@@ -82,10 +84,21 @@ impl Drop for Prefetch {
     }
 }
 
-/// What a prefetched read found; `None` when it failed or was not started: the refresh then
-/// reads it again itself, so that its error (if it fails again) is the refresh's own.
-async fn taken<T>(handle: Option<tokio::task::JoinHandle<Result<T, TenantError>>>) -> Option<T> {
-    handle?.await.ok()?.ok()
+impl Prefetch {
+    /// The concurrency limits of the client it reads with, for the client that takes it over
+    /// ([`super::ClientOptions::shared_limits`]).
+    pub fn concurrency_limits(&self) -> super::ConcurrencyLimits {
+        self.client.concurrency_limits()
+    }
+}
+
+/// What a prefetched read found, or why it failed; `None` when it was not started or did not
+/// finish (stopped): the refresh then reads it itself. A failed read is not sent again: it
+/// has had its retries, and sending it again would double what a throttled tenant is sent.
+async fn taken<T>(
+    handle: Option<tokio::task::JoinHandle<Result<T, TenantError>>>,
+) -> Option<Result<T, TenantError>> {
+    handle?.await.ok()
 }
 
 /// Runs `read` for every name at once (the client's permits limit what is in flight) and
@@ -149,10 +162,12 @@ impl Client {
         let client = self.clone();
         let catalog = catalog.then(|| rt.spawn(async move { client.read_catalog().await }));
         let client = self.clone();
-        // A failed sign-in is not kept: the refresh signs in again and reports it.
+        // A failed sign-in to Exchange ends the refresh that takes this over (every refresh
+        // reads Exchange); one to Graph is tried again by that refresh when it reads Graph.
         let sign_in = rt.spawn(async move {
-            let _ =
+            let (exchange, _) =
                 tokio::join!(client.token(super::Resource::Exchange), client.token(super::Resource::Graph));
+            exchange.map(|_| ())
         });
         Prefetch {
             client: self.clone(),
@@ -187,8 +202,10 @@ impl Client {
             // Its tokens are this client's (no second sign-in); a catalog this refresh does
             // not use is stopped with `p`.
             Some(mut p) => {
-                if let Some(sign_in) = p.sign_in.take() {
-                    let _ = sign_in.await;
+                if let Some(sign_in) = p.sign_in.take()
+                    && let Ok(Err(e)) = sign_in.await
+                {
+                    return Err(e);
                 }
                 for resource in [super::Resource::Exchange, super::Resource::Graph] {
                     if let Some((token, valid_for)) = p.client.current_token(resource).await {
@@ -203,7 +220,7 @@ impl Client {
 
         let pam_and_policies = async {
             if let Some(read) = taken(early_pam_and_policies).await {
-                return Ok(read);
+                return read;
             }
             let (pam, policies) = tokio::join!(self.get_pam_setting(), self.get_remote_policies());
             Ok::<_, TenantError>((pam?, policies?))
@@ -224,7 +241,7 @@ impl Client {
         let roles_chain = async {
             if req.catalog {
                 let catalog = match taken(early_catalog).await {
-                    Some(read) => read,
+                    Some(read) => read?,
                     None => self.read_catalog().await?,
                 };
                 if let Some(contents) = catalog {
