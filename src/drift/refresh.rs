@@ -126,6 +126,7 @@ async fn full(
         role_groups: BTreeSet::new(),
         catalog: false,
         recipient_names: BTreeSet::new(),
+        recipient_names_if_changed: Default::default(),
         ..req.clone()
     };
     let mut snapshot = client.refresh_observed(&req, on_event).await?;

@@ -37,11 +37,9 @@ pub struct GroupAttrs {
 /// fields, of the same types) but borrowed: its members are not copied.
 #[derive(Deserialize)]
 struct RecordedGroup<'a> {
-    #[serde(rename = "name")]
-    _name: &'a str,
+    name: &'a str,
     email: &'a str,
-    #[serde(rename = "alias")]
-    _alias: &'a str,
+    alias: &'a str,
     #[serde(rename = "description", default)]
     _description: &'a str,
     #[serde(rename = "members")]
@@ -53,6 +51,12 @@ struct RecordedGroup<'a> {
 /// The email of a group state recorded, when its attributes read as a group's.
 pub fn recorded_group_email(value: &Value) -> Option<&str> {
     RecordedGroup::deserialize(value).ok().map(|g| g.email)
+}
+
+/// The email, name and alias of a group state recorded, when its attributes read as a
+/// group's.
+pub fn recorded_group_names(value: &Value) -> Option<(&str, &str, &str)> {
+    RecordedGroup::deserialize(value).ok().map(|g| (g.email, g.name, g.alias))
 }
 
 /// A set of names read as a list, then built in one go: state writes them in order, so

@@ -24,6 +24,6 @@ pub use error::{Api, TenantError};
 pub use exchange::{CmdletOutput, NewGroup};
 pub use graph::GroupsDelta;
 pub use http::Stats;
-pub use refresh::{Prefetch, RefreshEvent, RefreshRequest};
+pub use refresh::{KnownGroup, Prefetch, RefreshEvent, RefreshRequest};
 pub use retry::RetryPolicy;
 pub use secret::Secret;

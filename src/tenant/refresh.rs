@@ -31,6 +31,53 @@ pub struct RefreshRequest {
     /// Names a new or renamed group would take (Exchange `Name`, display name, alias): the
     /// recipients that already hold any of them are read.
     pub recipient_names: BTreeSet<String>,
+    /// Groups (keyed by lower-cased address) that state records with the names they are
+    /// configured with: their names are read, as [`RefreshRequest::recipient_names`] are,
+    /// only when the refresh does not find the recorded object at that address with those
+    /// names, that is when the plan may create, replace or rename it. An unchanged group
+    /// costs no name lookup.
+    pub recipient_names_if_changed: BTreeMap<String, KnownGroup>,
+}
+
+/// A configured group as state records it: its object and the names it is meant to keep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KnownGroup {
+    /// The object id state records (`ExternalDirectoryObjectId`).
+    pub id: String,
+    /// Exchange `Name` (shown as the display name).
+    pub name: String,
+    pub alias: String,
+}
+
+impl KnownGroup {
+    /// Whether `live` is this object with exactly these names. Anything else (another
+    /// object, other case or spacing) counts as changed: a lookup too many costs a request,
+    /// one too few would let a plan take another recipient's name.
+    fn is(&self, live: &model::RemoteGroup) -> bool {
+        live.id.eq_ignore_ascii_case(&self.id) && live.display_name == self.name && live.alias == self.alias
+    }
+}
+
+/// The names of the groups in `conditional` that `groups` (a refresh's group reads) lacks or
+/// shows with other names, leaving out those already in `asked`.
+fn names_of_changed_groups(
+    conditional: &BTreeMap<String, KnownGroup>,
+    groups: &BTreeMap<String, model::RemoteGroup>,
+    asked: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (email, names) in conditional {
+        if groups.get(&normalize::principal(email)).is_some_and(|live| names.is(live)) {
+            continue;
+        }
+        for n in [&names.name, &names.alias] {
+            let n = n.trim();
+            if !n.is_empty() && !asked.contains(n) {
+                out.insert(n.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// The role contents a refresh read: roles of each role group, cmdlets of each role (both
@@ -230,10 +277,17 @@ impl Client {
         // about to be added, members of groups not created yet, system accounts) are asked
         // of Graph, a few per request, and names Graph does not know of Exchange.
         let principal_names = keyed(&req.principals);
+        // Names of groups meant to be unchanged are looked up once the group reads show that
+        // one is gone or renamed (rare: one more round trip then), beside the principals.
         let groups_and_principals = async {
             let groups = self.read_groups(&requested_groups).await?;
-            let principals = self.read_principals(&principal_names, &groups).await?;
-            Ok::<_, TenantError>((groups, principals))
+            let more_names =
+                names_of_changed_groups(&req.recipient_names_if_changed, &groups, &req.recipient_names);
+            let (principals, more_holders) = tokio::join!(
+                self.read_principals(&principal_names, &groups),
+                self.read_name_holders(&more_names)
+            );
+            Ok::<_, TenantError>((groups, principals?, more_holders?))
         };
         // Role groups, then the requested roles with the roles they contain: one chain that
         // starts first, so its second step does not wait for unrelated reads.
@@ -259,9 +313,12 @@ impl Client {
         let (roles, first, groups_and_principals, name_holders) =
             tokio::join!(roles_chain, pam_and_policies, groups_and_principals, names);
         let (pam, policies) = first?;
-        let (mut groups, principals) = groups_and_principals?;
+        let (mut groups, principals, more_holders) = groups_and_principals?;
         let (mut role_group_roles, mut role_cmdlets, catalog) = roles?;
-        let name_holders = name_holders?;
+        let mut name_holders = name_holders?;
+        for (key, holder) in more_holders {
+            name_holders.entry(key).or_insert(holder);
+        }
         on_event(RefreshEvent::PolicyTargets);
         if let Some(early) = early_client
             && let Ok(mut warnings) = self.inner.warnings.lock()
@@ -308,7 +365,7 @@ impl Client {
             role_group_roles,
             identity: Some(self.identity().to_string()),
             catalog,
-            name_holders,
+            name_holders: name_holders.into_values().collect(),
         })
     }
 
@@ -331,8 +388,11 @@ impl Client {
     }
 
     /// Recipients whose `Name`, display name or alias is one of `names`, a few names per
-    /// filtered `Get-Recipient`.
-    async fn read_name_holders(&self, names: &BTreeSet<String>) -> Result<Vec<NamedRecipient>, TenantError> {
+    /// filtered `Get-Recipient`, keyed by object id (by lower-cased name when it has none).
+    async fn read_name_holders(
+        &self,
+        names: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, NamedRecipient>, TenantError> {
         let names: Vec<String> =
             names.iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
         let filters: Vec<String> = names.chunks(wx::NAMES_PER_FILTER).map(wx::opath::any_name).collect();
@@ -361,7 +421,7 @@ impl Client {
                 email: r.primary_smtp_address.filter(|m| !m.is_empty()),
             });
         }
-        Ok(out.into_values().collect())
+        Ok(out)
     }
 
     /// Groups by address (lower-cased keys), with their members; absent when not found.
@@ -574,5 +634,49 @@ mod tests {
         assert!(
             catalog.roles.contains("Move Mailboxes") && catalog.role_groups.contains("Recipient Management")
         );
+    }
+}
+
+#[cfg(test)]
+mod name_lookup_tests {
+    use super::*;
+
+    fn live(id: &str, display_name: &str, alias: &str) -> model::RemoteGroup {
+        model::RemoteGroup {
+            id: id.into(),
+            name: display_name.into(),
+            display_name: display_name.into(),
+            alias: alias.into(),
+            email: "g@x.io".into(),
+            description: None,
+            security_enabled: true,
+            members: vec![],
+        }
+    }
+
+    fn lookups(found: Option<model::RemoteGroup>, asked: &[&str]) -> Vec<String> {
+        let known = KnownGroup { id: "id-g".into(), name: "G Approvers".into(), alias: "g".into() };
+        let conditional = BTreeMap::from([("g@x.io".to_string(), known)]);
+        let groups: BTreeMap<String, model::RemoteGroup> =
+            found.into_iter().map(|g| ("g@x.io".to_string(), g)).collect();
+        let asked: BTreeSet<String> = asked.iter().map(|s| s.to_string()).collect();
+        names_of_changed_groups(&conditional, &groups, &asked).into_iter().collect()
+    }
+
+    #[test]
+    fn a_group_found_as_recorded_needs_no_name_lookup() {
+        assert!(lookups(Some(live("ID-G", "G Approvers", "g")), &[]).is_empty());
+    }
+
+    #[test]
+    fn a_group_gone_renamed_realiased_or_recreated_has_its_names_looked_up() {
+        let both = ["G Approvers".to_string(), "g".to_string()];
+        assert_eq!(lookups(None, &[]), both);
+        assert_eq!(lookups(Some(live("id-g", "Other", "g")), &[]), both);
+        assert_eq!(lookups(Some(live("id-g", "g approvers", "g")), &[]), both);
+        assert_eq!(lookups(Some(live("id-g", "G Approvers", "other")), &[]), both);
+        assert_eq!(lookups(Some(live("id-new", "G Approvers", "g")), &[]), both);
+        // A name already looked up front is not asked twice.
+        assert_eq!(lookups(None, &["g"]), ["G Approvers".to_string()]);
     }
 }
