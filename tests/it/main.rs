@@ -68,6 +68,7 @@ mod fleet_remote_state;
 mod install_package;
 mod oauth_wire;
 mod plan_diff;
+mod plan_name_lookups;
 mod remote_state;
 mod render_json;
 mod render_markdown;
