@@ -591,18 +591,7 @@ mod tests {
 
     const APP: &str = "app-id";
 
-    fn load(hcl: &str) -> Configuration {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("main.pam.hcl"),
-            format!("tenant {{\n  id = \"contoso.onmicrosoft.com\"\n}}\n{hcl}"),
-        )
-        .unwrap();
-        match crate::config::load(dir.path(), &crate::config::VarInputs::default()) {
-            Ok(l) => l.configuration,
-            Err(e) => panic!("{}", crate::diagnostic::render_plain(&e.diagnostics, &e.sources)),
-        }
-    }
+    use crate::plan::test_support::load;
 
     fn user(name: &str, mail: &str) -> DirectoryObject {
         DirectoryObject {

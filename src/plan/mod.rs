@@ -20,6 +20,8 @@ mod safety;
 pub mod saved;
 pub mod scope;
 mod targets;
+#[cfg(test)]
+mod test_support;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};

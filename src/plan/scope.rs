@@ -105,18 +105,7 @@ fn recorded_as(entry: &ResourceState, email: &str, name: &str, alias: &str) -> O
 mod tests {
     use super::*;
 
-    fn load(hcl: &str) -> Configuration {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("main.pam.hcl"),
-            format!("tenant {{\n  id = \"contoso.onmicrosoft.com\"\n}}\n{hcl}"),
-        )
-        .unwrap();
-        match crate::config::load(dir.path(), &crate::config::VarInputs::default()) {
-            Ok(l) => l.configuration,
-            Err(e) => panic!("{}", crate::diagnostic::render_plain(&e.diagnostics, &e.sources)),
-        }
-    }
+    use crate::plan::test_support::load;
 
     fn recorded(state: &mut State, name: &str, id: &str, group_name: &str, email: &str, alias: &str) {
         state.upsert(ResourceState::new(
