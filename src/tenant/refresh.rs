@@ -50,11 +50,17 @@ pub struct KnownGroup {
 }
 
 impl KnownGroup {
-    /// Whether `live` is this object with exactly these names. Anything else (another
-    /// object, other case or spacing) counts as changed: a lookup too many costs a request,
-    /// one too few would let a plan take another recipient's name.
-    fn is(&self, live: &model::RemoteGroup) -> bool {
-        live.id.eq_ignore_ascii_case(&self.id) && live.display_name == self.name && live.alias == self.alias
+    /// Whether `live`, read at `email`, is this object with exactly these names and that
+    /// primary address. Anything else (another object, other case or spacing, an object
+    /// found at `email` through another of its addresses or its `Name`, whose new primary
+    /// address the plan replaces) counts as changed: a lookup too many costs a request, one
+    /// too few would let a plan take another recipient's name.
+    fn is(&self, email: &str, live: &model::RemoteGroup) -> bool {
+        live.id.eq_ignore_ascii_case(&self.id)
+            && live.display_name == self.name
+            && live.name == self.name
+            && live.alias == self.alias
+            && normalize::principal(&live.email) == normalize::principal(email)
     }
 }
 
@@ -67,7 +73,7 @@ fn names_of_changed_groups(
 ) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (email, names) in conditional {
-        if groups.get(&normalize::principal(email)).is_some_and(|live| names.is(live)) {
+        if groups.get(&normalize::principal(email)).is_some_and(|live| names.is(email, live)) {
             continue;
         }
         for n in [&names.name, &names.alias] {
@@ -676,6 +682,12 @@ mod name_lookup_tests {
         assert_eq!(lookups(Some(live("id-g", "g approvers", "g")), &[]), both);
         assert_eq!(lookups(Some(live("id-g", "G Approvers", "other")), &[]), both);
         assert_eq!(lookups(Some(live("id-new", "G Approvers", "g")), &[]), both);
+        // Found at its address through another of its addresses or its `Name`: the plan
+        // replaces it at the configured address.
+        let moved = model::RemoteGroup { email: "g-moved@x.io".into(), ..live("id-g", "G Approvers", "g") };
+        assert_eq!(lookups(Some(moved), &[]), both);
+        let exchange_name = model::RemoteGroup { name: "g@x.io".into(), ..live("id-g", "G Approvers", "g") };
+        assert_eq!(lookups(Some(exchange_name), &[]), both);
         // A name already looked up front is not asked twice.
         assert_eq!(lookups(None, &["g"]), ["G Approvers".to_string()]);
     }

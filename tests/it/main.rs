@@ -14,6 +14,7 @@ mod attack_emulator_ux;
 mod attack_everyday;
 mod attack_fleet_reports;
 mod attack_fleets;
+mod attack_name_lookups;
 mod attack_plan_early;
 mod attack_remote_state;
 mod attack_terraform_json;
