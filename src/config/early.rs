@@ -37,7 +37,9 @@ pub fn guess_tenant(dir: &Path) -> Option<TenantGuess> {
         let text = std::fs::read_to_string(&path).ok()?;
         let text = format::strip_bom(&text);
         policies |= text.contains("access_policy");
-        if !text.lines().any(|l| l.trim_start().starts_with("tenant")) {
+        // Any mention, not only a line that starts with it: a block written after a comment on
+        // its line is still a tenant block, and two of them make no guess.
+        if !text.contains("tenant") {
             continue;
         }
         if text.len() > SMALL_FILE_BYTES {
@@ -133,6 +135,7 @@ mod tests {
             vec![("main.pam.hcl", "tenant \"label\" {\n  id = \"x\"\n}\n")],
             vec![("main.pam.hcl", "tenant {\n  exchange_url = \"https://e\"\n}\n")],
             vec![("a.pam.hcl", TENANT), ("b.pam.hcl", TENANT)],
+            vec![("a.pam.hcl", TENANT), ("b.pam.hcl", &format!("/* another */ {TENANT}"))],
             vec![("main.pam.hcl", "tenant {\n  id = \n}\n")],
             vec![("main.pam.hcl", "locals {\n  a = 1\n}\n")],
         ] {
